@@ -1,0 +1,254 @@
+"""Reading the `meshbot.snapshot/v1` format (contract C4).
+
+A snapshot is a directory (or a `.tar.gz` of one) holding, per cluster, the Kubernetes objects and
+istiod/Envoy debug bodies that the live source would fetch. This module only loads and indexes
+files; the snapshot *source* (diagnostics/sources/snapshot.py) and the replay simulator build on
+it. Every malformed file is reported with its path and line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from diagnostics.kinds import Kind, kind_by_key, kind_for_object, resolve_user_kind
+from diagnostics.selectors import field_predicate, label_predicate
+
+FORMAT = "meshbot.snapshot/v1"
+DEFAULT_ISTIO_NAMESPACE = "istio-system"
+_RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be read; the message names the file (and line when known)."""
+
+    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = ""
+        if self.path:
+            where = f"{self.path}:{line}: " if line else f"{self.path}: "
+        super().__init__(f"{where}{message}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path) from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot read: {exc.strerror}", path) from None
+
+
+def load_json_file(path: Path) -> Any:
+    """Parse a JSON file, naming file and line on error."""
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"malformed JSON: {exc.msg}", path, exc.lineno) from None
+
+
+def _yaml_documents(path: Path) -> list[Any]:
+    text = _read_text(path)
+    if path.suffix == ".json":
+        return [load_json_file(path)]
+    try:
+        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SnapshotError(f"malformed YAML: {problem}", path, line) from None
+
+
+def iter_objects(path: Path) -> Iterator[dict]:
+    """Kubernetes objects of one file: single objects, multi-document YAML, `kind: List`/`*List`."""
+    for doc in _yaml_documents(path):
+        yield from _expand(doc, path)
+
+
+def _expand(doc: Any, path: Path) -> Iterator[dict]:
+    if not isinstance(doc, dict):
+        raise SnapshotError("expected a Kubernetes object (a mapping)", path)
+    kind = doc.get("kind")
+    if not kind:
+        raise SnapshotError("object has no 'kind'", path)
+    if kind == "List" or (str(kind).endswith("List") and isinstance(doc.get("items"), list)):
+        item_kind = None if kind == "List" else str(kind)[: -len("List")]
+        for item in doc.get("items") or []:
+            if isinstance(item, dict):
+                if item_kind and "kind" not in item:
+                    item = {"kind": item_kind, "apiVersion": doc.get("apiVersion", "v1"), **item}
+            yield from _expand(item, path)
+        return
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        raise SnapshotError(f"{kind} object has no metadata.name", path)
+    yield doc
+
+
+@dataclass
+class ClusterSnapshot:
+    """One cluster's folder: indexed objects plus paths of debug, proxy and log files."""
+
+    name: str
+    root: Path
+    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
+    kinds_captured: frozenset[str] | None = None
+    objects: dict[str, list[dict]] = field(default_factory=dict)
+    kinds: dict[str, Kind] = field(default_factory=dict)
+
+    def load(self) -> None:
+        res = self.root / "resources"
+        if not res.is_dir():
+            raise SnapshotError("missing resources/ folder", self.root)
+        for path in sorted(p for p in res.rglob("*") if p.is_file()):
+            if path.suffix not in _RESOURCE_SUFFIXES:
+                continue
+            for obj in iter_objects(path):
+                kind = kind_for_object(obj)
+                self.kinds.setdefault(kind.key, kind)
+                self.objects.setdefault(kind.key, []).append(obj)
+
+    def captured(self, key: str) -> bool:
+        """False only when snapshot.yaml lists the captured kinds and this one is not among them."""
+        return self.kinds_captured is None or key in self.kinds_captured
+
+    def list(self, key: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[dict]:
+        """Objects of a resource, filtered as the API server filters a list request."""
+        by_label = label_predicate(label_selector)
+        by_field = field_predicate(field_selector)
+        out = []
+        for obj in self.objects.get(key, []):
+            if namespace and (obj.get("metadata") or {}).get("namespace") != namespace:
+                continue
+            if by_label(obj) and by_field(obj):
+                out.append(obj)
+        return out
+
+    def get(self, key: str, namespace: str | None, name: str) -> dict | None:
+        for obj in self.objects.get(key, []):
+            meta = obj.get("metadata") or {}
+            if meta.get("name") == name and (namespace is None or meta.get("namespace") == namespace):
+                return obj
+        return None
+
+    def istiod_file(self, pod: str, endpoint: str) -> Path:
+        return self.root / "istiod" / pod / f"{endpoint}.json"
+
+    def config_dump_file(self, pod: str, proxy_id: str) -> Path:
+        return self.root / "istiod" / pod / "config_dump" / f"{proxy_id}.json"
+
+    def proxy_file(self, namespace: str, pod: str, name: str) -> Path:
+        return self.root / "proxies" / namespace / pod / name
+
+    def log_file(self, namespace: str, pod: str, container: str) -> Path:
+        return self.root / "logs" / namespace / pod / f"{container}.log"
+
+
+@dataclass
+class Snapshot:
+    """A loaded snapshot: metadata from snapshot.yaml and one ClusterSnapshot per cluster."""
+
+    path: Path
+    captured_at: str | None
+    clusters: dict[str, ClusterSnapshot]
+
+    @property
+    def cluster_names(self) -> list[str]:
+        return list(self.clusters)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Snapshot":
+        """Open a snapshot directory or `.tar.gz`; raise SnapshotError with a clear reason."""
+        p = Path(path)
+        if not p.exists():
+            raise SnapshotError("no such snapshot (directory or .tar.gz)", p)
+        root = _unpack(p) if p.is_file() else p
+        meta = _read_meta(root)
+        clusters_dir = root / "clusters"
+        if not clusters_dir.is_dir():
+            raise SnapshotError("not a meshbot snapshot: no clusters/ folder", root)
+        names = _cluster_order(meta, clusters_dir)
+        kinds = meta.get("kinds") or {}
+        istio_ns = meta.get("istio_namespaces") or {}
+        clusters = {}
+        for name in names:
+            cs = ClusterSnapshot(
+                name=name,
+                root=clusters_dir / name,
+                istio_namespace=str(istio_ns.get(name) or DEFAULT_ISTIO_NAMESPACE),
+                kinds_captured=_captured_keys(kinds.get(name), root),
+            )
+            cs.load()
+            clusters[name] = cs
+        return cls(path=p, captured_at=_str_or_none(meta.get("captured_at")), clusters=clusters)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read_meta(root: Path) -> dict:
+    meta_path = root / "snapshot.yaml"
+    if not meta_path.exists():
+        return {}
+    docs = _yaml_documents(meta_path)
+    meta = docs[0] if docs else {}
+    if not isinstance(meta, dict):
+        raise SnapshotError("snapshot.yaml must be a mapping", meta_path)
+    fmt = meta.get("format")
+    if fmt is not None and fmt != FORMAT:
+        raise SnapshotError(f"unsupported format {fmt!r} (expected {FORMAT})", meta_path)
+    return meta
+
+
+def _cluster_order(meta: dict, clusters_dir: Path) -> list[str]:
+    on_disk = sorted(d.name for d in clusters_dir.iterdir() if d.is_dir())
+    listed = [str(c) for c in (meta.get("clusters") or [])]
+    missing = [c for c in listed if c not in on_disk]
+    if missing:
+        raise SnapshotError(f"snapshot.yaml lists clusters with no folder: {', '.join(missing)}",
+                            clusters_dir)
+    names = listed + [c for c in on_disk if c not in listed]
+    if not names:
+        raise SnapshotError("snapshot has no clusters", clusters_dir)
+    return names
+
+
+def _captured_keys(kinds: Any, root: Path) -> frozenset[str] | None:
+    if kinds is None:
+        return None
+    keys = set()
+    for word in kinds:
+        known = kind_by_key(str(word)) or resolve_user_kind(str(word))
+        keys.add(known.key if known else str(word))
+    return frozenset(keys)
+
+
+def _unpack(archive: Path) -> Path:
+    """Extract a `.tar.gz` snapshot into a temporary folder removed at exit."""
+    if not tarfile.is_tarfile(archive):
+        raise SnapshotError("not a directory or a .tar.gz archive", archive)
+    tmp = Path(tempfile.mkdtemp(prefix="meshbot-snapshot-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(tmp, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise SnapshotError(f"cannot extract archive: {exc}", archive) from None
+    for candidate in [tmp, *sorted(p for p in tmp.iterdir() if p.is_dir())]:
+        if (candidate / "clusters").is_dir():
+            return candidate
+    raise SnapshotError("archive holds no clusters/ folder", archive)

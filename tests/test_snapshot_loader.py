@@ -1,0 +1,140 @@
+"""Reading snapshots (contract C4): every layout the format allows, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from diagnostics.snapshot import Snapshot, SnapshotError
+from diagnostics.sources.base import NotCaptured
+from diagnostics.sources.snapshot import SnapshotSource
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: %s, labels: {app: %s}}
+status: {phase: Running}
+"""
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> Path:
+    write(tmp_path, "snapshot.yaml", "format: meshbot.snapshot/v1\ncaptured_at: '2026-11-20T09:00:00Z'\n"
+                                     "clusters: [east]\nfuture_key: ignored\n")
+    write(tmp_path, "clusters/east/resources/a.yaml",
+          POD % ("a", "sample", "a") + "---\n" + POD % ("b", "other", "b"))
+    write(tmp_path, "clusters/east/resources/deep/list.yml", """apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Service, metadata: {name: s1, namespace: sample}}
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: d1, namespace: sample}}
+""")
+    write(tmp_path, "clusters/east/resources/podlist.json", json.dumps({
+        "apiVersion": "v1", "kind": "PodList",
+        "items": [{"metadata": {"name": "c", "namespace": "sample", "labels": {"app": "c"}}}]}))
+    write(tmp_path, "clusters/west/resources/ns.yaml",
+          "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n")
+    return tmp_path
+
+
+def test_documents_lists_and_json_are_all_read(snap: Path):
+    s = Snapshot.open(snap)
+    assert s.cluster_names == ["east", "west"]  # listed first, then the rest on disk
+    east = s.clusters["east"]
+    assert sorted(p["metadata"]["name"] for p in east.list("pods")) == ["a", "b", "c"]
+    assert [d["metadata"]["name"] for d in east.list("deployments.apps")] == ["d1"]
+    assert east.list("pods", "sample", "app in (a,c)")[1]["kind"] == "Pod"  # kind from PodList
+    assert s.captured_at == "2026-11-20T09:00:00Z"
+
+
+def test_malformed_yaml_names_file_and_line(snap: Path):
+    bad = write(snap, "clusters/east/resources/bad.yaml", "kind: Pod\nmetadata:\n  name: [x\n")
+    with pytest.raises(SnapshotError) as exc:
+        Snapshot.open(snap)
+    assert str(bad) in str(exc.value) and ":4:" in str(exc.value)
+
+
+def test_malformed_json_names_file_and_line(snap: Path):
+    bad = write(snap, "clusters/east/resources/bad.json", '{"kind": "Pod",\n "metadata": }')
+    with pytest.raises(SnapshotError) as exc:
+        Snapshot.open(snap)
+    assert f"{bad}:2:" in str(exc.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- just\n- a list\n", "expected a Kubernetes object"),
+    ("apiVersion: v1\nmetadata: {name: x}\n", "no 'kind'"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "no metadata.name"),
+])
+def test_objects_that_are_not_kubernetes_objects_are_errors(snap: Path, text: str, message: str):
+    write(snap, "clusters/east/resources/odd.yaml", text)
+    with pytest.raises(SnapshotError, match=message):
+        Snapshot.open(snap)
+
+
+def test_not_utf8_is_an_error_naming_the_file(snap: Path):
+    (snap / "clusters/east/resources/latin1.yaml").write_bytes(b"kind: Pod\nname: caf\xe9\n")
+    with pytest.raises(SnapshotError, match="latin1.yaml: not UTF-8"):
+        Snapshot.open(snap)
+
+
+def test_missing_pieces_are_clear(tmp_path: Path):
+    with pytest.raises(SnapshotError, match="no such snapshot"):
+        Snapshot.open(tmp_path / "nope")
+    with pytest.raises(SnapshotError, match="no clusters/ folder"):
+        Snapshot.open(tmp_path)
+    write(tmp_path, "clusters/c1/istiod/x/syncz.json", "[]")
+    with pytest.raises(SnapshotError, match="missing resources/ folder"):
+        Snapshot.open(tmp_path)
+
+
+def test_wrong_format_and_unlisted_folder(snap: Path):
+    write(snap, "snapshot.yaml", "format: meshbot.snapshot/v9\n")
+    with pytest.raises(SnapshotError, match="unsupported format"):
+        Snapshot.open(snap)
+    write(snap, "snapshot.yaml", "format: meshbot.snapshot/v1\nclusters: [east, north]\n")
+    with pytest.raises(SnapshotError, match="no folder: north"):
+        Snapshot.open(snap)
+
+
+def test_tar_gz_snapshot(snap: Path, tmp_path_factory):
+    archive = tmp_path_factory.mktemp("arch") / "snap.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(snap, arcname="my-snapshot")
+    assert Snapshot.open(archive).cluster_names == ["east", "west"]
+    not_tar = tmp_path_factory.mktemp("arch2") / "x.tar.gz"
+    not_tar.write_text("hello")
+    with pytest.raises(SnapshotError, match="not a directory or a .tar.gz"):
+        Snapshot.open(not_tar)
+
+
+async def test_listed_kinds_mean_others_were_not_captured(snap: Path):
+    write(snap, "snapshot.yaml", "format: meshbot.snapshot/v1\nkinds: {east: [pods, svc]}\n")
+    source = SnapshotSource.open(snap)
+    assert len(await source.list("east", "pods", None)) == 3
+    assert await source.list("east", "services", "other") == []  # captured, none there
+    with pytest.raises(NotCaptured):
+        await source.list("east", "deployments.apps", None)
+    assert await source.list("west", "deployments.apps", None) == []  # no list: absent = none
+
+
+async def test_debug_files_missing_are_not_captured(snap: Path):
+    write(snap, "clusters/east/istiod/istiod-1/syncz.json", '[{"proxy": "a.sample"}]')
+    source = SnapshotSource.open(snap)
+    assert await source.istiod_get("east", "istiod-1", "/debug/syncz") == [{"proxy": "a.sample"}]
+    with pytest.raises(NotCaptured):
+        await source.istiod_get("east", "istiod-1", "/debug/clusterz")
+    with pytest.raises(NotCaptured):
+        await source.istiod_get("east", "istiod-1", "/debug/config_dump?proxyID=a.sample&include_eds")
+    with pytest.raises(NotCaptured):
+        await source.pod_log("east", "istio-system", "istiod-1", "discovery", 10)
