@@ -1,0 +1,158 @@
+"""Check declarations and the read-only view checks run against.
+
+A check is a pure function `ctx -> list[Step]`, registered with the inputs it reads and the
+finding ids it may emit. The context refuses undeclared reads and undeclared ids, and records
+what was read, so meta-tests can prove every declaration is honest in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from diagnostics.catalog import Catalog
+from diagnostics.facts import Fact, Unavailable
+from diagnostics.inputs import Input
+from diagnostics.model import ClusterInfo, Finding, Severity, Status, Step
+
+
+class UndeclaredInput(Exception):
+    """A check read an input it did not declare: its metadata is wrong."""
+
+
+class UndeclaredFinding(Exception):
+    """A check emitted a finding id it did not declare."""
+
+
+CheckFunc = Callable[["CheckContext"], list[Step]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    title: str
+    inputs: tuple[Input, ...]
+    emits: tuple[str, ...]
+    func: CheckFunc
+    description: str = ""
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(name: str, *, title: str, inputs: Iterable[Input], emits: Iterable[str] = ()
+          ) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check; its docstring becomes its description (shown by `meshbot catalog`)."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} registered twice")
+        REGISTRY[name] = CheckSpec(name, title, tuple(inputs), tuple(emits), func,
+                                   (func.__doc__ or "").strip().split("\n")[0])
+        return func
+
+    return register
+
+
+@dataclass
+class CheckContext:
+    """The facts of every cluster, as one check may see them."""
+
+    spec: CheckSpec
+    facts: dict[tuple[str, Input], Fact]
+    args: dict[str, Any]
+    clusters: list[ClusterInfo]
+    now: datetime
+    catalog: Catalog
+    focus: list[str] = field(default_factory=list)  # clusters whose view is examined
+    reads: set[Input] = field(default_factory=set)
+
+    @property
+    def cluster_names(self) -> list[str]:
+        """Every cluster of the mesh that was read."""
+        return [c.name for c in self.clusters]
+
+    def info(self, cluster: str) -> ClusterInfo:
+        return next(c for c in self.clusters if c.name == cluster)
+
+    def get(self, inp: Input, cluster: str) -> Any:
+        """The value of a declared input for a cluster; raises Unavailable when it is missing."""
+        if inp not in self.spec.inputs:
+            raise UndeclaredInput(f"check {self.spec.name} read undeclared input {inp}")
+        self.reads.add(inp)
+        fact = self.facts.get((cluster, inp))
+        if fact is None:
+            raise Unavailable(cluster, inp.describe(), "not fetched", captured=False)
+        if fact.missing is not None:
+            raise fact.missing
+        return fact.value
+
+    def available(self, inp: Input) -> dict[str, Any]:
+        """The input's value for every cluster where it could be read."""
+        out = {}
+        for c in self.cluster_names:
+            try:
+                out[c] = self.get(inp, c)
+            except Unavailable:
+                continue
+        return out
+
+    def finding(self, finding_id: str, cluster: str | None = None, resource: str | None = None,
+                evidence: Iterable[str] = (), severity: Severity | None = None,
+                **params: Any) -> Finding:
+        """A finding with the cluster's context and Istio namespace filled in for fix commands."""
+        if finding_id not in self.spec.emits:
+            raise UndeclaredFinding(f"check {self.spec.name} emitted undeclared id {finding_id}")
+        base: dict[str, Any] = {}
+        if cluster and cluster in self.cluster_names:
+            info = self.info(cluster)
+            base.update(context=info.context_name, istio_namespace=info.istio_namespace)
+        peer = params.get("peer_cluster")
+        if peer and peer in self.cluster_names:
+            peer_info = self.info(peer)
+            base.update(peer_context=peer_info.context_name,
+                        peer_istio_namespace=peer_info.istio_namespace)
+        base.update(self.args_params())
+        base.update(params)
+        return Finding(finding_id, cluster, resource, base, list(evidence), severity)
+
+    def args_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.args.items() if k in ("service", "namespace")}
+
+    def step(self, title: str, cluster: str | None, evidence: Iterable[str] = (),
+             findings: Iterable[Finding] = (), status: Status | None = None) -> Step:
+        """A step whose status follows its worst finding unless given."""
+        found = list(findings)
+        return Step(title, status or status_for(found, self.catalog), cluster, list(evidence),
+                    found, self.spec.name)
+
+    def unavailable_step(self, title: str, cluster: str | None, exc: Unavailable) -> Step:
+        status: Status = "error" if exc.captured else "skip"
+        verb = "could not read" if exc.captured else "not captured:"
+        return Step(title, status, cluster, [f"{verb} {exc.what} ({exc.reason})"], [],
+                    self.spec.name, incomplete=True)
+
+
+def status_for(findings: list[Finding], catalog: Catalog) -> Status:
+    """fail for an error finding, warn for a warning, pass otherwise (info is not a problem)."""
+    levels = {f.severity or catalog.entry(f.id).severity for f in findings}
+    if "error" in levels:
+        return "fail"
+    if "warning" in levels:
+        return "warn"
+    return "pass"
+
+
+def per_cluster(ctx: CheckContext, title: str, clusters: Iterable[str],
+                body: Callable[[str], Step | None]) -> list[Step]:
+    """Run `body` for each cluster; a cluster whose inputs are missing gets a skip/error step."""
+    steps = []
+    for cluster in clusters:
+        try:
+            step = body(cluster)
+        except Unavailable as exc:
+            step = ctx.unavailable_step(title, cluster, exc)
+        if step is not None:
+            steps.append(step)
+    return steps

@@ -1,0 +1,101 @@
+"""What a client proxy actually receives for the service: the runbook's decisive observation.
+
+istiod's config_dump (with EDS) for a client pod is exactly what it sends that proxy. Local pod
+IPs only, remote pod IPs or remote gateways each point down a different branch of the runbook.
+"""
+
+from __future__ import annotations
+
+from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.facts import ClientFact
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSLICES, TARGET_PODS)
+from diagnostics.mesh_view import describe_endpoint, gateway_index, locate, pod_index
+from diagnostics.model import Step
+from diagnostics.parse.envoy import Endpoint, eds_endpoints, field, load_assignments
+from diagnostics.workloads import endpoint_addresses, find_service, name_of
+
+
+def service_ports(ctx: CheckContext, name: str, ns: str) -> list[int]:
+    """The service's ports, from whichever cluster defines it."""
+    for services in ctx.available(SERVICES).values():
+        svc = find_service(services, name, ns)
+        if svc:
+            return [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or []
+                    if "port" in p]
+    return []
+
+
+def endpoints_for(dump: object, service: str, ns: str, port: int) -> list[Endpoint] | None:
+    """The endpoints of `outbound|<port>||<service>.<ns>.svc.<domain>`, whatever the domain."""
+    prefix = f"outbound|{port}||{service}.{ns}.svc."
+    for cla in load_assignments(dump):
+        name = field(cla, "cluster_name") or ""
+        if name.startswith(prefix):
+            return eds_endpoints(dump, name)
+    return None
+
+
+def clusters_with_ready_endpoints(ctx: CheckContext, service: str) -> list[str]:
+    return [c for c, slices in ctx.available(TARGET_ENDPOINTSLICES).items()
+            if endpoint_addresses(slices, service)[0]]
+
+
+@check("client-endpoints", title="Endpoints a client proxy receives",
+       inputs=(CLIENT_CONFIG_DUMPS, SERVICES, TARGET_PODS, TARGET_ENDPOINTSLICES),
+       emits=("only-local-endpoints",))
+def client_endpoints(ctx: CheckContext) -> list[Step]:
+    """Read what istiod sends a client proxy for the service and say where each endpoint leads."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    ports = service_ports(ctx, name, ns)
+    if not ports:
+        return []  # no Service anywhere: service-presence explains it
+    pods = pod_index(ctx.available(TARGET_PODS))
+    gateways = gateway_index(ctx.available(SERVICES))
+    ready_in = clusters_with_ready_endpoints(ctx, name)
+    title = f"What a client proxy receives for {name}.{ns}"
+
+    def one(cluster: str) -> Step:
+        clients: dict[str, ClientFact] = ctx.get(CLIENT_CONFIG_DUMPS, cluster)
+        if not clients:
+            who = f"pod {ctx.args['from']}" if ctx.args.get("from") else \
+                f"Ready sidecar-injected client pod in {ns} (other than {name}'s own)"
+            return ctx.step(title, cluster, [f"no {who} to examine here; pick one with --from <pod>"],
+                            status="skip")
+        fact = next(iter(clients.values()))
+        return _client_step(ctx, title, cluster, fact, ports, pods, gateways, ready_in)
+
+    return per_cluster(ctx, title, ctx.focus, one)
+
+
+def _client_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, ports: list[int],
+                 pods, gateways, ready_in: list[str]) -> Step:
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    client = name_of(fact.pod)
+    if fact.missing:
+        step = ctx.step(title, cluster, [f"no config_dump for {client}.{ns} from istiod "
+                                         f"({fact.missing})"], status="skip")
+        step.incomplete = True
+        return step
+    evidence, remote_seen, received_any = [f"client {client}.{ns} (config from {fact.replica})"], False, False
+    for port in ports:
+        eps = endpoints_for(fact.value, name, ns, port)
+        if eps is None:
+            evidence.append(f"{name}:{port}: istiod sends no cluster for this port "
+                            "(a Sidecar resource or exportTo may hide the service)")
+            continue
+        received_any = received_any or bool(eps)
+        lines = [describe_endpoint(ep, locate(ep, pods, gateways), cluster) for ep in eps]
+        evidence.append(f"{name}:{port}: {len(eps)} endpoint{'s' if len(eps) != 1 else ''}"
+                        + ("" if eps else " (none)"))
+        evidence += [f"  {line}" for line in lines]
+        remote_seen = remote_seen or any(locate(ep, pods, gateways).cluster not in (cluster, None)
+                                         or locate(ep, pods, gateways).kind == "gateway"
+                                         for ep in eps)
+    findings = []
+    remote_ready = [c for c in ready_in if c != cluster]
+    if received_any and not remote_seen and remote_ready:
+        findings.append(ctx.finding(
+            "only-local-endpoints", cluster=cluster, resource=f"Pod {ns}/{client}",
+            evidence=evidence, pod=client, peer_cluster=remote_ready[0],
+            clusters_with_endpoints=", ".join(remote_ready)))
+    return ctx.step(title, cluster, evidence, findings)

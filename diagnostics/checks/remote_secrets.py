@@ -1,0 +1,92 @@
+"""Remote secrets: each primary's istiod learns a peer cluster only from a labelled secret
+whose data key is that peer's cluster id."""
+
+from __future__ import annotations
+
+from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.inputs import ISTIO_SECRETS, ISTIOD_PODS
+from diagnostics.model import Step
+from diagnostics.workloads import labels_of, name_of, namespace_of
+
+MULTICLUSTER_LABEL = "istio/multiCluster"
+CLUSTER_ANNOTATION = "networking.istio.io/cluster"
+
+
+def is_remote_secret(secret: dict) -> bool:
+    return labels_of(secret).get(MULTICLUSTER_LABEL) == "true"
+
+
+def secret_keys(secret: dict) -> list[str]:
+    return sorted(set(secret.get("data") or {}) | set(secret.get("stringData") or {}))
+
+
+def _meant_for(secret: dict, peer: str) -> bool:
+    """Whether a secret was evidently created for `peer` (istioctl's name or annotation)."""
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(CLUSTER_ANNOTATION) == peer or \
+        name_of(secret) == f"istio-remote-secret-{peer}"
+
+
+def _ref(secret: dict) -> str:
+    return f"{namespace_of(secret)}/{name_of(secret)}"
+
+
+@check("remote-secrets", title="Remote secrets on each primary",
+       inputs=(ISTIO_SECRETS, ISTIOD_PODS),
+       emits=("remote-secret-missing", "remote-secret-key-mismatch"))
+def remote_secrets(ctx: CheckContext) -> list[Step]:
+    """For every primary and every peer cluster, find the secret istiod would read for the peer."""
+    mesh = ctx.cluster_names
+
+    def one(cluster: str) -> Step:
+        title = "Remote secrets"
+        if not ctx.get(ISTIOD_PODS, cluster):
+            return ctx.step(title, cluster, [
+                f"no istiod pod in {ctx.info(cluster).istio_namespace}: this cluster's proxies "
+                "use a primary's istiod, so only primaries need remote secrets"], status="skip")
+        secrets = ctx.get(ISTIO_SECRETS, cluster)
+        labelled = [s for s in secrets if is_remote_secret(s)]
+        keys = {k: s for s in labelled for k in secret_keys(s)}
+        stray = {k: s for k, s in keys.items() if k not in mesh}
+        peers = [p for p in mesh if p != cluster]
+        evidence = [f"{len(labelled)} secret(s) labelled {MULTICLUSTER_LABEL}=true in "
+                    f"{ctx.info(cluster).istio_namespace}: "
+                    + (", ".join(f"{_ref(s)} (keys: {', '.join(secret_keys(s)) or 'none'})"
+                                 for s in labelled) or "none")]
+        findings = []
+        for peer in peers:
+            if peer in keys:
+                evidence.append(f"{peer}: read from {_ref(keys[peer])} (key {peer})")
+                continue
+            findings.append(_missing_or_mismatched(ctx, cluster, peer, secrets, labelled, stray,
+                                                   len(peers) - len(set(keys) & set(peers)),
+                                                   evidence))
+        return ctx.step(title, cluster, evidence, findings)
+
+    return per_cluster(ctx, "Remote secrets", ctx.focus, one)
+
+
+def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, secrets: list[dict],
+                           labelled: list[dict], stray: dict[str, dict], missing_count: int,
+                           evidence: list[str]):
+    meant = [s for s in labelled if _meant_for(s, peer)]
+    if not meant and len(stray) == 1 and missing_count == 1:
+        meant = list(stray.values())  # the only unknown key must be this peer's, misnamed
+    if meant:
+        secret = meant[0]
+        wrong = [k for k in secret_keys(secret) if k not in ctx.cluster_names] or secret_keys(secret)
+        line = (f"{peer}: {_ref(secret)} is meant for {peer} but its data key is "
+                f"{', '.join(wrong) or '(none)'}, not {peer}; istiod reads the key as the cluster id")
+        evidence.append(line)
+        return ctx.finding("remote-secret-key-mismatch", cluster=cluster,
+                           resource=f"Secret {_ref(secret)}", evidence=[line], peer_cluster=peer,
+                           secret=name_of(secret), secret_key=", ".join(wrong),
+                           expected_key=peer)
+    unlabelled = [s for s in secrets if not is_remote_secret(s) and _meant_for(s, peer)]
+    hint = (f"; {_ref(unlabelled[0])} exists but lacks the label {MULTICLUSTER_LABEL}=true"
+            if unlabelled else "")
+    line = f"{peer}: no remote secret with key {peer}{hint}"
+    evidence.append(line)
+    return ctx.finding("remote-secret-missing", cluster=cluster,
+                       resource=f"Namespace {ctx.info(cluster).istio_namespace}",
+                       evidence=[line], peer_cluster=peer, secret=f"istio-remote-secret-{peer}")

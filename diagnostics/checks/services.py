@@ -1,0 +1,150 @@
+"""Where the service is defined and where it has ready endpoints, cluster by cluster.
+
+Step 1 of the cross-cluster load-balancing runbook: before blaming the mesh, make sure there
+is something remote to balance to.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from diagnostics import describe
+from diagnostics.checks.base import CheckContext, Unavailable, check
+from diagnostics.inputs import SERVICES, TARGET_ENDPOINTSLICES, TARGET_NS, TARGET_PODS, Resources
+from diagnostics.model import Step
+from diagnostics.selectors import selector_matches
+from diagnostics.workloads import endpoint_addresses, find_service, labels_of, name_of, namespace_of
+
+TARGET_DEPLOYMENTS = Resources("deployments.apps", TARGET_NS)
+
+
+def _similar(services_by_cluster: dict[str, list[dict]], name: str, namespace: str) -> list[str]:
+    """Close names in the namespace, and the exact name in other namespaces."""
+    in_ns = {name_of(s) for svcs in services_by_cluster.values() for s in svcs
+             if namespace_of(s) == namespace}
+    close = difflib.get_close_matches(name, sorted(in_ns), n=3, cutoff=0.6)
+    elsewhere = sorted({f"{name_of(s)} (namespace {namespace_of(s)})"
+                        for svcs in services_by_cluster.values() for s in svcs
+                        if name_of(s) == name and namespace_of(s) != namespace})
+    return close + elsewhere
+
+
+@check("service-presence", title="Service definition in each cluster", inputs=(SERVICES,),
+       emits=("service-not-found",))
+def service_presence(ctx: CheckContext) -> list[Step]:
+    """Find the Service in every cluster; when it is nowhere, suggest the names that are."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    title = f"Service {name}.{ns} in each cluster"
+    available = ctx.available(SERVICES)
+    evidence, found = [], 0
+    for cluster in ctx.cluster_names:
+        if cluster not in available:
+            evidence.append(f"{cluster}: could not list services")
+            continue
+        svc = find_service(available[cluster], name, ns)
+        found += svc is not None
+        evidence.append(f"{cluster}: {describe.service(svc)}" if svc
+                        else f"{cluster}: no Service {name} in namespace {ns}")
+    if not available:
+        return [ctx.unavailable_step(title, None, _first_missing(ctx, SERVICES))]
+    findings = []
+    complete = len(available) == len(ctx.cluster_names)
+    if not found and complete:
+        similar = _similar(available, name, ns)
+        findings.append(ctx.finding(
+            "service-not-found", resource=f"Service {ns}/{name}", evidence=evidence,
+            similar=", ".join(similar) if similar else "none found"))
+    step = ctx.step(title, None, evidence, findings)
+    step.incomplete = not complete and not found
+    return [step]
+
+
+def _first_missing(ctx: CheckContext, inp) -> Unavailable:
+    for cluster in ctx.cluster_names:
+        try:
+            ctx.get(inp, cluster)
+        except Unavailable as exc:
+            return exc
+    return Unavailable("", inp.describe(), "not available", captured=False)
+
+
+def _pod_problem(pod: dict) -> str:
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if waiting:
+            return f"{cs.get('name')} {waiting.get('reason', 'waiting')}"
+        if not cs.get("ready"):
+            return f"{cs.get('name')} not ready"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") != "True":
+            return cond.get("reason") or "not Ready"
+    return status.get("phase") or "not ready"
+
+
+def _why_no_endpoints(svc: dict | None, pods: list[dict], deployments: list[dict], name: str,
+                      ns: str) -> str:
+    """The most specific reason a cluster has no ready endpoint for the service."""
+    if svc is None:
+        backing = [p for p in pods if labels_of(p).get("app") == name]
+        if backing:
+            return (f"no Service {name} here, so its {describe.plural(len(backing), 'pod')} "
+                    "are not endpoints")
+        return f"not deployed here (no Service {name} in {ns})"
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    selected = [p for p in pods if selector_matches(selector, labels_of(p))]
+    if selected:
+        problems = ", ".join(f"{name_of(p)}: {_pod_problem(p)}" for p in selected[:5])
+        return f"{describe.plural(len(selected), 'pod')} selected, none Ready ({problems})"
+    scaled = [d for d in deployments
+              if selector_matches(selector, ((d.get("spec") or {}).get("template") or {})
+                                  .get("metadata", {}).get("labels"))
+              and (d.get("spec") or {}).get("replicas", 1) == 0]
+    if scaled:
+        return f"Deployment {', '.join(name_of(d) for d in scaled)} scaled to 0 replicas"
+    sel = ",".join(f"{k}={v}" for k, v in selector.items()) or "(none)"
+    return f"no pod matches the selector {sel}"
+
+
+@check("service-endpoints", title="Ready endpoints in each cluster",
+       inputs=(SERVICES, TARGET_ENDPOINTSLICES, TARGET_PODS, TARGET_DEPLOYMENTS),
+       emits=("no-remote-endpoints",))
+def service_endpoints(ctx: CheckContext) -> list[Step]:
+    """Count ready endpoints per cluster; a single cluster with endpoints has nothing remote."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    title = f"Ready endpoints of {name}.{ns}"
+    services = ctx.available(SERVICES)
+    if not any(find_service(svcs, name, ns) for svcs in services.values()):
+        return []  # service-presence already explains the absence
+    evidence, with_endpoints, without, incomplete = [], [], [], False
+    for cluster in ctx.cluster_names:
+        try:
+            slices = ctx.get(TARGET_ENDPOINTSLICES, cluster)
+            pods = ctx.get(TARGET_PODS, cluster)
+            deployments = ctx.get(TARGET_DEPLOYMENTS, cluster)
+            svc = find_service(ctx.get(SERVICES, cluster), name, ns)
+        except Unavailable as exc:
+            evidence.append(f"{cluster}: could not read ({exc.reason})")
+            incomplete = True
+            continue
+        ready, not_ready = endpoint_addresses(slices, name)
+        if ready:
+            with_endpoints.append(cluster)
+            extra = f", {len(not_ready)} not ready" if not_ready else ""
+            evidence.append(f"{cluster}: {describe.plural(len(ready), 'ready endpoint')} "
+                            f"({', '.join(ready[:6])}){extra}")
+        else:
+            without.append(cluster)
+            evidence.append(f"{cluster}: no ready endpoint: "
+                            f"{_why_no_endpoints(svc, pods, deployments, name, ns)}")
+    findings = []
+    if len(ctx.cluster_names) > 1 and len(with_endpoints) <= 1 and not incomplete:
+        findings.append(ctx.finding(
+            "no-remote-endpoints", cluster=without[0] if without else None,
+            resource=f"Service {ns}/{name}", evidence=evidence,
+            clusters_with_endpoints=", ".join(with_endpoints) or "none",
+            peer_cluster=with_endpoints[0] if with_endpoints else "",
+        ))
+    step = ctx.step(title, None, evidence, findings)
+    step.incomplete = incomplete
+    return [step]

@@ -1,0 +1,150 @@
+"""meshbot's configuration file (contract C5), validated once at start.
+
+pydantic does the validation so every error names the file, the key path and the problem.
+Secrets never live here: tokens come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CLUSTER_TIMEOUT = 10.0
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as `file: key: problem` lines."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClusterConfig(_Strict):
+    name: str = Field(min_length=1, max_length=253)
+    context: str | None = None
+    kubeconfig: str | None = None  # extension: a kubeconfig file for this cluster only
+    istio_namespace: str = "istio-system"
+    istiod_url: str | None = None
+
+    @field_validator("istiod_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/") if v else v
+
+
+class Permissions(_Strict):
+    channels: dict[str, list[str]] = Field(default_factory=dict)
+    restricted_commands: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class DigestConfig(_Strict):
+    channel: str = Field(min_length=1)
+    cron: str = Field(min_length=1)
+    timezone: str = "UTC"
+    skip_if_healthy: bool = False
+    grace_minutes: float = 10
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r}") from None
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("must be a standard five-field cron expression")
+        return v
+
+
+class AlertRoute(_Strict):
+    match: dict[str, str] = Field(default_factory=dict)
+    channel: str = Field(min_length=1)
+
+
+class Incidents(_Strict):
+    alertmanager_routes: list[AlertRoute] = Field(default_factory=list)
+    channel_name_patterns: list[str] = Field(default_factory=list)
+
+
+class CacheConfig(_Strict):
+    ttl_seconds: float = Field(default=60, ge=0)
+
+
+class DiagnosisConfig(_Strict):
+    """Extension: how diagnoses reach clusters."""
+
+    cluster_timeout_seconds: float = Field(default=DEFAULT_CLUSTER_TIMEOUT, gt=0)
+    envoy_admin: bool = False  # opt-in: read sidecars' own Envoy admin via port-forward
+
+
+class Config(_Strict):
+    clusters: list[ClusterConfig] = Field(default_factory=list)
+    permissions: Permissions = Field(default_factory=Permissions)
+    digests: list[DigestConfig] = Field(default_factory=list)
+    incidents: Incidents = Field(default_factory=Incidents)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique(cls, v: list[ClusterConfig]) -> list[ClusterConfig]:
+        names = [c.name for c in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        return v
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+        key = key.replace(".[", "[")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {key or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, path: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: (top level): must be a mapping")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+
+
+def load_config(path: str | None = None) -> Config:
+    """Load `path`, or $MESHBOT_CONFIG, or return defaults when neither is set."""
+    path = path or os.environ.get("MESHBOT_CONFIG")
+    if not path:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, path)

@@ -1,0 +1,235 @@
+"""Run a plan: fetch every declared input once per cluster, concurrently, then run the checks.
+
+Fetching is a small dependency graph per cluster (istiod debug endpoints need the istiod pods;
+a client's config_dump needs the pods of the namespace), so a diagnosis costs a fixed number of
+rounds of API latency, whatever the number of pods. Each cluster has its own deadline: a slow or
+unreachable cluster turns into errors in the report, never into a stalled answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from diagnostics.catalog import Catalog, default_catalog
+from diagnostics.checks.base import CheckContext, CheckSpec
+from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
+from diagnostics.inputs import (ISTIOD_PODS, SERVICES, TARGET_PODS, ClientConfigDumps,
+                                ClientProxyLogs, Input, IstiodDebug, IstiodLogs, Resources)
+from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
+from diagnostics.sources.base import NotCaptured, Source, SourceFailure
+from diagnostics.sources.metering import counting
+from diagnostics.verdict import conclude
+from diagnostics.workloads import name_of, select_clients
+
+DEFAULT_CLUSTER_TIMEOUT = 10.0
+
+
+@dataclass
+class Plan:
+    """What to run: a command's checks in step order, for some clusters, with its arguments."""
+
+    command: str
+    args: dict[str, Any]
+    checks: list[CheckSpec]
+    clusters: list[str] | None = None  # clusters to read; None: every cluster of the source
+    focus: list[str] | None = None  # clusters whose view is examined; None: all that are read
+
+    def inputs(self) -> list[Input]:
+        seen: dict[Input, None] = {}
+        for spec in self.checks:
+            for inp in spec.inputs:
+                seen.setdefault(inp)
+        return list(seen)
+
+
+class _ClusterFetch:
+    """Fetches the inputs of one cluster, each at most once, following their dependencies."""
+
+    def __init__(self, source: Source, info: ClusterInfo, args: dict[str, Any], examined: bool):
+        self.source, self.info, self.args, self.examined = source, info, args, examined
+        self.tasks: dict[Input, asyncio.Task] = {}
+
+    def need(self, inp: Input) -> asyncio.Task:
+        if inp not in self.tasks:
+            self.tasks[inp] = asyncio.ensure_future(self._fetch(inp))
+        return self.tasks[inp]
+
+    async def _fetch(self, inp: Input) -> Any:
+        if isinstance(inp, Resources):
+            ns = inp.resolve_namespace(self.info.istio_namespace, self.args.get("namespace"))
+            return await self.source.list(self.info.name, inp.resource, ns, inp.label_selector)
+        if isinstance(inp, IstiodDebug):
+            return await self._per_replica(lambda t: self.source.istiod_get(
+                self.info.name, t, f"/debug/{inp.endpoint}"))
+        if isinstance(inp, IstiodLogs):
+            return await self._per_replica(lambda t: self.source.pod_log(
+                self.info.name, self.info.istio_namespace, t, "discovery", inp.tail_lines))
+        if isinstance(inp, ClientConfigDumps):
+            return await self._client_config_dumps()
+        if isinstance(inp, ClientProxyLogs):
+            return await self._client_logs(inp.tail_lines)
+        raise TypeError(f"no fetcher for input {inp!r}")
+
+    async def _replicas(self) -> list[str]:
+        pods = await self.need(ISTIOD_PODS)
+        return self.source.istiod_targets(self.info.name, pods)
+
+    async def _per_replica(self, get) -> PerReplica:
+        targets = await self._replicas()
+        results = await asyncio.gather(*(get(t) for t in targets), return_exceptions=True)
+        out = PerReplica()
+        for target, result in zip(targets, results):
+            if isinstance(result, BaseException):
+                _reraise_unexpected(result)
+                out.missing[target] = str(result)
+            else:
+                out.values[target] = result
+        if targets and not out.values:
+            # Every replica failed the same way: the input as a whole is missing.
+            first = results[0]
+            raise first if isinstance(first, BaseException) else SourceFailure("no replica")
+        return out
+
+    async def _clients(self) -> list[dict]:
+        if not self.examined:
+            return []
+        pods = await self.need(TARGET_PODS)
+        try:
+            services = await self.need(SERVICES)
+        except SourceFailure:
+            services = []
+        return select_clients(pods, services, service=self.args.get("service"),
+                              namespace=self.args.get("namespace") or "default",
+                              from_pod=self.args.get("from"))
+
+    async def _client_config_dumps(self) -> dict[str, ClientFact]:
+        clients, targets = await asyncio.gather(self._clients(), self._replicas())
+        facts = await asyncio.gather(*(self._config_dump(p, targets) for p in clients))
+        return {name_of(f.pod): f for f in facts}
+
+    async def _config_dump(self, pod: dict, targets: list[str]) -> ClientFact:
+        proxy_id = f"{name_of(pod)}.{pod['metadata'].get('namespace', '')}"
+        path = f"/debug/config_dump?proxyID={proxy_id}&include_eds"
+        results = await asyncio.gather(
+            *(self.source.istiod_get(self.info.name, t, path) for t in targets),
+            return_exceptions=True)
+        reasons = []
+        for target, result in zip(targets, results):
+            if not isinstance(result, BaseException):
+                return ClientFact(pod, result, target)
+            _reraise_unexpected(result)
+            reasons.append(f"{target}: {result}")
+        why = "; ".join(reasons) or "no running istiod replica in this cluster"
+        return ClientFact(pod, missing=why)
+
+    async def _client_logs(self, tail: int) -> dict[str, ClientFact]:
+        clients = await self._clients()
+
+        async def one(pod: dict) -> ClientFact:
+            try:
+                text = await self.source.pod_log(self.info.name, pod["metadata"]["namespace"],
+                                                 name_of(pod), "istio-proxy", tail)
+                return ClientFact(pod, text)
+            except SourceFailure as exc:
+                return ClientFact(pod, missing=str(exc))
+
+        facts = await asyncio.gather(*(one(p) for p in clients))
+        return {name_of(f.pod): f for f in facts}
+
+
+def _reraise_unexpected(exc: BaseException) -> None:
+    """Only source failures become 'missing'; a bug must surface as a bug."""
+    if not isinstance(exc, SourceFailure):
+        raise exc
+
+
+async def fetch_cluster(source: Source, info: ClusterInfo, inputs: list[Input],
+                        args: dict[str, Any], timeout: float, examined: bool = True
+                        ) -> tuple[dict[Input, Fact], list[SourceError]]:
+    """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason."""
+    fetch = _ClusterFetch(source, info, args, examined)
+    tasks = {inp: fetch.need(inp) for inp in inputs}
+    if tasks:
+        await asyncio.wait(list(tasks.values()), timeout=timeout)
+    facts: dict[Input, Fact] = {}
+    errors: dict[tuple[str, str], SourceError] = {}
+    for inp, task in tasks.items():
+        if not task.done():
+            reason, src, captured = f"timed out after {timeout:g}s", _side(inp), True
+        elif isinstance(task.exception(), SourceFailure):
+            exc = task.exception()
+            reason, src = str(exc), exc.source
+            captured = not isinstance(exc, NotCaptured)
+        elif task.exception() is not None:
+            raise task.exception()  # a programming error, not a cluster problem
+        else:
+            facts[inp] = Fact(task.result())
+            continue
+        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
+        if captured:
+            errors.setdefault((src, reason), SourceError(info.name, src, reason))
+    for task in fetch.tasks.values():
+        if not task.done():
+            task.cancel()
+    return facts, list(errors.values())
+
+
+def _side(inp: Input) -> str:
+    return "istiod" if isinstance(inp, (IstiodDebug, ClientConfigDumps)) else "kubernetes"
+
+
+def _reachable(facts: dict[Input, Fact]) -> bool:
+    """A cluster is reachable when at least one Kubernetes read succeeded or was merely absent."""
+    k8s = [f for inp, f in facts.items() if isinstance(inp, Resources)]
+    if not k8s:
+        return True
+    return any(f.missing is None or not f.missing.captured for f in k8s)
+
+
+def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[ClusterInfo],
+               catalog: Catalog, now: datetime) -> tuple[list[Step], dict[str, set[Input]]]:
+    """Run the plan's checks in order; returns their steps and what each one read."""
+    steps: list[Step] = []
+    reads: dict[str, set[Input]] = {}
+    focus = [c.name for c in clusters if not plan.focus or c.name in plan.focus]
+    for spec in plan.checks:
+        ctx = CheckContext(spec, facts, plan.args, clusters, now, catalog, focus)
+        steps.extend(spec.func(ctx))
+        reads[spec.name] = ctx.reads
+    return steps, reads
+
+
+async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None,
+                   timeout: float = DEFAULT_CLUSTER_TIMEOUT, now: datetime | None = None) -> Report:
+    """Answer one command: fetch, check, conclude. Never raises for a cluster's failure."""
+    catalog = catalog or default_catalog()
+    started = time.perf_counter()
+    infos = [c for c in source.cluster_infos() if not plan.clusters or c.name in plan.clusters]
+    inputs = plan.inputs()
+    with counting() as counter:
+        fetched = await asyncio.gather(
+            *(fetch_cluster(source, info, inputs, plan.args, timeout,
+                            examined=not plan.focus or info.name in plan.focus)
+              for info in infos))
+    facts: dict[tuple[str, Input], Fact] = {}
+    errors: list[SourceError] = []
+    statuses = []
+    for info, (cluster_facts, cluster_errors) in zip(infos, fetched):
+        facts.update({(info.name, inp): f for inp, f in cluster_facts.items()})
+        errors.extend(cluster_errors)
+        statuses.append(ClusterStatus(info.name, _reachable(cluster_facts)))
+    now = now or datetime.now(timezone.utc)
+    steps, _ = run_checks(plan, facts, infos, catalog, now)
+    conclusion = conclude(steps, statuses, errors, catalog)
+    return Report(
+        command=plan.command, args=plan.args, verdict=conclusion.verdict,
+        summary=conclusion.summary, clusters=statuses, steps=steps,
+        findings=conclusion.findings, errors=errors,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        api_calls=counter.calls, cached=False,
+        generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), step_refs=conclusion.step_refs,
+    )

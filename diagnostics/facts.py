@@ -1,0 +1,40 @@
+"""The shapes fetched inputs take, shared by the engine that fills them and checks that read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Unavailable(Exception):
+    """An input could not be read for a cluster; `captured=False` means absent from the source."""
+
+    def __init__(self, cluster: str, what: str, reason: str, captured: bool = True):
+        self.cluster, self.what, self.reason, self.captured = cluster, what, reason, captured
+        super().__init__(f"{cluster}: {what}: {reason}")
+
+
+@dataclass
+class Fact:
+    """A fetched input for one cluster: a value, or why it is missing."""
+
+    value: Any = None
+    missing: Unavailable | None = None
+
+
+@dataclass
+class PerReplica:
+    """One istiod debug endpoint as answered by each replica (each knows only its proxies)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ClientFact:
+    """What was read for one client pod: the pod, and the body (or why there is none)."""
+
+    pod: dict
+    value: Any = None
+    replica: str | None = None
+    missing: str | None = None

@@ -1,0 +1,111 @@
+"""What a check may read: declared inputs, resolved per cluster and fetched once by the engine.
+
+Like Istio's analyzers declare the collections they read, every check declares its inputs. The
+engine fetches the union of a plan's inputs once per cluster, concurrently, and hands checks a
+read-only view in which reading anything undeclared is a programming error.
+
+Namespaces in declarations are templates: `{istio}` is the cluster's Istio system namespace and
+`{namespace}` the namespace the command was asked about; `*` means all namespaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_NAMESPACES = "*"
+ISTIO_NS = "{istio}"
+TARGET_NS = "{namespace}"
+
+
+@dataclass(frozen=True)
+class Input:
+    """Base of every input; subclasses are hashable value objects."""
+
+    def describe(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Resources(Input):
+    """A list of Kubernetes objects of one resource (`Kind.key`), optionally filtered."""
+
+    resource: str
+    namespace: str = ALL_NAMESPACES
+    label_selector: str | None = None
+
+    def describe(self) -> str:
+        where = "all namespaces" if self.namespace == ALL_NAMESPACES else f"namespace {self.namespace}"
+        sel = f" -l {self.label_selector}" if self.label_selector else ""
+        return f"{self.resource} in {where}{sel}"
+
+    def resolve_namespace(self, istio_namespace: str, target_namespace: str | None) -> str | None:
+        """Concrete namespace for a cluster and command; None means all namespaces."""
+        if self.namespace == ALL_NAMESPACES:
+            return None
+        if self.namespace == ISTIO_NS:
+            return istio_namespace
+        if self.namespace == TARGET_NS:
+            return target_namespace or "default"
+        return self.namespace
+
+
+@dataclass(frozen=True)
+class IstiodDebug(Input):
+    """GET /debug/<endpoint> on every istiod replica of the cluster (each knows its own proxies)."""
+
+    endpoint: str
+
+    def describe(self) -> str:
+        return f"istiod /debug/{self.endpoint} (every replica)"
+
+
+@dataclass(frozen=True)
+class ClientConfigDumps(Input):
+    """istiod's config_dump with EDS for the client proxies the command examines.
+
+    Which clients is decided from the cluster's pods and the command's arguments (see
+    diagnostics/clients.py), so this input is fetched after the pods it depends on.
+    """
+
+    def describe(self) -> str:
+        return "istiod /debug/config_dump?include_eds for the client proxies"
+
+
+@dataclass(frozen=True)
+class ClientProxyLogs(Input):
+    """The `istio-proxy` container log (access log) of the client proxies the command examines."""
+
+    tail_lines: int = 500
+
+    def describe(self) -> str:
+        return f"istio-proxy logs of the client proxies (last {self.tail_lines} lines)"
+
+
+@dataclass(frozen=True)
+class IstiodLogs(Input):
+    """The `discovery` container log of every istiod replica."""
+
+    tail_lines: int = 5000
+
+    def describe(self) -> str:
+        return f"istiod discovery logs (last {self.tail_lines} lines, every replica)"
+
+
+# Inputs shared by many checks, named once so declarations read like a sentence.
+ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
+TARGET_PODS = Resources("pods", TARGET_NS)
+SERVICES = Resources("services")
+TARGET_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", TARGET_NS)
+NAMESPACES = Resources("namespaces")
+NODES = Resources("nodes")
+ISTIO_SECRETS = Resources("secrets", ISTIO_NS)
+ISTIO_SERVICES = Resources("services", ISTIO_NS)
+ISTIO_CONFIGMAPS = Resources("configmaps", ISTIO_NS)
+CLUSTERZ = IstiodDebug("clusterz")
+SYNCZ = IstiodDebug("syncz")
+NETWORKZ = IstiodDebug("networkz")
+ENDPOINT_SHARDZ = IstiodDebug("endpointShardz")
+MESH = IstiodDebug("mesh")
+CLIENT_CONFIG_DUMPS = ClientConfigDumps()
+CLIENT_PROXY_LOGS = ClientProxyLogs()
+ISTIOD_LOGS = IstiodLogs()

@@ -1,0 +1,154 @@
+"""The report a diagnosis produces (contract C2) and the pieces checks build it from.
+
+Checks emit `Finding`s (an id from the catalog plus parameters) inside `Step`s; renderers turn a
+`Report` into terminal text, JSON or Slack blocks. Nothing here holds user-facing prose except
+what the catalog renders into a finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "warn", "skip", "error"]
+Severity = Literal["error", "warning", "info"]
+Verdict = Literal["problem", "healthy", "expected", "inconclusive"]
+
+SCHEMA = "meshbot.report/v1"
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a check may know about a cluster besides its facts."""
+
+    name: str
+    istio_namespace: str = "istio-system"
+    context: str | None = None  # kubeconfig context; used in fix commands
+
+    @property
+    def context_name(self) -> str:
+        return self.context or self.name
+
+
+@dataclass
+class Finding:
+    """One catalog id observed in one place, with the parameters its texts are rendered from."""
+
+    id: str
+    cluster: str | None = None
+    resource: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    evidence: list[str] = field(default_factory=list)
+    severity: Severity | None = None  # None: the catalog's default
+
+
+@dataclass
+class Step:
+    """One step of a runbook as run against one cluster (or the whole mesh when cluster is None)."""
+
+    title: str
+    status: Status
+    cluster: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    check: str = ""
+    incomplete: bool = False  # an input this step needed could not be read
+
+
+@dataclass
+class RenderedFinding:
+    """A finding with its catalog texts filled in, as it appears in a report."""
+
+    id: str
+    severity: Severity
+    cluster: str | None
+    resource: str | None
+    title: str
+    summary: str
+    cause: str
+    evidence: list[str]
+    fix: list[str]
+    commands: list[str]
+    why: str
+    docs: str
+    rank: int
+    by_design: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "severity": self.severity, "cluster": self.cluster,
+            "resource": self.resource, "title": self.title, "cause": self.cause,
+            "evidence": self.evidence, "fix": self.fix, "commands": self.commands,
+            "why": self.why, "docs": self.docs,
+        }
+
+
+@dataclass
+class SourceError:
+    """Something that could not be read: which cluster, from where, and why."""
+
+    cluster: str
+    source: str  # kubernetes | istiod | envoy | snapshot
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"cluster": self.cluster, "source": self.source, "message": self.message}
+
+
+@dataclass
+class ClusterStatus:
+    name: str
+    reachable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reachable": self.reachable}
+
+
+@dataclass
+class Report:
+    """The answer to one command, JSON-able as contract C2."""
+
+    command: str
+    args: dict[str, Any]
+    verdict: Verdict
+    summary: str
+    clusters: list[ClusterStatus]
+    steps: list[Step]
+    findings: list[RenderedFinding]
+    errors: list[SourceError]
+    duration_ms: float
+    api_calls: int
+    cached: bool
+    generated_at: str
+    step_refs: list[list[int]] = field(default_factory=list)  # per step: indexes into findings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def step_findings(self, index: int) -> list[RenderedFinding]:
+        """The rendered findings of step `index` (0-based)."""
+        refs = self.step_refs[index] if index < len(self.step_refs) else []
+        return [self.findings[i] for i in refs]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": SCHEMA,
+            "command": self.command,
+            "args": self.args,
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "clusters": [c.to_dict() for c in self.clusters],
+            "steps": [
+                {"title": s.title, "status": s.status, "cluster": s.cluster,
+                 "evidence": s.evidence, "findings": [f.id for f in s.findings],
+                 "finding_indexes": self.step_refs[i] if i < len(self.step_refs) else []}
+                for i, s in enumerate(self.steps)
+            ],
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": [e.to_dict() for e in self.errors],
+            "duration_ms": round(self.duration_ms, 1),
+            "api_calls": self.api_calls,
+            "cached": self.cached,
+            "generated_at": self.generated_at,
+        }
+        out.update(self.extra)
+        return out

@@ -1,0 +1,59 @@
+"""The one interface behind which live clusters and snapshots look the same.
+
+A source answers four questions per cluster: list objects of a resource, GET a path on one
+istiod replica's monitoring port, read a container log, and GET a path on a sidecar's Envoy
+admin port. The engine builds every declared input from these, so a check never knows whether
+its facts came from an API server or from files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from diagnostics.model import ClusterInfo
+
+
+class SourceFailure(Exception):
+    """A read failed; `source` says which side (kubernetes, istiod, envoy, snapshot)."""
+
+    def __init__(self, message: str, source: str = "kubernetes"):
+        self.source = source
+        super().__init__(message)
+
+
+class NotCaptured(SourceFailure):
+    """The thing asked for is not there: not in the snapshot, or 404 from the server."""
+
+
+class Source(Protocol):
+    """What the engine needs from a place facts come from."""
+
+    identity: str  # stable description, part of cache keys ("snapshot:<path>", "live:<contexts>")
+
+    def cluster_infos(self) -> list[ClusterInfo]: ...
+
+    async def list(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]: ...
+
+    def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
+        """Which istiod replicas to ask (pod names, or a configured direct URL)."""
+        ...
+
+    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+        """Parsed JSON body of GET <path> (e.g. `/debug/syncz`) on one istiod replica."""
+        ...
+
+    async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
+                      tail_lines: int) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+def running_istiod_pods(pods: list[dict]) -> list[str]:
+    """Names of istiod pods that can answer debug requests (Running, not being deleted)."""
+    names = []
+    for pod in pods:
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        if status.get("phase") == "Running" and not meta.get("deletionTimestamp"):
+            names.append(meta.get("name", ""))
+    return sorted(n for n in names if n)

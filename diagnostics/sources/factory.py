@@ -1,0 +1,82 @@
+"""Choosing where facts come from: a snapshot, the configured clusters, or kubeconfig contexts.
+
+Order of precedence: a snapshot (`--snapshot` / MESHBOT_SNAPSHOT); the config file's clusters;
+`--context` names; every context of an explicitly given `--kubeconfig`; the current context (or
+the in-cluster service account when running in a pod).
+"""
+
+from __future__ import annotations
+
+import os
+
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes.config.config_exception import ConfigException
+
+from diagnostics.config import Config, ConfigError
+from diagnostics.model import ClusterInfo
+from diagnostics.sources.base import Source
+from diagnostics.sources.live import LiveCluster, LiveSource
+from diagnostics.sources.snapshot import SnapshotSource
+from diagnostics.snapshot import Snapshot
+
+POOL_SIZE = 32
+
+
+def _configuration(kubeconfig: str | None, context: str | None) -> client.Configuration:
+    cfg = client.Configuration()
+    try:
+        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
+                and not os.path.exists(os.path.expanduser(kube_config.KUBE_CONFIG_DEFAULT_LOCATION)):
+            kube_config.load_incluster_config(client_configuration=cfg)
+        else:
+            kube_config.load_kube_config(config_file=kubeconfig, context=context,
+                                         client_configuration=cfg, persist_config=False)
+    except (ConfigException, OSError, TypeError, ValueError) as exc:
+        where = f"context {context!r}" if context else "the current context"
+        raise ConfigError(f"kubeconfig {kubeconfig or '(default)'}: cannot load {where}: {exc}") from None
+    cfg.connection_pool_maxsize = POOL_SIZE
+    cfg.retries = False  # a failure is reported at once; the per-cluster deadline bounds waiting
+    return cfg
+
+
+def _contexts_of(kubeconfig: str | None) -> tuple[list[str], str | None]:
+    try:
+        contexts, current = kube_config.list_kube_config_contexts(config_file=kubeconfig)
+    except (ConfigException, OSError, TypeError) as exc:
+        raise ConfigError(f"kubeconfig {kubeconfig or '(default)'}: {exc}") from None
+    return [c["name"] for c in contexts], (current or {}).get("name")
+
+
+def live_source(config: Config, *, kubeconfig: str | None = None,
+                contexts: list[str] | None = None, timeout: float = 10.0) -> LiveSource:
+    clusters: list[LiveCluster] = []
+    if config.clusters:
+        for c in config.clusters:
+            info = ClusterInfo(c.name, c.istio_namespace, c.context)
+            cfg = _configuration(c.kubeconfig or kubeconfig, c.context)
+            clusters.append(LiveCluster(info, cfg, c.istiod_url))
+    else:
+        names = list(contexts or [])
+        if not names and kubeconfig:
+            names, _ = _contexts_of(kubeconfig)
+        if not names:
+            current = None
+            if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+                _, current = _contexts_of(kubeconfig)
+            names = [current] if current else [None]  # type: ignore[list-item]
+        for name in names:
+            info = ClusterInfo(name or os.environ.get("MESHBOT_CLUSTER_NAME", "Kubernetes"),
+                               "istio-system", name)
+            clusters.append(LiveCluster(info, _configuration(kubeconfig, name)))
+    return LiveSource(clusters, request_timeout=timeout)
+
+
+def build_source(config: Config, *, snapshot: str | None = None, kubeconfig: str | None = None,
+                 contexts: list[str] | None = None, timeout: float = 10.0) -> Source:
+    """The source a command reads from; raises ConfigError or SnapshotError on bad setup."""
+    snapshot = snapshot or os.environ.get("MESHBOT_SNAPSHOT")
+    if snapshot:
+        names = {c.name: c.context for c in config.clusters if c.context}
+        return SnapshotSource(Snapshot.open(snapshot), contexts=names)
+    return live_source(config, kubeconfig=kubeconfig, contexts=contexts, timeout=timeout)

@@ -1,0 +1,213 @@
+"""Facts from live clusters through the official kubernetes client.
+
+The client is synchronous, so every call runs on a bounded thread pool of this source, never on
+the event loop. istiod's debug endpoints are reached as istioctl reaches them: a port-forward to
+each istiod pod's monitoring port 15014 (port-forwarded connections count as localhost for
+istiod's debug authentication), or a configured direct URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.client
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import urllib3
+import websocket
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException, ApiValueError
+from kubernetes.stream import portforward
+
+from diagnostics.kinds import kind_by_key
+from diagnostics.model import ClusterInfo
+from diagnostics.redact import redact_log, redact_object
+from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
+from diagnostics.sources.metering import record_call
+
+ISTIOD_MONITORING_PORT = 15014
+PAGE_SIZE = 500
+
+
+@dataclass
+class LiveCluster:
+    """One cluster: how to reach its API server, and optionally istiod directly."""
+
+    info: ClusterInfo
+    configuration: client.Configuration
+    istiod_url: str | None = None
+
+
+class LiveSource:
+    """A Source over live API servers; counts every request it makes."""
+
+    def __init__(self, clusters: list[LiveCluster], *, request_timeout: float = 10.0,
+                 max_workers: int = 32):
+        self.clusters = {c.info.name: c for c in clusters}
+        self.timeout = request_timeout
+        self.identity = "live:" + ",".join(f"{c.info.name}={c.info.context_name}"
+                                           for c in clusters)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="meshbot-k8s")
+        self._api = {name: client.ApiClient(c.configuration) for name, c in self.clusters.items()}
+        self._http: aiohttp.ClientSession | None = None
+
+    def cluster_infos(self) -> list[ClusterInfo]:
+        return [c.info for c in self.clusters.values()]
+
+    async def _run(self, fn, *args) -> Any:
+        record_call()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    # -- Kubernetes API -------------------------------------------------------------------
+
+    async def list(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        kind = kind_by_key(resource)
+        if kind is None:
+            raise SourceFailure(f"meshbot does not know how to list {resource}")
+        path = kind.list_path(namespace)
+        items: list[dict] = []
+        token: str | None = None
+        while True:
+            query = [("limit", str(PAGE_SIZE))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            body = await self._run(self._get_json, cluster, path, query)
+            for item in body.get("items") or []:
+                item.setdefault("kind", kind.kind)
+                item.setdefault("apiVersion", kind.api_version)
+                items.append(redact_object(item))
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def _request(self, cluster: str, path: str, query: list[tuple[str, str]], accept: str):
+        api = self._api[cluster]
+        method, url, headers, body, post = api.param_serialize(
+            method="GET", resource_path=path, query_params=query,
+            header_params={"Accept": accept}, auth_settings=["BearerToken"])
+        try:
+            resp = api.call_api(method, url, headers, body, post, _request_timeout=self.timeout)
+            resp.read()
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
+        if resp.status == 404:
+            raise NotCaptured(f"{path}: not found (404)")
+        if resp.status >= 400:
+            raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
+        return resp
+
+    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]]) -> dict:
+        resp = self._request(cluster, path, query, "application/json")
+        try:
+            return json.loads(resp.data)
+        except ValueError:
+            raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
+
+    async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
+                      tail_lines: int) -> str:
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
+        query = [("container", container)]
+        if tail_lines:
+            query.append(("tailLines", str(tail_lines)))
+        resp = await self._run(self._request, cluster, path, query, "text/plain, */*")
+        return redact_log(resp.data.decode("utf-8", errors="replace"))
+
+    # -- istiod ---------------------------------------------------------------------------
+
+    def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
+        url = self.clusters[cluster].istiod_url
+        return [url] if url else running_istiod_pods(istiod_pods)
+
+    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+        if target.startswith(("http://", "https://")):
+            return await self._direct_get(target, path)
+        ns = self.clusters[cluster].info.istio_namespace
+        status, body = await self._run(self._port_forward_get, cluster, ns, target,
+                                       ISTIOD_MONITORING_PORT, path)
+        return _debug_json(status, body, target, path)
+
+    async def _direct_get(self, base: str, path: str) -> Any:
+        record_call()
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        try:
+            async with self._http.get(base + path) as resp:
+                return _debug_json(resp.status, await resp.read(), base, path)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise SourceFailure(f"{base}{path}: {exc or 'timed out'}", "istiod") from None
+
+    def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
+                          path: str) -> tuple[int, bytes]:
+        """One HTTP request through a fresh port-forward (a fresh ApiClient: the stream helper
+        patches its client while connecting, so sharing one across threads is unsafe)."""
+        core = client.CoreV1Api(client.ApiClient(self.clusters[cluster].configuration))
+        websocket.setdefaulttimeout(self.timeout)
+        try:
+            pf = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace,
+                             ports=str(port))
+        except (ApiException, ApiValueError) as exc:
+            raise SourceFailure(f"port-forward to {namespace}/{pod}:{port}: "
+                                f"{getattr(exc, 'reason', exc)}", "istiod") from None
+        sock = pf.socket(port)
+        sock.settimeout(self.timeout)
+        try:
+            request = (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
+                       "Accept: application/json\r\nConnection: close\r\n\r\n")
+            sock.sendall(request.encode())
+            resp = http.client.HTTPResponse(sock)  # type: ignore[arg-type]
+            resp.begin()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException, socket.timeout) as exc:
+            error = pf.error(port)
+            reason = error or str(exc) or type(exc).__name__
+            raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {reason}", "istiod") from None
+        finally:
+            sock.close()
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        for api in self._api.values():
+            api.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
+    text = body.decode("utf-8", errors="replace")
+    if status == 404:
+        raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
+    if status >= 400:
+        raise SourceFailure(f"{path} on {target}: HTTP {status} {text.strip()[:200]}", "istiod")
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise SourceFailure(f"{path} on {target}: not JSON", "istiod") from None
+
+
+def _status_message(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("message", ""))[:300]
+    except (ValueError, AttributeError):
+        return data[:200].decode("utf-8", errors="replace")
+
+
+def _network_reason(exc: Exception, host: str) -> str:
+    inner = getattr(exc, "reason", None) or exc
+    text = str(inner)
+    if "timed out" in text.lower() or isinstance(inner, urllib3.exceptions.TimeoutError):
+        return f"{host}: timed out"
+    if "refused" in text.lower():
+        return f"{host}: connection refused"
+    return f"{host}: {text[:300]}"

@@ -1,0 +1,68 @@
+"""Facts read from a snapshot folder, answering exactly as the live source would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from diagnostics.model import ClusterInfo
+from diagnostics.snapshot import ClusterSnapshot, Snapshot, load_json_file
+from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
+
+
+class SnapshotSource:
+    """A Source over a loaded Snapshot; makes no network calls."""
+
+    def __init__(self, snapshot: Snapshot, contexts: dict[str, str] | None = None):
+        self.snapshot = snapshot
+        self.identity = f"snapshot:{Path(snapshot.path).resolve()}"
+        self._contexts = contexts or {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> "SnapshotSource":
+        return cls(Snapshot.open(path))
+
+    def cluster_infos(self) -> list[ClusterInfo]:
+        return [ClusterInfo(c.name, c.istio_namespace, self._contexts.get(c.name))
+                for c in self.snapshot.clusters.values()]
+
+    def _cluster(self, cluster: str) -> ClusterSnapshot:
+        try:
+            return self.snapshot.clusters[cluster]
+        except KeyError:
+            raise SourceFailure(f"cluster {cluster!r} is not in the snapshot", "snapshot") from None
+
+    async def list(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        cs = self._cluster(cluster)
+        if not cs.captured(resource):
+            raise NotCaptured(f"{resource} not captured", "snapshot")
+        return cs.list(resource, namespace, label_selector)
+
+    def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
+        return running_istiod_pods(istiod_pods)
+
+    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+        cs = self._cluster(cluster)
+        parts = urlsplit(path)
+        endpoint = parts.path.removeprefix("/debug/")
+        if endpoint == "config_dump":
+            proxy = (parse_qs(parts.query).get("proxyID") or [""])[0]
+            file = cs.config_dump_file(target, proxy)
+        else:
+            file = cs.istiod_file(target, endpoint)
+        if not file.is_file():
+            raise NotCaptured(f"{path} of {target} not captured", "istiod")
+        return load_json_file(file)
+
+    async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
+                      tail_lines: int) -> str:
+        file = self._cluster(cluster).log_file(namespace, pod, container)
+        if not file.is_file():
+            raise NotCaptured(f"log of {namespace}/{pod}/{container} not captured", "kubernetes")
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+        return "".join(lines[-tail_lines:]) if tail_lines else "".join(lines)
+
+    async def close(self) -> None:
+        return None

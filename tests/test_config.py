@@ -1,0 +1,75 @@
+"""Configuration (contract C5): the documented example is valid, mistakes name file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diagnostics.config import ConfigError, load_config
+
+EXAMPLE = """
+clusters:
+  - name: cluster1
+    context: kind-cluster1
+    istio_namespace: istio-system
+    istiod_url: null
+permissions:
+  channels: {C0123ABCD: [help, why-local-only, proxy-status, check, trust]}
+  restricted_commands: {remote-clusters: [S0GROUPID]}
+digests:
+  - channel: C0MESHHEALTH
+    cron: "0 9 * * 1-5"
+    timezone: Europe/Berlin
+incidents:
+  alertmanager_routes:
+    - match: {severity: critical}
+      channel: C0INCIDENTS
+  channel_name_patterns: ["inc-*", "incident-*"]
+cache:
+  ttl_seconds: 60
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "meshbot.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_design_example_is_valid(tmp_path):
+    cfg = load_config(write(tmp_path, EXAMPLE))
+    assert cfg.clusters[0].context == "kind-cluster1"
+    assert cfg.digests[0].timezone == "Europe/Berlin"
+    assert cfg.cache.ttl_seconds == 60
+    assert cfg.diagnosis.cluster_timeout_seconds == 10
+
+
+def test_no_file_means_defaults(monkeypatch):
+    monkeypatch.delenv("MESHBOT_CONFIG", raising=False)
+    assert load_config(None).clusters == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("clusters: [{context: x}]", "clusters[0].name: Field required"),
+    ("clusters: [{name: a}, {name: a}]", "repeated: a"),
+    ("digests: [{channel: C1, cron: '0 9 * *'}]", "digests[0].cron: must be a standard five-field"),
+    ("digests: [{channel: C1, cron: '0 9 * * *', timezone: Mars/Olympus}]", "unknown IANA time zone"),
+    ("cache: {ttl_seconds: -1}", "cache.ttl_seconds"),
+    ("clusters: [{name: a, istiod_url: 'istiod:15014'}]", "must start with http"),
+    ("slack_token: xoxb-123", "slack_token: unknown key"),
+    ("- a list", "(top level): must be a mapping"),
+])
+def test_errors_name_file_key_and_problem(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(path) and expected in str(exc.value)
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    path = write(tmp_path, "clusters: [\n")
+    with pytest.raises(ConfigError, match=r"meshbot.yaml:\d+: malformed YAML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "missing.yaml"))
