@@ -1,0 +1,170 @@
+"""The `meshbot` command line: diagnoses in a terminal, the demo, the simulator and the catalog.
+
+Exit codes (contract C1): 0 healthy or expected, 1 problem found, 2 usage error, 3 could not
+diagnose. Bad input always gets a one-line reason and the usage, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from bot.blocks import thread
+from bot.thread_text import thread_as_text
+from diagnostics.catalog import CatalogError
+from diagnostics.config import ConfigError, load_config
+from diagnostics.model import Report
+from diagnostics.render.json_report import render_json
+from diagnostics.render.text import render_text
+from diagnostics.snapshot import SnapshotError
+from diagnostics.sources.factory import build_source
+from handlers.base import Request, TextReply
+from handlers.commands import parse, usage_text
+from handlers.grammar import UsageError
+from handlers.run import answer
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNDIAGNOSED = 0, 1, 2, 3
+VERDICT_EXIT = {"healthy": EXIT_OK, "expected": EXIT_OK, "problem": EXIT_PROBLEM,
+                "inconclusive": EXIT_UNDIAGNOSED}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SNAPSHOT = REPO_ROOT / "examples" / "demo-mesh"
+DEMO_COMMAND = "why-local-only helloworld -n sample"
+OUTPUTS = ("text", "json", "slack")
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"meshbot: {message}", file=sys.stderr)
+    return code
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def render(report: Report, output: str, command_text: str | None = None) -> str:
+    if output == "json":
+        return render_json(report)
+    if output == "slack":
+        messages = [{"text": m.text, "blocks": m.blocks,
+                     "files": [name for name, _ in m.files]} for m in thread(report, command_text)]
+        return json.dumps({"messages": messages}, indent=2, ensure_ascii=False) + "\n"
+    return render_text(report, color=_color())
+
+
+def _timeout(options: dict, default: float) -> float:
+    raw = options.get("timeout")
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"--timeout must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise UsageError("--timeout must be positive")
+    return value
+
+
+async def _diagnose(request: Request) -> tuple[Report, str]:
+    opts = request.options
+    output = str(opts.get("output", "text"))
+    if output not in OUTPUTS:
+        raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}", request.command)
+    config = load_config(opts.get("config"))
+    timeout = _timeout(opts, config.diagnosis.cluster_timeout_seconds)
+    source = build_source(config, snapshot=opts.get("snapshot"), kubeconfig=opts.get("kubeconfig"),
+                          contexts=opts.get("contexts"), timeout=timeout)
+    try:
+        return await answer(request, source, timeout=timeout), output
+    finally:
+        await source.close()
+
+
+def cmd_mesh(words: list[str]) -> int:
+    try:
+        parsed = parse(words, terminal=True)
+        if isinstance(parsed, TextReply):
+            print(parsed.text)
+            return EXIT_OK
+        report, output = asyncio.run(_diagnose(parsed))
+    except UsageError as exc:
+        return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
+    except (ConfigError, SnapshotError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    sys.stdout.write(render(report, output))
+    return VERDICT_EXIT[report.verdict]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole pipeline on the bundled demo mesh, printed as the bot's Slack thread."""
+    from diagnostics.sources.snapshot import SnapshotSource
+
+    request = parse(DEMO_COMMAND, terminal=False)
+    assert isinstance(request, Request)
+    try:
+        source = SnapshotSource.open(args.snapshot or DEMO_SNAPSHOT)
+    except SnapshotError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    report = asyncio.run(answer(request, source))
+    if args.output == "thread":
+        print(f"$ /mesh {DEMO_COMMAND}   (demo mesh: {args.snapshot or 'examples/demo-mesh'})\n")
+        sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND)))
+    else:
+        sys.stdout.write(render(report, args.output, DEMO_COMMAND))
+    return VERDICT_EXIT[report.verdict]
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from diagnostics.replay.runner import run_replay_cli
+
+    return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
+                          kubeconfig_out=args.kubeconfig_out, host=args.host)
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from diagnostics.render.catalog import render_catalog
+
+    sys.stdout.write(render_catalog(args.output))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
+                                "in Slack and in the terminal.")
+    sub = p.add_subparsers(dest="cmd", metavar="{mesh,demo,replay,catalog}")
+    sub.required = True
+    mesh = sub.add_parser("mesh", help="run a diagnosis: meshbot mesh <command> [args]",
+                          add_help=False)
+    mesh.add_argument("words", nargs=argparse.REMAINDER)
+    demo = sub.add_parser("demo", help="the whole pipeline on the bundled demo mesh")
+    demo.add_argument("--output", choices=("thread",) + OUTPUTS, default="thread")
+    demo.add_argument("--snapshot", help="another snapshot to run the demo on")
+    replay = sub.add_parser("replay", help="serve a snapshot as Kubernetes API servers")
+    replay.add_argument("snapshot")
+    replay.add_argument("--port", type=int, default=0, help="first port (default: ephemeral)")
+    replay.add_argument("--host", default="127.0.0.1")
+    replay.add_argument("--latency-ms", type=float, default=0.0)
+    replay.add_argument("--kubeconfig-out", help="write the kubeconfig here instead of stdout")
+    catalog = sub.add_parser("catalog", help="print the finding catalog")
+    catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"mesh": lambda: cmd_mesh(args.words), "demo": lambda: cmd_demo(args),
+                "replay": lambda: cmd_replay(args), "catalog": lambda: cmd_catalog(args)}
+    try:
+        return handlers[args.cmd]()
+    except CatalogError as exc:
+        return _fail(f"catalog error: {exc}", EXIT_UNDIAGNOSED)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

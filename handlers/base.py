@@ -1,0 +1,51 @@
+"""What a command module declares, and what parsing a command line produces.
+
+Each command lives in its own module under handlers/ and exports a `SPEC`; the bot and the
+terminal both go through `handlers.commands.parse`, so a command behaves the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from diagnostics.checks.base import REGISTRY, CheckSpec
+from diagnostics.engine import Plan
+from handlers.grammar import ParsedArgs
+
+
+@dataclass
+class Request:
+    """A validated ask: the command, its contract arguments and the checks to run, in order."""
+
+    command: str
+    args: dict[str, Any]
+    checks: list[str]
+    clusters: list[str] = field(default_factory=list)  # --cluster limits
+    options: dict[str, Any] = field(default_factory=dict)  # terminal-only options
+    read_all_clusters: bool = False  # --cluster narrows whose view is examined, not what is read
+
+    def plan(self) -> Plan:
+        specs: list[CheckSpec] = [REGISTRY[name] for name in self.checks]
+        limit = self.clusters or None
+        if self.read_all_clusters:
+            return Plan(self.command, self.args, specs, None, limit)
+        return Plan(self.command, self.args, specs, limit, limit)
+
+
+@dataclass
+class TextReply:
+    """A command answered without a diagnosis (help)."""
+
+    command: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    summary: str
+    usage: str
+    examples: tuple[str, ...]
+    build: Callable[[ParsedArgs], Request | TextReply]
+    description: str = ""

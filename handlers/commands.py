@@ -1,0 +1,90 @@
+"""The command table and the single entry point that turns text into a Request or a reply."""
+
+from __future__ import annotations
+
+import difflib
+
+from handlers import why_local_only
+from handlers.base import CommandSpec, Request, TextReply
+from handlers.grammar import ParsedArgs, UsageError, split_args, tokenize
+
+# Commands of contract C1 that a later release adds; asking for one says so plainly.
+PLANNED = {
+    "remote-clusters": "whether each istiod sees each remote cluster, and if not, why",
+    "control-plane": "istiod health, webhooks and external control plane wiring",
+    "proxy-status": "proxies not in sync, disconnected sidecars, version skew",
+    "check": "the common workload pitfalls for a pod, deployment, service or namespace",
+    "trust": "root of trust and trust domain across clusters",
+    "digest": "the mesh health digest, now",
+}
+
+
+def _help_build(parsed: ParsedArgs) -> TextReply:
+    if len(parsed.positionals) > 1:
+        raise UsageError("help takes at most one command name", "help")
+    if parsed.positionals:
+        name = parsed.positionals[0]
+        if name not in COMMANDS:
+            raise UsageError(unknown_command_message(name), None)
+        return TextReply("help", command_help(COMMANDS[name]))
+    return TextReply("help", overview())
+
+
+HELP = CommandSpec(
+    name="help",
+    summary="usage and examples",
+    usage="help [command]",
+    examples=("help", "help why-local-only"),
+    build=_help_build,
+)
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (HELP, why_local_only.SPEC)}
+
+
+def unknown_command_message(name: str) -> str:
+    if name in PLANNED:
+        return f"`{name}` ({PLANNED[name]}) is not available in this version yet."
+    close = difflib.get_close_matches(name, list(COMMANDS) + list(PLANNED), n=1)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"unknown command `{name}`.{hint}"
+
+
+def parse(text_or_tokens: str | list[str], *, terminal: bool) -> Request | TextReply:
+    """Parse `<command> [args]`; raise UsageError with a message fit to show the asker."""
+    tokens = tokenize(text_or_tokens) if isinstance(text_or_tokens, str) else list(text_or_tokens)
+    if not tokens:
+        return TextReply("help", overview())
+    name, rest = tokens[0], tokens[1:]
+    spec = COMMANDS.get(name)
+    if spec is None:
+        raise UsageError(unknown_command_message(name))
+    parsed = split_args(rest, name, terminal=terminal)
+    return spec.build(parsed)
+
+
+def usage_text(command: str | None) -> str:
+    """What to show after a usage error: the command's usage, or the list of commands."""
+    if command and command in COMMANDS:
+        spec = COMMANDS[command]
+        return f"usage: {spec.usage}\nexample: {spec.examples[0]}"
+    return overview()
+
+
+def command_help(spec: CommandSpec) -> str:
+    lines = [f"{spec.name}: {spec.summary}", f"usage: {spec.usage}", "examples:"]
+    lines += [f"  {e}" for e in spec.examples]
+    return "\n".join(lines)
+
+
+def overview() -> str:
+    lines = ["commands:"]
+    width = max(len(s.usage) for s in COMMANDS.values())
+    for spec in COMMANDS.values():
+        lines.append(f"  {spec.usage.ljust(width)}  {spec.summary}")
+    lines += ["", "common options: -n/--namespace <ns> (default: default), --cluster <name> "
+              "(repeatable), --from <pod>",
+              "examples:"]
+    for spec in COMMANDS.values():
+        if spec.name != "help":
+            lines.append(f"  {spec.examples[0]}")
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""One grammar for `/mesh <command> [args]` in Slack and `meshbot mesh <command> [args]` in a terminal.
+
+Parsing is hand-written rather than argparse because the same text arrives from Slack, where
+argparse's habit of printing and exiting is wrong, and because every mistake must become one
+clear usage message. Names are validated here, before anything is fetched.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]*$")
+
+# Slack may turn quotes into typographic ones; treat them as plain quotes.
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+class UsageError(Exception):
+    """Bad input: the message says what is wrong; `command` selects the usage to show."""
+
+    def __init__(self, message: str, command: str | None = None):
+        self.command = command
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    dest: str
+    takes_value: bool = True
+    repeatable: bool = False
+    terminal_only: bool = False
+
+
+COMMON_OPTIONS = (
+    Option(("-n", "--namespace"), "namespace"),
+    Option(("--cluster",), "clusters", repeatable=True),
+    Option(("--from",), "from"),
+)
+TERMINAL_OPTIONS = (
+    Option(("--snapshot",), "snapshot", terminal_only=True),
+    Option(("--kubeconfig",), "kubeconfig", terminal_only=True),
+    Option(("--context",), "contexts", repeatable=True, terminal_only=True),
+    Option(("--config",), "config", terminal_only=True),
+    Option(("--output", "-o"), "output", terminal_only=True),
+    Option(("--no-cache",), "no_cache", takes_value=False, terminal_only=True),
+    Option(("--timeout",), "timeout", terminal_only=True),
+)
+
+
+@dataclass
+class ParsedArgs:
+    """Tokens split into positionals and options, before a command gives them meaning."""
+
+    positionals: list[str] = field(default_factory=list)
+    options: dict[str, object] = field(default_factory=dict)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split command text like a shell would, forgiving Slack's typographic quotes."""
+    try:
+        return shlex.split(text.translate(_SMART_QUOTES))
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the command text: {exc}") from None
+
+
+def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs:
+    """Separate options from positionals; unknown options and missing values are usage errors."""
+    table = {flag: opt for opt in COMMON_OPTIONS + TERMINAL_OPTIONS for flag in opt.flags}
+    parsed = ParsedArgs()
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token.startswith("-") or token == "-":
+            parsed.positionals.append(token)
+            continue
+        flag, _, inline = token.partition("=")
+        opt = table.get(flag)
+        if opt is None:
+            raise UsageError(f"unknown option {flag}", command)
+        if opt.terminal_only and not terminal:
+            raise UsageError(f"{flag} only works in a terminal (meshbot mesh ...)", command)
+        if not opt.takes_value:
+            parsed.options[opt.dest] = True
+            continue
+        if inline:
+            value = inline
+        elif i < len(tokens):
+            value, i = tokens[i], i + 1
+        else:
+            raise UsageError(f"{flag} needs a value", command)
+        if opt.repeatable:
+            parsed.options.setdefault(opt.dest, [])
+            parsed.options[opt.dest].append(value)  # type: ignore[union-attr]
+        elif opt.dest in parsed.options:
+            raise UsageError(f"{flag} given twice", command)
+        else:
+            parsed.options[opt.dest] = value
+    return parsed
+
+
+def validate_namespace(value: str, command: str | None = None) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise UsageError(f"{value!r} is not a valid namespace name (lowercase letters, digits "
+                         "and '-', at most 63 characters)", command)
+    return value
+
+
+def validate_service(value: str, command: str | None = None) -> str:
+    if len(value) > 63 or not _DNS1035_LABEL.match(value):
+        raise UsageError(f"{value!r} is not a valid service name (starts with a letter; "
+                         "lowercase letters, digits and '-'; at most 63 characters)", command)
+    return value
+
+
+def validate_object_name(value: str, command: str | None = None) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise UsageError(f"{value!r} is not a valid Kubernetes object name", command)
+    return value
+
+
+def validate_cluster(value: str, command: str | None = None) -> str:
+    if len(value) > 253 or not _CLUSTER.match(value):
+        raise UsageError(f"{value!r} is not a valid cluster name", command)
+    return value

@@ -1,0 +1,30 @@
+"""Turning the common options into contract arguments, the same way for every command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import Request
+from handlers.grammar import ParsedArgs, UsageError, validate_cluster, validate_namespace
+
+TERMINAL_KEYS = ("snapshot", "kubeconfig", "contexts", "config", "output", "no_cache", "timeout")
+
+
+def namespace_arg(parsed: ParsedArgs, command: str) -> str:
+    """`-n/--namespace` (default `default`), validated as a DNS-1123 label."""
+    return validate_namespace(str(parsed.options.get("namespace", "default")), command)
+
+
+def reject_options(parsed: ParsedArgs, command: str, *names: str) -> None:
+    """Options a command does not take are a usage error, not silently ignored."""
+    for name in names:
+        if name in parsed.options:
+            flag = "-n/--namespace" if name == "namespace" else f"--{name}"
+            raise UsageError(f"{command} does not take {flag}", command)
+
+
+def request(command: str, args: dict[str, Any], checks: list[str], parsed: ParsedArgs) -> Request:
+    """A Request carrying the `--cluster` limits and the terminal-only options."""
+    clusters = [validate_cluster(c, command) for c in parsed.options.get("clusters", [])]  # type: ignore[union-attr]
+    options = {k: v for k, v in parsed.options.items() if k in TERMINAL_KEYS}
+    return Request(command, args, checks, clusters, options)

@@ -1,0 +1,43 @@
+"""`why-local-only <service>`: why calls to a multicluster service reach only local instances.
+
+The steps follow istio.io's "Troubleshooting Multicluster → cross-cluster load balancing"
+runbook, in its order: where the service and its endpoints are, what a client proxy actually
+receives, then the causes that explain a gap between the two.
+"""
+
+from __future__ import annotations
+
+import diagnostics.checks  # noqa: F401 - registers the checks
+from handlers.base import CommandSpec, Request
+from handlers.grammar import ParsedArgs, UsageError, validate_object_name, validate_service
+from handlers.options import namespace_arg, request
+
+NAME = "why-local-only"
+CHECKS = [
+    "service-presence",
+    "service-endpoints",
+    "client-endpoints",
+    "remote-secrets",
+]
+
+
+def build(parsed: ParsedArgs) -> Request:
+    if len(parsed.positionals) != 1:
+        raise UsageError("give exactly one service name", NAME)
+    args = {"service": validate_service(parsed.positionals[0], NAME),
+            "namespace": namespace_arg(parsed, NAME)}
+    if "from" in parsed.options:
+        args["from"] = validate_object_name(str(parsed.options["from"]), NAME)
+    req = request(NAME, args, list(CHECKS), parsed)
+    req.read_all_clusters = True  # the service's endpoints in every cluster always count
+    return req
+
+
+SPEC = CommandSpec(
+    name=NAME,
+    summary="why calls to a multicluster service reach only the local cluster's instances",
+    usage="why-local-only <service> [-n <namespace>] [--cluster <name>]... [--from <pod>]",
+    examples=("why-local-only helloworld -n sample",
+              "why-local-only helloworld -n sample --from sleep-7656cf8794-8fhdk"),
+    build=build,
+)
