@@ -1,0 +1,164 @@
+"""One cluster of a snapshot served as a read-only Kubernetes API server (aiohttp).
+
+Routing is a single catch-all: the Kubernetes URL grammar is parsed by paths.py, then dispatched
+to discovery, get, list, pod logs or port-forward. Everything that is not a read answers a
+`Status`: write verbs 405, unknown paths 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from diagnostics.replay import discovery
+from diagnostics.replay.listing import get_object, list_item, list_objects, served_object
+from diagnostics.replay.logs import read_log
+from diagnostics.replay.paths import ResourcePath, parse_api_path
+from diagnostics.replay.portforward import serve_portforward
+from diagnostics.replay.printers import parse_time
+from diagnostics.replay.resources import ResourceIndex, Served
+from diagnostics.replay.responses import ApiError, json_response, method_not_allowed, no_such_path
+from diagnostics.replay.tables import build_table, requested_table_version
+from diagnostics.snapshot import ClusterSnapshot
+
+log = logging.getLogger("meshbot.replay")
+_READ_METHODS = ("GET", "HEAD")
+
+
+@dataclass
+class ReplayStats:
+    """Counters shared by a set of replay servers; lets tests see that options took effect
+    without measuring time."""
+
+    requests: int = 0
+    delayed_requests: int = 0
+
+
+class ClusterAPI:
+    """The request handlers of one replayed cluster."""
+
+    def __init__(self, cluster: ClusterSnapshot, captured_at: str | None = None):
+        self.cluster = cluster
+        self.index = ResourceIndex(cluster)
+        self.captured_at = parse_time(captured_at)
+
+    def now(self) -> dt.datetime:
+        """AGE is computed at capture time when known, so a replay prints what kubectl printed
+        then; otherwise relative to now."""
+        return self.captured_at or dt.datetime.now(dt.UTC)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in _READ_METHODS:
+            raise method_not_allowed()
+        path = request.path.rstrip("/") or "/"
+        if path == "/version":
+            return json_response(discovery.version_info(self.cluster))
+        if path == "/api":
+            return json_response(discovery.api_versions(self.index, request.host))
+        if path == "/apis":
+            return json_response(discovery.api_group_list(self.index))
+        target = parse_api_path(path)
+        if target is None:
+            raise no_such_path()
+        return await self._resource(request, target)
+
+    async def _resource(self, request: web.Request, target: ResourcePath) -> web.StreamResponse:
+        if not self.index.has_group_version(target.group, target.version):
+            raise no_such_path()
+        if target.plural is None:
+            return json_response(discovery.api_resource_list(self.index, target.group,
+                                                             target.version))
+        served = self.index.resolve(target.group, target.version, target.plural)
+        if served is None or not _scope_fits(served, target):
+            raise no_such_path()
+        if target.subresource:
+            return await self._subresource(request, served, target)
+        if target.name:
+            return self._get(request, served, target)
+        return self._list(request, served, target)
+
+    def _get(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
+        obj = get_object(self.cluster, served, target.namespace, str(target.name))
+        table_version = requested_table_version(request.headers.get("Accept"))
+        if table_version:
+            meta = {"resourceVersion": self.index.resource_version}
+            return json_response(build_table(served, [obj], meta, table_version,
+                                             request.query.get("includeObject"), self.now()))
+        return json_response(served_object(obj, served))
+
+    def _list(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
+        if request.query.get("watch") in ("true", "1"):
+            raise ApiError(405, "MethodNotAllowed",
+                           "watch is not supported: meshbot replay serves a fixed snapshot")
+        page = list_objects(self.cluster, served, target.namespace, request.query,
+                            self.index.resource_version)
+        table_version = requested_table_version(request.headers.get("Accept"))
+        if table_version:
+            return json_response(build_table(served, page.items, page.metadata, table_version,
+                                             request.query.get("includeObject"), self.now()))
+        return json_response({"kind": f"{served.kind.kind}List",
+                              "apiVersion": served.kind.api_version, "metadata": page.metadata,
+                              "items": [list_item(o) for o in page.items]})
+
+    async def _subresource(self, request: web.Request, served: Served,
+                           target: ResourcePath) -> web.StreamResponse:
+        if served.key != "pods" or target.subresource not in ("log", "portforward"):
+            raise no_such_path()
+        pod = get_object(self.cluster, served, target.namespace, str(target.name))
+        if target.subresource == "portforward":
+            return await serve_portforward(request, self.cluster, pod)
+        body = await asyncio.to_thread(read_log, self.cluster, pod, request.query)
+        return web.Response(body=body, content_type="text/plain")
+
+
+def _scope_fits(served: Served, target: ResourcePath) -> bool:
+    """A namespaced kind is addressed by name only inside a namespace; a cluster-scoped kind
+    never inside one."""
+    if served.kind.namespaced:
+        return target.namespace is not None or target.name is None
+    return target.namespace is None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _status_middleware() -> Callable:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except web.HTTPException:
+            raise
+        except Exception:  # noqa: BLE001 - a replay bug must answer a Status, not drop the socket
+            log.exception("replay: %s %s failed", request.method, request.path_qs)
+            return ApiError(500, "InternalError", "internal error in meshbot replay").response()
+    return middleware
+
+
+def _latency_middleware(latency_ms: float, stats: ReplayStats) -> Callable:
+    """Sleep before answering, so a benchmark can see whether callers overlap their requests."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        stats.requests += 1
+        if latency_ms > 0:
+            stats.delayed_requests += 1
+            await asyncio.sleep(latency_ms / 1000)
+        return await handler(request)
+    return middleware
+
+
+def build_app(cluster: ClusterSnapshot, *, captured_at: str | None = None,
+              latency_ms: float = 0, stats: ReplayStats | None = None) -> web.Application:
+    """The aiohttp application serving one cluster."""
+    api = ClusterAPI(cluster, captured_at)
+    app = web.Application(middlewares=[_latency_middleware(latency_ms, stats or ReplayStats()),
+                                       _status_middleware()])
+    app.router.add_route("*", "/{path:.*}", api.handle)
+    return app

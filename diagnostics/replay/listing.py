@@ -1,0 +1,119 @@
+"""List and get, shaped like the API server's answers.
+
+A list is sorted by storage key (`<namespace>/<name>`, as etcd orders it), filtered by label and
+field selectors, and paginated with `limit` and an opaque `continue` token that encodes the list
+resourceVersion and the last key returned. Items carry no kind/apiVersion: the real API server
+omits them in lists, and clients that depend on that must see it here too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from diagnostics.replay.resources import Served
+from diagnostics.replay.responses import ApiError, bad_request, not_captured, not_found
+from diagnostics.selectors import SelectorError
+from diagnostics.snapshot import ClusterSnapshot
+
+_TOKEN_VERSION = "meta.k8s.io/v1"
+
+
+@dataclass
+class Page:
+    """One page of a list: the items and the list metadata to answer with."""
+
+    items: list[dict]
+    metadata: dict
+
+
+def storage_key(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+def served_object(obj: dict, served: Served) -> dict:
+    """A copy of a stored object as a get returns it: kind and apiVersion of the served version."""
+    return {"kind": served.kind.kind, "apiVersion": served.kind.api_version,
+            **{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}}
+
+
+def list_item(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+
+def require_captured(cluster: ClusterSnapshot, served: Served) -> None:
+    if not cluster.captured(served.key):
+        raise not_captured(f"resource {served.key} of cluster {cluster.name}")
+
+
+def get_object(cluster: ClusterSnapshot, served: Served, namespace: str | None, name: str) -> dict:
+    require_captured(cluster, served)
+    obj = cluster.get(served.key, namespace if served.kind.namespaced else None, name)
+    if obj is None:
+        raise not_found(served.kind.plural, name, served.kind.group)
+    return obj
+
+
+def list_objects(cluster: ClusterSnapshot, served: Served, namespace: str | None,
+                 query: Mapping[str, str], resource_version: str) -> Page:
+    """Filter, sort and paginate; raise ApiError for bad selectors, limits and tokens."""
+    require_captured(cluster, served)
+    try:
+        objects = cluster.list(served.key, namespace, query.get("labelSelector"),
+                               query.get("fieldSelector"))
+    except SelectorError as exc:
+        raise bad_request(str(exc)) from None
+    objects.sort(key=storage_key)
+    after = decode_continue(query.get("continue"), resource_version)
+    if after is not None:
+        objects = [o for o in objects if storage_key(o) > after]
+    return _paginate(objects, _limit(query.get("limit")), resource_version)
+
+
+def _paginate(objects: list[dict], limit: int, resource_version: str) -> Page:
+    metadata: dict = {"resourceVersion": resource_version}
+    if limit and len(objects) > limit:
+        page, rest = objects[:limit], objects[limit:]
+        metadata["continue"] = encode_continue(resource_version, storage_key(page[-1]))
+        metadata["remainingItemCount"] = len(rest)
+        objects = page
+    return Page(objects, metadata)
+
+
+def _limit(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"invalid limit {raw!r}: not an integer") from None
+    return max(value, 0)
+
+
+def encode_continue(resource_version: str, last_key: str) -> str:
+    token = {"v": _TOKEN_VERSION, "rv": int(resource_version), "start": last_key + "\x00"}
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
+
+
+def decode_continue(token: str | None, resource_version: str) -> str | None:
+    """The last key of the previous page; 400 for a token that is not one, 410 for a stale one."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        start, rv = str(data["start"]), int(data["rv"])
+        if data.get("v") != _TOKEN_VERSION or not start.endswith("\x00"):
+            raise ValueError("unknown token version")
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise bad_request(f"continue key is not valid: {exc}") from None
+    if str(rv) != resource_version:
+        raise ApiError(410, "Expired", "The provided continue parameter is too old to display a "
+                       "consistent list result. You can start a new list without the continue "
+                       "parameter.")
+    return start[:-1]

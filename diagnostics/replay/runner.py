@@ -1,0 +1,214 @@
+"""Starting and stopping the replay servers: async, on a background thread, and as the CLI.
+
+`start_replay` is the one way servers come up; `ReplayThread` wraps it for synchronous callers
+(tests driving kubectl subprocesses, the sync kubernetes client) with its own event loop, and
+`run_replay_cli` is `meshbot replay`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from diagnostics.replay.apiserver import ReplayStats, build_app
+from diagnostics.replay.kubeconfig import build_kubeconfig, dump_kubeconfig, write_kubeconfig
+from diagnostics.snapshot import Snapshot, SnapshotError
+
+access_log = logging.getLogger("meshbot.replay.access")
+_SHUTDOWN_TIMEOUT = 1.0
+_WILDCARDS = ("", "0.0.0.0", "::")
+
+
+class _DebugAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log at DEBUG: quiet unless someone asks for it."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.debug("%s %s %s -> %d (%.1f ms)", request.host, request.method,
+                          request.path_qs, response.status, time * 1000)
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.DEBUG)
+
+
+class ReplayServers:
+    """Running replay servers, one per snapshot cluster."""
+
+    def __init__(self, runners: dict[str, web.AppRunner], urls: dict[str, str],
+                 stats: ReplayStats):
+        self._runners = runners
+        self._urls = urls
+        self.stats = stats
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """`{cluster id: "http://127.0.0.1:<port>"}` in snapshot order."""
+        return dict(self._urls)
+
+    def kubeconfig(self) -> dict:
+        return build_kubeconfig(self._urls)
+
+    async def close(self) -> None:
+        for runner in self._runners.values():
+            await runner.cleanup()
+        self._runners.clear()
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in _WILDCARDS else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int = 0,
+                       latency_ms: float = 0) -> ReplayServers:
+    """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
+    port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind."""
+    stats = ReplayStats()
+    runners: dict[str, web.AppRunner] = {}
+    urls: dict[str, str] = {}
+    try:
+        for i, (name, cluster) in enumerate(snapshot.clusters.items()):
+            app = build_app(cluster, captured_at=snapshot.captured_at, latency_ms=latency_ms,
+                            stats=stats)
+            runner = web.AppRunner(app, access_log_class=_DebugAccessLogger,
+                                   access_log=access_log, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+            await runner.setup()
+            runners[name] = runner
+            await web.TCPSite(runner, host, port + i if port else 0).start()
+            urls[name] = _url(host, runner.addresses[0][1])
+    except BaseException:
+        for runner in runners.values():
+            await runner.cleanup()
+        raise
+    return ReplayServers(runners, urls, stats)
+
+
+def _as_snapshot(snapshot: Snapshot | str | Path) -> Snapshot:
+    return snapshot if isinstance(snapshot, Snapshot) else Snapshot.open(snapshot)
+
+
+class ReplayThread:
+    """`start_replay` on a background thread with its own event loop, as a context manager."""
+
+    def __init__(self, snapshot: Snapshot | str | Path, *, host: str = "127.0.0.1",
+                 port: int = 0, latency_ms: float = 0):
+        self._snapshot = _as_snapshot(snapshot)
+        self._options = {"host": host, "port": port, "latency_ms": latency_ms}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="meshbot-replay", daemon=True)
+        self._ready = threading.Event()
+        self._servers: ReplayServers | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            self._servers = loop.run_until_complete(start_replay(self._snapshot, **self._options))
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            self._error = exc
+        self._ready.set()
+        try:
+            if self._servers is not None:
+                loop.run_forever()
+                loop.run_until_complete(self._servers.close())
+        finally:
+            loop.close()
+
+    def start(self) -> ReplayThread:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        """Close the servers (open connections get a second to finish) and join the thread."""
+        if self._thread.is_alive() and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+    def __enter__(self) -> ReplayThread:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def servers(self) -> ReplayServers:
+        if self._servers is None:
+            raise RuntimeError("replay thread is not running")
+        return self._servers
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.servers.urls
+
+    @property
+    def stats(self) -> ReplayStats:
+        return self.servers.stats
+
+    def kubeconfig(self) -> dict:
+        return self.servers.kubeconfig()
+
+    def write_kubeconfig(self, path: str | Path) -> Path:
+        return write_kubeconfig(self.kubeconfig(), path)
+
+
+def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
+                   kubeconfig_out: str | None, host: str) -> int:
+    """`meshbot replay`: 2 when the snapshot cannot be read or a port is taken, else serve until
+    SIGINT/SIGTERM and return 0."""
+    try:
+        snapshot = Snapshot.open(snapshot_path)
+    except SnapshotError as exc:
+        print(f"meshbot replay: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
+                              kubeconfig_out=kubeconfig_out, host=host))
+
+
+async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
+                 kubeconfig_out: str | None, host: str) -> int:
+    try:
+        servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms)
+    except OSError as exc:
+        print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    _announce(servers, kubeconfig_out)  # after the handlers: a reader may signal right away
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await servers.close()
+    return 0
+
+
+def _announce(servers: ReplayServers, kubeconfig_out: str | None) -> None:
+    """The kubeconfig on stdout, or written to a file with one `<cluster> <url>` line each."""
+    if kubeconfig_out:
+        write_kubeconfig(servers.kubeconfig(), kubeconfig_out)
+        for name, url in servers.urls.items():
+            print(f"{name} {url}")
+    else:
+        sys.stdout.write(dump_kubeconfig(servers.kubeconfig()))
+    sys.stdout.flush()
+    print(f"meshbot replay: serving {len(servers.urls)} cluster(s), read-only; "
+          f"Ctrl-C to stop", file=sys.stderr)

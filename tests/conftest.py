@@ -1,0 +1,61 @@
+"""Shared pytest fixtures.
+
+Keep fixtures here generic (usable by any test module) and documented; module-specific helpers
+belong in the test module itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from diagnostics.replay.runner import ReplayThread
+from diagnostics.snapshot import Snapshot
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEBIAN_KUBECTL = REPO_ROOT / ".cache" / "debian-kubectl" / "usr" / "bin" / "kubectl"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """tests/fixtures/."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def replay_mini_dir() -> Path:
+    """tests/fixtures/replay-mini/: a tiny two-cluster snapshot (see its snapshot.yaml)."""
+    return FIXTURES / "replay-mini"
+
+
+@pytest.fixture(scope="session")
+def replay_mini(replay_mini_dir: Path) -> Snapshot:
+    """The replay-mini snapshot, loaded once (readers never modify a Snapshot)."""
+    return Snapshot.open(replay_mini_dir)
+
+
+@pytest.fixture(scope="module")
+def replay_mini_thread(replay_mini: Snapshot) -> Iterator[ReplayThread]:
+    """replay-mini served as Kubernetes API servers (one per cluster, ephemeral ports) on a
+    background thread, for synchronous clients and subprocesses; stopped after the module."""
+    with ReplayThread(replay_mini) as replay:
+        yield replay
+
+
+@pytest.fixture(scope="module")
+def replay_mini_kubeconfig(replay_mini_thread: ReplayThread,
+                           tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig file for replay_mini_thread: contexts named after the clusters."""
+    return replay_mini_thread.write_kubeconfig(tmp_path_factory.mktemp("replay") / "kubeconfig")
+
+
+@pytest.fixture(scope="session")
+def debian_kubectl() -> Path:
+    """Debian's kubectl (1.20), installed by scripts/install-test-deps. Missing is a failure,
+    not a skip: the tests that use it guard a contract with users' kubectl."""
+    if not DEBIAN_KUBECTL.is_file():
+        pytest.fail(f"{DEBIAN_KUBECTL} is missing: run scripts/install-test-deps", pytrace=False)
+    return DEBIAN_KUBECTL
