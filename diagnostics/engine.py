@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec
@@ -156,7 +156,7 @@ async def fetch_cluster(source: Source, info: ClusterInfo, inputs: list[Input],
     if tasks:
         await asyncio.wait(list(tasks.values()), timeout=timeout)
     facts: dict[Input, Fact] = {}
-    errors: dict[tuple[str, str], SourceError] = {}
+    errors: dict[str, SourceError] = {}  # one line per distinct reason
     for inp, task in tasks.items():
         if not task.done():
             reason, src, captured = f"timed out after {timeout:g}s", _side(inp), True
@@ -171,7 +171,7 @@ async def fetch_cluster(source: Source, info: ClusterInfo, inputs: list[Input],
             continue
         facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
         if captured:
-            errors.setdefault((src, reason), SourceError(info.name, src, reason))
+            errors.setdefault(reason, SourceError(info.name, src, reason))
     for task in fetch.tasks.values():
         if not task.done():
             task.cancel()
@@ -203,9 +203,16 @@ def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[
     return steps, reads
 
 
+ReadsObserver = Callable[[dict[str, set[Input]]], None]
+
+
 async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None,
-                   timeout: float = DEFAULT_CLUSTER_TIMEOUT, now: datetime | None = None) -> Report:
-    """Answer one command: fetch, check, conclude. Never raises for a cluster's failure."""
+                   timeout: float = DEFAULT_CLUSTER_TIMEOUT, now: datetime | None = None,
+                   observe_reads: ReadsObserver | None = None) -> Report:
+    """Answer one command: fetch, check, conclude. Never raises for a cluster's failure.
+
+    `observe_reads` receives what each check read (the meta-tests keep declarations honest).
+    """
     catalog = catalog or default_catalog()
     started = time.perf_counter()
     infos = [c for c in source.cluster_infos() if not plan.clusters or c.name in plan.clusters]
@@ -223,7 +230,9 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
         errors.extend(cluster_errors)
         statuses.append(ClusterStatus(info.name, _reachable(cluster_facts)))
     now = now or datetime.now(timezone.utc)
-    steps, _ = run_checks(plan, facts, infos, catalog, now)
+    steps, reads = run_checks(plan, facts, infos, catalog, now)
+    if observe_reads:
+        observe_reads(reads)
     conclusion = conclude(steps, statuses, errors, catalog)
     return Report(
         command=plan.command, args=plan.args, verdict=conclusion.verdict,

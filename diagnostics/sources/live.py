@@ -173,6 +173,10 @@ class LiveSource:
             raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {reason}", "istiod") from None
         finally:
             sock.close()
+            try:  # websocket-client leaves its socket open when the server ends the stream
+                pf.websocket.shutdown()
+            except Exception:  # noqa: BLE001 - best-effort cleanup of an already-ended stream
+                pass
 
     async def close(self) -> None:
         if self._http is not None:

@@ -1,0 +1,120 @@
+"""Meta-tests that keep check declarations and the catalog honest (as Istio does for analyzers).
+
+- every id a check may emit is in the catalog, and every catalog template parameter is declared;
+- every catalog id is produced by some scenario, or is explicitly pending (and then produced by
+  none, so the pending list can only shrink);
+- a check reads only what it declares (enforced at run time) and reads everything it declares
+  in some scenario;
+- package boundaries: only bot/ knows Slack; diagnostics/ never imports bot/ or handlers/.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import diagnostics.checks  # noqa: F401 - registers every check
+from diagnostics.catalog import default_catalog
+from diagnostics.checks.base import REGISTRY
+from handlers.commands import COMMANDS
+from tests.scenario_support import PENDING_IDS, run_snapshot, scenarios
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@lru_cache(maxsize=1)
+def scenario_runs() -> tuple[set[str], dict[str, set]]:
+    """(ids produced, inputs read per check) over every scenario, via the snapshot source."""
+    produced: set[str] = set()
+    reads: dict[str, set] = {}
+
+    def observe(per_check):
+        for name, inputs in per_check.items():
+            reads.setdefault(name, set()).update(inputs)
+
+    async def run_all():
+        for sc in scenarios():
+            report = await run_snapshot(sc, observe_reads=observe)
+            produced.update(f.id for f in report.findings)
+            for step in report.steps:
+                produced.update(f.id for f in step.findings)
+
+    asyncio.run(run_all())
+    return produced, reads
+
+
+def test_every_emittable_id_is_in_the_catalog():
+    catalog = default_catalog()
+    for spec in REGISTRY.values():
+        missing = [fid for fid in spec.emits if fid not in catalog]
+        assert not missing, f"check {spec.name} may emit ids missing from catalog.yaml: {missing}"
+
+
+def test_catalog_templates_use_exactly_the_declared_params():
+    for entry in default_catalog().entries.values():
+        used, declared = entry.placeholders(), set(entry.params)
+        assert used <= declared, f"{entry.id}: undeclared params {used - declared}"
+        assert declared <= used, f"{entry.id}: declared but unused params {declared - used}"
+
+
+def test_every_catalog_id_is_produced_by_a_scenario_or_explicitly_pending():
+    produced, _ = scenario_runs()
+    ids = set(default_catalog().entries)
+    assert PENDING_IDS <= ids, f"pending ids not in catalog: {PENDING_IDS - ids}"
+    never = ids - produced - PENDING_IDS
+    assert not never, f"catalog ids no scenario produces (add a scenario or mark pending): {never}"
+    landed = produced & PENDING_IDS
+    assert not landed, f"these ids are produced now: remove them from PENDING_IDS: {landed}"
+
+
+def test_pending_ids_have_no_emitting_check_yet():
+    emitted = {fid for spec in REGISTRY.values() for fid in spec.emits}
+    assert not (emitted & PENDING_IDS), "a check emits a pending id: move it out of PENDING_IDS"
+
+
+def test_every_declared_input_is_read_in_some_scenario():
+    _, reads = scenario_runs()
+    used_checks = {name for spec in COMMANDS.values() for name in _checks_of(spec)}
+    for name in used_checks:
+        declared = set(REGISTRY[name].inputs)
+        unread = declared - reads.get(name, set())
+        assert not unread, (f"check {name} declares inputs no scenario made it read: "
+                            f"{[i.describe() for i in unread]} (declaration wrong, or scenarios "
+                            "insufficient)")
+
+
+def _checks_of(spec) -> list[str]:
+    module = __import__(spec.build.__module__, fromlist=["CHECKS"])
+    return list(getattr(module, "CHECKS", []))
+
+
+def test_every_check_is_used_by_a_command_and_described():
+    used = {name for spec in COMMANDS.values() for name in _checks_of(spec)}
+    for name, spec in REGISTRY.items():
+        assert spec.description, f"check {name} needs a docstring"
+        assert name in used, f"check {name} is registered but no command runs it"
+
+
+def _imports(package: str) -> set[tuple[str, str]]:
+    out = set()
+    for path in (REPO / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out.update((str(path.relative_to(REPO)), a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                out.add((str(path.relative_to(REPO)), node.module))
+    return out
+
+
+@pytest.mark.parametrize("package, forbidden", [
+    ("diagnostics", ("bot", "handlers", "slack_bolt", "slack_sdk")),
+    ("handlers", ("bot", "slack_bolt", "slack_sdk")),
+])
+def test_package_boundaries(package: str, forbidden: tuple[str, ...]):
+    bad = [(f, m) for f, m in _imports(package) if m.split(".")[0] in forbidden]
+    assert not bad, f"{package}/ must not import {forbidden}: {bad}"

@@ -1,0 +1,147 @@
+"""The `meshbot` command as a user runs it: real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+MESHBOT = [sys.executable, "-m", "bot.cli"]
+
+C2_KEYS = {"schema", "command", "args", "verdict", "summary", "clusters", "steps", "findings",
+           "errors", "duration_ms", "api_calls", "cached", "generated_at"}
+FINDING_KEYS = {"id", "severity", "cluster", "resource", "title", "cause", "evidence", "fix",
+                "commands", "why", "docs"}
+
+
+def meshbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("MESHBOT_SNAPSHOT", None)
+    env.pop("MESHBOT_CONFIG", None)
+    return subprocess.run(MESHBOT + list(args), cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def assert_clean_usage_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["mesh", "frobnicate"], "unknown command `frobnicate`"),
+    (["mesh", "why-local-only", "Bad_Name"], "not a valid service name"),
+    (["mesh", "why-local-only", "hw", "-n", "UPPER"], "not a valid namespace name"),
+    (["mesh", "why-local-only", "hw", "--snapshot", "/does/not/exist"], "no such snapshot"),
+    (["mesh", "why-local-only", "hw", "--output", "yaml", "--snapshot", "x"], "--output must be one of"),
+    (["mesh", "why-local-only", "hw", "--timeout", "soon"], "--timeout must be a number"),
+    (["mesh", "why-local-only", "hw", "--config", "/no/such/meshbot.yaml"], "cannot read"),
+])
+def test_bad_input_exits_2_with_a_message(args, fragment):
+    assert_clean_usage_error(meshbot(*args), fragment)
+
+
+def test_malformed_snapshot_names_file_and_line(tmp_path):
+    res = tmp_path / "clusters" / "c1" / "resources"
+    res.mkdir(parents=True)
+    (res / "pods.yaml").write_text("kind: Pod\nmetadata:\n  name: [oops\n")
+    proc = meshbot("mesh", "why-local-only", "hw", "--snapshot", str(tmp_path))
+    assert_clean_usage_error(proc, f"{res / 'pods.yaml'}:4: malformed YAML")
+
+
+def test_unknown_cluster_is_a_usage_error(replay_mini_dir):
+    proc = meshbot("mesh", "why-local-only", "hw", "--cluster", "cluster9",
+                   "--snapshot", str(replay_mini_dir))
+    assert_clean_usage_error(proc, "unknown cluster cluster9; the mesh has: cluster1, cluster2")
+
+
+def test_help_exits_0():
+    proc = meshbot("mesh", "help")
+    assert proc.returncode == 0 and "why-local-only" in proc.stdout
+
+
+def test_json_output_is_a_c2_report(replay_mini_dir):
+    proc = meshbot("mesh", "why-local-only", "nosuch", "-n", "sample", "--snapshot",
+                   str(replay_mini_dir), "--output", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert C2_KEYS <= set(report)
+    assert report["schema"] == "meshbot.report/v1"
+    assert report["args"] == {"service": "nosuch", "namespace": "sample"}
+    assert report["verdict"] == "problem"
+    assert FINDING_KEYS <= set(report["findings"][0])
+    assert report["findings"][0]["id"] == "service-not-found"
+    assert {s["status"] for s in report["steps"]} <= {"pass", "fail", "warn", "skip", "error"}
+
+
+def test_slack_output_is_block_kit_messages(replay_mini_dir):
+    proc = meshbot("mesh", "why-local-only", "nosuch", "-n", "sample", "--snapshot",
+                   str(replay_mini_dir), "--output", "slack")
+    messages = json.loads(proc.stdout)["messages"]
+    assert messages[0]["blocks"][-1]["type"] == "actions"  # Re-run and Details on the root
+    assert all(len(m["blocks"]) <= 50 for m in messages)
+
+
+class Blackhole:
+    """A TCP server that accepts connections and never answers: an API server behind a
+    firewall that drops replies, the worst kind of unreachable."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_unanswering_cluster_gives_a_partial_report_naming_it(replay_mini_thread, tmp_path):
+    kubeconfig = replay_mini_thread.kubeconfig()
+    hole = Blackhole()
+    try:
+        kubeconfig["clusters"].append({"name": "cluster3", "cluster": {
+            "server": f"http://127.0.0.1:{hole.port}"}})
+        kubeconfig["contexts"].append({"name": "cluster3", "context": {
+            "cluster": "cluster3", "user": kubeconfig["users"][0]["name"]}})
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(kubeconfig))
+        proc = meshbot("mesh", "why-local-only", "nosuch", "-n", "sample", "--kubeconfig",
+                       str(path), "--timeout", "2", "--output", "json")
+    finally:
+        hole.close()
+    report = json.loads(proc.stdout)
+    reach = {c["name"]: c["reachable"] for c in report["clusters"]}
+    assert reach == {"cluster1": True, "cluster2": True, "cluster3": False}
+    assert report["errors"] == [{"cluster": "cluster3", "source": "kubernetes",
+                                 "message": "timed out after 2s"}]
+    # The service might exist in the cluster that did not answer: no false "not found",
+    # and the step that could not look there says so.
+    ids = [f["id"] for f in report["findings"]]
+    assert "service-not-found" not in ids
+    presence = report["steps"][0]
+    assert "cluster3: could not list services" in presence["evidence"]
+    # What could be checked still was: the two answering clusters lack a secret for cluster3.
+    assert ids == ["remote-secret-missing", "remote-secret-missing"]
+    assert report["verdict"] == "problem" and proc.returncode == 1
