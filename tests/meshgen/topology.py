@@ -1,0 +1,297 @@
+"""Realize a model into concrete nodes, pods, services and endpoints with names and IPs.
+
+This is the single place that decides which pods exist, where they run, which addresses they
+get and which Service endpoints they back. Kubernetes objects, istiod's debug views and the
+config_dumps are all rendered from this realization, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tests.meshgen.model import AUTO, ClusterSpec, Mesh, ServicePort, ServiceSpec, WorkloadSpec, version_tuple
+from tests.meshgen.naming import at, k8s_suffix, number
+
+ISTIO_NS = "istio-system"
+NET_LABEL = "topology.istio.io/network"
+
+# Deployment order: a stable slot per Deployment keeps pod IPs stable across scenarios.
+_SLOTS = {"istiod": 0, "istio-eastwestgateway": 1, "helloworld-v1": 2, "helloworld-v2": 3,
+          "sleep": 4}
+
+
+@dataclass
+class Node:
+    name: str
+    ip: str
+    region: str
+    zone: str
+    index: int
+
+
+@dataclass
+class Pod:
+    cluster: str
+    namespace: str
+    name: str
+    ip: str
+    node: Node
+    deployment: str
+    replicaset: str
+    template_hash: str
+    role: str                       # app | istiod | gateway
+    labels: dict[str, str]
+    service_account: str
+    ready: bool
+    app_ready: bool
+    container_name: str
+    container_port: int | None
+    created: datetime
+    workload: WorkloadSpec | None = None
+    network_meta: str | None = None  # ISTIO_META_NETWORK, None when unset
+    istio_version: str = ""
+
+    @property
+    def proxy_id(self) -> str:
+        return f"{self.name}.{self.namespace}"
+
+    @property
+    def proxy_type(self) -> str | None:
+        return {"app": "sidecar", "gateway": "router"}.get(self.role)
+
+
+@dataclass
+class Endpoint:
+    address: str
+    ready: bool
+    pod: Pod | None
+    node: Node | None
+
+
+@dataclass
+class Service:
+    cluster: str
+    spec: ServiceSpec
+    cluster_ip: str | None
+    endpoints: list[Endpoint]
+    lb_ip: str | None = None
+    node_ports: dict[str, int] = field(default_factory=dict)
+    selectorless: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.spec.name}.{self.spec.namespace}.svc.cluster.local"
+
+
+@dataclass
+class ClusterWorld:
+    spec: ClusterSpec
+    nodes: list[Node]
+    pods: list[Pod]
+    services: list[Service]
+    deployments: list[dict]          # {"name","namespace","replicas","template","hash","role"}
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def system_network(self) -> str | None:
+        return self.spec.network if self.spec.system_namespace_network_label else None
+
+    def pod_network(self, pod: Pod) -> str:
+        """Network istiod assigns to an endpoint: pod label, else system namespace label."""
+        return pod.labels.get(NET_LABEL) or self.system_network or ""
+
+    def endpoint_network(self, ep: Endpoint) -> str:
+        return self.pod_network(ep.pod) if ep.pod else (self.system_network or "")
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return next((s for s in self.services
+                     if s.spec.namespace == namespace and s.spec.name == name), None)
+
+    def pod(self, name: str) -> Pod | None:
+        return next((p for p in self.pods if p.name == name), None)
+
+
+@dataclass
+class World:
+    mesh: Mesh
+    clusters: dict[str, ClusterWorld]
+
+    def find_pod(self, cluster: str, proxy_id: str) -> Pod | None:
+        return next((p for p in self.clusters[cluster].pods if p.proxy_id == proxy_id), None)
+
+
+def native_sidecars(version: str) -> bool:
+    """ENABLE_NATIVE_SIDECARS defaults to "auto" since 1.27; our nodes run kubelet 1.34."""
+    return version_tuple(version) >= (1, 27)
+
+
+def gateway_network_label(spec: ClusterSpec) -> str | None:
+    value = spec.eastwest.network_label
+    return spec.network if value == AUTO else value
+
+
+def gateway_external_ip(spec: ClusterSpec) -> str | None:
+    value = spec.eastwest.external_ip
+    return spec.gateway_ip if value == AUTO else value
+
+
+def _template_hash(cluster: str, template: dict) -> str:
+    return k8s_suffix(10, cluster, json.dumps(template, sort_keys=True))
+
+
+def _nodes(spec: ClusterSpec) -> list[Node]:
+    names = [f"{spec.id}-worker", f"{spec.id}-worker2"]
+    return [Node(n, f"172.18.0.{2 + 2 * spec.index + i}", spec.region, spec.zone, i + 1)
+            for i, n in enumerate(names)]
+
+
+def _pod_ip(spec: ClusterSpec, node: Node, slot: int, replica: int) -> str:
+    return f"{spec.pod_prefix}.{node.index}.{10 + slot * 8 + replica}"
+
+
+def _service_ip(spec: ClusterSpec, namespace: str, name: str) -> str:
+    n = number("svc-ip", namespace, name)
+    return f"{spec.service_prefix}.{1 + n % 250}.{2 + (n >> 8) % 250}"
+
+
+def _deployments(spec: ClusterSpec) -> list[dict]:
+    """The Deployments of a cluster: control plane, gateway, then the sample workloads."""
+    out: list[dict] = []
+    if spec.has_istiod:
+        out.append({"name": "istiod", "namespace": ISTIO_NS, "replicas": spec.istiod_replicas,
+                    "role": "istiod", "labels": {"app": "istiod", "istio": "pilot"},
+                    "service_account": "istiod", "container": "discovery", "port": 15010,
+                    "template": {"image": f"docker.io/istio/pilot:{spec.istio_version}"},
+                    "created": at(20 + 22 * 60), "ready": True})
+    if spec.eastwest.present:
+        labels = {"app": "istio-eastwestgateway", "istio": "eastwestgateway",
+                  NET_LABEL: spec.network}
+        out.append({"name": "istio-eastwestgateway", "namespace": ISTIO_NS, "replicas": 1,
+                    "role": "gateway", "labels": labels,
+                    "service_account": "istio-eastwestgateway-service-account",
+                    "container": "istio-proxy", "port": 15443,
+                    "template": {"image": f"docker.io/istio/proxyv2:{spec.istio_version}",
+                                 "network": spec.network},
+                    "created": at(25), "ready": True})
+    for w in spec.workloads:
+        labels = {"app": w.app}
+        if w.version:
+            labels["version"] = w.version
+        out.append({"name": w.name, "namespace": w.namespace, "replicas": w.replicas,
+                    "role": "app", "labels": labels, "service_account": w.service_account,
+                    "container": w.app, "port": w.container_port, "workload": w,
+                    "template": {"image": w.image, "command": w.command, "labels": labels},
+                    "created": at(22 * 60 + 30), "ready": w.ready})
+    return out
+
+
+def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
+    pods: list[Pod] = []
+    for dep in deps:
+        dep["hash"] = _template_hash(spec.id, dep["template"])
+        rs = f"{dep['name']}-{dep['hash']}"
+        slot = _SLOTS.get(dep["name"], 5 + len(pods))
+        for r in range(dep["replicas"]):
+            node = nodes[(slot + r) % len(nodes)]
+            labels = dict(dep["labels"])
+            labels["pod-template-hash"] = dep["hash"]
+            w: WorkloadSpec | None = dep.get("workload")
+            network_meta = None
+            if dep["role"] == "app":
+                labels.update({"security.istio.io/tlsMode": "istio",
+                               "service.istio.io/canonical-name": w.app,
+                               "service.istio.io/canonical-revision": w.version or "latest"})
+                if w.network_label:
+                    labels[NET_LABEL] = spec.network
+                    network_meta = spec.network
+            elif dep["role"] == "gateway":
+                labels.update({"service.istio.io/canonical-name": "istio-eastwestgateway",
+                               "service.istio.io/canonical-revision": "latest",
+                               "sidecar.istio.io/inject": "false"})
+                network_meta = spec.network
+            elif dep["role"] == "istiod":
+                labels.update({"istio.io/rev": "default", "sidecar.istio.io/inject": "false"})
+            pods.append(Pod(
+                cluster=spec.id, namespace=dep["namespace"],
+                name=f"{rs}-{k8s_suffix(5, spec.id, rs, r)}",
+                ip=_pod_ip(spec, node, slot, r), node=node, deployment=dep["name"],
+                replicaset=rs, template_hash=dep["hash"], role=dep["role"], labels=labels,
+                service_account=dep["service_account"], ready=dep["ready"],
+                app_ready=dep["ready"], container_name=dep["container"],
+                container_port=dep["port"], created=dep["created"] + timedelta(seconds=5 + r),
+                workload=w, network_meta=network_meta, istio_version=spec.istio_version))
+    return pods
+
+
+def _select(pods: list[Pod], namespace: str, selector: dict[str, str]) -> list[Pod]:
+    return [p for p in pods if p.namespace == namespace
+            and all(p.labels.get(k) == v for k, v in selector.items())]
+
+
+def _system_services(spec: ClusterSpec) -> list[tuple[ServiceSpec, bool]]:
+    """istiod / istiod-remote and the east-west gateway Service; bool = selector-less."""
+    out: list[tuple[ServiceSpec, bool]] = []
+    istiod_ports = [ServicePort("grpc-xds", 15010, 15010), ServicePort("https-dns", 15012, 15012),
+                    ServicePort("https-webhook", 443, 15017),
+                    ServicePort("http-monitoring", 15014, 15014)]
+    if spec.has_istiod:
+        out.append((ServiceSpec("istiod", ISTIO_NS, istiod_ports,
+                                {"app": "istiod", "istio": "pilot"},
+                                labels={"app": "istiod", "istio": "pilot",
+                                        "istio.io/rev": "default"}), False))
+    else:
+        remote_ports = [ServicePort("tcp-istiod", 15012, 15012),
+                        ServicePort("tcp-webhook", 443, 15017)]
+        out.append((ServiceSpec("istiod", ISTIO_NS, remote_ports, {},
+                                labels={"app": "istiod", "istio": "pilot",
+                                        "istio.io/rev": "default"}), True))
+    if spec.eastwest.present:
+        labels = {"app": "istio-eastwestgateway", "istio": "eastwestgateway"}
+        net = gateway_network_label(spec)
+        if net is not None:
+            labels[NET_LABEL] = net
+        ports = [ServicePort("status-port", 15021, 15021), ServicePort("tls", 15443, 15443),
+                 ServicePort("tls-istiod", 15012, 15012), ServicePort("tls-webhook", 15017, 15017)]
+        out.append((ServiceSpec("istio-eastwestgateway", ISTIO_NS, ports,
+                                {"app": "istio-eastwestgateway", "istio": "eastwestgateway"},
+                                type="LoadBalancer", labels=labels), False))
+    return out
+
+
+def _services(spec: ClusterSpec, mesh: Mesh, pods: list[Pod]) -> list[Service]:
+    out: list[Service] = []
+    for sspec, selectorless in _system_services(spec) + [(s, False) for s in spec.services]:
+        if selectorless:  # remote istiod → the primary's east-west gateway
+            primary = mesh.cluster(spec.primary) if spec.primary else None
+            eps = [Endpoint(primary.gateway_ip, True, None, None)] if primary else []
+        else:
+            eps = [Endpoint(p.ip, p.ready, p, p.node)
+                   for p in _select(pods, sspec.namespace, sspec.selector)]
+        created = at(20) if sspec.namespace != "sample" else at(22 * 60 + 30)
+        svc = Service(spec.id, sspec, None if sspec.headless else
+                      _service_ip(spec, sspec.namespace, sspec.name), eps,
+                      selectorless=selectorless, labels=dict(sspec.labels), created=created)
+        if sspec.type in ("LoadBalancer", "NodePort"):
+            svc.node_ports = {p.name: 30000 + number("nodeport", spec.id, sspec.name, p.name) % 2700
+                              for p in sspec.ports}
+        if sspec.type == "LoadBalancer" and sspec.name == "istio-eastwestgateway":
+            svc.lb_ip = gateway_external_ip(spec)
+        out.append(svc)
+    return out
+
+
+def build_world(mesh: Mesh) -> World:
+    clusters = {}
+    for spec in mesh.clusters:
+        nodes = _nodes(spec)
+        deps = _deployments(spec)
+        pods = _pods(spec, nodes, deps)
+        clusters[spec.id] = ClusterWorld(spec, nodes, pods, _services(spec, mesh, pods), deps)
+    return World(mesh, clusters)
