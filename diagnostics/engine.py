@@ -52,6 +52,7 @@ class _ClusterFetch:
     def __init__(self, source: Source, info: ClusterInfo, args: dict[str, Any], examined: bool):
         self.source, self.info, self.args, self.examined = source, info, args, examined
         self.tasks: dict[Input, asyncio.Task] = {}
+        self.peers: list[_ClusterFetch] = []  # the other clusters' fetchers
 
     def need(self, inp: Input) -> asyncio.Task:
         if inp not in self.tasks:
@@ -107,23 +108,42 @@ class _ClusterFetch:
                               from_pod=self.args.get("from"))
 
     async def _client_config_dumps(self) -> dict[str, ClientFact]:
-        clients, targets = await asyncio.gather(self._clients(), self._replicas())
+        clients = await self._clients()
+        if not clients:
+            return {}
+        targets = await self._config_targets()
         facts = await asyncio.gather(*(self._config_dump(p, targets) for p in clients))
         return {name_of(f.pod): f for f in facts}
 
-    async def _config_dump(self, pod: dict, targets: list[str]) -> ClientFact:
+    async def _config_targets(self) -> list[tuple[str, str]]:
+        """The istiod replicas that may configure this cluster's proxies: its own, or, for a
+        remote cluster without istiod (primary-remote), every other cluster's."""
+        own = await self._replicas()
+        if own:
+            return [(self.info.name, r) for r in own]
+        found = await asyncio.gather(*(p._replicas() for p in self.peers), return_exceptions=True)
+        targets = []
+        for peer, replicas in zip(self.peers, found):
+            if isinstance(replicas, BaseException):
+                _reraise_unexpected(replicas)
+                continue
+            targets += [(peer.info.name, r) for r in replicas]
+        return targets
+
+    async def _config_dump(self, pod: dict, targets: list[tuple[str, str]]) -> ClientFact:
         proxy_id = f"{name_of(pod)}.{pod['metadata'].get('namespace', '')}"
         path = f"/debug/config_dump?proxyID={proxy_id}&include_eds"
         results = await asyncio.gather(
-            *(self.source.istiod_get(self.info.name, t, path) for t in targets),
+            *(self.source.istiod_get(cluster, replica, path) for cluster, replica in targets),
             return_exceptions=True)
         reasons = []
-        for target, result in zip(targets, results):
+        for (cluster, replica), result in zip(targets, results):
+            label = replica if cluster == self.info.name else f"{replica} in {cluster}"
             if not isinstance(result, BaseException):
-                return ClientFact(pod, result, target)
+                return ClientFact(pod, result, label)
             _reraise_unexpected(result)
-            reasons.append(f"{target}: {result}")
-        why = "; ".join(reasons) or "no running istiod replica in this cluster"
+            reasons.append(f"{label}: {result}")
+        why = "; ".join(reasons) or "no running istiod replica configures this cluster"
         return ClientFact(pod, missing=why)
 
     async def _client_logs(self, tail: int) -> dict[str, ClientFact]:
@@ -147,11 +167,10 @@ def _reraise_unexpected(exc: BaseException) -> None:
         raise exc
 
 
-async def fetch_cluster(source: Source, info: ClusterInfo, inputs: list[Input],
-                        args: dict[str, Any], timeout: float, examined: bool = True
+async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: float
                         ) -> tuple[dict[Input, Fact], list[SourceError]]:
     """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason."""
-    fetch = _ClusterFetch(source, info, args, examined)
+    info = fetch.info
     tasks = {inp: fetch.need(inp) for inp in inputs}
     if tasks:
         await asyncio.wait(list(tasks.values()), timeout=timeout)
@@ -217,11 +236,12 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
     started = time.perf_counter()
     infos = [c for c in source.cluster_infos() if not plan.clusters or c.name in plan.clusters]
     inputs = plan.inputs()
+    fetchers = [_ClusterFetch(source, info, plan.args, not plan.focus or info.name in plan.focus)
+                for info in infos]
+    for fetch in fetchers:
+        fetch.peers = [p for p in fetchers if p is not fetch]
     with counting() as counter:
-        fetched = await asyncio.gather(
-            *(fetch_cluster(source, info, inputs, plan.args, timeout,
-                            examined=not plan.focus or info.name in plan.focus)
-              for info in infos))
+        fetched = await asyncio.gather(*(fetch_cluster(f, inputs, timeout) for f in fetchers))
     facts: dict[tuple[str, Input], Fact] = {}
     errors: list[SourceError] = []
     statuses = []

@@ -6,6 +6,7 @@ belong in the test module itself.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import pytest
 
 from diagnostics.replay.runner import ReplayThread
 from diagnostics.snapshot import Snapshot
+
+# Every catalog template parameter must be supplied by the check that emits the finding: in
+# tests a missing one raises instead of rendering as <name>.
+os.environ["MESHBOT_STRICT_TEMPLATES"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import http.client
 import json
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +18,12 @@ from urllib.parse import quote
 
 import aiohttp
 import urllib3
-import websocket
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException, ApiValueError
-from kubernetes.stream import portforward
 
 from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
+from diagnostics.sources import portforward
 from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
 from diagnostics.sources.metering import record_call
 
@@ -148,35 +144,11 @@ class LiveSource:
 
     def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
                           path: str) -> tuple[int, bytes]:
-        """One HTTP request through a fresh port-forward (a fresh ApiClient: the stream helper
-        patches its client while connecting, so sharing one across threads is unsafe)."""
-        core = client.CoreV1Api(client.ApiClient(self.clusters[cluster].configuration))
-        websocket.setdefaulttimeout(self.timeout)
         try:
-            pf = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace,
-                             ports=str(port))
-        except (ApiException, ApiValueError) as exc:
-            raise SourceFailure(f"port-forward to {namespace}/{pod}:{port}: "
-                                f"{getattr(exc, 'reason', exc)}", "istiod") from None
-        sock = pf.socket(port)
-        sock.settimeout(self.timeout)
-        try:
-            request = (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
-                       "Accept: application/json\r\nConnection: close\r\n\r\n")
-            sock.sendall(request.encode())
-            resp = http.client.HTTPResponse(sock)  # type: ignore[arg-type]
-            resp.begin()
-            return resp.status, resp.read()
-        except (OSError, http.client.HTTPException, socket.timeout) as exc:
-            error = pf.error(port)
-            reason = error or str(exc) or type(exc).__name__
-            raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {reason}", "istiod") from None
-        finally:
-            sock.close()
-            try:  # websocket-client leaves its socket open when the server ends the stream
-                pf.websocket.shutdown()
-            except Exception:  # noqa: BLE001 - best-effort cleanup of an already-ended stream
-                pass
+            return portforward.http_get(self._api[cluster], namespace, pod, port, path,
+                                        self.timeout)
+        except portforward.PortForwardError as exc:
+            raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {exc}", "istiod") from None
 
     async def close(self) -> None:
         if self._http is not None:
