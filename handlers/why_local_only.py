@@ -13,11 +13,22 @@ from handlers.grammar import ParsedArgs, UsageError, validate_object_name, valid
 from handlers.options import namespace_arg, request
 
 NAME = "why-local-only"
+# Runbook order: what the engineer should look at first comes first.
 CHECKS = [
+    # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
     "service-endpoints",
+    # (slot) service definitions across clusters
+    # 2. what a client proxy actually receives
     "client-endpoints",
+    # (slot) 3. locality load balancing
+    # (slot) 4. root of trust and trust domain
+    # 5. remote secrets and istiod's view of each remote cluster
     "remote-secrets",
+    # (slot) 5b. istiod's view of remote clusters
+    # (slot) 6. primary-remote: istiod-remote
+    # (slot) 7. multi-network: gateways and network labels
+    # (slot) 8. reachability of remote endpoints
 ]
 
 
