@@ -112,10 +112,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = asyncio.run(answer(request, source))
     if args.output == "thread":
         print(f"$ /mesh {DEMO_COMMAND}   (demo mesh: {args.snapshot or 'examples/demo-mesh'})\n")
-        sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND)))
+        sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND), color=_color()))
     else:
         sys.stdout.write(render(report, args.output, DEMO_COMMAND))
-    return VERDICT_EXIT[report.verdict]
+    return EXIT_OK  # the demo ran; its mesh has a fault on purpose
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -80,4 +80,6 @@ def describe_endpoint(ep: Endpoint, where: Where, client_cluster: str) -> str:
         what = f"unknown address{origin}"
     prio = f", priority {ep.priority}" if ep.priority else ""
     loc = f", {ep.locality}" if ep.locality else ""
-    return f"{ep.target} {what}: {ep.health}{prio}{loc}"
+    # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
+    health = "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
+    return f"{ep.target} {what}: {health}{prio}{loc}"

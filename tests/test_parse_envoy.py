@@ -8,7 +8,7 @@ from pathlib import Path
 from diagnostics.parse.envoy import (active_clusters, eds_endpoints, field, load_assignments,
                                      outbound_cluster_name)
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "istio"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "istio"
 
 
 def load(name: str):
