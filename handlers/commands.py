@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from handlers import why_local_only
+from handlers import trust, why_local_only
 from handlers.base import CommandSpec, Request, TextReply
 from handlers.grammar import ParsedArgs, UsageError, split_args, tokenize
 
@@ -14,7 +14,6 @@ PLANNED = {
     "control-plane": "istiod health, webhooks and external control plane wiring",
     "proxy-status": "proxies not in sync, disconnected sidecars, version skew",
     "check": "the common workload pitfalls for a pod, deployment, service or namespace",
-    "trust": "root of trust and trust domain across clusters",
     "digest": "the mesh health digest, now",
 }
 
@@ -38,7 +37,8 @@ HELP = CommandSpec(
     build=_help_build,
 )
 
-COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in (HELP, why_local_only.SPEC)}
+COMMANDS: dict[str, CommandSpec] = {
+    spec.name: spec for spec in (HELP, why_local_only.SPEC, trust.SPEC)}
 
 
 def unknown_command_message(name: str) -> str:

@@ -18,11 +18,14 @@ CHECKS = [
     # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
     "service-endpoints",
-    # (slot) service definitions across clusters
+    "service-consistency",
     # 2. what a client proxy actually receives
     "client-endpoints",
-    # (slot) 3. locality load balancing
-    # (slot) 4. root of trust and trust domain
+    # 3. locality load balancing: remote endpoints held back by design
+    "locality",
+    # 4. root of trust and trust domain: cross-cluster mTLS needs both to agree
+    "root-of-trust",
+    "trust-domain",
     # 5. remote secrets and istiod's view of each remote cluster
     "remote-secrets",
     # (slot) 5b. istiod's view of remote clusters

@@ -93,6 +93,12 @@ def test_planned_commands_say_they_are_not_available_yet():
     assert "not available in this version yet" in usage_error("proxy-status")
 
 
+def test_trust_takes_no_arguments_but_accepts_cluster():
+    assert ask("trust --cluster cluster1").clusters == ["cluster1"]
+    assert "takes no arguments" in usage_error("trust cluster1")
+    assert "does not take -n/--namespace" in usage_error("trust -n sample")
+
+
 def test_usage_text_names_the_command_usage():
     assert usage_text("why-local-only").startswith("usage: why-local-only <service>")
     assert "commands:" in usage_text(None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from datetime import datetime, timezone
+
 from tests.meshgen.model import (DestinationRuleSpec, Mesh, default_mesh, primary_remote_mesh)
 
 HELLO = "helloworld.sample.svc.cluster.local"
@@ -24,10 +26,13 @@ class Expected:
     first_cluster: str | None = None
     command: str = "why-local-only"
     args: list[str] = field(default_factory=lambda: ["helloworld", "-n", "sample"])
+    now: str | None = None  # the clock the diagnosis runs at, when the answer depends on time
 
     def as_dict(self) -> dict:
         d: dict = {"description": self.description, "command": self.command,
                    "args": list(self.args), "verdict": self.verdict}
+        if self.now:
+            d["now"] = self.now
         if self.first:
             d["first"] = self.first
         d["findings"] = sorted(self.findings)
@@ -255,6 +260,51 @@ def root_mismatch() -> tuple[Mesh, Expected]:
         "key and fingerprint): endpoints flow but cross-cluster mTLS fails. No access logs are "
         "captured, so remote-endpoints-unreachable has no evidence and is not expected.",
         ["root-cert-mismatch"])
+
+
+# ---------------------------------------------------------------------------------- trust
+CAPTURED = "2026-11-20T09:00:00Z"
+
+
+def _trust(description: str, verdict: str, findings: list[str]) -> Expected:
+    return Expected(description, verdict, findings, findings[0] if findings else None,
+                    command="trust", args=[], now=CAPTURED)
+
+
+@scenario("trust-healthy")
+def trust_healthy() -> tuple[Mesh, Expected]:
+    return default_mesh(), _trust("One shared root valid until 2036 and one trust domain.",
+                                  "healthy", [])
+
+
+@scenario("trust-root-mismatch")
+def trust_root_mismatch() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster2").root_ca = "cluster2-root"
+    return mesh, _trust("cluster2's cacerts root differs from cluster1's (same subject, other "
+                        "key): the trust command reports the mismatch by fingerprint.",
+                        "problem", ["root-cert-mismatch"])
+
+
+def _expiring(not_after: datetime) -> Mesh:
+    mesh = default_mesh()
+    for c in mesh.clusters:  # the same root everywhere, so no mismatch: only its expiry matters
+        c.root_not_after = not_after
+    return mesh
+
+
+@scenario("root-cert-expiring-soon")
+def root_expiring_soon() -> tuple[Mesh, Expected]:
+    return _expiring(datetime(2026, 12, 10, tzinfo=timezone.utc)), _trust(
+        "The shared root expires 2026-12-10, 19 days after the diagnosis clock: a warning "
+        "(within 30 days), so the verdict stays healthy.", "healthy", ["root-cert-expiring"])
+
+
+@scenario("root-cert-expiring-critical")
+def root_expiring_critical() -> tuple[Mesh, Expected]:
+    return _expiring(datetime(2026, 11, 23, tzinfo=timezone.utc)), _trust(
+        "The shared root expires 2026-11-23, 2 days after the diagnosis clock: inside 7 days "
+        "the finding is an error.", "problem", ["root-cert-expiring"])
 
 
 @scenario("trust-domain-mismatch")

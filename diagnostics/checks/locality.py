@@ -1,0 +1,122 @@
+"""Locality load balancing: remote endpoints that wait at a lower priority are working as intended.
+
+Istio applies locality failover priorities only when the Envoy cluster has outlier detection (a
+DestinationRule) or the Service asks for traffic distribution; then endpoints in other
+localities get priority ≥ 1 and receive traffic only when local ones fail. That is the
+by-design answer to "why only local", and it is read from what istiod actually sends.
+"""
+
+from __future__ import annotations
+
+from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.checks.client_view import endpoints_for, service_ports
+from diagnostics.facts import ClientFact
+from diagnostics.inputs import CLIENT_CONFIG_DUMPS, NODES, SERVICES, TARGET_PODS, Resources
+from diagnostics.mesh_view import Where, gateway_index, locate, pod_index
+from diagnostics.model import Step
+from diagnostics.parse.envoy import Endpoint, active_clusters, field
+from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
+
+DESTINATION_RULES = Resources("destinationrules.networking.istio.io")
+TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
+REGION, ZONE = "topology.kubernetes.io/region", "topology.kubernetes.io/zone"
+
+
+def dr_selects(dr: dict, service: str, namespace: str) -> bool:
+    """Whether a DestinationRule's host names the service (short, FQDN-ish or wildcard)."""
+    host = str((dr.get("spec") or {}).get("host", ""))
+    fqdn = f"{service}.{namespace}.svc.cluster.local"
+    if host in (fqdn, f"{service}.{namespace}", f"{service}.{namespace}.svc"):
+        return True
+    if host == service:
+        return namespace_of(dr) == namespace
+    if host.startswith("*"):
+        return fqdn.endswith(host[1:])
+    return False
+
+
+def _why_failover(ctx: CheckContext, cluster: str, envoy_cluster: dict | None) -> str:
+    """Name what activates locality failover for the service in this cluster."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    reasons = []
+    if envoy_cluster and field(envoy_cluster, "outlier_detection") is not None:
+        drs = [d for d in ctx.available(DESTINATION_RULES).get(cluster, [])
+               if dr_selects(d, name, ns)
+               and ((d.get("spec") or {}).get("trafficPolicy") or {}).get("outlierDetection")]
+        where = (f"DestinationRule {namespace_of(drs[0])}/{name_of(drs[0])}" if drs
+                 else "a DestinationRule")
+        reasons.append(f"{where} sets trafficPolicy.outlierDetection")
+    svc = find_service(ctx.available(SERVICES).get(cluster, []), name, ns)
+    if svc:
+        distribution = (svc.get("spec") or {}).get("trafficDistribution") or \
+            ((svc.get("metadata") or {}).get("annotations") or {}).get(TRAFFIC_DISTRIBUTION_ANNOTATION)
+        if distribution:
+            reasons.append(f"Service {name} sets trafficDistribution {distribution}")
+    return "; ".join(reasons) or "the proxy's cluster has locality failover priorities"
+
+
+def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[Endpoint]) -> str:
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    for node in ctx.available(NODES).get(cluster, []):
+        if name_of(node) == node_name:
+            labels = labels_of(node)
+            if labels.get(REGION):
+                return "/".join(x for x in (labels.get(REGION), labels.get(ZONE)) if x)
+    return local[0].locality if local else "unknown"
+
+
+@check("locality", title="Locality load balancing",
+       inputs=(CLIENT_CONFIG_DUMPS, DESTINATION_RULES, SERVICES, NODES, TARGET_PODS),
+       emits=("locality-lb-prefers-local",))
+def locality(ctx: CheckContext) -> list[Step]:
+    """Find remote endpoints held back at priority ≥ 1 while local ones serve: by design."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    ports = service_ports(ctx, name, ns)
+    if not ports:
+        return []
+    title = "Locality load balancing"
+    pods = pod_index(ctx.available(TARGET_PODS))
+    gateways = gateway_index(ctx.available(SERVICES))
+
+    def where(ep: Endpoint) -> Where:
+        return locate(ep, pods, gateways)
+
+    def one(cluster: str) -> Step | None:
+        clients: dict[str, ClientFact] = ctx.get(CLIENT_CONFIG_DUMPS, cluster)
+        fact = next(iter(clients.values()), None)
+        if fact is None or fact.missing:
+            return None  # the client step already says why there is no view
+        for port in ports:
+            eps = endpoints_for(fact.value, name, ns, port) or []
+            if eps:
+                return _port_step(ctx, title, cluster, fact, port, eps, where)
+        return None
+
+    return per_cluster(ctx, title, ctx.focus, one)
+
+
+def _port_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, port: int,
+               eps: list[Endpoint], where) -> Step:
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    owners = [where(ep).cluster or ep.origin_cluster for ep in eps]
+    local = [ep for ep, owner in zip(eps, owners) if owner == cluster]
+    remote = [ep for ep, owner in zip(eps, owners) if owner not in (cluster, None)]
+    envoy_cluster = next((c for n, c in active_clusters(fact.value).items()
+                          if n.startswith(f"outbound|{port}||{name}.{ns}.svc.")), None)
+    priorities = ", ".join(f"{ep.target} p{ep.priority}" for ep in eps)
+    local_best = min((ep.priority for ep in local), default=None)
+    held_back = [ep for ep in remote if local_best is not None and ep.priority > local_best]
+    if not held_back:
+        spread = "all endpoints share one priority: requests spread across clusters"
+        return ctx.step(title, cluster, [f"{name}:{port}: {priorities}", spread])
+    reason = _why_failover(ctx, cluster, envoy_cluster)
+    evidence = [f"{name}:{port}: {priorities}",
+                f"remote endpoints wait at priority {held_back[0].priority} behind "
+                f"{len(local)} local one(s): {reason}"]
+    finding = ctx.finding(
+        "locality-lb-prefers-local", cluster=cluster, resource=f"Service {ns}/{name}",
+        evidence=evidence, peer_cluster=where(held_back[0]).cluster or held_back[0].origin_cluster,
+        pod=name_of(fact.pod), port=port, reason=reason,
+        locality=_client_locality(ctx, cluster, fact.pod, local),
+        peer_locality=held_back[0].locality or "unknown")
+    return ctx.step(title, cluster, evidence, [finding])

@@ -1,0 +1,174 @@
+"""Root of trust and trust domain across clusters: cross-cluster mTLS needs both to agree.
+
+Roots are compared by SHA-256 fingerprint: the plug-in CA's `cacerts/root-cert.pem` when a
+cluster has one (that is what its istiod signs with), else the `istio-ca-root-cert` ConfigMap
+its workloads trust. Clusters trust each other when their root sets share a certificate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from diagnostics.certs import CertInfo, parse_pem_bundle, secret_pem
+from diagnostics.checks.base import CheckContext, Unavailable, check
+from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS
+from diagnostics.model import Finding, Step
+from diagnostics.workloads import name_of
+
+ROOT_CONFIGMAP = "istio-ca-root-cert"
+PLUGIN_CA_SECRET = "cacerts"
+EXPIRY_WARNING_DAYS = 30
+EXPIRY_ERROR_DAYS = 7
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+
+
+@dataclass
+class Roots:
+    origin: str  # where the roots were read
+    certs: list[CertInfo] = field(default_factory=list)
+
+    @property
+    def fingerprints(self) -> set[str]:
+        return {c.fingerprint for c in self.certs}
+
+
+def roots_of(secrets: list[dict], configmaps: list[dict], namespace: str) -> Roots | None:
+    for secret in secrets:
+        if name_of(secret) == PLUGIN_CA_SECRET:
+            certs = parse_pem_bundle(secret_pem(secret, "root-cert.pem"))
+            if certs:
+                return Roots(f"Secret {namespace}/{PLUGIN_CA_SECRET}", certs)
+    for cm in configmaps:
+        if name_of(cm) == ROOT_CONFIGMAP:
+            certs = parse_pem_bundle((cm.get("data") or {}).get("root-cert.pem"))
+            if certs:
+                return Roots(f"ConfigMap {namespace}/{ROOT_CONFIGMAP}", certs)
+    return None
+
+
+def _describe(roots: Roots) -> str:
+    certs = "; ".join(f"{c.subject} {c.short} until {c.not_after:%Y-%m-%d}" for c in roots.certs)
+    return f"{certs} (from {roots.origin})"
+
+
+def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], bool]:
+    roots, evidence, incomplete = {}, [], False
+    for cluster in ctx.cluster_names:
+        ns = ctx.info(cluster).istio_namespace
+        try:
+            found = roots_of(ctx.get(ISTIO_SECRETS, cluster), ctx.get(ISTIO_CONFIGMAPS, cluster), ns)
+        except Unavailable as exc:
+            evidence.append(f"{cluster}: could not read ({exc.reason})")
+            incomplete = True
+            continue
+        if found is None:
+            evidence.append(f"{cluster}: no root certificate ({PLUGIN_CA_SECRET} or "
+                            f"{ROOT_CONFIGMAP} in {ns})")
+            continue
+        roots[cluster] = found
+        evidence.append(f"{cluster}: {_describe(found)}")
+    return roots, evidence, incomplete
+
+
+@check("root-of-trust", title="Root of trust across clusters",
+       inputs=(ISTIO_SECRETS, ISTIO_CONFIGMAPS),
+       emits=("root-cert-mismatch", "root-cert-expiring"))
+def root_of_trust(ctx: CheckContext) -> list[Step]:
+    """Compare root certificates across clusters by fingerprint, and watch their expiry."""
+    roots, evidence, incomplete = _read_roots(ctx)
+    findings: list[Finding] = []
+    names = list(roots)
+    for peer in names[1:]:
+        ref = names[0]
+        if not roots[ref].fingerprints & roots[peer].fingerprints:
+            findings.append(ctx.finding(
+                "root-cert-mismatch", cluster=ref, resource=roots[peer].origin,
+                evidence=[f"{ref}: {_describe(roots[ref])}", f"{peer}: {_describe(roots[peer])}"],
+                peer_cluster=peer, fingerprint=roots[ref].certs[0].fingerprint,
+                peer_fingerprint=roots[peer].certs[0].fingerprint))
+    findings += _expiry(ctx, roots)
+    step = ctx.step("Root of trust across clusters", None, evidence, findings)
+    step.incomplete = incomplete
+    return [step]
+
+
+def _expiry(ctx: CheckContext, roots: dict[str, Roots]) -> list[Finding]:
+    """One finding per expiring root certificate, however many clusters share it."""
+    users: dict[str, list[str]] = {}
+    certs: dict[str, tuple[CertInfo, str]] = {}
+    for cluster, found in roots.items():
+        for cert in found.certs:
+            if cert.days_left(ctx.now) < EXPIRY_WARNING_DAYS:
+                users.setdefault(cert.fingerprint, []).append(cluster)
+                certs.setdefault(cert.fingerprint, (cert, found.origin))
+    out = []
+    for fingerprint, clusters in users.items():
+        cert, origin = certs[fingerprint]
+        days = cert.days_left(ctx.now)
+        left = "expired" if days < 0 else f"{days} days left"
+        line = (f"{cert.subject} {cert.short} expires {cert.not_after:%Y-%m-%d %H:%M} UTC "
+                f"({left}); used in {', '.join(clusters)}")
+        out.append(ctx.finding(
+            "root-cert-expiring", cluster=clusters[0], resource=origin, evidence=[line],
+            severity="error" if days < EXPIRY_ERROR_DAYS else "warning",
+            expires=f"{cert.not_after:%Y-%m-%d}", days_left=max(days, 0),
+            fingerprint=fingerprint))
+    return out
+
+
+def mesh_config(configmaps: list[dict]) -> dict | None:
+    """The mesh config of the `istio` ConfigMap (or a revision's `istio-<rev>`)."""
+    candidates = sorted((cm for cm in configmaps
+                         if name_of(cm) == "istio" or name_of(cm).startswith("istio-")),
+                        key=lambda cm: name_of(cm) != "istio")
+    for cm in candidates:
+        text = (cm.get("data") or {}).get("mesh")
+        if text is None:
+            continue
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        return doc if isinstance(doc, dict) else {}
+    return None
+
+
+@check("trust-domain", title="Trust domain across clusters", inputs=(ISTIO_CONFIGMAPS,),
+       emits=("trust-domain-mismatch",))
+def trust_domain(ctx: CheckContext) -> list[Step]:
+    """Compare meshConfig.trustDomain across clusters, honouring trustDomainAliases."""
+    domains: dict[str, tuple[str, set[str]]] = {}
+    evidence, incomplete = [], False
+    for cluster in ctx.cluster_names:
+        try:
+            mesh = mesh_config(ctx.get(ISTIO_CONFIGMAPS, cluster))
+        except Unavailable as exc:
+            evidence.append(f"{cluster}: could not read ({exc.reason})")
+            incomplete = True
+            continue
+        if mesh is None:
+            evidence.append(f"{cluster}: no mesh config (ConfigMap istio) in "
+                            f"{ctx.info(cluster).istio_namespace}")
+            continue
+        domain = str(mesh.get("trustDomain") or DEFAULT_TRUST_DOMAIN)
+        aliases = {str(a) for a in mesh.get("trustDomainAliases") or []}
+        domains[cluster] = (domain, aliases)
+        alias_text = f" (aliases: {', '.join(sorted(aliases))})" if aliases else ""
+        evidence.append(f"{cluster}: trustDomain {domain}{alias_text}")
+    findings = []
+    names = list(domains)
+    for peer in names[1:]:
+        (ref_domain, ref_aliases), (peer_domain, peer_aliases) = domains[names[0]], domains[peer]
+        accepted = peer_domain in ref_aliases and ref_domain in peer_aliases
+        if ref_domain != peer_domain and not accepted:
+            findings.append(ctx.finding(
+                "trust-domain-mismatch", cluster=names[0],
+                resource=f"ConfigMap {ctx.info(peer).istio_namespace}/istio",
+                evidence=[evidence[ctx.cluster_names.index(names[0])],
+                          evidence[ctx.cluster_names.index(peer)]],
+                peer_cluster=peer, trust_domain=ref_domain, peer_trust_domain=peer_domain))
+    step = ctx.step("Trust domain across clusters", None, evidence, findings)
+    step.incomplete = incomplete
+    return [step]
