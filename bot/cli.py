@@ -125,6 +125,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
                           kubeconfig_out=args.kubeconfig_out, host=args.host)
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Capture live clusters into a snapshot folder or .tar.gz (secrets redacted)."""
+    from diagnostics.capture import CaptureOptions, capture
+    from diagnostics.sources.factory import live_source
+
+    out = Path(args.out)
+    if out.exists() and (out.is_file() or any(out.iterdir())):
+        return _fail(f"{out} exists and is not empty; choose a new path", EXIT_USAGE)
+    try:
+        config = load_config(args.config)
+        source = live_source(config, kubeconfig=args.kubeconfig, contexts=args.context,
+                             timeout=config.diagnosis.cluster_timeout_seconds)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+    async def run():
+        try:
+            return await capture(source, out, CaptureOptions(args.namespace or [],
+                                                             args.max_config_dumps))
+        finally:
+            await source.close()
+
+    results = asyncio.run(run())
+    for result in results:
+        print(result.summary())
+        for error in result.errors[:10]:
+            print(f"  not readable: {error}", file=sys.stderr)
+    print(f"snapshot written to {out}")
+    unreachable = [r for r in results if not r.kinds]
+    return EXIT_UNDIAGNOSED if len(unreachable) == len(results) else EXIT_OK
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from diagnostics.render.catalog import render_catalog
 
@@ -135,7 +167,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
                                 "in Slack and in the terminal.")
-    sub = p.add_subparsers(dest="cmd", metavar="{mesh,demo,replay,catalog}")
+    sub = p.add_subparsers(dest="cmd", metavar="{mesh,demo,replay,snapshot,catalog}")
     sub.required = True
     mesh = sub.add_parser("mesh", help="run a diagnosis: meshbot mesh <command> [args]",
                           add_help=False)
@@ -149,6 +181,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--host", default="127.0.0.1")
     replay.add_argument("--latency-ms", type=float, default=0.0)
     replay.add_argument("--kubeconfig-out", help="write the kubeconfig here instead of stdout")
+    snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
+    snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")
+    snap.add_argument("--kubeconfig")
+    snap.add_argument("--context", action="append", help="repeatable; default: see README")
+    snap.add_argument("--config")
+    snap.add_argument("-n", "--namespace", action="append",
+                      help="capture config dumps and sidecar logs only here (repeatable)")
+    snap.add_argument("--max-config-dumps", type=int, default=200)
     catalog = sub.add_parser("catalog", help="print the finding catalog")
     catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     return p
@@ -157,7 +197,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"mesh": lambda: cmd_mesh(args.words), "demo": lambda: cmd_demo(args),
-                "replay": lambda: cmd_replay(args), "catalog": lambda: cmd_catalog(args)}
+                "replay": lambda: cmd_replay(args), "snapshot": lambda: cmd_snapshot(args),
+                "catalog": lambda: cmd_catalog(args)}
     try:
         return handlers[args.cmd]()
     except CatalogError as exc:

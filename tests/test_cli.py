@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from diagnostics.snapshot import Snapshot
+
 REPO = Path(__file__).resolve().parents[1]
 MESHBOT = [sys.executable, "-m", "bot.cli"]
 
@@ -145,3 +147,30 @@ def test_unanswering_cluster_gives_a_partial_report_naming_it(replay_mini_thread
     # What could be checked still was: the two answering clusters lack a secret for cluster3.
     assert ids == ["remote-secret-missing", "remote-secret-missing"]
     assert report["verdict"] == "problem" and proc.returncode == 1
+
+
+def test_replay_process_and_kubeconfig_give_the_same_findings_as_the_snapshot(tmp_path):
+    """The issue's acceptance path: `meshbot replay` in its own process, then `--kubeconfig`."""
+    demo = REPO / "examples" / "demo-mesh"
+    kubeconfig = tmp_path / "replay.kubeconfig"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(MESHBOT + ["replay", str(demo), "--kubeconfig-out", str(kubeconfig)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        for _ in range(len(Snapshot.open(demo).clusters)):  # one "cluster url" line per cluster
+            assert server.stdout.readline().strip(), server.stderr.read()
+        live = meshbot("mesh", "why-local-only", "helloworld", "-n", "sample",
+                       "--kubeconfig", str(kubeconfig), "--output", "json")
+        files = meshbot("mesh", "why-local-only", "helloworld", "-n", "sample",
+                        "--snapshot", str(demo), "--output", "json")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+        server.stderr.close()
+    assert live.returncode == files.returncode == 1, live.stderr
+    live_report, file_report = json.loads(live.stdout), json.loads(files.stdout)
+    assert live_report["api_calls"] > 0 and file_report["api_calls"] == 0
+    assert live_report["findings"] == file_report["findings"]
+    assert [f["id"] for f in live_report["findings"]] == ["remote-secret-missing"]

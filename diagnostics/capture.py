@@ -1,0 +1,182 @@
+"""`meshbot snapshot`: write what the live source reads into the `meshbot.snapshot/v1` format.
+
+Capture goes through the live source itself, so a snapshot holds exactly what a live diagnosis
+would see, already redacted (secrets, tokens in logs). Secrets are read in the Istio namespace
+only. Anything that cannot be read is left out and reported, and `snapshot.yaml` lists the kinds
+that were captured, so a reader can tell "none exist" from "not captured".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import yaml
+
+from diagnostics.kinds import KNOWN_KINDS, Kind
+from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT
+from diagnostics.sources.base import NotCaptured, Source, SourceFailure
+from diagnostics.workloads import has_sidecar, name_of, namespace_of
+
+DEBUG_ENDPOINTS = ("syncz", "clusterz", "networkz", "registryz", "endpointShardz", "mesh",
+                   "push_status", "connections")
+ISTIOD_LOG_LINES = 5000
+PROXY_LOG_LINES = 500
+CONCURRENCY = 16
+
+
+@dataclass
+class CaptureOptions:
+    namespaces: list[str] = field(default_factory=list)  # config dumps and proxy logs; [] = all
+    max_config_dumps: int = 200
+
+
+@dataclass
+class ClusterCapture:
+    name: str
+    objects: int = 0
+    kinds: list[str] = field(default_factory=list)
+    files: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        errs = f", {len(self.errors)} not readable" if self.errors else ""
+        return (f"{self.name}: {self.objects} objects of {len(self.kinds)} kinds, "
+                f"{self.files} debug/log files{errs}")
+
+
+class _Writer:
+    """Writes one cluster's folder, bounding concurrent reads."""
+
+    def __init__(self, source: Source, cluster: str, istio_ns: str, root: Path,
+                 options: CaptureOptions):
+        self.source, self.cluster, self.istio_ns = source, cluster, istio_ns
+        self.root, self.options = root / "clusters" / cluster, options
+        self.result = ClusterCapture(cluster)
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def _read(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        async with self._limit:
+            try:
+                return await call()
+            except NotCaptured:
+                return None
+            except SourceFailure as exc:
+                self.result.errors.append(f"{what}: {exc}")
+                return None
+
+    def _write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    async def resources(self) -> list[dict]:
+        """Every known kind; returns the pods (what the istiod part needs next)."""
+        async def one(kind: Kind) -> tuple[Kind, list[dict] | None]:
+            ns = self.istio_ns if kind.key == "secrets" else None
+            items = await self._read(kind.key, lambda: self.source.list(self.cluster, kind.key, ns))
+            return kind, items
+
+        pods: list[dict] = []
+        for kind, items in await asyncio.gather(*(one(k) for k in KNOWN_KINDS)):
+            if items is None:
+                continue
+            self.result.kinds.append(kind.key)
+            self.result.objects += len(items)
+            doc = {"apiVersion": "v1", "kind": "List", "items": items}
+            self._write(f"resources/{kind.key}.yaml", yaml.safe_dump(doc, sort_keys=False))
+            if kind.key == "pods":
+                pods = items
+        return pods
+
+    async def istiod(self, pods: list[dict]) -> None:
+        istiods = [p for p in pods if namespace_of(p) == self.istio_ns
+                   and ((p.get("metadata") or {}).get("labels") or {}).get("app") == "istiod"]
+        replicas = self.source.istiod_targets(self.cluster, istiods)
+        await asyncio.gather(*(self._replica(r) for r in replicas if not r.startswith("http")))
+
+    async def _replica(self, replica: str) -> None:
+        async def endpoint(name: str) -> Any:
+            body = await self._read(f"{replica} /debug/{name}", lambda: self.source.istiod_get(
+                self.cluster, replica, f"/debug/{name}"))
+            if body is not None:
+                self._json(f"istiod/{replica}/{name}.json", body)
+            return body
+
+        bodies = await asyncio.gather(*(endpoint(e) for e in DEBUG_ENDPOINTS), self._istiod_log(replica))
+        syncz = bodies[DEBUG_ENDPOINTS.index("syncz")] or []
+        await asyncio.gather(*(self._config_dump(replica, proxy) for proxy in self._proxies(syncz)))
+
+    def _proxies(self, syncz: Any) -> list[str]:
+        ids = [str(e.get("proxy")) for e in syncz if isinstance(e, dict) and e.get("proxy")]
+        wanted = set(self.options.namespaces)
+        ids = [p for p in ids if not wanted or p.rsplit(".", 1)[-1] in wanted]
+        return sorted(ids)[: self.options.max_config_dumps]
+
+    async def _config_dump(self, replica: str, proxy: str) -> None:
+        path = f"/debug/config_dump?proxyID={proxy}&include_eds"
+        body = await self._read(f"{replica} config_dump {proxy}",
+                                lambda: self.source.istiod_get(self.cluster, replica, path))
+        if body is not None:
+            self._json(f"istiod/{replica}/config_dump/{proxy}.json", body)
+
+    async def _istiod_log(self, replica: str) -> None:
+        await self._log(self.istio_ns, replica, "discovery", ISTIOD_LOG_LINES)
+
+    async def proxy_logs(self, pods: list[dict]) -> None:
+        if not self.options.namespaces:
+            return  # sidecar logs only for the namespaces asked about: they can be large
+        chosen = [p for p in pods if namespace_of(p) in self.options.namespaces and has_sidecar(p)]
+        await asyncio.gather(*(self._log(namespace_of(p), name_of(p), "istio-proxy",
+                                         PROXY_LOG_LINES) for p in chosen))
+
+    async def _log(self, ns: str, pod: str, container: str, lines: int) -> None:
+        text = await self._read(f"log {ns}/{pod}/{container}", lambda: self.source.pod_log(
+            self.cluster, ns, pod, container, lines))
+        if text is not None:
+            self._write(f"logs/{ns}/{pod}/{container}.log", text)
+            self.result.files += 1
+
+    def _json(self, rel: str, body: Any) -> None:
+        self._write(rel, json.dumps(body, indent=1, sort_keys=True) + "\n")
+        self.result.files += 1
+
+
+async def capture(source: Source, out: Path, options: CaptureOptions | None = None
+                  ) -> list[ClusterCapture]:
+    """Capture every cluster of `source` into `out` (a folder, or a path ending in .tar.gz)."""
+    options = options or CaptureOptions()
+    archive = out.name.endswith((".tar.gz", ".tgz"))
+    root = Path(tempfile.mkdtemp(prefix="meshbot-capture-")) if archive else out
+    root.mkdir(parents=True, exist_ok=True)
+    infos = source.cluster_infos()
+
+    async def one(info) -> ClusterCapture:
+        writer = _Writer(source, info.name, info.istio_namespace, root, options)
+        pods = await writer.resources()
+        await asyncio.gather(writer.istiod(pods), writer.proxy_logs(pods))
+        return writer.result
+
+    results = await asyncio.gather(*(one(i) for i in infos))
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "captured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "clusters": [r.name for r in results],
+        "kinds": {r.name: sorted(r.kinds) for r in results},
+    }
+    custom = {i.name: i.istio_namespace for i in infos if i.istio_namespace != DEFAULT_ISTIO_NAMESPACE}
+    if custom:
+        meta["istio_namespaces"] = custom
+    (root / "snapshot.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+    if archive:
+        with tarfile.open(out, "w:gz") as tar:
+            tar.add(root, arcname=out.name.split(".")[0])
+        shutil.rmtree(root, ignore_errors=True)
+    return list(results)
