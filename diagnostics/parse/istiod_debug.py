@@ -1,0 +1,134 @@
+"""istiod's `/debug/clusterz` and `/debug/endpointShardz`, in every shape istiod has served.
+
+`/debug/clusterz` is a JSON list of `cluster.DebugInfo` (json tags `id`, `secretName`,
+`syncStatus`); istiod answers `null` when it knows no cluster. `/debug/endpointShardz` is a Go
+map without json tags, so its keys are Go field names, and the endpoint address changed from
+`Address` (a string, istiod <= 1.23) to `Addresses` (a list, >= 1.24). Both parsers accept any
+casing and tolerate `null` wherever Go marshals a nil slice or map
+(reference/istio-surface.md §1.3 and §8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from diagnostics.parse.keys import get_any
+
+KUBERNETES_PROVIDER = "Kubernetes"
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    value = get_any(obj, *names)
+    return default if value is None else value
+
+
+# ----------------------------------------------------------------------------- /debug/clusterz
+
+
+@dataclass(frozen=True)
+class ClusterSync:
+    """One cluster as a replica's secret controller knows it."""
+
+    id: str
+    secret: str  # "<namespace>/<name>"; "" for istiod's own (config) cluster
+    status: str  # synced | syncing | timeout | closed (lower-cased; unknown values kept)
+
+    @property
+    def synced(self) -> bool:
+        return self.status == "synced"
+
+
+def parse_clusterz(body: Any) -> list[ClusterSync]:
+    """The clusters of a `/debug/clusterz` body; `null`, `{}` and junk entries give nothing."""
+    entries = body if isinstance(body, list) else _get(body, "clusters", default=None)
+    out = []
+    for entry in entries or []:
+        cid = _get(entry, "id", "ID", "cluster", "clusterID")
+        if not cid:
+            continue
+        out.append(ClusterSync(str(cid), str(_get(entry, "secretName", default="") or ""),
+                               str(_get(entry, "syncStatus", default="") or "unknown").lower()))
+    return out
+
+
+def cluster_status(body: Any, cluster: str) -> str:
+    """`synced`/`syncing`/`timeout`/`closed` for `cluster`, or `absent` when istiod lists it not."""
+    for entry in parse_clusterz(body):
+        if entry.id == cluster:
+            return entry.status
+    return "absent"
+
+
+# ----------------------------------------------------------------------- /debug/endpointShardz
+
+
+@dataclass(frozen=True)
+class ShardEndpoint:
+    """One endpoint istiod holds in a shard (an `IstioEndpoint`)."""
+
+    addresses: tuple[str, ...]
+    port: int | None
+    workload: str | None
+    health: int | None  # 1 healthy, 2 unhealthy, 3 draining, 4 terminating
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The endpoints one registry (`<provider>/<cluster id>`) contributes to one service."""
+
+    hostname: str
+    namespace: str
+    provider: str  # Kubernetes, External, ...
+    cluster: str
+    endpoints: tuple[ShardEndpoint, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.cluster}" if self.provider else self.cluster
+
+
+def _addresses(ep: Any) -> tuple[str, ...]:
+    """`Addresses` (list, >= 1.24) or `Address` (string, <= 1.23)."""
+    many = _get(ep, "Addresses")
+    if isinstance(many, list):
+        return tuple(str(a) for a in many if a)
+    one = _get(ep, "Address")
+    return (str(one),) if one else ()
+
+
+def _endpoint(ep: Any) -> ShardEndpoint | None:
+    if not isinstance(ep, dict):
+        return None
+    port = _get(ep, "EndpointPort")
+    health = _get(ep, "HealthStatus")
+    return ShardEndpoint(_addresses(ep), int(port) if isinstance(port, int) else None,
+                         _get(ep, "WorkloadName"), int(health) if isinstance(health, int) else None)
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    provider, sep, cluster = key.partition("/")
+    return (provider, cluster) if sep else ("", key)
+
+
+def parse_endpoint_shardz(body: Any) -> list[Shard]:
+    """Every shard of every service in a `/debug/endpointShardz` body."""
+    out = []
+    for hostname, by_ns in (body or {}).items() if isinstance(body, dict) else ():
+        for namespace, shards in (by_ns or {}).items() if isinstance(by_ns, dict) else ():
+            for key, eps in (_get(shards, "Shards") or {}).items():
+                provider, cluster = _split_key(str(key))
+                endpoints = tuple(e for e in map(_endpoint, eps or []) if e is not None)
+                out.append(Shard(str(hostname), str(namespace), provider, cluster, endpoints))
+    return out
+
+
+def service_shards(shards: list[Shard], service: str, namespace: str) -> list[Shard]:
+    """The shards of `<service>.<namespace>.svc.<any domain>`."""
+    prefix = f"{service}.{namespace}.svc."
+    return [s for s in shards if s.hostname.startswith(prefix) and s.namespace == namespace]
+
+
+def kubernetes_shard_clusters(shards: list[Shard]) -> set[str]:
+    """Clusters that contributed at least one endpoint through their Kubernetes registry."""
+    return {s.cluster for s in shards if s.provider == KUBERNETES_PROVIDER and s.endpoints}

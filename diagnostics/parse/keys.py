@@ -1,0 +1,33 @@
+"""Key lookups that ignore spelling: Go field names, protojson camelCase and snake_case.
+
+istiod's debug bodies mix all three across versions (`cluster_id`, `clusterId`, `ClusterID`);
+normalising keys once keeps every parser from guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def norm_key(key: str) -> str:
+    """`cluster_id`, `clusterId`, `ClusterID` → `clusterid`."""
+    return _NON_ALNUM.sub("", key.lower())
+
+
+def get_any(obj: Any, *names: str, skip_empty: bool = False) -> Any:
+    """The value of the first of `names` present in `obj` under any spelling; None if absent.
+
+    With `skip_empty`, empty strings count as absent (Go's zero value for a field left unset).
+    """
+    if not isinstance(obj, dict):
+        return None
+    normalized = {norm_key(str(k)): v for k, v in obj.items()}
+    for name in names:
+        value = normalized.get(norm_key(name))
+        if value is None or (skip_empty and value == ""):
+            continue
+        return value
+    return None
