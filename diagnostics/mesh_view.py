@@ -6,7 +6,10 @@ or "cluster2's east-west gateway". These indexes are built from the objects of e
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+import yaml
 
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.workloads import labels_of, name_of, namespace_of, pod_ip
@@ -83,3 +86,180 @@ def describe_endpoint(ep: Endpoint, where: Where, client_cluster: str) -> str:
     # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
     health = "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
     return f"{ep.target} {what}: {health}{prio}{loc}"
+
+
+# --- who is who: networks, proxies and install values -------------------------------------------
+# Shared by the primary-remote, network and reachability checks (and the commands that reuse
+# them): each answers "what does istiod believe about this object" from the object itself.
+
+ISTIO_META_NETWORK = "ISTIO_META_NETWORK"
+PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
+CONTROL_PLANE_CLUSTERS = "topology.istio.io/controlPlaneClusters"
+INJECTOR_CONFIGMAP = "istio-sidecar-injector"
+PROXY_CONTAINER = "istio-proxy"
+
+
+def looks_like_eastwest_gateway(svc: dict) -> bool:
+    """An east-west gateway Service even when its network label is missing: istioctl's
+    generator labels it `istio=eastwestgateway`, the Helm chart `istio=eastwest`."""
+    return is_eastwest_gateway(svc) or "eastwest" in labels_of(svc).get("istio", "")
+
+
+def _proxy_container(pod: dict) -> dict | None:
+    spec = pod.get("spec") or {}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if c.get("name") == PROXY_CONTAINER:
+            return c
+    return None
+
+
+def _proxy_metadata(raw: object) -> dict:
+    """`proxyMetadata` of a ProxyConfig given as YAML/JSON text (env PROXY_CONFIG, annotation)."""
+    try:
+        cfg = yaml.safe_load(raw) if isinstance(raw, str) else raw
+    except yaml.YAMLError:
+        return {}
+    meta = cfg.get("proxyMetadata") if isinstance(cfg, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def proxy_env(pod: dict, name: str, mesh_proxy_metadata: dict | None = None) -> str | None:
+    """A proxy's environment variable as the agent sees it: the container env, the pod's
+    ProxyConfig (env PROXY_CONFIG, annotation proxy.istio.io/config), then the mesh default."""
+    container = _proxy_container(pod) or {}
+    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if e.get("name")}
+    if env.get(name):
+        return env[name]
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    for raw in (env.get("PROXY_CONFIG"), annotations.get(PROXY_CONFIG_ANNOTATION)):
+        value = _proxy_metadata(raw).get(name) if raw else None
+        if value:
+            return str(value)
+    value = (mesh_proxy_metadata or {}).get(name)
+    return str(value) if value else None
+
+
+def injector_values(configmaps: list[dict]) -> dict:
+    """The injector's Helm values (`istio-sidecar-injector[-<rev>]` ConfigMap, key `values`):
+    network, cluster name, remotePilotAddress, istiodRemote — what the install meant to be."""
+    for cm in sorted(configmaps, key=name_of):
+        if not name_of(cm).startswith(INJECTOR_CONFIGMAP):
+            continue
+        try:
+            values = json.loads((cm.get("data") or {}).get("values") or "{}")
+        except ValueError:
+            continue
+        if isinstance(values, dict):
+            return values
+    return {}
+
+
+def install_value(values: dict, *path: str) -> object:
+    """`values[path[0]][path[1]]...`, or None when any step is missing."""
+    for key in path:
+        if not isinstance(values, dict):
+            return None
+        values = values.get(key)
+    return values
+
+
+def mesh_config(configmaps: list[dict]) -> dict:
+    """The `mesh` document of the `istio[-<rev>]` ConfigMap (meshConfig)."""
+    return _configmap_yaml(configmaps, "mesh")
+
+
+def mesh_networks(configmaps: list[dict]) -> dict:
+    """The `meshNetworks` document of the `istio[-<rev>]` ConfigMap (legacy network config)."""
+    return _configmap_yaml(configmaps, "meshNetworks")
+
+
+def _is_mesh_configmap(cm: dict) -> bool:
+    """`istio` or a revision's `istio-<rev>`; not the injector's or the root-cert ConfigMap."""
+    name = name_of(cm)
+    return name == "istio" or (name.startswith("istio-") and not name.startswith(
+        (INJECTOR_CONFIGMAP, "istio-ca-root-cert", "istio-leader", "istio-namespace-controller")))
+
+
+def _configmap_yaml(configmaps: list[dict], key: str) -> dict:
+    candidates = sorted((cm for cm in configmaps if _is_mesh_configmap(cm)),
+                        key=lambda cm: (name_of(cm) != "istio", name_of(cm)))
+    for cm in candidates:
+        try:
+            doc = yaml.safe_load((cm.get("data") or {}).get(key) or "")
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict):
+            return doc
+    return {}
+
+
+def registry_networks(mesh_networks_doc: dict) -> dict[str, str]:
+    """cluster id → network from meshNetworks `fromRegistry` entries."""
+    out = {}
+    for net, cfg in ((mesh_networks_doc or {}).get("networks") or {}).items():
+        for ep in (cfg or {}).get("endpoints") or []:
+            if isinstance(ep, dict) and ep.get("fromRegistry"):
+                out[str(ep["fromRegistry"])] = str(net)
+    return out
+
+
+def workload_ref(pod: dict) -> str:
+    """The pod's owner as kubectl spells it (`deployment/sleep`), for rollout commands."""
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    owner = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    if not owner:
+        return f"pod/{name_of(pod)}"
+    kind, name = str(owner.get("kind", "")).lower(), str(owner.get("name", ""))
+    pod_hash = labels_of(pod).get("pod-template-hash")
+    if kind == "replicaset" and pod_hash and name.endswith(f"-{pod_hash}"):
+        return f"deployment/{name[:-len(pod_hash) - 1]}"
+    return f"{kind}/{name}"
+
+
+@dataclass(frozen=True)
+class RemoteIntent:
+    """A cluster installed (or annotated) to be served by another cluster's control plane."""
+
+    cluster: str
+    primaries: tuple[str, ...]  # clusters meant to serve it, best guess first (may be empty)
+    signs: tuple[str, ...]  # evidence lines: what says it is meant to be a remote
+
+
+def _annotated_control_planes(system_namespace: dict | None) -> list[str] | None:
+    annotations = ((system_namespace or {}).get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(CONTROL_PLANE_CLUSTERS)
+    return None if raw is None else [v.strip() for v in str(raw).split(",") if v.strip()]
+
+
+def remote_intent(cluster: str, mesh: list[str], system_namespace: dict | None,
+                  values: dict, secrets_held: dict[str, set[str]]) -> RemoteIntent | None:
+    """Whether `cluster` is meant to be a remote (primary-remote or external control plane).
+
+    Only the install's own statements count: the `controlPlaneClusters` annotation on its system
+    namespace naming another cluster (or `*`), or injector values of the remote profile
+    (`istiodRemote.enabled`, `remotePilotAddress`). A peer holding the cluster's remote secret
+    is true of multi-primary meshes too, so it only names the primary. A cluster whose own istiod
+    holds remote secrets for those control planes is wired as a primary and is not a remote.
+    `secrets_held` maps each cluster to the keys of its `istio/multiCluster` secrets.
+    """
+    signs: list[str] = []
+    named = _annotated_control_planes(system_namespace)
+    others = [c for c in mesh if c != cluster]
+    primaries = [c for c in (named or []) if c in others]
+    if named and (primaries or "*" in named):
+        ns = ((system_namespace or {}).get("metadata") or {}).get("name", "")
+        signs.append(f"namespace {ns} is annotated {CONTROL_PLANE_CLUSTERS}={','.join(named)}")
+    remote_values = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in (
+        ("istiodRemote.enabled", install_value(values, "istiodRemote", "enabled")),
+        ("global.remotePilotAddress", install_value(values, "global", "remotePilotAddress")))
+        if v not in (None, "", False)]
+    if remote_values:
+        signs.append("injector values of the remote profile: " + ", ".join(remote_values))
+    if not signs:
+        return None
+    holders = [c for c in others if cluster in secrets_held.get(c, set())]
+    primaries += [c for c in holders if c not in primaries]
+    if primaries and all(p in secrets_held.get(cluster, set()) for p in primaries):
+        return None  # it reads its control planes' clusters itself: a primary among primaries
+    signs += [f"{c} holds a remote secret for {cluster}" for c in holders]
+    return RemoteIntent(cluster, tuple(primaries), tuple(signs))

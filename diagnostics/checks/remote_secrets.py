@@ -4,7 +4,8 @@ whose data key is that peer's cluster id."""
 from __future__ import annotations
 
 from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.inputs import ISTIO_SECRETS, ISTIOD_PODS
+from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES
+from diagnostics.mesh_view import RemoteIntent, injector_values, remote_intent
 from diagnostics.model import Step
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -31,8 +32,24 @@ def _ref(secret: dict) -> str:
     return f"{namespace_of(secret)}/{name_of(secret)}"
 
 
+def secrets_held(ctx: CheckContext) -> dict[str, set[str]]:
+    """Each readable cluster → the keys of its labelled secrets (the clusters its istiod reads)."""
+    return {c: {k for s in secrets if is_remote_secret(s) for k in secret_keys(s)}
+            for c, secrets in ctx.available(ISTIO_SECRETS).items()}
+
+
+def remote_intent_of(ctx: CheckContext, cluster: str) -> RemoteIntent | None:
+    """Whether the cluster's install says it is a remote (see mesh_view.remote_intent); callers
+    declare NAMESPACES, ISTIO_CONFIGMAPS and ISTIO_SECRETS. Unreadable inputs count as silent."""
+    istio_ns = ctx.info(cluster).istio_namespace
+    namespace = next((n for n in ctx.available(NAMESPACES).get(cluster, [])
+                      if name_of(n) == istio_ns), None)
+    values = injector_values(ctx.available(ISTIO_CONFIGMAPS).get(cluster, []))
+    return remote_intent(cluster, ctx.cluster_names, namespace, values, secrets_held(ctx))
+
+
 @check("remote-secrets", title="Remote secrets on each primary",
-       inputs=(ISTIO_SECRETS, ISTIOD_PODS),
+       inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS),
        emits=("remote-secret-missing", "remote-secret-key-mismatch"))
 def remote_secrets(ctx: CheckContext) -> list[Step]:
     """For every primary and every peer cluster, find the secret istiod would read for the peer."""
@@ -44,6 +61,10 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
             return ctx.step(title, cluster, [
                 f"no istiod pod in {ctx.info(cluster).istio_namespace}: this cluster's proxies "
                 "use a primary's istiod, so only primaries need remote secrets"], status="skip")
+        intent = remote_intent_of(ctx, cluster)
+        if intent:  # an in-cluster istiod of a remote is the fault (istiod-remote-missing)
+            return ctx.step(title, cluster, [*intent.signs, f"{cluster} is meant to be a "
+                            "remote, so it needs no remote secrets of its own"], status="skip")
         secrets = ctx.get(ISTIO_SECRETS, cluster)
         labelled = [s for s in secrets if is_remote_secret(s)]
         keys = {k: s for s in labelled for k in secret_keys(s)}

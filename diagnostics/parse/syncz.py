@@ -1,0 +1,166 @@
+"""istiod's `/debug/syncz`: which proxies one replica serves, from which cluster, how in sync.
+
+The body is a JSON list of `SyncStatus` (reference/istio-surface.md §1.3), whose field names
+moved over the releases: per-type `<type>_sent`/`<type>_acked` pairs in every version,
+`proxy_type` since 1.18, a `resources` map keyed by type URL (with `sent`, `acked`, `sentTime`,
+`lastError`) since 1.23; `istioctl ... -o json` and some proxies re-marshal keys to camelCase.
+istioctl's own transport answers the same question as CSDS (`ClientConfig` per proxy, §2.2),
+which this parser accepts too, so a body saved from either path reads the same way.
+
+`cluster_id` is the *proxy's* cluster (ISTIO_META_CLUSTER_ID): the quickest proof of which
+istiod a cluster's proxies are connected to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnostics.parse.keys import get_any
+
+SYNCED, STALE, NOT_SENT, ERROR = "SYNCED", "STALE", "NOT SENT", "ERROR"
+
+# Short names as istioctl prints them, for the per-type fields and the type URLs.
+_SHORT_BY_PREFIX = {"cluster": "CDS", "listener": "LDS", "route": "RDS", "endpoint": "EDS",
+                    "extensionconfig": "ECDS", "secret": "SDS", "nametable": "NDS"}
+_SHORT_BY_URL_TAIL = {"Cluster": "CDS", "Listener": "LDS", "RouteConfiguration": "RDS",
+                      "ClusterLoadAssignment": "EDS", "TypedExtensionConfig": "ECDS",
+                      "Secret": "SDS", "NameTable": "NDS", "Address": "WDS",
+                      "Authorization": "WADS"}
+_PAIR = re.compile(r"^([a-z]+)_?(sent|acked)$", re.IGNORECASE)
+
+
+def _get(obj: Any, *names: str) -> Any:
+    return get_any(obj, *names, skip_empty=False)
+
+
+def short_type(type_url_or_prefix: str) -> str:
+    """`type.googleapis.com/envoy.config.cluster.v3.Cluster` or `cluster` → `CDS`."""
+    text = str(type_url_or_prefix)
+    if "/" in text or "." in text:
+        tail = text.rsplit(".", 1)[-1]
+        return _SHORT_BY_URL_TAIL.get(tail, tail)
+    return _SHORT_BY_PREFIX.get(text.lower(), text.upper())
+
+
+@dataclass(frozen=True)
+class TypeSync:
+    """One xDS type for one proxy: the last nonce sent and acknowledged, and any error."""
+
+    sent: str = ""
+    acked: str = ""
+    error: str = ""
+    status_hint: str = ""  # CSDS gives the status directly
+
+    @property
+    def status(self) -> str:
+        """SYNCED / STALE / NOT SENT / ERROR, as istioctl derives it (statusgen.go)."""
+        if self.error:
+            return ERROR
+        if self.status_hint:
+            return self.status_hint
+        if not self.sent:
+            return NOT_SENT
+        return SYNCED if self.sent == self.acked else STALE
+
+
+@dataclass(frozen=True)
+class ProxySync:
+    """One proxy connected to the replica that answered."""
+
+    proxy: str  # "<pod>.<namespace>" (CSDS node ids `sidecar~ip~pod.ns~...` are reduced to it)
+    cluster_id: str | None
+    proxy_type: str | None = None
+    istio_version: str | None = None
+    types: dict[str, TypeSync] = field(default_factory=dict)
+
+    @property
+    def pod(self) -> str:
+        return self.proxy.rsplit(".", 1)[0] if "." in self.proxy else self.proxy
+
+    @property
+    def namespace(self) -> str:
+        return self.proxy.rsplit(".", 1)[1] if "." in self.proxy else ""
+
+
+def _proxy_id(raw: Any) -> str:
+    """`pod.ns`, also from an Envoy node id `sidecar~10.0.0.1~pod.ns~ns.svc.cluster.local`."""
+    text = str(raw or "")
+    parts = text.split("~")
+    return parts[2] if len(parts) >= 4 else text
+
+
+def _types_from_pairs(entry: dict) -> dict[str, TypeSync]:
+    """Per-type `<type>_sent` / `<type>_acked` fields (every version, snake or camel case)."""
+    found: dict[str, dict[str, str]] = {}
+    for key, value in entry.items():
+        match = _PAIR.match(str(key))
+        if match and match.group(1).lower() in _SHORT_BY_PREFIX and isinstance(value, str):
+            found.setdefault(short_type(match.group(1)), {})[match.group(2).lower()] = value
+    return {t: TypeSync(v.get("sent", ""), v.get("acked", "")) for t, v in found.items()}
+
+
+def _types_from_resources(resources: Any) -> dict[str, TypeSync]:
+    """The `resources` map (1.23+): type URL → {sent, acked, sentTime, lastError}."""
+    out = {}
+    for url, raw in (resources or {}).items() if isinstance(resources, dict) else ():
+        out[short_type(url)] = TypeSync(str(_get(raw, "sent") or ""),
+                                        str(_get(raw, "acked") or ""),
+                                        str(_get(raw, "lastError", "last_error", "error") or ""))
+    return out
+
+
+def _http_entry(entry: dict) -> ProxySync | None:
+    proxy = _get(entry, "proxy", "proxy_id", "id")
+    if not proxy:
+        return None
+    types = _types_from_pairs(entry)
+    types.update(_types_from_resources(_get(entry, "resources")))  # the richer form wins
+    return ProxySync(_proxy_id(proxy), _str_or_none(_get(entry, "cluster_id", "cluster")),
+                     _str_or_none(_get(entry, "proxy_type")),
+                     _str_or_none(_get(entry, "istio_version", "proxy_version")), types)
+
+
+_CSDS_STATUS = {"SYNCED": SYNCED, "STALE": STALE, "NOT_SENT": NOT_SENT, "ERROR": ERROR}
+
+
+def _csds_entry(entry: dict) -> ProxySync | None:
+    node = _get(entry, "node") or {}
+    proxy = _get(node, "id")
+    if not proxy:
+        return None
+    meta = _get(node, "metadata") or {}
+    types = {}
+    for cfg in _get(entry, "generic_xds_configs") or []:
+        status = str(_get(cfg, "config_status") or "")
+        error = _get(cfg, "error_state")
+        types[short_type(str(_get(cfg, "type_url") or ""))] = TypeSync(
+            status_hint=_CSDS_STATUS.get(status, status),
+            error=str(_get(error, "details") or "") if error else "")
+    return ProxySync(_proxy_id(proxy), _str_or_none(_get(meta, "CLUSTER_ID")), None,
+                     _str_or_none(_get(meta, "ISTIO_VERSION")), types)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def parse_syncz(body: Any) -> list[ProxySync]:
+    """Every proxy of a syncz body: the HTTP list, `null`, a JSON string, or a CSDS response."""
+    if isinstance(body, (str, bytes)):
+        body = json.loads(body) if body.strip() else None
+    if isinstance(body, dict):  # CSDS DiscoveryResponse from istioctl's xDS path
+        return [p for p in map(_csds_entry, _get(body, "resources") or [])
+                if p is not None]
+    return [p for p in (_http_entry(e) for e in body or [] if isinstance(e, dict))
+            if p is not None]
+
+
+def proxies_by_cluster(body: Any) -> dict[str, list[ProxySync]]:
+    """The proxies of one replica grouped by the cluster they say they are in ("" if unsaid)."""
+    out: dict[str, list[ProxySync]] = {}
+    for proxy in parse_syncz(body):
+        out.setdefault(proxy.cluster_id or "", []).append(proxy)
+    return out
