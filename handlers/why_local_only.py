@@ -28,10 +28,14 @@ CHECKS = [
     "trust-domain",
     # 5. remote secrets and istiod's view of each remote cluster
     "remote-secrets",
-    # (slot) 5b. istiod's view of remote clusters
-    # (slot) 6. primary-remote: istiod-remote
-    # (slot) 7. multi-network: gateways and network labels
-    # (slot) 8. reachability of remote endpoints
+    "istiod-remote-view",  # 5b. clusterz/endpointShardz/logs per replica, and why a peer is not read
+    # 6. primary-remote: which istiod each cluster's proxies use (istiod-remote)
+    "proxy-control-plane",
+    # 7. multi-network: east-west gateways, then networks of pods and system namespaces
+    "network-gateways",
+    "network-labels",
+    # 8. reachability of remote endpoints (the client's access log)
+    "remote-reachability",
 ]
 
 

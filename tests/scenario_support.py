@@ -30,12 +30,7 @@ SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 # Finding ids whose checks have not landed yet. A scenario expecting one of them is xfail
 # (strict), and the meta-test proves none of them is produced: remove ids as checks land.
 PENDING_IDS = frozenset({
-    "remote-cluster-not-synced", "istiod-remote-missing",
-    "eastwest-gateway-missing", "eastwest-gateway-pending", "eastwest-gateway-network-label",
-    "cross-network-gateway-missing", "pod-network-unset", "system-namespace-network-label",
-    "remote-endpoints-unreachable",
-    "remote-api-unreachable", "remote-api-dns", "remote-api-tls", "remote-api-unauthorized",
-    "remote-kubeconfig-invalid", "istiod-egress-blocked-by-networkpolicy", "istiod-unhealthy",
+    "istiod-unhealthy",
     "injection-webhook-missing", "validation-webhook-missing",
     "control-plane-clusters-annotation-missing", "injection-url-unescaped-slash",
     "cluster-id-collision",

@@ -194,4 +194,6 @@ def mesh_config(cp: ControlPlane) -> dict:
     }
     if spec.access_log:     # protojson leaves empty strings out
         body["accessLogFile"] = "/dev/stdout"
+    if spec.discovery_selector:
+        body["discoverySelectors"] = [{"matchLabels": dict(spec.discovery_selector)}]
     return body

@@ -144,11 +144,23 @@ class MergedService:
     per_cluster: list[tuple[str, ClusterWorld, Service]]
 
 
+def discovers(cp: ControlPlane, cw: ClusterWorld, namespace: str) -> bool:
+    """meshConfig.discoverySelectors: with selectors set, istiod reads only matching namespaces
+    (their labels in the cluster the namespace lives in); the system namespace always counts."""
+    selector = cp.spec.discovery_selector
+    if not selector or namespace == "istio-system":
+        return True
+    labels = cw.spec.namespace_labels.get(namespace, {})
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
 def merged_services(cp: ControlPlane) -> list[MergedService]:
     """Services by hostname across the registries istiod reads; its own cluster comes first."""
     by_host: dict[str, MergedService] = {}
     for key, cw, _vis in cp.registries:
         for svc in cw.services:
+            if not discovers(cp, cw, svc.spec.namespace):
+                continue
             m = by_host.get(svc.hostname)
             if m is None:
                 m = by_host[svc.hostname] = MergedService(svc.hostname, svc.spec.name,

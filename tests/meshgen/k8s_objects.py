@@ -51,6 +51,7 @@ def _namespaces(world: World, cw: ClusterWorld) -> list[dict]:
         if ns == "sample":
             labels["istio-injection"] = "enabled"
             created = at(22 * 60 + 29)
+        labels.update(cw.spec.namespace_labels.get(ns, {}))
         out.append({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": meta(cw.id, "Namespace", ns, None, created, labels, annotations),
                     "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
@@ -198,6 +199,8 @@ def mesh_yaml(world: World, spec: ClusterSpec) -> str:
                   "trustDomain": spec.trust_domain}
     if spec.access_log:
         mesh["accessLogFile"] = "/dev/stdout"
+    if spec.discovery_selector:
+        mesh["discoverySelectors"] = [{"matchLabels": dict(spec.discovery_selector)}]
     return yaml.safe_dump(mesh, sort_keys=True)
 
 

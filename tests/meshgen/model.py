@@ -120,6 +120,10 @@ class ClusterSpec:
     retries_off_for: list[str] = field(default_factory=list)  # VirtualService with attempts: 0
     istiod_egress_policy: bool = False  # NetworkPolicy restricting istiod egress (own API only)
     access_log: bool = False            # meshConfig.accessLogFile=/dev/stdout
+    # meshConfig.discoverySelectors (matchLabels) of this cluster's istiod: it reads only the
+    # namespaces, in every cluster it syncs, whose labels match
+    discovery_selector: dict[str, str] | None = None
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # extra labels
 
     @property
     def has_istiod(self) -> bool:

@@ -262,6 +262,20 @@ def root_mismatch() -> tuple[Mesh, Expected]:
         ["root-cert-mismatch"])
 
 
+@scenario("only-local-unexplained")
+def only_local_unexplained() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    c1, c2 = mesh.cluster("cluster1"), mesh.cluster("cluster2")
+    c1.discovery_selector = {"istio-discovery": "enabled"}
+    c1.namespace_labels = {"sample": {"istio-discovery": "enabled"}}
+    return mesh, Expected(
+        "cluster1's meshConfig.discoverySelectors only admits namespaces labelled "
+        "istio-discovery=enabled, and cluster2's sample namespace lacks the label, so cluster1's "
+        "istiod ignores cluster2's helloworld: its clients get only local endpoints. No C3 id "
+        "names this cause, so a perfect diagnosis states the symptom itself.",
+        "problem", ["only-local-endpoints"], "only-local-endpoints", "cluster1")
+
+
 # ---------------------------------------------------------------------------------- trust
 CAPTURED = "2026-11-20T09:00:00Z"
 
