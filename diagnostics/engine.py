@@ -170,10 +170,21 @@ def _reraise_unexpected(exc: BaseException) -> None:
 async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: float
                         ) -> tuple[dict[Input, Fact], list[SourceError]]:
     """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason."""
-    info = fetch.info
     tasks = {inp: fetch.need(inp) for inp in inputs}
-    if tasks:
-        await asyncio.wait(list(tasks.values()), timeout=timeout)
+    try:
+        if tasks:
+            await asyncio.wait(list(tasks.values()), timeout=timeout)
+        return _collect(fetch.info, tasks, timeout)
+    finally:
+        for task in fetch.tasks.values():
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: a bug is raised once, not also logged by asyncio
+
+
+def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
+             ) -> tuple[dict[Input, Fact], list[SourceError]]:
     facts: dict[Input, Fact] = {}
     errors: dict[str, SourceError] = {}  # one line per distinct reason
     for inp, task in tasks.items():
@@ -191,9 +202,6 @@ async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: floa
         facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
         if captured:
             errors.setdefault(reason, SourceError(info.name, src, reason))
-    for task in fetch.tasks.values():
-        if not task.done():
-            task.cancel()
     return facts, list(errors.values())
 
 

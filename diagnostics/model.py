@@ -81,7 +81,18 @@ class RenderedFinding:
             "resource": self.resource, "title": self.title, "cause": self.cause,
             "evidence": self.evidence, "fix": self.fix, "commands": self.commands,
             "why": self.why, "docs": self.docs,
+            # extensions: what renderers need to show a cached report again
+            "summary": self.summary, "rank": self.rank, "by_design": self.by_design,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RenderedFinding":
+        return cls(id=d["id"], severity=d["severity"], cluster=d.get("cluster"),
+                   resource=d.get("resource"), title=d["title"], summary=d.get("summary", ""),
+                   cause=d["cause"], evidence=list(d.get("evidence") or []),
+                   fix=list(d.get("fix") or []), commands=list(d.get("commands") or []),
+                   why=d["why"], docs=d["docs"], rank=int(d.get("rank", 0)),
+                   by_design=bool(d.get("by_design", False)))
 
 
 @dataclass
@@ -140,7 +151,8 @@ class Report:
             "steps": [
                 {"title": s.title, "status": s.status, "cluster": s.cluster,
                  "evidence": s.evidence, "findings": [f.id for f in s.findings],
-                 "finding_indexes": self.step_refs[i] if i < len(self.step_refs) else []}
+                 "finding_indexes": self.step_refs[i] if i < len(self.step_refs) else [],
+                 "check": s.check}
                 for i, s in enumerate(self.steps)
             ],
             "findings": [f.to_dict() for f in self.findings],
@@ -152,3 +164,27 @@ class Report:
         }
         out.update(self.extra)
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        """A report read back from its JSON (a cached answer); steps keep their finding refs."""
+        findings = [RenderedFinding.from_dict(f) for f in d.get("findings") or []]
+        steps, refs = [], []
+        for s in d.get("steps") or []:
+            indexes = list(s.get("finding_indexes") or [])
+            steps.append(Step(s["title"], s["status"], s.get("cluster"), list(s.get("evidence") or []),
+                              [Finding(findings[i].id, findings[i].cluster, findings[i].resource)
+                               for i in indexes], s.get("check", "")))
+            refs.append(indexes)
+        known = {"schema", "command", "args", "verdict", "summary", "clusters", "steps", "findings",
+                 "errors", "duration_ms", "api_calls", "cached", "generated_at"}
+        return cls(
+            command=d["command"], args=dict(d.get("args") or {}), verdict=d["verdict"],
+            summary=d["summary"],
+            clusters=[ClusterStatus(c["name"], bool(c["reachable"])) for c in d.get("clusters") or []],
+            steps=steps, findings=findings,
+            errors=[SourceError(e["cluster"], e["source"], e["message"]) for e in d.get("errors") or []],
+            duration_ms=float(d.get("duration_ms", 0)), api_calls=int(d.get("api_calls", 0)),
+            cached=bool(d.get("cached", False)), generated_at=d.get("generated_at", ""),
+            step_refs=refs, extra={k: v for k, v in d.items() if k not in known},
+        )

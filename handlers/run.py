@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, diagnose
 from diagnostics.model import Report
+from diagnostics.reports import ReportCache, report_key
 from diagnostics.sources.base import Source
 from handlers.base import Request
 from handlers.grammar import UsageError
@@ -18,7 +19,26 @@ def check_clusters(request: Request, source: Source) -> None:
                          request.command)
 
 
+class Answerer:
+    """Runs requests against one source, through the report cache when there is one."""
+
+    def __init__(self, source: Source, cache: ReportCache | None = None,
+                 timeout: float = DEFAULT_CLUSTER_TIMEOUT):
+        self.source, self.cache, self.timeout = source, cache, timeout
+
+    async def answer(self, request: Request, *, fresh: bool = False) -> Report:
+        check_clusters(request, self.source)
+        plan = request.plan()
+
+        async def run() -> Report:
+            return await diagnose(plan, self.source, timeout=self.timeout)
+
+        if self.cache is None:
+            return await run()
+        return await self.cache.get_or_run(report_key(plan, self.source.identity), run, fresh)
+
+
 async def answer(request: Request, source: Source, *,
                  timeout: float = DEFAULT_CLUSTER_TIMEOUT) -> Report:
-    check_clusters(request, source)
-    return await diagnose(request.plan(), source, timeout=timeout)
+    """One uncached answer (the terminal without a shared cache)."""
+    return await Answerer(source, None, timeout).answer(request)

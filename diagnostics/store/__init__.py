@@ -1,0 +1,1 @@
+"""Coordination state shared by every replica: cache, dedupe, rate windows and locks."""
