@@ -64,3 +64,20 @@ def debian_kubectl() -> Path:
     if not DEBIAN_KUBECTL.is_file():
         pytest.fail(f"{DEBIAN_KUBECTL} is missing: run scripts/install-test-deps", pytrace=False)
     return DEBIAN_KUBECTL
+
+
+# ---------------------------------------------------------------------------------------------
+# Slack fakes (tests/slackfake): a fake Web API + Socket Mode server + signing client.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def slack():
+    """A running Slack harness (tests/slackfake.slack_harness) with the default workspace:
+    team T0MESH, bot U0MESHBOT/B0MESHBOT, #general C0GENERAL (bot member), #inc-42 C0INCIDENT,
+    users U0ALICE/U0BOB, usergroup S0ONCALL=[U0ALICE]. `.api`, `.socket`, `.client(base_url)`."""
+    from tests.slackfake import slack_harness
+
+    async with slack_harness() as harness:
+        yield harness
+# --------------------------------------------------------------------------- end Slack fakes
