@@ -8,16 +8,19 @@ not fit is cut at a line boundary and carried whole in a file to upload with the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, ContextBlock,
                                      MarkdownTextObject, SectionBlock)
 
+from diagnostics.checks.base import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
 from diagnostics.render.text import command_line
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
+MAX_MESSAGE_TEXT = 11_000  # Slack refuses ~12k characters of block text in one message
 RERUN_ACTION = "mesh_rerun"
 DETAILS_ACTION = "mesh_details"
 
@@ -25,6 +28,7 @@ VERDICT_EMOJI = {"problem": ":red_circle:", "healthy": ":large_green_circle:",
                  "expected": ":large_blue_circle:", "inconclusive": ":white_circle:"}
 STATUS_EMOJI = {"pass": ":white_check_mark:", "fail": ":x:", "warn": ":warning:",
                 "skip": ":heavy_minus_sign:", "error": ":grey_question:"}
+STATUS_MARK = {"pass": "✔", "fail": "✖", "warn": "!", "skip": "–", "error": "?"}  # inside code
 
 
 @dataclass
@@ -64,18 +68,34 @@ def _code(lines: list[str], limit: int = MAX_SECTION) -> tuple[str, bool]:
     return text, cut
 
 
-def root_message(report: Report, command_text: str | None = None) -> SlackMessage:
+def _asked_by(user: str | None) -> str:
+    """A user mention (ids are plain alphanumerics, so no escaping is needed)."""
+    return f" · asked by <@{user}>" if user and user.isalnum() else ""
+
+
+def _age(generated_at: str, now: datetime | None) -> str:
+    try:
+        then = datetime.strptime(generated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return "earlier"
+    seconds = max(0, int(((now or datetime.now(timezone.utc)) - then).total_seconds()))
+    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
+
+
+def root_message(report: Report, command_text: str | None = None, asked_by: str | None = None,
+                 now: datetime | None = None) -> SlackMessage:
     cmd = command_text or command_line(report)
     verdict = report.verdict.upper()
     reach = "  ".join(f"{c.name} {'✓' if c.reachable else '✗ unreachable'}" for c in report.clusters)
     meta = f"{reach} · {report.api_calls} API calls · {report.duration_ms:.0f} ms"
     if report.cached:
-        meta += " · cached"
+        meta = f"from {_age(report.generated_at, now)} — Re-run for fresh · {reach}"
+    meta = escape(meta) + _asked_by(asked_by)
     summary, _ = _fit(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* `/mesh {escape(cmd)}`\n"
                       f"{escape(report.summary)}")
     blocks = [
         _section(summary),
-        ContextBlock(elements=[MarkdownTextObject(text=escape(meta))]),
+        ContextBlock(elements=[MarkdownTextObject(text=meta)]),
         ActionsBlock(block_id="mesh_actions", elements=[
             ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=cmd[:2000]),
             ButtonElement(text="Details", action_id=DETAILS_ACTION, value=cmd[:2000]),
@@ -85,25 +105,62 @@ def root_message(report: Report, command_text: str | None = None) -> SlackMessag
     return SlackMessage(text=text[:3000], blocks=[b.to_dict() for b in blocks])
 
 
-def step_message(index: int, step: Step, findings: list[RenderedFinding]) -> SlackMessage:
-    """One threaded reply: the step's status and evidence, then each failed finding's fix."""
-    where = f" — `{escape(step.cluster)}`" if step.cluster else ""
-    blocks: list[Block] = [_section(f"{STATUS_EMOJI[step.status]} *{index}. "
-                                    f"{escape(step.title)}*{where}")]
+STATUS_ORDER = ("error", "fail", "warn", "pass", "skip")  # a group shows its most alarming
+
+
+def worst_status(steps: list[Step]) -> str:
+    """The status a group of steps shows: the most alarming of its members."""
+    return min((s.status for s in steps), key=STATUS_ORDER.index)
+
+
+def step_message(index: int, steps: list[Step], findings: list[RenderedFinding]) -> SlackMessage:
+    """One threaded reply for one runbook step: a line of evidence per cluster it ran on, then
+    the cause, fix and why of each finding worth acting on."""
+    first = steps[0]
+    where = f" — `{escape(first.cluster)}`" if len(steps) == 1 and first.cluster else ""
+    status = worst_status(steps)
+    title = first.title
+    if any(s.title != title for s in steps):
+        spec = REGISTRY.get(first.check)
+        title = spec.title if spec else title
+    blocks: list[Block] = [_section(f"{STATUS_EMOJI[status]} *{index}. "
+                                    f"{escape(title)}*{where}")]
     files: list[tuple[str, str]] = []
-    if step.evidence:
-        text, cut = _code(step.evidence)
+    for step in steps:
+        lines = step.evidence
+        if len(steps) > 1:
+            head = step.cluster or "mesh"
+            if step.title != title:
+                head += f": {step.title}"
+            lines = [f"{STATUS_MARK[step.status]} {head}"] + [f"  {line}" for line in step.evidence]
+        if not lines:
+            continue
+        text, cut = _code(lines)
         blocks.append(_section(text))
         if cut:
-            files.append((f"step-{index}-evidence.txt", "\n".join(step.evidence) + "\n"))
+            suffix = f"-{step.cluster}" if len(steps) > 1 and step.cluster else ""
+            files.append((f"step-{index}{suffix}-evidence.txt", "\n".join(step.evidence) + "\n"))
     for finding in findings:
         blocks += _finding_blocks(finding)
-    if len(blocks) > MAX_BLOCKS:
-        spill = "\n\n".join(_block_text(b) for b in blocks[MAX_BLOCKS - 1:])
-        blocks = blocks[: MAX_BLOCKS - 1] + [_section("… more in the attached file")]
+    blocks, spill = _within_message_limits(blocks)
+    if spill:
         files.append((f"step-{index}-more.txt", spill))
-    fallback = f"{index}. {step.title}: {step.status}"
+    fallback = f"{index}. {first.title}: {status}"
     return SlackMessage(text=fallback, blocks=[b.to_dict() for b in blocks], files=files)
+
+
+def _within_message_limits(blocks: list[Block]) -> tuple[list[Block], str]:
+    """Keep blocks while both Slack limits hold (50 blocks, ~12k characters of text); the rest
+    goes into the text of a file, announced by a last block."""
+    kept, used = [], 0
+    for i, block in enumerate(blocks):
+        size = len(_block_text(block))
+        if len(kept) == MAX_BLOCKS - 1 or used + size > MAX_MESSAGE_TEXT - 100:
+            spill = "\n\n".join(_block_text(b) for b in blocks[i:])
+            return kept + [_section("… more in the attached file")], spill
+        kept.append(block)
+        used += size
+    return kept, ""
 
 
 def _finding_blocks(f: RenderedFinding) -> list[Block]:
@@ -128,11 +185,57 @@ def _block_text(block: Block) -> str:
     return "\n".join(e.get("text", "") for e in d.get("elements", []))
 
 
-def thread(report: Report, command_text: str | None = None) -> list[SlackMessage]:
+def progress_message(command_text: str, asked_by: str | None = None) -> SlackMessage:
+    """The root message while a diagnosis runs; replaced in place by the verdict."""
+    who = _asked_by(asked_by)
+    text = f":hourglass_flowing_sand: Diagnosing `/mesh {escape(command_text)}` across the mesh…"
+    return SlackMessage(text=f"Diagnosing /mesh {command_text}…", blocks=[
+        _section(text).to_dict(),
+        ContextBlock(elements=[MarkdownTextObject(text=f"started{who}")]).to_dict()])
+
+
+def failure_message(command_text: str, what: str, asked_by: str | None = None) -> SlackMessage:
+    """The root message when the diagnosis itself failed: say what failed, offer Re-run."""
+    who = _asked_by(asked_by)
+    text, _ = _fit(f":warning: *meshbot could not finish* `/mesh {escape(command_text)}`\n"
+                   f"{escape(what)}")
+    blocks = [_section(text),
+              ContextBlock(elements=[MarkdownTextObject(text=f"nothing was changed in any "
+                                                             f"cluster{who}")]),
+              ActionsBlock(block_id="mesh_actions", elements=[
+                  ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=command_text[:2000])])]
+    return SlackMessage(text=f"meshbot could not finish /mesh {command_text}: {what}"[:3000],
+                        blocks=[b.to_dict() for b in blocks])
+
+
+def text_message(text: str) -> SlackMessage:
+    """Plain information (help, notices) as one section, cut to Block Kit's limit."""
+    body, cut = _fit(text)
+    files = [("message.txt", text)] if cut else []
+    return SlackMessage(text=text[:3000], blocks=[_section(body).to_dict()], files=files)
+
+
+def thread(report: Report, command_text: str | None = None, asked_by: str | None = None,
+           now: datetime | None = None) -> list[SlackMessage]:
     """The whole answer: root message first, then one reply per step in order."""
-    messages = [root_message(report, command_text)]
-    for i, step in enumerate(report.steps):
-        findings = report.step_findings(i)
-        shown = [f for f in findings if step.status in ("fail", "warn") or f.by_design]
-        messages.append(step_message(i + 1, step, shown))
+    messages = [root_message(report, command_text, asked_by, now)]
+    for number, group in enumerate(step_groups(report), 1):
+        shown: list[RenderedFinding] = []
+        for i in group:
+            step = report.steps[i]
+            shown += [f for f in report.step_findings(i)
+                      if (step.status in ("fail", "warn") or f.by_design) and f not in shown]
+        messages.append(step_message(number, [report.steps[i] for i in group], shown))
     return messages
+
+
+def step_groups(report: Report) -> list[list[int]]:
+    """Consecutive steps of one check (its per-cluster runs) form one runbook step."""
+    groups: list[list[int]] = []
+    for i, step in enumerate(report.steps):
+        prev = report.steps[i - 1] if i else None
+        if prev is not None and step.check and prev.check == step.check:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups

@@ -157,6 +157,24 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_UNDIAGNOSED if len(unreachable) == len(results) else EXIT_OK
 
 
+def cmd_serve(_args: argparse.Namespace) -> int:
+    """The Slack bot (contract C6/C7); configuration from the environment and MESHBOT_CONFIG."""
+    from bot import logs
+    from bot.serve import serve
+    from bot.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        config = load_config(settings.config_path)
+    except (SettingsError, ConfigError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        return asyncio.run(serve(settings, config))
+    except SnapshotError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from diagnostics.render.catalog import render_catalog
 
@@ -167,7 +185,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
                                 "in Slack and in the terminal.")
-    sub = p.add_subparsers(dest="cmd", metavar="{mesh,demo,replay,snapshot,catalog}")
+    sub = p.add_subparsers(dest="cmd", metavar="{mesh,serve,demo,replay,snapshot,catalog}")
     sub.required = True
     mesh = sub.add_parser("mesh", help="run a diagnosis: meshbot mesh <command> [args]",
                           add_help=False)
@@ -181,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--host", default="127.0.0.1")
     replay.add_argument("--latency-ms", type=float, default=0.0)
     replay.add_argument("--kubeconfig-out", help="write the kubeconfig here instead of stdout")
+    sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")
     snap.add_argument("--kubeconfig")
@@ -198,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"mesh": lambda: cmd_mesh(args.words), "demo": lambda: cmd_demo(args),
                 "replay": lambda: cmd_replay(args), "snapshot": lambda: cmd_snapshot(args),
+                "serve": lambda: cmd_serve(args),
                 "catalog": lambda: cmd_catalog(args)}
     try:
         return handlers[args.cmd]()

@@ -1,0 +1,61 @@
+"""The bot's HTTP side (contract C6): Slack events in HTTP mode, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+
+from bot.bolt_request import FormSafeBoltRequest
+from bot.metrics import CONTENT_TYPE, Metrics
+
+
+@dataclass
+class Health:
+    """What /readyz reports: Slack connected, a source configured; the store may be degraded."""
+
+    slack_connected: Callable[[], bool]
+    source_configured: bool
+    store_degraded: Callable[[], bool] = lambda: False
+
+
+def _json(status: int, data: dict) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json")
+
+
+def build_web_app(metrics: Metrics, health: Health, bolt: AsyncApp | None = None) -> web.Application:
+    """The aiohttp application; /slack/events only when Slack talks to us over HTTP."""
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        assert bolt is not None
+        bolt_request = FormSafeBoltRequest(body=await request.text(), query=request.query_string,
+                                           headers=dict(request.headers))
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return _json(200, {"status": "alive"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        checks = {"slack": health.slack_connected(), "sources": health.source_configured}
+        ready = all(checks.values())
+        degraded = health.store_degraded()
+        status = "ready" if ready and not degraded else ("degraded" if ready else "not ready")
+        return _json(200 if ready else 503, {"status": status, **checks,
+                                              "store": "degraded" if degraded else "ok"})
+
+    async def metrics_endpoint(_request: web.Request) -> web.Response:
+        response = web.Response(body=metrics.render())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    if bolt is not None:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app

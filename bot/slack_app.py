@@ -1,0 +1,117 @@
+"""The slack-bolt AsyncApp: listeners that ack at once and hand the work to the responder.
+
+Every listener acks before anything slow happens (Slack's 3-second rule; target: milliseconds),
+and every delivery is de-duplicated on receipt (event retries, Socket Mode re-deliveries,
+button double-clicks).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.blocks import DETAILS_ACTION, RERUN_ACTION
+from bot.dedupe import Deduper
+from bot.responder import Ask, Responder, usage_message
+from handlers.base import TextReply
+from handlers.grammar import UsageError
+
+log = logs.get("meshbot.slack")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub(" ", text or "").strip()
+
+
+def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
+              signing_secret: str | None, socket_mode: bool) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret or "socket-mode-unused",
+                   request_verification_enabled=not socket_mode,
+                   process_before_response=False, logger=None)
+
+    @app.command("/mesh")
+    async def on_mesh(ack: Any, body: dict) -> None:
+        if not await deduper.first("command", str(body.get("trigger_id") or body)):
+            await ack()
+            return
+        ask = Ask(str(body.get("text") or ""), body.get("user_id", ""), body.get("channel_id", ""),
+                  "slash")
+        try:
+            parsed = responder.parse(ask)
+        except UsageError as exc:
+            await ack(response_type="ephemeral", text=usage_message(exc))
+            return
+        if isinstance(parsed, TextReply):
+            await ack(response_type="ephemeral", text=f"```{parsed.text}```")
+            return
+        await ack()
+        responder.spawn(ask, parsed)
+
+    @app.event("app_mention")
+    async def on_mention(body: dict, event: dict) -> None:
+        if not await _first_event(deduper, body, event):
+            return
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        ask = Ask(strip_mentions(event.get("text", "")), event.get("user", ""),
+                  event.get("channel", ""), "mention", thread_ts=thread_ts)
+        try:
+            parsed = responder.parse(ask)
+        except UsageError as exc:
+            await responder.poster.ephemeral(ask.channel, ask.user, usage_message(exc), thread_ts)
+            return
+        responder.spawn(ask, parsed)
+
+    @app.event("message")
+    async def on_message() -> None:
+        """Plain messages need no answer; acknowledging them keeps Slack from retrying."""
+
+    @app.action(RERUN_ACTION)
+    async def on_rerun(ack: Any, body: dict, action: dict) -> None:
+        await ack()
+        await _button(deduper, responder, body, action, "rerun")
+
+    @app.action(DETAILS_ACTION)
+    async def on_details(ack: Any, body: dict, action: dict) -> None:
+        await ack()
+        await _button(deduper, responder, body, action, "details")
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        log.error("bolt_error", error=f"{type(error).__name__}: {error}",
+                  type=(body or {}).get("type"))
+
+    return app
+
+
+async def _first_event(deduper: Deduper, body: dict, event: dict) -> bool:
+    """An event is new if neither its id nor (channel, ts) was seen: Slack may deliver one
+    message as an app_mention and a message event with different ids."""
+    first_id = await deduper.first("event", str(body.get("event_id") or event.get("event_ts")))
+    first_msg = await deduper.first("message", f"{event.get('channel')}:{event.get('ts')}")
+    return first_id and first_msg
+
+
+async def _button(deduper: Deduper, responder: Responder, body: dict, action: dict,
+                  trigger: str) -> None:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    message = body.get("message") or {}
+    key = f"{channel}:{container.get('message_ts')}:{action.get('action_ts')}:{trigger}"
+    if not await deduper.first("action", key):
+        return
+    user = (body.get("user") or {}).get("id", "")
+    root_ts = container.get("message_ts") or message.get("ts")
+    thread_ts = message.get("thread_ts") or (root_ts if trigger == "details" else None)
+    ask = Ask(str(action.get("value") or ""), user, channel, trigger, thread_ts=thread_ts,
+              fresh=trigger == "rerun")
+    try:
+        parsed = responder.parse(ask)
+    except UsageError as exc:
+        await responder.poster.ephemeral(channel, user, usage_message(exc), thread_ts)
+        return
+    responder.spawn(ask, parsed)

@@ -1,0 +1,56 @@
+"""Running the real bot (`bot.serve.Bot`) against the fake Slack, for behaviour tests."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from bot.serve import Bot
+from bot.settings import Settings
+from diagnostics.config import Config
+from diagnostics.sources.base import Source
+from tests.slackfake import slack_harness
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "demo-mesh"
+ASK = "why-local-only helloworld -n sample"
+
+
+@asynccontextmanager
+async def fast_slack(**kw) -> AsyncIterator:
+    """The fake Slack without its 1 msg/s limit (tests that want 429s inject them)."""
+    kw.setdefault("rate_limit_enabled", False)
+    kw.setdefault("socket_ack_timeout", 0.5)
+    async with slack_harness(**kw) as harness:
+        yield harness
+
+
+@asynccontextmanager
+async def running_bot(slack, *, socket_mode: bool = False, config: Config | None = None,
+                      source: Source | None = None, snapshot: Path = DEMO) -> AsyncIterator[Bot]:
+    """The bot as `meshbot serve` runs it, on an ephemeral port, answering from a snapshot."""
+    settings = Settings(bot_token=slack.bot_token, signing_secret=slack.signing_secret,
+                        app_token=slack.app_token if socket_mode else None,
+                        api_url=slack.api.url, snapshot=str(snapshot), http_port=0)
+    bot = Bot(settings, config or Config(), source=source, host="127.0.0.1")
+    await bot.start(port=0)
+    try:
+        if socket_mode:
+            await slack.socket.wait_for_open(1)
+        yield bot
+    finally:
+        await bot.stop(drain_seconds=5)
+
+
+def url(bot: Bot) -> str:
+    return f"http://127.0.0.1:{bot.port}"
+
+
+def roots(slack, channel: str = "C0GENERAL"):
+    """The bot's root messages in a channel (not replies, not human messages)."""
+    return [m for m in slack.api.messages(channel) if m.bot_id and not m.is_reply]
+
+
+def finished(message) -> bool:
+    return "Diagnosing" not in message.all_text

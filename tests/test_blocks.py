@@ -1,0 +1,72 @@
+"""Block Kit rendering within Slack's limits, whatever the size of the evidence."""
+
+from __future__ import annotations
+
+from bot.blocks import MAX_BLOCKS, MAX_SECTION, thread
+from bot.metrics import Metrics
+from bot.poster import Poster, web_client
+from diagnostics.model import ClusterStatus, RenderedFinding, Report, Step
+from tests.bot_support import fast_slack
+from tests.slackfake.state import all_text
+
+
+def _finding(i: int) -> RenderedFinding:
+    return RenderedFinding(
+        id="remote-secret-missing", severity="error", cluster="cluster1", resource=f"r{i}",
+        title=f"finding {i} <with> & markup", summary="s", cause="c" * 500,
+        evidence=["e"], fix=["do this", "then that"], commands=["kubectl get x " + "y" * 4000],
+        why="w", docs="https://istio.io/", rank=30, by_design=False)
+
+
+def huge_report() -> Report:
+    findings = [_finding(i) for i in range(40)]
+    step = Step("A step with a lot of evidence", "fail", "cluster1",
+                [f"line {n}: " + "x" * 80 for n in range(3000)])
+    return Report(command="why-local-only", args={"service": "hw", "namespace": "sample"},
+                  verdict="problem", summary="S" * 5000, clusters=[ClusterStatus("cluster1", True)],
+                  steps=[step], findings=findings, errors=[], duration_ms=1, api_calls=1,
+                  cached=False, generated_at="2026-11-21T09:00:00Z",
+                  step_refs=[list(range(len(findings)))])
+
+
+def test_huge_reports_stay_within_block_kit_limits_and_spill_into_files():
+    messages = thread(huge_report(), "why-local-only hw -n sample")
+    for message in messages:
+        assert len(message.blocks) <= MAX_BLOCKS
+        for block in message.blocks:
+            assert len(block.get("text", {}).get("text", "")) <= MAX_SECTION
+    step = messages[1]
+    names = [name for name, _ in step.files]
+    assert "step-1-evidence.txt" in names and "step-1-more.txt" in names
+    evidence = dict(step.files)["step-1-evidence.txt"]
+    assert evidence.count("\n") == 3000  # the whole evidence, not the cut
+
+
+def test_mrkdwn_control_characters_are_escaped():
+    text = all_text(thread(huge_report())[1].blocks)
+    assert "&lt;with&gt; &amp; markup" in text and "<with>" not in text
+
+
+async def test_fake_slack_accepts_every_message_of_a_huge_report():
+    async with fast_slack() as slack:
+        metrics = Metrics()
+        poster = Poster(web_client(slack.bot_token, slack.api_base_url, metrics), metrics)
+        messages = thread(huge_report())
+        root = await poster.post("C0GENERAL", messages[0])
+        assert root
+        for message in messages[1:]:
+            assert await poster.post("C0GENERAL", message, root)
+        assert not [c for c in slack.api.calls("chat.postMessage") if not c.ok]
+        assert {f.filename for f in slack.api.files()} >= {"step-1-evidence.txt", "step-1-more.txt"}
+
+
+async def test_refused_blocks_degrade_to_text_with_the_content_attached():
+    async with fast_slack() as slack:
+        metrics = Metrics()
+        poster = Poster(web_client(slack.bot_token, slack.api_base_url, metrics), metrics)
+        slack.api.fail("chat.postMessage", "invalid_blocks", times=1)
+        ts = await poster.post("C0GENERAL", thread(huge_report())[0])
+        assert ts
+        (message,) = slack.api.messages("C0GENERAL")
+        assert "the full message is attached" in message.text
+        assert [f.filename for f in slack.api.files()] == ["message.txt"]
