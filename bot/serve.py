@@ -58,10 +58,9 @@ class Bot:
         self._auth_task: asyncio.Task | None = None
         self.port: int | None = None
 
-    def _slack_connected(self) -> bool:
+    async def _slack_connected(self) -> bool:
         if self.socket is not None:
-            return bool(self.socket.client.is_connected()) if hasattr(self.socket.client,
-                                                                      "is_connected") else True
+            return bool(await self.socket.client.is_connected())
         return self._authenticated
 
     async def _authenticate(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -18,7 +18,7 @@ from bot.metrics import CONTENT_TYPE, Metrics
 class Health:
     """What /readyz reports: Slack connected, a source configured; the store may be degraded."""
 
-    slack_connected: Callable[[], bool]
+    slack_connected: Callable[[], Awaitable[bool]]
     source_configured: bool
     store_degraded: Callable[[], bool] = lambda: False
 
@@ -41,7 +41,7 @@ def build_web_app(metrics: Metrics, health: Health, bolt: AsyncApp | None = None
         return _json(200, {"status": "alive"})
 
     async def readyz(_request: web.Request) -> web.Response:
-        checks = {"slack": health.slack_connected(), "sources": health.source_configured}
+        checks = {"slack": await health.slack_connected(), "sources": health.source_configured}
         ready = all(checks.values())
         degraded = health.store_degraded()
         status = "ready" if ready and not degraded else ("degraded" if ready else "not ready")

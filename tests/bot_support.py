@@ -54,3 +54,60 @@ def roots(slack, channel: str = "C0GENERAL"):
 
 def finished(message) -> bool:
     return "Diagnosing" not in message.all_text
+
+
+class SlackUser:
+    """A person in Slack, whatever the transport: the same actions over HTTP (signed requests)
+    or Socket Mode (envelopes), each returning once Slack has its acknowledgement."""
+
+    def __init__(self, slack, bot, transport: str):
+        self.slack, self.bot, self.transport = slack, bot, transport
+        self.http = slack.client(url(bot)) if transport == "http" else None
+
+    async def slash(self, text: str, *, user: str = "U0ALICE", channel: str = "C0GENERAL"):
+        if self.http:
+            resp = await self.http.slash_command(text, user=user, channel=channel)
+            assert resp.status == 200, resp.body
+            return resp.json() if resp.body else {}
+        ack = await self.slack.socket.wait_for_ack(
+            await self.slack.socket.send_slash_command(text, user=user, channel=channel))
+        return ack.payload or {}
+
+    async def mention(self, text: str, *, event_id: str | None = None):
+        callback = self.slack.socket.payloads.app_mention(f"<@U0MESHBOT> {text}") \
+            if not self.http else None
+        if self.http:
+            resp = await self.http.app_mention(f"<@U0MESHBOT> {text}", event_id=event_id)
+            assert resp.status == 200
+            return resp
+        await self.slack.socket.wait_for_ack(await self.slack.socket.send_event(callback))
+        return callback
+
+    async def redeliver(self, delivered) -> None:
+        """Slack delivering the same event again (an HTTP retry, a Socket Mode re-delivery)."""
+        if self.http:
+            resp = await self.http.retry(delivered, num=1, reason="http_timeout")
+            assert resp.status == 200
+        else:
+            await self.slack.socket.wait_for_ack(await self.slack.socket.send_event(delivered))
+
+    async def click(self, message_ts: str, action_id: str, *, channel: str = "C0GENERAL"):
+        if self.http:
+            resp = await self.http.click(channel=channel, message_ts=message_ts,
+                                         action_id=action_id)
+            assert resp.status == 200
+        else:
+            await self.slack.socket.wait_for_ack(await self.slack.socket.click(
+                channel=channel, message_ts=message_ts, action_id=action_id))
+
+    async def settled(self) -> None:
+        """Every answer the bot started has been posted."""
+        await self.bot.responder.drain(30)
+
+
+@asynccontextmanager
+async def slack_user(transport: str, *, config: Config | None = None,
+                     source: Source | None = None, **slack_kw) -> AsyncIterator[SlackUser]:
+    async with fast_slack(**slack_kw) as slack, running_bot(
+            slack, socket_mode=transport == "socket", config=config, source=source) as bot:
+        yield SlackUser(slack, bot, transport)

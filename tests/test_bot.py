@@ -1,0 +1,200 @@
+"""The bot's behaviour through the real AsyncApp, over HTTP and over Socket Mode alike.
+
+Command logic is exercised as text in and messages out, against the fake Slack; the diagnosis
+runs on the demo mesh snapshot (or, where latency matters, through meshbot replay).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.blocks import DETAILS_ACTION, RERUN_ACTION
+from diagnostics.config import Config, Permissions
+from diagnostics.model import ClusterInfo
+from tests.bot_support import ASK, finished, roots, slack_user
+from tests.slackfake.state import all_text
+
+TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket"])
+
+
+@TRANSPORTS
+async def test_command_answers_with_a_root_and_one_reply_per_step(transport):
+    async with slack_user(transport) as alice:
+        assert await alice.slash(ASK) == {}  # an empty ack: the thread follows
+        await alice.settled()
+        (root,) = roots(alice.slack)
+        assert "PROBLEM" in root.all_text and "asked by <@U0ALICE>" in root.all_text
+        assert root.blocks[-1]["type"] == "actions"  # Re-run and Details
+        assert root.edits, "the root said 'diagnosing' first and was updated in place"
+        replies = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
+        titles = [all_text(r.blocks).splitlines()[0] for r in replies]
+        assert titles[0].endswith("*1. Service helloworld.sample in each cluster*")
+        numbers = [t.split("*")[1].split(".")[0] for t in titles]
+        assert numbers == [str(i) for i in range(1, len(titles) + 1)]
+        fix = next(r for r in replies if "Remote secrets" in r.all_text)
+        assert ("istioctl create-remote-secret --context=cluster2 --name=cluster2 | kubectl "
+                "apply --context=cluster1 -f -") in fix.all_text
+        assert all(len(r.blocks) <= 50 for r in replies)
+
+
+@TRANSPORTS
+async def test_usage_errors_unknown_commands_and_help_are_ephemeral(transport):
+    async with slack_user(transport) as alice:
+        bad = await alice.slash("why-local-only Bad_Name")
+        assert bad["response_type"] == "ephemeral" and "not a valid service name" in bad["text"]
+        assert "unknown command `frobnicate`" in (await alice.slash("frobnicate"))["text"]
+        help_ = await alice.slash("help")
+        assert "why-local-only <service>" in help_["text"] and "trust" in help_["text"]
+        await alice.settled()
+        assert not alice.slack.api.calls("chat.postMessage")
+
+
+@TRANSPORTS
+async def test_the_word_payload_is_just_a_word(transport):
+    async with slack_user(transport) as alice:
+        await alice.slash("why-local-only payload-api -n payload")
+        await alice.settled()
+        (root,) = roots(alice.slack)
+        assert "payload-api" in root.all_text and "PROBLEM" in root.all_text
+
+
+@TRANSPORTS
+async def test_mention_is_answered_in_the_mentions_thread(transport):
+    async with slack_user(transport) as alice:
+        await alice.mention(ASK)
+        await alice.settled()
+        mention = next(m for m in alice.slack.api.messages("C0GENERAL") if not m.bot_id)
+        thread = alice.slack.api.thread("C0GENERAL", mention.ts)
+        assert finished(thread[1]) and "PROBLEM" in thread[1].all_text and len(thread) > 6
+        assert not roots(alice.slack), "nothing was posted outside the mention's thread"
+
+
+@TRANSPORTS
+async def test_redelivered_events_never_produce_a_second_answer(transport):
+    async with slack_user(transport) as alice:
+        delivered = await alice.mention(ASK)
+        await alice.redeliver(delivered)
+        await alice.settled()
+        mention = next(m for m in alice.slack.api.messages("C0GENERAL") if not m.bot_id)
+        answers = [m for m in alice.slack.api.thread("C0GENERAL", mention.ts)
+                   if m.bot_id and "PROBLEM" in m.all_text]
+        assert len(answers) == 1
+        assert alice.bot.metrics.duplicates.labels("event")._value.get() == 1
+
+
+@TRANSPORTS
+async def test_channel_permissions_deny_with_an_ephemeral_notice(transport):
+    config = Config(permissions=Permissions(channels={"C0GENERAL": ["help", "trust"]}))
+    async with slack_user(transport, config=config) as alice:
+        await alice.slash(ASK)
+        await alice.settled()
+        (notice,) = alice.slack.api.ephemerals("C0GENERAL", "U0ALICE")
+        assert "not enabled in this channel" in notice.text and "`trust`" in notice.text
+        assert not roots(alice.slack)
+
+
+@TRANSPORTS
+async def test_restricted_commands_need_the_user_group(transport):
+    config = Config(permissions=Permissions(restricted_commands={"trust": ["S0ONCALL"]}))
+    async with slack_user(transport, config=config) as someone:
+        await someone.slash("trust", user="U0BOB")
+        await someone.settled()
+        (notice,) = someone.slack.api.ephemerals("C0GENERAL", "U0BOB")
+        assert "restricted to members of <!subteam^S0ONCALL>" in notice.text
+        await someone.slash("trust", user="U0ALICE")
+        await someone.slash("trust", user="U0ALICE")
+        await someone.settled()
+        assert len(roots(someone.slack)) == 2
+        assert len(someone.slack.api.calls("usergroups.users.list")) == 1  # cached
+
+
+@TRANSPORTS
+async def test_per_user_rate_limit(transport):
+    async with slack_user(transport) as alice:
+        alice.bot.responder.gate.per_minute = 2
+        for _ in range(3):
+            await alice.slash("trust")
+        await alice.settled()
+        (notice,) = alice.slack.api.ephemerals("C0GENERAL", "U0ALICE")
+        assert "diagnoses in the last minute" in notice.text
+        assert len(roots(alice.slack)) == 2
+
+
+@TRANSPORTS
+async def test_slack_429s_are_retried_after_retry_after_and_nothing_is_lost(transport):
+    async with slack_user(transport) as alice:
+        alice.slack.api.rate_limit("chat.postMessage", times=2, retry_after=1)
+        await alice.slash("trust")
+        await alice.settled()
+        (root,) = roots(alice.slack)
+        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 3  # root + 2 steps
+        assert alice.bot.metrics.slack_ratelimited.labels("chat.postMessage")._value.get() == 2
+
+
+class BrokenSource:
+    """A source whose reads fail with a bug (not a cluster fault), so the diagnosis raises."""
+
+    identity = "broken"
+
+    def cluster_infos(self):
+        return [ClusterInfo("cluster1")]
+
+    async def list(self, *args, **kwargs):
+        raise RuntimeError("boom in the source")
+
+    def istiod_targets(self, cluster, pods):
+        return []
+
+    async def istiod_get(self, *args):
+        raise RuntimeError("boom")
+
+    async def pod_log(self, *args):
+        raise RuntimeError("boom")
+
+    async def close(self):
+        return None
+
+
+@TRANSPORTS
+async def test_a_diagnosis_that_raises_still_answers_saying_what_failed(transport):
+    async with slack_user(transport, source=BrokenSource()) as alice:
+        await alice.slash("trust")
+        await alice.settled()
+        (root,) = roots(alice.slack)
+        assert "could not finish" in root.all_text and "RuntimeError" in root.all_text
+        (_, reply) = alice.slack.api.thread("C0GENERAL", root.ts)
+        assert "What failed: RuntimeError: boom in the source" in reply.all_text
+
+
+@TRANSPORTS
+async def test_cached_answers_say_so_rerun_is_fresh_and_details_uploads_the_report(transport):
+    async with slack_user(transport) as alice:
+        await alice.slash("trust")
+        await alice.slash("trust")  # identical ask within the TTL
+        await alice.settled()
+        first, cached = roots(alice.slack)
+        assert "Re-run for fresh" not in first.all_text and "Re-run for fresh" in cached.all_text
+        await alice.click(cached.ts, RERUN_ACTION)
+        await alice.settled()
+        rerun = roots(alice.slack)[2]
+        assert "Re-run for fresh" not in rerun.all_text and "HEALTHY" in rerun.all_text
+        assert alice.bot.metrics.cache.labels("hit")._value.get() == 1
+        await alice.click(first.ts, DETAILS_ACTION)
+        await alice.settled()
+        files = alice.slack.api.files()
+        assert sorted(f.filename for f in files) == ["meshbot-report.json", "meshbot-report.txt"]
+        assert all(f.thread_ts == first.ts for f in files)
+
+
+@TRANSPORTS
+async def test_metrics_count_what_happened(transport):
+    import aiohttp
+    async with slack_user(transport) as alice:
+        await alice.slash("trust")
+        await alice.settled()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{alice.bot.port}/metrics") as r:
+                text = await r.text()
+        assert ('meshbot_commands_total{command="trust",trigger="slash",verdict="healthy"} 1.0'
+                in text)
+        assert "meshbot_diagnosis_duration_seconds_bucket" in text
