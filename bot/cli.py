@@ -26,7 +26,9 @@ from diagnostics.sources.factory import build_source
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
 from handlers.grammar import UsageError
-from handlers.run import answer
+from diagnostics.reports import ReportCache
+from diagnostics.store.resilient import open_store
+from handlers.run import Answerer, answer
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNDIAGNOSED = 0, 1, 2, 3
 VERDICT_EXIT = {"healthy": EXIT_OK, "expected": EXIT_OK, "problem": EXIT_PROBLEM,
@@ -78,10 +80,15 @@ async def _diagnose(request: Request) -> tuple[Report, str]:
     timeout = _timeout(opts, config.diagnosis.cluster_timeout_seconds)
     source = build_source(config, snapshot=opts.get("snapshot"), kubeconfig=opts.get("kubeconfig"),
                           contexts=opts.get("contexts"), timeout=timeout)
+    store = open_store(os.environ.get("REDIS_URL"))
     try:
-        return await answer(request, source, timeout=timeout), output
+        # A terminal shares answers only through Redis; in-process caching would be pointless.
+        cache = ReportCache(store, config.cache.ttl_seconds) if os.environ.get("REDIS_URL") else None
+        answerer = Answerer(source, cache, timeout)
+        return await answerer.answer(request, fresh=bool(opts.get("no_cache"))), output
     finally:
         await source.close()
+        await store.close()
 
 
 def cmd_mesh(words: list[str]) -> int:

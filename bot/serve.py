@@ -25,9 +25,10 @@ from bot.slack_app import build_app
 from diagnostics.config import Config
 from diagnostics.reports import ReportCache
 from diagnostics.sources.base import Source
+from diagnostics.sources.caching import CachingSource
 from diagnostics.sources.factory import build_source
 from diagnostics.store.base import Store
-from diagnostics.store.memory import MemoryStore
+from diagnostics.store.resilient import open_store
 from handlers.run import Answerer
 
 log = logs.get("meshbot.serve")
@@ -41,15 +42,19 @@ class Bot:
                  store: Store | None = None, metrics: Metrics | None = None, host: str = "0.0.0.0"):
         self.settings, self.config, self.host = settings, config, host
         self.metrics = metrics or Metrics()
-        self.store = store or MemoryStore()
+        self.store = store or open_store(
+            settings.redis_url, on_error=self.metrics.store_errors.inc,
+            on_degraded=lambda down: self.metrics.store_degraded.set(1 if down else 0))
         timeout = config.diagnosis.cluster_timeout_seconds
-        self.source = source or build_source(config, snapshot=settings.snapshot, timeout=timeout)
+        overall = 3 * timeout + 10
+        self.source = source or self._source(config, settings, timeout)
         self.client = web_client(settings.bot_token or "", settings.api_base_url, self.metrics)
-        cache = ReportCache(self.store, config.cache.ttl_seconds,
+        cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
-        self.responder = Responder(Answerer(self.source, cache, timeout), Poster(self.client, self.metrics),
+        self.responder = Responder(Answerer(self.source, cache, timeout),
+                                   Poster(self.client, self.metrics),
                                    Gate(config.permissions, self.client, self.store, self.metrics),
-                                   self.metrics, overall_timeout=3 * timeout + 10)
+                                   self.metrics, overall_timeout=overall)
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
                              signing_secret=settings.signing_secret, socket_mode=settings.socket_mode)
         self.socket: AsyncSocketModeHandler | None = None
@@ -57,6 +62,13 @@ class Bot:
         self._authenticated = False
         self._auth_task: asyncio.Task | None = None
         self.port: int | None = None
+
+    def _source(self, config: Config, settings: Settings, timeout: float) -> Source:
+        """Live clusters get a short-lived facts cache shared by every command (and replica)."""
+        source = build_source(config, snapshot=settings.snapshot, timeout=timeout)
+        if settings.snapshot or config.cache.facts_ttl_seconds <= 0:
+            return source
+        return CachingSource(source, self.store, config.cache.facts_ttl_seconds)
 
     async def _slack_connected(self) -> bool:
         if self.socket is not None:
@@ -74,7 +86,8 @@ class Bot:
                 await asyncio.sleep(30)
 
     async def start(self, port: int | None = None) -> None:
-        health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()))
+        health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()),
+                        store_degraded=lambda: bool(getattr(self.store, "degraded", False)))
         web_app = build_web_app(self.metrics, health, None if self.settings.socket_mode else self.app)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()

@@ -80,7 +80,8 @@ class Incidents(_Strict):
 
 
 class CacheConfig(_Strict):
-    ttl_seconds: float = Field(default=60, ge=0)
+    ttl_seconds: float = Field(default=60, ge=0)  # finished reports
+    facts_ttl_seconds: float = Field(default=15, ge=0)  # extension: fetched facts, per cluster
 
 
 class DiagnosisConfig(_Strict):

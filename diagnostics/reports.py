@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
+import uuid
 import zlib
 from typing import Awaitable, Callable
 
@@ -40,12 +42,16 @@ def decode(blob: bytes) -> Report:
     return Report.from_dict(json.loads(body))
 
 
+POLL_SECONDS = 0.1
+
+
 class ReportCache:
-    """Report cache over a Store, with in-process single-flight; store faults mean 'no cache'."""
+    """Report cache over a Store, with single-flight within this process and, through a lock
+    in the store, across replicas; store faults mean 'no cache', never a lost answer."""
 
     def __init__(self, store: Store, ttl: float = 60.0,
-                 on_event: Callable[[str], None] | None = None):
-        self.store, self.ttl = store, ttl
+                 on_event: Callable[[str], None] | None = None, flight_ttl: float = 60.0):
+        self.store, self.ttl, self.flight_ttl = store, ttl, flight_ttl
         self._flights: dict[str, asyncio.Future] = {}
         self._on_event = on_event or (lambda _event: None)
 
@@ -88,8 +94,7 @@ class ReportCache:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._flights[key] = future
         try:
-            report = await run()
-            await self._put(key, report)
+            report = await self._across_replicas(key, run, fresh)
             future.set_result(report)
             return report
         except BaseException as exc:
@@ -98,3 +103,45 @@ class ReportCache:
             raise
         finally:
             self._flights.pop(key, None)
+
+    async def _across_replicas(self, key: str, run: Callable[[], Awaitable[Report]],
+                               fresh: bool) -> Report:
+        """Lead the diagnosis under a lock in the store, or wait for the replica that does.
+
+        A leader that dies leaves a lock that expires; a waiter that finds the lock free and no
+        result takes over. Without a cache to hand results over, there is nothing to wait for.
+        """
+        if fresh or self.ttl <= 0:
+            return await self._run_and_put(key, run)
+        owner, lock = uuid.uuid4().hex, f"{key}:flight"
+        deadline = time.monotonic() + self.flight_ttl
+        while True:
+            if await self._acquire(lock, owner):
+                try:
+                    return await self._run_and_put(key, run)
+                finally:
+                    await self._release(lock, owner)
+            if time.monotonic() > deadline:
+                return await self._run_and_put(key, run)
+            await asyncio.sleep(POLL_SECONDS)
+            cached = await self._get(key)
+            if cached is not None:
+                self._on_event("joined")
+                return cached
+
+    async def _run_and_put(self, key: str, run: Callable[[], Awaitable[Report]]) -> Report:
+        report = await run()
+        await self._put(key, report)
+        return report
+
+    async def _acquire(self, lock: str, owner: str) -> bool:
+        try:
+            return await self.store.acquire(lock, owner, self.flight_ttl)
+        except StoreError:
+            return True  # cannot coordinate: run it here rather than wait for nobody
+
+    async def _release(self, lock: str, owner: str) -> None:
+        try:
+            await self.store.release(lock, owner)
+        except StoreError:
+            pass

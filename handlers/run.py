@@ -6,6 +6,7 @@ from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, diagnose
 from diagnostics.model import Report
 from diagnostics.reports import ReportCache, report_key
 from diagnostics.sources.base import Source
+from diagnostics.sources.caching import fresh_reads
 from handlers.base import Request
 from handlers.grammar import UsageError
 
@@ -35,7 +36,11 @@ class Answerer:
 
         if self.cache is None:
             return await run()
-        return await self.cache.get_or_run(report_key(plan, self.source.identity), run, fresh)
+        if fresh:
+            with fresh_reads():  # the facts cache is bypassed too, not just the report cache
+                return await self.cache.get_or_run(report_key(plan, self.source.identity), run,
+                                                   fresh=True)
+        return await self.cache.get_or_run(report_key(plan, self.source.identity), run)
 
 
 async def answer(request: Request, source: Source, *,

@@ -81,3 +81,17 @@ async def slack():
     async with slack_harness() as harness:
         yield harness
 # --------------------------------------------------------------------------- end Slack fakes
+
+
+# --------------------------------------------------------------------------- redis-server
+@pytest.fixture
+def redis_server():
+    """A fresh real redis-server on a free port (tests/redis_support.RedisServer); `.stop()` and
+    `.start()` simulate an outage and its end."""
+    from tests.redis_support import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,95 @@
+"""Fetched facts shared for a few seconds: different commands over one cluster fetch once.
+
+Wraps a live source; every read (list, istiod GET, pod log) is cached in the store under a key
+made of the source identity, the cluster and the exact request, for a short TTL. A cache hit
+makes no API call (and counts none); failures are never cached.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import zlib
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from diagnostics.model import ClusterInfo
+from diagnostics.sources.base import Source
+from diagnostics.store.base import KEY_PREFIX, Store, StoreError
+
+COMPRESS_ABOVE = 1024
+_fresh: contextvars.ContextVar[bool] = contextvars.ContextVar("meshbot_fresh_reads", default=False)
+
+
+@contextmanager
+def fresh_reads() -> Iterator[None]:
+    """Within this block reads skip cached facts (Re-run, --no-cache) and refresh them."""
+    token = _fresh.set(True)
+    try:
+        yield
+    finally:
+        _fresh.reset(token)
+
+
+def _encode(value: Any) -> bytes:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return b"z" + zlib.compress(raw) if len(raw) > COMPRESS_ABOVE else b"j" + raw
+
+
+def _decode(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:])
+
+
+class CachingSource:
+    """A Source whose reads go through the store first."""
+
+    def __init__(self, inner: Source, store: Store, ttl: float):
+        self.inner, self.store, self.ttl = inner, store, ttl
+        self.identity = inner.identity
+
+    def _key(self, *parts: Any) -> str:
+        material = json.dumps([self.identity, *parts], sort_keys=True, default=str)
+        return f"{KEY_PREFIX}facts:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
+
+    async def _cached(self, key: str, fetch) -> Any:
+        try:
+            blob = None if _fresh.get() else await self.store.get(key)
+        except StoreError:
+            blob = None
+        if blob is not None:
+            try:
+                return _decode(blob)
+            except (ValueError, zlib.error):
+                pass
+        value = await fetch()
+        try:
+            await self.store.set(key, _encode(value), self.ttl)
+        except StoreError:
+            pass
+        return value
+
+    def cluster_infos(self) -> list[ClusterInfo]:
+        return self.inner.cluster_infos()
+
+    def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
+        return self.inner.istiod_targets(cluster, istiod_pods)
+
+    async def list(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        key = self._key(cluster, "list", resource, namespace, label_selector)
+        return await self._cached(key, lambda: self.inner.list(cluster, resource, namespace,
+                                                                label_selector))
+
+    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+        key = self._key(cluster, "istiod", target, path)
+        return await self._cached(key, lambda: self.inner.istiod_get(cluster, target, path))
+
+    async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
+                      tail_lines: int) -> str:
+        key = self._key(cluster, "log", namespace, pod, container, tail_lines)
+        return await self._cached(key, lambda: self.inner.pod_log(cluster, namespace, pod,
+                                                                   container, tail_lines))
+
+    async def close(self) -> None:
+        await self.inner.close()
