@@ -129,6 +129,21 @@ async def test_wrong_password_and_no_server_are_store_errors(redis_server):
     await gone.close()
 
 
+async def test_rediss_with_a_password_and_a_private_ca():
+    server = RedisServer(password="s3cret", tls=True).start()
+    try:
+        store = RedisStore(server.url)
+        assert await store.add_once("tls", 10) is True
+        assert await store.add_once("tls", 10) is False
+        await store.close()
+        untrusted = RedisStore(server.url.split("?")[0])  # the server's CA not given: refused
+        with pytest.raises(StoreError):
+            await untrusted.get("tls")
+        await untrusted.close()
+    finally:
+        server.stop()
+
+
 async def test_redis_killed_mid_run_and_restarted(redis_server):
     events = []
     store = ResilientStore(RedisStore(redis_server.url), retry_after=0.2,
