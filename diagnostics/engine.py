@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from diagnostics import targets
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec
-from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
+from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
 from diagnostics.inputs import (ISTIOD_PODS, SERVICES, TARGET_PODS, ClientConfigDumps,
-                                ClientProxyLogs, Input, IstiodDebug, IstiodLogs, Resources)
+                                ClientProxyLogs, Input, IstiodDebug, IstiodLogs, Resources,
+                                TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
 from diagnostics.sources.base import NotCaptured, Source, SourceFailure
 from diagnostics.sources.metering import counting
@@ -73,6 +75,8 @@ class _ClusterFetch:
             return await self._client_config_dumps()
         if isinstance(inp, ClientProxyLogs):
             return await self._client_logs(inp.tail_lines)
+        if isinstance(inp, TargetPodLogs):
+            return await self._target_logs(inp.tail_lines)
         raise TypeError(f"no fetcher for input {inp!r}")
 
     async def _replicas(self) -> list[str]:
@@ -159,6 +163,45 @@ class _ClusterFetch:
 
         facts = await asyncio.gather(*(one(p) for p in clients))
         return {name_of(f.pod): f for f in facts}
+
+    async def _target_logs(self, tail: int) -> dict[str, PodLogs]:
+        """Logs of the pods `check <kind>/<name>` targets, as diagnostics/targets.py picks them."""
+        kind, name = self.args.get("kind"), self.args.get("name")
+        if not self.examined or not kind or not name:
+            return {}
+
+        async def optional(inp: Input) -> list[dict] | None:
+            try:
+                return await self.need(inp)
+            except SourceFailure:
+                return None
+
+        pods = await self.need(TARGET_PODS)
+        services, replicasets, deployments = await asyncio.gather(
+            optional(targets.TARGET_SERVICES), optional(targets.TARGET_REPLICASETS),
+            optional(targets.TARGET_DEPLOYMENTS))
+        target = targets.resolve(kind, name, self.args.get("namespace") or "default", pods=pods,
+                                 services=services or [], replicasets=replicasets or [],
+                                 deployments=deployments)
+        wanted = [(pod, c) for pod in targets.log_pods(target)
+                  for c in targets.log_containers(pod)]
+
+        async def one(pod: dict, container: str) -> str | SourceFailure:
+            try:
+                return await self.source.pod_log(self.info.name, pod["metadata"]["namespace"],
+                                                 name_of(pod), container, tail)
+            except SourceFailure as exc:
+                return exc
+
+        texts = await asyncio.gather(*(one(p, c) for p, c in wanted))
+        out: dict[str, PodLogs] = {}
+        for (pod, container), text in zip(wanted, texts):
+            logs = out.setdefault(name_of(pod), PodLogs(pod))
+            if isinstance(text, SourceFailure):
+                logs.missing[container] = str(text)
+            else:
+                logs.logs[container] = text
+        return out
 
 
 def _reraise_unexpected(exc: BaseException) -> None:

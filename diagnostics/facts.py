@@ -38,3 +38,12 @@ class ClientFact:
     value: Any = None
     replica: str | None = None
     missing: str | None = None
+
+
+@dataclass
+class PodLogs:
+    """The logs read for one pod, by container, and why a container's log is missing."""
+
+    pod: dict
+    logs: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)

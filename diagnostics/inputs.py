@@ -82,6 +82,17 @@ class ClientProxyLogs(Input):
 
 
 @dataclass(frozen=True)
+class TargetPodLogs(Input):
+    """Container logs of the pods a `check` targets (diagnostics/targets.py picks the pods and
+    containers: the sidecar's access log, the app containers, a failed istio-init)."""
+
+    tail_lines: int = 300
+
+    def describe(self) -> str:
+        return f"container logs of the target's pods (last {self.tail_lines} lines)"
+
+
+@dataclass(frozen=True)
 class IstiodLogs(Input):
     """The `discovery` container log of every istiod replica."""
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import difflib
 
-from handlers import trust, why_local_only
+from handlers import (check, control_plane, digest, proxy_status, remote_clusters, trust,
+                      why_local_only)
 from handlers.base import CommandSpec, Request, TextReply
 from handlers.grammar import ParsedArgs, UsageError, split_args, tokenize
 
 # Commands of contract C1 that a later release adds; asking for one says so plainly.
-PLANNED = {
-    "remote-clusters": "whether each istiod sees each remote cluster, and if not, why",
-    "control-plane": "istiod health, webhooks and external control plane wiring",
-    "proxy-status": "proxies not in sync, disconnected sidecars, version skew",
-    "check": "the common workload pitfalls for a pod, deployment, service or namespace",
-    "digest": "the mesh health digest, now",
-}
+PLANNED: dict[str, str] = {}
 
 
 def _help_build(parsed: ParsedArgs) -> TextReply:
@@ -38,7 +33,9 @@ HELP = CommandSpec(
 )
 
 COMMANDS: dict[str, CommandSpec] = {
-    spec.name: spec for spec in (HELP, why_local_only.SPEC, trust.SPEC)}
+    spec.name: spec for spec in (HELP, why_local_only.SPEC, remote_clusters.SPEC,
+                                 control_plane.SPEC, trust.SPEC, proxy_status.SPEC, check.SPEC,
+                                 digest.SPEC)}
 
 
 def unknown_command_message(name: str) -> str:

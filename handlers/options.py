@@ -28,3 +28,21 @@ def request(command: str, args: dict[str, Any], checks: list[str], parsed: Parse
     clusters = [validate_cluster(c, command) for c in parsed.options.get("clusters", [])]  # type: ignore[union-attr]
     options = {k: v for k, v in parsed.options.items() if k in TERMINAL_KEYS}
     return Request(command, args, checks, clusters, options)
+
+
+def mesh_wide(parsed: ParsedArgs, command: str, checks: list[str], *,
+              namespace: bool = False, hint: str = "use --cluster <name>") -> Request:
+    """A command over the whole mesh: no positional arguments; `-n` only when `namespace`.
+
+    Every cluster is read, because one cluster's state is judged with its peers' (a primary's
+    view of a remote, proxies listed by another cluster's istiod); `--cluster` narrows only
+    whose view is examined.
+    """
+    if parsed.positionals:
+        raise UsageError(f"{command} takes no arguments ({hint})", command)
+    reject_options(parsed, command, "from", *(() if namespace else ("namespace",)))
+    args = {"namespace": namespace_arg(parsed, command)} \
+        if namespace and "namespace" in parsed.options else {}
+    req = request(command, args, list(checks), parsed)
+    req.read_all_clusters = True
+    return req

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
-from handlers.grammar import ParsedArgs, UsageError
-from handlers.options import reject_options, request
+from handlers.grammar import ParsedArgs
+from handlers.options import mesh_wide
 
 NAME = "trust"
 CHECKS = ["root-of-trust", "trust-domain"]
 
 
 def build(parsed: ParsedArgs) -> Request:
-    if parsed.positionals:
-        raise UsageError("trust takes no arguments", NAME)
-    reject_options(parsed, NAME, "namespace", "from")
-    req = request(NAME, {}, list(CHECKS), parsed)
-    req.read_all_clusters = True  # trust is a property between clusters: --cluster only focuses
-    return req
+    return mesh_wide(parsed, NAME, CHECKS)
 
 
 SPEC = CommandSpec(

@@ -29,16 +29,7 @@ SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 
 # Finding ids whose checks have not landed yet. A scenario expecting one of them is xfail
 # (strict), and the meta-test proves none of them is produced: remove ids as checks land.
-PENDING_IDS = frozenset({
-    "istiod-unhealthy",
-    "injection-webhook-missing", "validation-webhook-missing",
-    "control-plane-clusters-annotation-missing", "injection-url-unescaped-slash",
-    "cluster-id-collision",
-    "proxy-stale", "proxy-disconnected", "proxy-version-skew",
-    "sidecar-not-injected", "app-starts-before-proxy", "probes-fail-under-mtls",
-    "port-protocol-ambiguous", "udp-port-not-proxied", "istio-init-blocked",
-    "app-tls-under-strict-mtls", "headless-service-statefulset", "http10-upstream-426",
-})
+PENDING_IDS: frozenset[str] = frozenset()
 
 
 @dataclass

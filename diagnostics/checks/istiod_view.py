@@ -18,7 +18,7 @@ from diagnostics.checks.base import CheckContext, check, per_cluster
 from diagnostics.checks.remote_reach import (EgressDecision, KubeconfigView, describe_egress,
                                              egress_decision, insecure_options, inspect_kubeconfig,
                                              secret_kubeconfig_text)
-from diagnostics.checks.remote_secrets import is_remote_secret, secret_keys
+from diagnostics.checks.remote_secrets import is_config_secret, is_remote_secret, secret_keys
 from diagnostics.facts import PerReplica, Unavailable
 from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIO_NS, ISTIO_SECRETS, ISTIOD_LOGS,
                                 ISTIOD_PODS, Input, Resources)
@@ -60,6 +60,17 @@ class Replica:
     shards: list[Shard] | None = None
     events: list[ClusterEvent] | None = None
     missing: dict[str, str] = field(default_factory=dict)  # input -> why it was not read
+
+    @property
+    def own(self) -> ClusterSync | None:
+        """clusterz lists istiod's own (config) cluster first, without a secret."""
+        return self.clusterz[0] if self.clusterz and not self.clusterz[0].secret else None
+
+    @property
+    def remotes(self) -> list[ClusterSync]:
+        """The clusters istiod reads through secrets (never its own, whatever their id)."""
+        own = self.own
+        return [c for c in self.clusterz or [] if c is not own]
 
 
 @dataclass
@@ -126,14 +137,16 @@ def _peer_view(peer: str, secret: dict, kubeconfig: KubeconfigView,
     """Each replica's status for the peer: clusterz when it answered, else what its log says."""
     statuses, events, shards = {}, {}, {}
     for rep in replicas:
-        if rep.shards is not None:
-            shards[rep.pod] = [s for s in rep.shards if s.cluster == peer]
+        own = rep.own
+        if rep.shards is not None:  # shards under istiod's own id are its own cluster's
+            shards[rep.pod] = [s for s in rep.shards if s.cluster == peer
+                               and not (own and own.id == peer)]
         about = (events_for(rep.events, peer, f"{namespace_of(secret)}/{name_of(secret)}",
                             kubeconfig.endpoint) if rep.events is not None else None)
         if about is not None:
             events[rep.pod] = current(about)
         if rep.clusterz is not None:
-            statuses[rep.pod] = next((c.status for c in rep.clusterz if c.id == peer), "absent")
+            statuses[rep.pod] = next((c.status for c in rep.remotes if c.id == peer), "absent")
         elif about is not None and (from_log := sync_status_from_log(about)):
             statuses[rep.pod] = from_log
     return PeerView(peer, secret, kubeconfig, statuses, events, shards)
@@ -162,7 +175,7 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
     by_key = {k: s for s in secrets for k in secret_keys(s)}
     peers = [p for p in ctx.cluster_names if p != cluster and p in by_key]
     replicas = _replicas(ctx, cluster)
-    evidence = _table(ctx, cluster, replicas, by_key)
+    evidence = _table(ctx, cluster, replicas, by_key, any(map(is_config_secret, secrets)))
     if not peers:
         evidence.append("no remote secret keyed by a peer's cluster id (see Remote secrets)")
         return ctx.step(TITLE, cluster, evidence, status="skip")
@@ -354,19 +367,37 @@ def _by_ref(policies: list[dict], ref: str) -> dict:
 
 
 def _table(ctx: CheckContext, cluster: str, replicas: list[Replica],
-           by_key: dict[str, dict]) -> list[str]:
-    """`replica | cluster | clusterz status | endpointShardz`, one line per replica and cluster."""
+           by_key: dict[str, dict], external: bool = False) -> list[str]:
+    """`replica | cluster | clusterz status | endpointShardz`, one line per replica and cluster.
+
+    istiod's own cluster is clusterz's first entry; an external istiod's own (config) cluster
+    is the one its config-type secret names, and it does not read the cluster it runs in."""
     service, ns = ctx.args.get("service"), ctx.args.get("namespace")
     what = f"{service}.{ns}" if service else "all services"
     lines = [f"istiod replica | cluster | clusterz | endpointShardz ({what})"]
     for rep in replicas:
-        listed = {c.id: c for c in rep.clusterz or []}
+        listed = {c.id: c for c in rep.remotes}
+        own = rep.own
+        home = own.id if external and own else cluster
         others = [c for c in ctx.cluster_names if c != cluster]
         strangers = [c for c in listed if c not in ctx.cluster_names]
-        for name in [cluster, *others, *strangers]:
-            status = _status_cell(rep, listed.get(name), own=name == cluster,
+        rows = [cluster, *([home] if home not in ctx.cluster_names else []), *others, *strangers]
+        for name in rows:
+            if external and name == cluster:
+                lines.append(f"{rep.pod} | {name} | not read (external control plane: it reads "
+                             "the clusters it serves) | -")
+                continue
+            mine = name == home
+            status = _status_cell(rep, own if mine else listed.get(name), own=mine,
                                   has_secret=name in by_key, in_mesh=name not in strangers)
-            lines.append(f"{rep.pod} | {name} | {status} | {_shard_cell(rep, name, service, ns)}")
+            if mine and external:
+                status = status.replace("(own cluster)", "(config cluster, config-type secret)")
+            elif mine and own and own.id != name:
+                status += f" as cluster id {own.id}"
+            shard = _shard_cell(rep, own.id if mine and own else name, service, ns)
+            if not mine and own and own.id == name:
+                shard = f"(shards of {name} would be istiod's own: same cluster id)"
+            lines.append(f"{rep.pod} | {name} | {status} | {shard}")
         lines += [f"{rep.pod}: {label} {why}" for label, why in rep.missing.items()]
     return lines
 

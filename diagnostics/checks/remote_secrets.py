@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from diagnostics.checks.base import CheckContext, check, per_cluster
 from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES
-from diagnostics.mesh_view import RemoteIntent, injector_values, remote_intent
+from diagnostics.mesh_view import RemoteIntent, injector_values, install_value, remote_intent
 from diagnostics.model import Step
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -19,6 +19,15 @@ def is_remote_secret(secret: dict) -> bool:
 
 def secret_keys(secret: dict) -> list[str]:
     return sorted(set(secret.get("data") or {}) | set(secret.get("stringData") or {}))
+
+
+CONFIG_SECRET, CONFIG_KEY = "istio-kubeconfig", "config"
+
+
+def is_config_secret(secret: dict) -> bool:
+    """The config-type secret of an external control plane (`create-remote-secret --type=config`):
+    it names the cluster istiod reads as its own (config) cluster, not a remote one."""
+    return name_of(secret) == CONFIG_SECRET or secret_keys(secret) == [CONFIG_KEY]
 
 
 def _meant_for(secret: dict, peer: str) -> bool:
@@ -48,6 +57,29 @@ def remote_intent_of(ctx: CheckContext, cluster: str) -> RemoteIntent | None:
     return remote_intent(cluster, ctx.cluster_names, namespace, values, secrets_held(ctx))
 
 
+def config_cluster_of(ctx: CheckContext, host: str, secrets: list[dict],
+                      istiod_pods: list[dict]) -> tuple[str, dict] | None:
+    """(cluster, secret) when the istiod in `host` reads a cluster of the mesh as its config
+    cluster through a config-type secret: named by istiod's CLUSTER_ID or the secret's
+    annotation, as a cluster name or an install's clusterName. Callers declare ISTIO_CONFIGMAPS."""
+    secret = next((s for s in secrets if is_config_secret(s)), None)
+    if secret is None:
+        return None
+    ids = [str(e.get("value")) for p in istiod_pods[:1]
+           for c in (p.get("spec") or {}).get("containers") or [] if c.get("name") == "discovery"
+           for e in c.get("env") or [] if e.get("name") == "CLUSTER_ID"]
+    ids.append(((secret.get("metadata") or {}).get("annotations") or {}).get(CLUSTER_ANNOTATION))
+    installs = ctx.available(ISTIO_CONFIGMAPS)
+    for cid in filter(None, ids):
+        if cid in ctx.cluster_names and cid != host:
+            return cid, secret
+        named = [c for c, cms in installs.items() if c != host and install_value(
+            injector_values(cms), "global", "multiCluster", "clusterName") == cid]
+        if named:
+            return named[0], secret
+    return None
+
+
 @check("remote-secrets", title="Remote secrets on each primary",
        inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS),
        emits=("remote-secret-missing", "remote-secret-key-mismatch"))
@@ -66,14 +98,18 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
             return ctx.step(title, cluster, [*intent.signs, f"{cluster} is meant to be a "
                             "remote, so it needs no remote secrets of its own"], status="skip")
         secrets = ctx.get(ISTIO_SECRETS, cluster)
-        labelled = [s for s in secrets if is_remote_secret(s)]
+        config = config_cluster_of(ctx, cluster, secrets, ctx.get(ISTIOD_PODS, cluster))
+        labelled = [s for s in secrets if is_remote_secret(s) and not is_config_secret(s)]
         keys = {k: s for s in labelled for k in secret_keys(s)}
         stray = {k: s for k, s in keys.items() if k not in mesh}
-        peers = [p for p in mesh if p != cluster]
+        peers = [p for p in mesh if p != cluster and not (config and p == config[0])]
         evidence = [f"{len(labelled)} secret(s) labelled {MULTICLUSTER_LABEL}=true in "
                     f"{ctx.info(cluster).istio_namespace}: "
                     + (", ".join(f"{_ref(s)} (keys: {', '.join(secret_keys(s)) or 'none'})"
                                  for s in labelled) or "none")]
+        if config:
+            evidence.append(f"{config[0]}: the config cluster of this external istiod, read "
+                            f"through {_ref(config[1])} (key {CONFIG_KEY}), not a remote secret")
         findings = []
         for peer in peers:
             if peer in keys:

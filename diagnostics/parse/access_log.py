@@ -46,6 +46,8 @@ class AccessLogEntry:
     upstream_host: str
     upstream_cluster: str
     line: str
+    downstream_local: str = ""  # the address the client connected to (VIP or pod IP : port)
+    downstream_remote: str = ""  # the client's address
 
     @property
     def failed_to_connect(self) -> bool:
@@ -103,12 +105,14 @@ def _text_entry(line: str) -> AccessLogEntry | None:
     duration = _int_or_none(rest[ints_at + 2]) if ints_at is not None else None
     authority = _dash(_unquote(tokens[quoted[-2]])) if len(quoted) >= 3 else ""
     cluster = tokens[host_at + 1] if host_at + 1 < len(tokens) else ""
+    after = [_dash(t) for t in tokens[host_at + 2:host_at + 5]] + ["", "", ""]
     return AccessLogEntry(
         start=tokens[0][1:-1], request=_unquote(tokens[1]), code=_int_or_none(tokens[2]),
         flags=_flags(tokens[3]), details=_dash(details),
         transport_failure=reasons[-1] if reasons else "", duration_ms=duration,
         authority=authority, upstream_host=_dash(_unquote(tokens[host_at])),
-        upstream_cluster=_dash(cluster), line=line)
+        upstream_cluster=_dash(cluster), line=line, downstream_local=after[1],
+        downstream_remote=after[2])
 
 
 def _json_entry(line: str) -> AccessLogEntry | None:
@@ -125,7 +129,9 @@ def _json_entry(line: str) -> AccessLogEntry | None:
         flags=_flags(get("response_flags")), details=get("response_code_details"),
         transport_failure=get("upstream_transport_failure_reason"),
         duration_ms=_int_or_none(obj.get("duration")), authority=get("authority"),
-        upstream_host=get("upstream_host"), upstream_cluster=get("upstream_cluster"), line=line)
+        upstream_host=get("upstream_host"), upstream_cluster=get("upstream_cluster"), line=line,
+        downstream_local=get("downstream_local_address"),
+        downstream_remote=get("downstream_remote_address"))
 
 
 def parse_line(line: str) -> AccessLogEntry | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from diagnostics.parse.keys import get_any
@@ -30,6 +31,30 @@ _SHORT_BY_URL_TAIL = {"Cluster": "CDS", "Listener": "LDS", "RouteConfiguration":
                       "Secret": "SDS", "NameTable": "NDS", "Address": "WDS",
                       "Authorization": "WADS"}
 _PAIR = re.compile(r"^([a-z]+)_?(sent|acked)$", re.IGNORECASE)
+_PUSH_VERSION = re.compile(r"^(\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d))/")
+
+
+def _push_version_time(nonce: str) -> str:
+    """The time of the push version `<RFC3339>/<counter>` a nonce starts with, or ""."""
+    match = _PUSH_VERSION.match(nonce or "")
+    return match.group(1) if match else ""
+
+
+def _parse_time(raw: str) -> datetime | None:
+    """An RFC 3339 time (Go's, with up to nanoseconds) as an aware datetime; None if not one."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    text = text[:-1] + "+00:00" if text.endswith("Z") else text
+    head, dot, tail = text.partition(".")
+    if dot:  # Python takes at most microseconds
+        digits = re.match(r"\d*", tail).group(0)
+        text = head + "." + (digits[:6] or "0") + tail[len(digits):]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _get(obj: Any, *names: str) -> Any:
@@ -53,6 +78,17 @@ class TypeSync:
     acked: str = ""
     error: str = ""
     status_hint: str = ""  # CSDS gives the status directly
+    sent_time: str = ""  # `sentTime` (1.23+) or CSDS `lastUpdated`; "" when unknown
+
+    @property
+    def sent_at(self) -> datetime | None:
+        """When the last push of this type was sent: `sentTime`, else the push version
+        (`<RFC3339>/<counter>`) that prefixes every nonce; None when neither says."""
+        for raw in (self.sent_time, _push_version_time(self.sent)):
+            when = _parse_time(raw)
+            if when is not None and when.year > 1:
+                return when
+        return None
 
     @property
     def status(self) -> str:
@@ -108,7 +144,8 @@ def _types_from_resources(resources: Any) -> dict[str, TypeSync]:
     for url, raw in (resources or {}).items() if isinstance(resources, dict) else ():
         out[short_type(url)] = TypeSync(str(_get(raw, "sent") or ""),
                                         str(_get(raw, "acked") or ""),
-                                        str(_get(raw, "lastError", "last_error", "error") or ""))
+                                        str(_get(raw, "lastError", "last_error", "error") or ""),
+                                        sent_time=str(_get(raw, "sentTime", "sent_time") or ""))
     return out
 
 
@@ -138,7 +175,8 @@ def _csds_entry(entry: dict) -> ProxySync | None:
         error = _get(cfg, "error_state")
         types[short_type(str(_get(cfg, "type_url") or ""))] = TypeSync(
             status_hint=_CSDS_STATUS.get(status, status),
-            error=str(_get(error, "details") or "") if error else "")
+            error=str(_get(error, "details") or "") if error else "",
+            sent_time=str(_get(cfg, "last_updated") or ""))
     return ProxySync(_proxy_id(proxy), _str_or_none(_get(meta, "CLUSTER_ID")), None,
                      _str_or_none(_get(meta, "ISTIO_VERSION")), types)
 

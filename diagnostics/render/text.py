@@ -25,6 +25,10 @@ class _Style:
 def command_line(report: Report) -> str:
     args = dict(report.args)
     words = [report.command]
+    if "kind" in args and "name" in args:  # check: kubectl's kind/name
+        words.append(f"{args.pop('kind')}/{args.pop('name')}")
+        if args.get("namespace") == report.args["name"] and report.args["kind"] == "ns":
+            args.pop("namespace")
     for key in ("service", "kind", "name"):
         if key in args:
             words.append(str(args.pop(key)))

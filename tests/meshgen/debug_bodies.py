@@ -131,8 +131,8 @@ def syncz(cp: ControlPlane, replica: Pod) -> list[dict]:
     """Proxies connected to this replica only; every pushed type acknowledged (in sync)."""
     out = []
     for pod in cp.proxies.get(replica.name, []):
-        d = {"cluster_id": pod.cluster, "proxy": pod.proxy_id, "proxy_type": pod.proxy_type,
-             "istio_version": pod.istio_version}
+        d = {"cluster_id": cp.claims.get(pod.proxy_id, pod.cluster), "proxy": pod.proxy_id,
+             "proxy_type": pod.proxy_type, "istio_version": pod.istio_version}
         resources = {}
         for i, (kind, type_url) in enumerate(TYPE_URLS.items()):
             if pod.proxy_type == "router" and kind == "route":
@@ -151,7 +151,7 @@ def connections(cp: ControlPlane, replica: Pod) -> dict:
     """Connected xDS clients of this replica, with the connection ids istiod logs."""
     clients = []
     for i, pod in enumerate(cp.proxies.get(replica.name, [])):
-        ip = pod.ip if pod.cluster == cp.id else _remote_source_ip(cp)
+        ip = pod.ip if pod.cluster == cp.world.id else _remote_source_ip(cp)
         clients.append({"connectionId": f"{pod.proxy_id}-{i + 1}",
                         "connectedAt": ts_micro(PUSH_TIME + timedelta(milliseconds=37 * i)),
                         "address": f"{ip}:{40000 + int(hexid(4, pod.proxy_id), 16) % 20000}"})

@@ -15,6 +15,8 @@ from tests.meshgen.model import ClusterSpec, version_tuple
 from tests.meshgen.naming import at
 from tests.meshgen.remote_secrets import SecretResult, secret_results
 from tests.meshgen.topology import NET_LABEL, ClusterWorld, Endpoint, Pod, Service, World
+from tests.meshgen.workload_knobs import connects
+from tests.meshgen.control_plane_knobs import cluster_id, proxy_cluster_id
 
 PUSH_TIME = at(22 * 60 + 31)   # 2026-11-20T08:31:00Z: the sample pods connected
 
@@ -29,11 +31,12 @@ class ControlPlane:
     registries: list[tuple[str, ClusterWorld, str]]   # (cluster id, world, visibility)
     proxies: dict[str, list[Pod]] = field(default_factory=dict)   # replica name → proxies
     rejected_proxies: list[tuple[Pod, str]] = field(default_factory=list)
+    claims: dict[str, str] = field(default_factory=dict)  # proxy id → the cluster id it claims
     mesh_id: str = "mesh1"
 
     @property
     def id(self) -> str:
-        return self.world.id
+        return cluster_id(self.spec)
 
     @property
     def spec(self) -> ClusterSpec:
@@ -79,11 +82,14 @@ def control_planes(world: World) -> dict[str, ControlPlane]:
         if not cw.spec.has_istiod:
             continue
         secrets = secret_results(world, cw)
-        registries = [(cid, cw, "full")]
+        home = world.clusters[cw.spec.cp.external_for] if cw.spec.cp.external_for else cw
+        registries = [(cluster_id(cw.spec), home, "full")]
         for s in secrets:
             if s.visibility != "none":
                 registries.append((s.key, world.clusters[s.peer], s.visibility))
-        replicas = [p for p in cw.pods if p.role == "istiod"]
+        replicas = [p for p in cw.pods if p.role == "istiod" and p.ready]
+        if not replicas:
+            continue  # no replica serves: no debug endpoints, no connected proxies
         cps[cid] = ControlPlane(cw, replicas, secrets, registries, mesh_id=world.mesh.mesh_id)
     _assign_proxies(world, cps)
     return cps
@@ -94,19 +100,20 @@ def _assign_proxies(world: World, cps: dict[str, ControlPlane]) -> None:
     wanted: dict[str, list[Pod]] = {cid: [] for cid in cps}
     for cid, cw in world.clusters.items():
         target = cid if cw.spec.has_istiod else cw.spec.primary
-        if target not in cps:
+        if target not in cps or cw.spec.cp.external_for:
             continue
         for pod in cw.pods:
-            if pod.proxy_type:
+            if pod.proxy_type and connects(pod):
                 wanted[target].append(pod)
     for cid, cp in cps.items():
         cp.proxies = {r.name: [] for r in cp.replicas}
         accepted = []
         for pod in sorted(wanted[cid], key=lambda p: (p.cluster != cid, p.cluster, p.proxy_id)):
-            if cp.knows_cluster(pod.cluster):
+            claimed = cp.claims[pod.proxy_id] = proxy_cluster_id(world.mesh.cluster(pod.cluster))
+            if cp.knows_cluster(claimed):
                 accepted.append(pod)
             else:
-                cp.rejected_proxies.append((pod, _auth_error(cp, pod.cluster)))
+                cp.rejected_proxies.append((pod, _auth_error(cp, claimed)))
         for i, pod in enumerate(accepted):
             cp.proxies[cp.replicas[i % len(cp.replicas)].name].append(pod)
 

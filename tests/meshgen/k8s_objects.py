@@ -11,7 +11,7 @@ import json
 
 import yaml
 
-from tests.meshgen import certs
+from tests.meshgen import certs, control_plane_faults, workload_faults
 from tests.meshgen.istiod_view import ControlPlane
 from tests.meshgen.remote_secrets import secret_name, secret_server
 from tests.meshgen.k8s_common import REDACTED, b64, meta, owner_ref
@@ -62,7 +62,9 @@ def _service(cw: ClusterWorld, svc: Service) -> dict:
     s = svc.spec
     ports = []
     for p in s.ports:
-        port = {"name": p.name, "port": p.port, "protocol": "TCP", "targetPort": p.target_port}
+        port = {"name": p.name, "port": p.port, "protocol": p.protocol, "targetPort": p.target_port}
+        if p.app_protocol:
+            port["appProtocol"] = p.app_protocol
         if p.name in svc.node_ports:
             port["nodePort"] = svc.node_ports[p.name]
         ports.append(port)
@@ -106,7 +108,7 @@ def _endpoint_slice(cw: ClusterWorld, svc: Service) -> dict:
                                     "uid": meta(cw.id, "Pod", ep.pod.name, ep.pod.namespace,
                                                 ep.pod.created)["uid"]}})
         endpoints.append(e)
-    ports = [{"name": p.name, "port": p.target_port, "protocol": "TCP"} for p in s.ports]
+    ports = [{"name": p.name, "port": p.target_port, "protocol": p.protocol} for p in s.ports]
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
             "metadata": meta(cw.id, "EndpointSlice", name, s.namespace, svc.created, labels,
                              None, owner),
@@ -398,4 +400,6 @@ def cluster_objects(world: World, cps: dict[str, ControlPlane], cw: ClusterWorld
             objs.setdefault("endpoints", []).append(_remote_istiod_endpoints(cw, svc))
         else:
             objs["endpointslices.discovery.k8s.io"].append(_endpoint_slice(cw, svc))
+    workload_faults.finish_objects(world, cw, objs)
+    control_plane_faults.finish_objects(world, cw, objs)
     return objs

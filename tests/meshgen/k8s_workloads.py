@@ -91,7 +91,7 @@ def _proxy_container(spec: ClusterSpec, mesh_id: str, pod: Pod) -> dict:
                  "$(POD_NAMESPACE).svc.cluster.local", "--proxyLogLevel=warning",
                  "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info"],
         "env": _proxy_env(spec, mesh_id, pod, pod.deployment),
-        "image": f"docker.io/istio/proxyv2:{spec.istio_version}",
+        "image": f"docker.io/istio/proxyv2:{pod.istio_version or spec.istio_version}",
         "imagePullPolicy": "IfNotPresent",
         "name": "istio-proxy",
         "ports": [{"containerPort": 15090, "name": "http-envoy-prom", "protocol": "TCP"}],

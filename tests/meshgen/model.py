@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
+from tests.meshgen.control_plane_knobs import ControlPlaneKnobs
+from tests.meshgen.workload_knobs import AppKnobs, WorkloadKnobs
+
 AuthKind = Literal["token", "exec", "client-certificate", "auth-provider-gcp", "auth-provider-oidc"]
 Outcome = Literal["ok", "timeout", "refused", "dns", "x509", "unauthorized", "forbidden",
                   "networkpolicy"]
@@ -32,6 +35,8 @@ class ServicePort:
     name: str
     port: int
     target_port: int
+    protocol: str = "TCP"
+    app_protocol: str | None = None
 
 
 @dataclass
@@ -63,6 +68,7 @@ class WorkloadSpec:
     ready: bool = True            # False: app container crash-loops, pod not Ready
     network_label: bool = True    # pod label topology.istio.io/network + ISTIO_META_NETWORK
     command: list[str] | None = None
+    knobs: WorkloadKnobs = field(default_factory=WorkloadKnobs)  # check / proxy-status faults
 
 
 @dataclass
@@ -124,6 +130,8 @@ class ClusterSpec:
     # namespaces, in every cluster it syncs, whose labels match
     discovery_selector: dict[str, str] | None = None
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # extra labels
+    apps: AppKnobs = field(default_factory=AppKnobs)  # PeerAuthentications, extra namespaces
+    cp: ControlPlaneKnobs = field(default_factory=ControlPlaneKnobs)  # control-plane faults
 
     @property
     def has_istiod(self) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from tests.meshgen.model import ClusterSpec, RemoteSecretSpec
+from tests.meshgen.control_plane_knobs import cluster_id
 from tests.meshgen.topology import ClusterWorld, World
 
 #: Informers istiod starts against every cluster: (type, list path, resource, group).
@@ -108,7 +109,7 @@ def secret_results(world: World, host: ClusterWorld) -> list[SecretResult]:
         key = s.key or peer_id
         server = secret_server(host.spec, peer, s)
         res = SecretResult(secret_name(peer_id), key, peer_id, server, "ignored")
-        if key == host.id:
+        if key == cluster_id(host.spec):
             out.append(res)
             continue
         if key in registered:

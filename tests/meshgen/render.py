@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.meshgen import config_dump, debug_bodies, envoy_admin, logs
+from tests.meshgen import config_dump, debug_bodies, envoy_admin, logs, workload_faults
 from tests.meshgen.istiod_view import control_planes, connected_to
 from tests.meshgen.k8s_objects import CAPTURED, cluster_objects
 from tests.meshgen.model import Mesh
@@ -96,7 +96,7 @@ def render_files(mesh: Mesh) -> dict[str, str]:
         for replica in cp.replicas:
             base = f"clusters/{cid}/istiod/{replica.name}"
             bodies = {
-                "syncz": debug_bodies.syncz(cp, replica),
+                "syncz": workload_faults.syncz(world, cp, debug_bodies.syncz(cp, replica)),
                 "clusterz": debug_bodies.clusterz(cp),
                 "networkz": debug_bodies.networkz(cp),
                 "endpointShardz": debug_bodies.endpoint_shardz(cp),
@@ -126,6 +126,7 @@ def render_files(mesh: Mesh) -> dict[str, str]:
             if mesh.proxy_admin:
                 files[f"clusters/{cid}/proxies/{pod.namespace}/{pod.name}/clusters.json"] = \
                     dump_json(envoy_admin.clusters_json(world, cp, pod))
+    files.update(workload_faults.log_files(world, cps))
     files["snapshot.yaml"] = dump_yaml({
         "format": FORMAT, "captured_at": mesh.captured_at,
         "clusters": [c.id for c in mesh.clusters], "kinds": kinds,

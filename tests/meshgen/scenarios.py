@@ -470,3 +470,7 @@ def two_pending_podnet() -> tuple[Mesh, Expected]:
 
 def build(name: str) -> tuple[Mesh, Expected]:
     return SCENARIOS[name]()
+
+
+from tests.meshgen import scenarios_workloads  # noqa: E402,F401 - registers proxy-status/check scenarios
+from tests.meshgen import scenarios_control_plane  # noqa: E402,F401 - remote-clusters/control-plane

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from tests.meshgen.model import AUTO, ClusterSpec, Mesh, ServicePort, ServiceSpec, WorkloadSpec, version_tuple
 from tests.meshgen.naming import at, k8s_suffix, number
+from tests.meshgen.control_plane_knobs import mark_istiod_faults
 
 ISTIO_NS = "istio-system"
 NET_LABEL = "topology.istio.io/network"
@@ -59,6 +60,8 @@ class Pod:
 
     @property
     def proxy_type(self) -> str | None:
+        if self.workload is not None and not self.workload.knobs.injected:
+            return None  # the webhook did not inject it: no proxy at all
         return {"app": "sidecar", "gateway": "router"}.get(self.role)
 
 
@@ -124,7 +127,8 @@ class World:
     clusters: dict[str, ClusterWorld]
 
     def find_pod(self, cluster: str, proxy_id: str) -> Pod | None:
-        return next((p for p in self.clusters[cluster].pods if p.proxy_id == proxy_id), None)
+        cw = self.clusters.get(cluster)  # a proxy may claim an id that names no cluster
+        return next((p for p in cw.pods if p.proxy_id == proxy_id), None) if cw else None
 
 
 def native_sidecars(version: str) -> bool:
@@ -205,6 +209,8 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
             w: WorkloadSpec | None = dep.get("workload")
             network_meta = None
             if dep["role"] == "app":
+                labels.update(w.knobs.pod_labels)
+            if dep["role"] == "app" and w.knobs.injected:
                 labels.update({"security.istio.io/tlsMode": "istio",
                                "service.istio.io/canonical-name": w.app,
                                "service.istio.io/canonical-revision": w.version or "latest"})
@@ -218,16 +224,18 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
                 network_meta = spec.network
             elif dep["role"] == "istiod":
                 labels.update({"istio.io/rev": "default", "sidecar.istio.io/inject": "false"})
+            stateful = w is not None and w.knobs.kind == "StatefulSet"
             pods.append(Pod(
                 cluster=spec.id, namespace=dep["namespace"],
-                name=f"{rs}-{k8s_suffix(5, spec.id, rs, r)}",
+                name=f"{dep['name']}-{r}" if stateful else f"{rs}-{k8s_suffix(5, spec.id, rs, r)}",
                 ip=_pod_ip(spec, node, slot, r), node=node, deployment=dep["name"],
                 replicaset=rs, template_hash=dep["hash"], role=dep["role"], labels=labels,
                 service_account=dep["service_account"], ready=dep["ready"],
                 app_ready=dep["ready"], container_name=dep["container"],
                 container_port=dep["port"], created=dep["created"] + timedelta(seconds=5 + r),
-                workload=w, network_meta=network_meta, istio_version=spec.istio_version))
-    return pods
+                workload=w, network_meta=network_meta,
+                istio_version=(w.knobs.proxy_version if w else None) or spec.istio_version))
+    return mark_istiod_faults(spec, pods)
 
 
 def _select(pods: list[Pod], namespace: str, selector: dict[str, str]) -> list[Pod]:
@@ -273,7 +281,7 @@ def _services(spec: ClusterSpec, mesh: Mesh, pods: list[Pod]) -> list[Service]:
             eps = [Endpoint(primary.gateway_ip, True, None, None)] if primary else []
         else:
             eps = [Endpoint(p.ip, p.ready, p, p.node)
-                   for p in _select(pods, sspec.namespace, sspec.selector)]
+                   for p in _select(pods, sspec.namespace, sspec.selector) if p.ip]
         created = at(20) if sspec.namespace != "sample" else at(22 * 60 + 30)
         svc = Service(spec.id, sspec, None if sspec.headless else
                       _service_ip(spec, sspec.namespace, sspec.name), eps,

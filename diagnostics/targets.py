@@ -1,0 +1,219 @@
+"""What `check <kind>/<name>` is about: the pods, workloads and Services behind a target.
+
+kubectl spellings resolve to four kinds (pod, deploy, svc, ns). A Deployment is followed through
+its ReplicaSets to its pods (owner references, as `kubectl` does), a Service through its selector,
+a namespace to every workload in it. Shared by the engine (which pods' logs to read) and the
+checks (what to examine), so both agree on the target; pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diagnostics.inputs import TARGET_NS, Resources
+from diagnostics.selectors import selector_matches
+from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, labels_of, name_of, namespace_of
+
+# The Kubernetes objects a target is resolved from (the command's namespace).
+TARGET_SERVICES = Resources("services", TARGET_NS)
+TARGET_REPLICASETS = Resources("replicasets.apps", TARGET_NS)
+TARGET_DEPLOYMENTS = Resources("deployments.apps", TARGET_NS)
+
+KINDS = {
+    "pod": ("pod", "pods", "po"),
+    "deploy": ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps"),
+    "svc": ("svc", "service", "services"),
+    "ns": ("ns", "namespace", "namespaces"),
+}
+KIND_NAMES = {"pod": "Pod", "deploy": "Deployment", "svc": "Service", "ns": "Namespace"}
+
+#: Logs are read for at most this many pods per workload and per cluster.
+LOG_PODS_PER_WORKLOAD = 2
+LOG_PODS_PER_CLUSTER = 20
+
+
+def normalize_kind(word: str) -> str | None:
+    """kubectl's spellings of the four kinds `check` takes → pod | deploy | svc | ns."""
+    low = word.lower()
+    return next((k for k, words in KINDS.items() if low in words), None)
+
+
+def owner_of(obj: dict) -> tuple[str, str] | None:
+    """(kind, name) of the controlling owner."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    return (str(ref.get("kind", "")), str(ref.get("name", ""))) if ref else None
+
+
+@dataclass
+class Workload:
+    """One workload of the target: a Deployment (with its ReplicaSets), a StatefulSet, a pod."""
+
+    ref: str  # kubectl kind/name: deployment/payload-api, statefulset/ledger-db, pod/x
+    pods: list[dict] = field(default_factory=list)
+    replicasets: list[dict] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.ref.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.ref.split("/", 1)[1]
+
+
+@dataclass
+class Target:
+    kind: str  # pod | deploy | svc | ns
+    name: str
+    namespace: str
+    found: bool = False
+    workloads: list[Workload] = field(default_factory=list)
+    services: list[dict] = field(default_factory=list)  # Services of these pods (or the svc)
+    service: dict | None = None  # the Service itself, for `svc/<name>`
+
+    @property
+    def pods(self) -> list[dict]:
+        return [p for w in self.workloads for p in w.pods]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}" if self.kind != "ns" else f"namespace {self.name}"
+
+
+def workload_of(pod: dict, replicasets: list[dict]) -> str:
+    """The workload a pod belongs to as kubectl kind/name, via its ReplicaSet's owner."""
+    owner = owner_of(pod)
+    if not owner:
+        return f"pod/{name_of(pod)}"
+    kind, name = owner
+    if kind == "ReplicaSet":
+        rs = next((r for r in replicasets if name_of(r) == name), None)
+        rs_owner = owner_of(rs) if rs else None
+        if rs_owner and rs_owner[0] == "Deployment":
+            return f"deployment/{rs_owner[1]}"
+        pod_hash = labels_of(pod).get("pod-template-hash")
+        if rs is None and pod_hash and name.endswith(f"-{pod_hash}"):
+            return f"deployment/{name[:-len(pod_hash) - 1]}"
+    return f"{kind.lower()}/{name}"
+
+
+def _services_of(pods: list[dict], services: list[dict]) -> list[dict]:
+    sel = lambda s: (s.get("spec") or {}).get("selector")  # noqa: E731
+    return [s for s in services if any(selector_matches(sel(s), labels_of(p)) for p in pods)]
+
+
+def _group(pods: list[dict], replicasets: list[dict]) -> list[Workload]:
+    by_ref: dict[str, Workload] = {}
+    for pod in sorted(pods, key=name_of):
+        ref = workload_of(pod, replicasets)
+        by_ref.setdefault(ref, Workload(ref)).pods.append(pod)
+    for w in by_ref.values():
+        if w.kind == "deployment":
+            w.replicasets = _replicasets_of(w.name, replicasets)
+    return [by_ref[r] for r in sorted(by_ref)]
+
+
+def _replicasets_of(deployment: str, replicasets: list[dict]) -> list[dict]:
+    return sorted((r for r in replicasets if owner_of(r) == ("Deployment", deployment)),
+                  key=name_of)
+
+
+def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services: list[dict],
+            replicasets: list[dict], deployments: list[dict] | None) -> Target:
+    """The target in one cluster; `deployments=None` when they could not be read."""
+    pods = [p for p in pods if namespace_of(p) == namespace]
+    services = [s for s in services if namespace_of(s) == namespace]
+    replicasets = [r for r in replicasets if namespace_of(r) == namespace]
+    target = Target(kind, name, namespace)
+    if kind == "pod":
+        mine = [p for p in pods if name_of(p) == name]
+        target.found = bool(mine)
+        target.workloads = _group(mine, replicasets)
+        target.services = _services_of(mine, services)
+    elif kind == "deploy":
+        rss = _replicasets_of(name, replicasets)
+        rs_names = {name_of(r) for r in rss}
+        mine = [p for p in pods if (owner_of(p) or ("", ""))[0] == "ReplicaSet"
+                and owner_of(p)[1] in rs_names]
+        exists = any(name_of(d) == name and namespace_of(d) == namespace
+                     for d in deployments or [])
+        target.found = exists or bool(rss)
+        if target.found:
+            target.workloads = [Workload(f"deployment/{name}", sorted(mine, key=name_of), rss)]
+        target.services = _services_of(mine, services)
+    elif kind == "svc":
+        svc = next((s for s in services if name_of(s) == name), None)
+        target.found = svc is not None
+        if svc is not None:
+            selector = (svc.get("spec") or {}).get("selector")
+            mine = [p for p in pods if selector_matches(selector, labels_of(p))]
+            target.service = svc
+            target.workloads = _group(mine, replicasets)
+            others = [s for s in _services_of(mine, services) if name_of(s) != name]
+            target.services = [svc] + others
+    elif kind == "ns":
+        target.found = bool(pods) or bool(services) or bool(replicasets)
+        target.workloads = _group(pods, replicasets)
+        known = {w.ref for w in target.workloads}
+        for d in sorted(deployments or [], key=name_of):  # e.g. every pod rejected at admission
+            if namespace_of(d) == namespace and f"deployment/{name_of(d)}" not in known:
+                target.workloads.append(Workload(f"deployment/{name_of(d)}", [],
+                                                 _replicasets_of(name_of(d), replicasets)))
+        target.workloads.sort(key=lambda w: w.ref)
+        target.services = sorted(services, key=name_of)
+    return target
+
+
+# ------------------------------------------------------------------------------ which logs
+
+
+def _container_names(pod: dict) -> tuple[list[str], list[str]]:
+    spec = pod.get("spec") or {}
+    return ([c.get("name", "") for c in spec.get("containers") or []],
+            [c.get("name", "") for c in spec.get("initContainers") or []])
+
+
+def _init_failed(pod: dict, container: str) -> bool:
+    for st in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        if st.get("name") != container:
+            continue
+        for state in (st.get("state") or {}, st.get("lastState") or {}):
+            done = state.get("terminated")
+            if done and done.get("exitCode", 0) != 0:
+                return True
+            if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                return True
+    return False
+
+
+def _trouble(pod: dict) -> int:
+    """How much a pod's status suggests trouble: restarts, not ready (logs worth reading)."""
+    status = pod.get("status") or {}
+    restarts = sum(int(s.get("restartCount") or 0) for s in
+                   (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []))
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or [])
+    failed_init = any(_init_failed(pod, c) for c in _container_names(pod)[1])
+    return restarts + (0 if ready else 1) + (10 if failed_init else 0)
+
+
+def log_containers(pod: dict) -> list[str]:
+    """The containers of a pod whose logs `check` reads: the sidecar (access log), the app
+    containers of a pod with a sidecar (start-up errors), istio-init when it failed."""
+    containers, inits = _container_names(pod)
+    out = []
+    if has_sidecar(pod):
+        out += [c for c in containers if c != PROXY_CONTAINER]
+        out.append(PROXY_CONTAINER)
+    out += [c for c in inits if c == "istio-init" and _init_failed(pod, c)]
+    return out
+
+
+def log_pods(target: Target) -> list[dict]:
+    """The pods whose logs are read: per workload the most troubled first, capped."""
+    chosen = []
+    for w in target.workloads:
+        ranked = sorted(w.pods, key=lambda p: (-_trouble(p), name_of(p)))
+        chosen += [p for p in ranked if log_containers(p)][:LOG_PODS_PER_WORKLOAD]
+    return chosen[:LOG_PODS_PER_CLUSTER]

@@ -1,0 +1,34 @@
+"""`proxy-status [-n <namespace>]`: proxies not in sync, disconnected sidecars, version skew.
+
+istioctl proxy-status, mesh-wide: every istiod replica of every cluster is asked (each knows
+only its own proxies, and a remote cluster's proxies are listed by its primary), so the answer
+covers the whole mesh; `--cluster` narrows whose proxies are examined, not what is read.
+Without `-n` every namespace is examined.
+"""
+
+from __future__ import annotations
+
+import diagnostics.checks  # noqa: F401 - registers the checks
+from handlers.base import CommandSpec, Request
+from handlers.grammar import ParsedArgs
+from handlers.options import mesh_wide
+
+NAME = "proxy-status"
+CHECKS = [
+    "proxy-sync",       # per proxy and type: SYNCED / STALE / NOT SENT / ERROR
+    "proxy-connected",  # running sidecars no istiod lists
+    "proxy-versions",   # proxy vs istiod minor versions
+]
+
+
+def build(parsed: ParsedArgs) -> Request:
+    return mesh_wide(parsed, NAME, CHECKS, namespace=True, hint="use -n <namespace> to narrow")
+
+
+SPEC = CommandSpec(
+    name=NAME,
+    summary="proxies not in sync (STALE / NOT SENT / errors), disconnected sidecars, version skew",
+    usage="proxy-status [-n <namespace>] [--cluster <name>]...",
+    examples=("proxy-status", "proxy-status -n sample --cluster cluster1"),
+    build=build,
+)
