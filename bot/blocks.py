@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, ContextBlock,
                                      MarkdownTextObject, SectionBlock)
 
+from bot.alerts import Notification
 from diagnostics.checks.base import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
 from diagnostics.render.text import command_line
@@ -83,7 +84,8 @@ def _age(generated_at: str, now: datetime | None) -> str:
 
 
 def root_message(report: Report, command_text: str | None = None, asked_by: str | None = None,
-                 now: datetime | None = None) -> SlackMessage:
+                 now: datetime | None = None, trigger: str | None = None) -> SlackMessage:
+    """The answer's root: verdict, summary, clusters, and (for auto-posts) what triggered it."""
     cmd = command_text or command_line(report)
     verdict = report.verdict.upper()
     reach = "  ".join(f"{c.name} {'✓' if c.reachable else '✗ unreachable'}" for c in report.clusters)
@@ -91,6 +93,8 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
     if report.cached:
         meta = f"from {_age(report.generated_at, now)} — Re-run for fresh · {reach}"
     meta = escape(meta) + _asked_by(asked_by)
+    if trigger:
+        meta = f"{escape(trigger)} · {meta}"
     summary, _ = _fit(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* `/mesh {escape(cmd)}`\n"
                       f"{escape(report.summary)}")
     blocks = [
@@ -215,6 +219,16 @@ def text_message(text: str) -> SlackMessage:
     return SlackMessage(text=text[:3000], blocks=[_section(body).to_dict()], files=files)
 
 
+def findings_digest(report: Report, limit: int = 15) -> SlackMessage:
+    """The short form of an answer: one line per finding, most important first."""
+    lines = [f"{VERDICT_EMOJI['problem'] if f.severity == 'error' else ':warning:'} "
+             f"`{f.id}` {escape(f.title)}" for f in report.findings[:limit]]
+    more = len(report.findings) - limit
+    if more > 0:
+        lines.append(f"… and {more} more: press Details for the full report")
+    return text_message("\n".join(lines) if lines else "No findings: every check passed.")
+
+
 def thread(report: Report, command_text: str | None = None, asked_by: str | None = None,
            now: datetime | None = None) -> list[SlackMessage]:
     """The whole answer: root message first, then one reply per step in order."""
@@ -239,3 +253,31 @@ def step_groups(report: Report) -> list[list[int]]:
         else:
             groups.append([i])
     return groups
+
+
+def incident_message(notification: Notification, state: dict[str, Any]) -> SlackMessage:
+    """The root of an alert group's thread: what fires, what meshbot found, what triggered it."""
+    firing = state.get("status") == "firing"
+    head = ":rotating_light: *FIRING*" if firing else ":white_check_mark: *RESOLVED*"
+    alerts = len(notification.firing) if firing else len(notification.alerts)
+    since = datetime.fromtimestamp(state.get("first_seen", 0), timezone.utc).strftime("%H:%M UTC")
+    verdict = state.get("verdict") or ""
+    found = (f"{VERDICT_EMOJI.get(verdict, ':hourglass_flowing_sand:')} meshbot: "
+             f"*{verdict.upper() or 'CHECKING'}* — {escape(state.get('summary') or '')}")
+    text, _ = _fit(f"{head} · {escape(notification.title)} ({alerts} alert"
+                   f"{'s' if alerts != 1 else ''}, since {since})\n{found}")
+    group = ", ".join(f"{k}={v}" for k, v in sorted(notification.group_labels.items()))
+    notified = state.get("notified", 1)
+    context = (f"Triggered by Alertmanager{' (' + notification.receiver + ')' if notification.receiver else ''}"
+               f" · group {group or notification.group_key} · notified {notified} time"
+               f"{'s' if notified != 1 else ''}")
+    if state.get("flaps"):
+        context += f" · flapped {state['flaps']} time{'s' if state['flaps'] != 1 else ''}"
+    commands = state.get("commands") or []
+    blocks: list[Block] = [_section(text),
+                           ContextBlock(elements=[MarkdownTextObject(text=escape(context[:2900]))])]
+    if commands:
+        blocks.append(ActionsBlock(block_id="mesh_actions", elements=[
+            ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=commands[0][:2000])]))
+    fallback = f"{'FIRING' if firing else 'RESOLVED'}: {notification.title}"
+    return SlackMessage(text=fallback[:3000], blocks=[b.to_dict() for b in blocks])

@@ -66,10 +66,20 @@ class Responder:
 
     def spawn(self, ask: Ask, parsed: Request | TextReply) -> asyncio.Task:
         """Run the slow part after the ack, tracked so shutdown can wait for it."""
-        task = asyncio.create_task(self._guarded(ask, parsed), name=f"ask-{ask.request_id}")
+        return self.track(self._guarded(ask, parsed), f"ask-{ask.request_id}")
+
+    def track(self, coro, name: str) -> asyncio.Task:
+        """Run background work (an answer, an alert, a digest) that shutdown waits for."""
+        task = asyncio.create_task(self._logged(coro, name), name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def _logged(self, coro, name: str) -> None:
+        try:
+            await coro
+        except Exception:  # noqa: BLE001 - background work must never die silently
+            log.exception("background_task_failed", task=name)
 
     # -- after the ack ----------------------------------------------------------------------
 

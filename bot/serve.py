@@ -16,6 +16,8 @@ from slack_sdk.errors import SlackClientError
 from bot import logs
 from bot.dedupe import Deduper
 from bot.gate import Gate
+from bot.incident_channels import IncidentChannels
+from bot.incidents import Incidents
 from bot.metrics import Metrics
 from bot.poster import Poster, web_client
 from bot.responder import Responder
@@ -51,12 +53,17 @@ class Bot:
         self.client = web_client(settings.bot_token or "", settings.api_base_url, self.metrics)
         cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
-        self.responder = Responder(Answerer(self.source, cache, timeout),
-                                   Poster(self.client, self.metrics),
+        answerer, poster = Answerer(self.source, cache, timeout), Poster(self.client, self.metrics)
+        self.responder = Responder(answerer, poster,
                                    Gate(config.permissions, self.client, self.store, self.metrics),
                                    self.metrics, overall_timeout=overall)
+        clusters = [c.name for c in self.source.cluster_infos()]
+        self.incidents = Incidents(config.incidents, self.store, poster, answerer, self.metrics,
+                                   clusters)
+        channels = IncidentChannels(config.incidents.channel_name_patterns, poster, answerer)
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
-                             signing_secret=settings.signing_secret, socket_mode=settings.socket_mode)
+                             signing_secret=settings.signing_secret, socket_mode=settings.socket_mode,
+                             channels=channels)
         self.socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._authenticated = False
@@ -88,7 +95,10 @@ class Bot:
     async def start(self, port: int | None = None) -> None:
         health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()),
                         store_degraded=lambda: bool(getattr(self.store, "degraded", False)))
-        web_app = build_web_app(self.metrics, health, None if self.settings.socket_mode else self.app)
+        web_app = build_web_app(
+            self.metrics, health, None if self.settings.socket_mode else self.app,
+            alerts=lambda n: self.responder.track(self.incidents.handle(n), "alert"),
+            alert_token=self.settings.alertmanager_token)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.settings.http_port if port is None else port)
@@ -99,6 +109,9 @@ class Bot:
             await self.socket.connect_async()
         else:
             self._auth_task = asyncio.create_task(self._authenticate())
+        if not self.settings.alertmanager_token:
+            log.warning("alertmanager_disabled", reason="MESHBOT_ALERTMANAGER_TOKEN is not set, "
+                        "so /alertmanager refuses every request")
         log.info("serving", mode="socket" if self.settings.socket_mode else "http", port=self.port,
                  clusters=[c.name for c in self.source.cluster_infos()], store=self.store.name)
 

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs
 from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from bot.dedupe import Deduper
+from bot.incident_channels import IncidentChannels
 from bot.responder import Ask, Responder, usage_message
 from handlers.base import TextReply
 from handlers.grammar import UsageError
@@ -29,7 +30,8 @@ def strip_mentions(text: str) -> str:
 
 
 def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
-              signing_secret: str | None, socket_mode: bool) -> AsyncApp:
+              signing_secret: str | None, socket_mode: bool,
+              channels: IncidentChannels | None = None) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret or "socket-mode-unused",
                    request_verification_enabled=not socket_mode,
                    process_before_response=False, logger=None)
@@ -69,6 +71,15 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
     @app.event("message")
     async def on_message() -> None:
         """Plain messages need no answer; acknowledging them keeps Slack from retrying."""
+
+    @app.event("channel_created")
+    async def on_channel_created(body: dict, event: dict) -> None:
+        channel = event.get("channel") or {}
+        name, channel_id = str(channel.get("name") or ""), str(channel.get("id") or "")
+        if channels is None or not channel_id or not channels.matches(name):
+            return
+        if await deduper.first("event", str(body.get("event_id") or channel_id)):
+            responder.track(channels.welcome(channel_id, name), f"channel-{channel_id}")
 
     @app.action(RERUN_ACTION)
     async def on_rerun(ack: Any, body: dict, action: dict) -> None:

@@ -1,0 +1,75 @@
+"""Which channel an alert group goes to, and which runbooks fit it.
+
+Routes are label matchers from the config (`incidents.alertmanager_routes`), first match wins.
+The runbooks follow the alert's labels: a control-plane alert (istiod, pilot, xDS) runs the
+control-plane, remote-clusters and proxy-status commands; a pod alert `check pod/...`; a
+service alert the endpoint checks of `why-local-only` and `check svc/...`. Label values are
+normalised (Istio's `destination_service` is a FQDN) and validated before they become commands.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.alerts import Notification
+from diagnostics.config import AlertRoute
+from handlers.commands import COMMANDS, parse
+from handlers.grammar import UsageError
+
+_CONTROL_PLANE = re.compile(r"istiod|pilot|xds|controlplane|control_plane|control-plane",
+                            re.IGNORECASE)
+SERVICE_LABELS = ("service", "destination_service_name", "destination_service", "service_name")
+NAMESPACE_LABELS = ("namespace", "destination_service_namespace", "kubernetes_namespace",
+                    "exported_namespace")
+POD_LABELS = ("pod", "pod_name", "kubernetes_pod_name")
+
+
+def route(notification: Notification, routes: list[AlertRoute]) -> str | None:
+    """The channel of the first route whose matchers all hold for the group's labels."""
+    labels = {**notification.group_labels, **notification.labels}
+    for r in routes:
+        if all(labels.get(k) == v for k, v in r.match.items()):
+            return r.channel
+    return None
+
+
+def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((labels[n] for n in names if labels.get(n)), None)
+
+
+def is_control_plane_alert(labels: dict[str, str]) -> bool:
+    text = " ".join(labels.get(k, "") for k in ("alertname", "app", "job", "container",
+                                                 "component", "istio"))
+    return bool(_CONTROL_PLANE.search(text)) or labels.get("container") == "discovery"
+
+
+def commands_for(labels: dict[str, str], clusters: list[str]) -> list[str]:
+    """The command texts that fit an alert's labels, valid and known, in the order to post."""
+    namespace = _first(labels, NAMESPACE_LABELS)
+    service, pod = _first(labels, SERVICE_LABELS), _first(labels, POD_LABELS)
+    if service and "." in service:  # a FQDN: name.namespace.svc.<domain>
+        service, _, rest = service.partition(".")
+        namespace = namespace or rest.split(".")[0]
+    scope = f" -n {namespace}" if namespace else ""
+    cluster = labels.get("cluster")
+    where = f" --cluster {cluster}" if cluster in clusters else ""
+    if is_control_plane_alert(labels):
+        candidates = [f"control-plane{where}", "remote-clusters", "proxy-status"]
+    elif pod:
+        candidates = [f"check pod/{pod}{scope}{where}"]
+    elif service:
+        candidates = [f"why-local-only {service}{scope}", f"check svc/{service}{scope}{where}"]
+    else:
+        candidates = ["digest"]
+    return [c for c in candidates if _usable(c)] or ["digest"]
+
+
+def _usable(text: str) -> bool:
+    """A command meshbot has and whose arguments (from label values) are valid."""
+    if text.split()[0] not in COMMANDS:
+        return False
+    try:
+        parse(text, terminal=False)
+    except UsageError:
+        return False
+    return True
