@@ -46,11 +46,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _section(text: str) -> Block:
+def section(text: str) -> Block:
     return SectionBlock(text=MarkdownTextObject(text=text))
 
 
-def _fit(text: str, limit: int = MAX_SECTION) -> tuple[str, bool]:
+def fit_text(text: str, limit: int = MAX_SECTION) -> tuple[str, bool]:
     """Cut `text` at a line boundary to fit `limit`; True when something was cut."""
     if len(text) <= limit:
         return text, False
@@ -62,9 +62,9 @@ def _fit(text: str, limit: int = MAX_SECTION) -> tuple[str, bool]:
 
 def _code(lines: list[str], limit: int = MAX_SECTION) -> tuple[str, bool]:
     body = escape("\n".join(lines))
-    text, cut = _fit(f"```{body}```", limit)
+    text, cut = fit_text(f"```{body}```", limit)
     if cut and not text.rstrip().endswith("```"):
-        text, cut = _fit(f"```{body}", limit - 3)
+        text, cut = fit_text(f"```{body}", limit - 3)
         text = text.replace("\n… (cut;", "```\n… (cut;", 1)
     return text, cut
 
@@ -95,10 +95,10 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
     meta = escape(meta) + _asked_by(asked_by)
     if trigger:
         meta = f"{escape(trigger)} · {meta}"
-    summary, _ = _fit(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* `/mesh {escape(cmd)}`\n"
+    summary, _ = fit_text(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* `/mesh {escape(cmd)}`\n"
                       f"{escape(report.summary)}")
     blocks = [
-        _section(summary),
+        section(summary),
         ContextBlock(elements=[MarkdownTextObject(text=meta)]),
         ActionsBlock(block_id="mesh_actions", elements=[
             ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=cmd[:2000]),
@@ -127,7 +127,7 @@ def step_message(index: int, steps: list[Step], findings: list[RenderedFinding])
     if any(s.title != title for s in steps):
         spec = REGISTRY.get(first.check)
         title = spec.title if spec else title
-    blocks: list[Block] = [_section(f"{STATUS_EMOJI[status]} *{index}. "
+    blocks: list[Block] = [section(f"{STATUS_EMOJI[status]} *{index}. "
                                     f"{escape(title)}*{where}")]
     files: list[tuple[str, str]] = []
     for step in steps:
@@ -140,7 +140,7 @@ def step_message(index: int, steps: list[Step], findings: list[RenderedFinding])
         if not lines:
             continue
         text, cut = _code(lines)
-        blocks.append(_section(text))
+        blocks.append(section(text))
         if cut:
             suffix = f"-{step.cluster}" if len(steps) > 1 and step.cluster else ""
             files.append((f"step-{index}{suffix}-evidence.txt", "\n".join(step.evidence) + "\n"))
@@ -161,7 +161,7 @@ def _within_message_limits(blocks: list[Block]) -> tuple[list[Block], str]:
         size = len(_block_text(block))
         if len(kept) == MAX_BLOCKS - 1 or used + size > MAX_MESSAGE_TEXT - 100:
             spill = "\n\n".join(_block_text(b) for b in blocks[i:])
-            return kept + [_section("… more in the attached file")], spill
+            return kept + [section("… more in the attached file")], spill
         kept.append(block)
         used += size
     return kept, ""
@@ -169,15 +169,15 @@ def _within_message_limits(blocks: list[Block]) -> tuple[list[Block], str]:
 
 def _finding_blocks(f: RenderedFinding) -> list[Block]:
     where = f" in `{escape(f.cluster)}`" if f.cluster else ""
-    head, _ = _fit(f"*{escape(f.title)}*{where}  `{f.id}` ({f.severity})\n{escape(f.cause)}")
-    blocks: list[Block] = [_section(head)]
+    head, _ = fit_text(f"*{escape(f.title)}*{where}  `{f.id}` ({f.severity})\n{escape(f.cause)}")
+    blocks: list[Block] = [section(head)]
     if f.fix:
-        fix, _ = _fit("*Fix*\n" + "\n".join(f"{n}. {escape(s)}" for n, s in enumerate(f.fix, 1)))
-        blocks.append(_section(fix))
+        fix, _ = fit_text("*Fix*\n" + "\n".join(f"{n}. {escape(s)}" for n, s in enumerate(f.fix, 1)))
+        blocks.append(section(fix))
     for cmd in f.commands:
         text, _ = _code(cmd.splitlines())
-        blocks.append(_section(text))
-    why, _ = _fit(f"*Why it works:* {escape(f.why)} · <{f.docs}|docs>")
+        blocks.append(section(text))
+    why, _ = fit_text(f"*Why it works:* {escape(f.why)} · <{f.docs}|docs>")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=why)]))
     return blocks
 
@@ -194,16 +194,16 @@ def progress_message(command_text: str, asked_by: str | None = None) -> SlackMes
     who = _asked_by(asked_by)
     text = f":hourglass_flowing_sand: Diagnosing `/mesh {escape(command_text)}` across the mesh…"
     return SlackMessage(text=f"Diagnosing /mesh {command_text}…", blocks=[
-        _section(text).to_dict(),
+        section(text).to_dict(),
         ContextBlock(elements=[MarkdownTextObject(text=f"started{who}")]).to_dict()])
 
 
 def failure_message(command_text: str, what: str, asked_by: str | None = None) -> SlackMessage:
     """The root message when the diagnosis itself failed: say what failed, offer Re-run."""
     who = _asked_by(asked_by)
-    text, _ = _fit(f":warning: *meshbot could not finish* `/mesh {escape(command_text)}`\n"
+    text, _ = fit_text(f":warning: *meshbot could not finish* `/mesh {escape(command_text)}`\n"
                    f"{escape(what)}")
-    blocks = [_section(text),
+    blocks = [section(text),
               ContextBlock(elements=[MarkdownTextObject(text=f"nothing was changed in any "
                                                              f"cluster{who}")]),
               ActionsBlock(block_id="mesh_actions", elements=[
@@ -214,9 +214,9 @@ def failure_message(command_text: str, what: str, asked_by: str | None = None) -
 
 def text_message(text: str) -> SlackMessage:
     """Plain information (help, notices) as one section, cut to Block Kit's limit."""
-    body, cut = _fit(text)
+    body, cut = fit_text(text)
     files = [("message.txt", text)] if cut else []
-    return SlackMessage(text=text[:3000], blocks=[_section(body).to_dict()], files=files)
+    return SlackMessage(text=text[:3000], blocks=[section(body).to_dict()], files=files)
 
 
 def findings_digest(report: Report, limit: int = 15) -> SlackMessage:
@@ -264,7 +264,7 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
     verdict = state.get("verdict") or ""
     found = (f"{VERDICT_EMOJI.get(verdict, ':hourglass_flowing_sand:')} meshbot: "
              f"*{verdict.upper() or 'CHECKING'}* — {escape(state.get('summary') or '')}")
-    text, _ = _fit(f"{head} · {escape(notification.title)} ({alerts} alert"
+    text, _ = fit_text(f"{head} · {escape(notification.title)} ({alerts} alert"
                    f"{'s' if alerts != 1 else ''}, since {since})\n{found}")
     group = ", ".join(f"{k}={v}" for k, v in sorted(notification.group_labels.items()))
     notified = state.get("notified", 1)
@@ -274,7 +274,7 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
     if state.get("flaps"):
         context += f" · flapped {state['flaps']} time{'s' if state['flaps'] != 1 else ''}"
     commands = state.get("commands") or []
-    blocks: list[Block] = [_section(text),
+    blocks: list[Block] = [section(text),
                            ContextBlock(elements=[MarkdownTextObject(text=escape(context[:2900]))])]
     if commands:
         blocks.append(ActionsBlock(block_id="mesh_actions", elements=[

@@ -120,11 +120,14 @@ class Poster:
         except SlackClientError as exc:
             self._failed("chat.postEphemeral", exc, channel=channel)
 
-    async def upload(self, channel: str, thread_ts: str, files: list[tuple[str, str]]) -> None:
+    async def upload(self, channel: str, thread_ts: str,
+                     files: list[tuple[str, str | bytes]]) -> None:
+        """Upload text or binary files (files upload v2) into a thread."""
         for name, content in files:
+            body = {"content": content} if isinstance(content, str) else {"file": content}
             try:
                 await self.client.files_upload_v2(channel=channel, thread_ts=thread_ts,
-                                                  filename=name, title=name, content=content)
+                                                  filename=name, title=name, **body)
             except SlackClientError as exc:
                 self._failed("files.upload", exc, channel=channel)
 

@@ -57,6 +57,7 @@ class Responder:
         self.overall_timeout = overall_timeout
         self.tasks: set[asyncio.Task] = set()
         self.roots: dict[str, tuple[Ask, str]] = {}  # request id -> (ask, root ts) while running
+        self.digests = None  # bot.digest.DigestPublisher: `/mesh digest` posts the real digest
 
     # -- before the ack ---------------------------------------------------------------------
 
@@ -90,6 +91,8 @@ class Responder:
                 await self.poster.post(ask.channel, text_message(parsed.text), ask.thread_ts)
             elif ask.trigger == "details":
                 await self._details(ask, parsed)
+            elif parsed.command == "digest" and self.digests is not None:
+                await self._digest(ask, parsed)
             else:
                 await self._diagnose(ask, parsed)
         except Exception:  # noqa: BLE001 - the task must never die silently
@@ -127,6 +130,17 @@ class Responder:
             self.roots.pop(ask.request_id, None)
         await self._post_report(ask, root, report)
         self._record(ask, request, report, time.perf_counter() - started)
+
+    async def _digest(self, ask: Ask, request: Request) -> None:
+        denial = await self.gate.check(ask.user, ask.channel, request.command)
+        if denial:
+            await self.poster.ephemeral(ask.channel, ask.user, denial.text, ask.thread_ts)
+            return
+        started = time.perf_counter()
+        outcome = await self.digests.publish(ask.channel, trigger=f"Asked by <@{ask.user}>",
+                                             thread_ts=ask.thread_ts)
+        self.metrics.commands.labels("digest", outcome, ask.trigger).inc()
+        self._audit(ask, request, outcome, (time.perf_counter() - started) * 1000)
 
     async def _post_report(self, ask: Ask, root: str | None, report: Report) -> None:
         messages = thread(report, ask.text, ask.user)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from zoneinfo import ZoneInfo
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackClientError
 
 from bot import logs
 from bot.dedupe import Deduper
+from bot.digest import DigestPublisher
+from bot.digest_schedule import DigestScheduler, entry_id
 from bot.gate import Gate
 from bot.incident_channels import IncidentChannels
 from bot.incidents import Incidents
@@ -61,6 +64,11 @@ class Bot:
         self.incidents = Incidents(config.incidents, self.store, poster, answerer, self.metrics,
                                    clusters)
         channels = IncidentChannels(config.incidents.channel_name_patterns, poster, answerer)
+        self.digests = DigestPublisher(answerer, poster, self.store,
+                                       {d.channel: entry_id(d) for d in config.digests})
+        self.responder.digests = self.digests
+        self.scheduler = DigestScheduler(config.digests, self.store, self._scheduled_digest)
+        self._scheduler_task: asyncio.Task | None = None
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
                              signing_secret=settings.signing_secret, socket_mode=settings.socket_mode,
                              channels=channels)
@@ -76,6 +84,12 @@ class Bot:
         if settings.snapshot or config.cache.facts_ttl_seconds <= 0:
             return source
         return CachingSource(source, self.store, config.cache.facts_ttl_seconds)
+
+    async def _scheduled_digest(self, entry, history: str, due) -> str:
+        trigger = (f"Scheduled digest (`{entry.cron}`, {entry.timezone}), due "
+                   f"{due.astimezone(ZoneInfo(entry.timezone)):%a %d %b %H:%M %Z}")
+        return await self.digests.publish(entry.channel, trigger=trigger, history=history,
+                                          skip_if_healthy=entry.skip_if_healthy)
 
     async def _slack_connected(self) -> bool:
         if self.socket is not None:
@@ -109,6 +123,8 @@ class Bot:
             await self.socket.connect_async()
         else:
             self._auth_task = asyncio.create_task(self._authenticate())
+        if self.config.digests:
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="digests")
         if not self.settings.alertmanager_token:
             log.warning("alertmanager_disabled", reason="MESHBOT_ALERTMANAGER_TOKEN is not set, "
                         "so /alertmanager refuses every request")
@@ -116,6 +132,9 @@ class Bot:
                  clusters=[c.name for c in self.source.cluster_infos()], store=self.store.name)
 
     async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        self.scheduler.stop()
+        if self._scheduler_task is not None:
+            await asyncio.wait([self._scheduler_task], timeout=drain_seconds)
         if self.socket is not None:
             await self.socket.close_async()
         if self._auth_task is not None:

@@ -7,11 +7,13 @@ Secrets never live here: tokens come from the environment only.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CLUSTER_TIMEOUT = 10.0
@@ -66,6 +68,10 @@ class DigestConfig(_Strict):
     def _cron(cls, v: str) -> str:
         if len(v.split()) != 5:
             raise ValueError("must be a standard five-field cron expression")
+        try:
+            CronSim(v, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"not a valid cron expression: {exc}") from None
         return v
 
 

@@ -54,6 +54,7 @@ class Step:
     findings: list[Finding] = field(default_factory=list)
     check: str = ""
     incomplete: bool = False  # an input this step needed could not be read
+    data: dict[str, Any] = field(default_factory=dict)  # figures for summaries (digest trends)
 
 
 @dataclass
@@ -152,7 +153,7 @@ class Report:
                 {"title": s.title, "status": s.status, "cluster": s.cluster,
                  "evidence": s.evidence, "findings": [f.id for f in s.findings],
                  "finding_indexes": self.step_refs[i] if i < len(self.step_refs) else [],
-                 "check": s.check}
+                 "check": s.check, **({"data": s.data} if s.data else {})}
                 for i, s in enumerate(self.steps)
             ],
             "findings": [f.to_dict() for f in self.findings],
@@ -174,7 +175,7 @@ class Report:
             indexes = list(s.get("finding_indexes") or [])
             steps.append(Step(s["title"], s["status"], s.get("cluster"), list(s.get("evidence") or []),
                               [Finding(findings[i].id, findings[i].cluster, findings[i].resource)
-                               for i in indexes], s.get("check", "")))
+                               for i in indexes], s.get("check", ""), data=dict(s.get("data") or {})))
             refs.append(indexes)
         known = {"schema", "command", "args", "verdict", "summary", "clusters", "steps", "findings",
                  "errors", "duration_ms", "api_calls", "cached", "generated_at"}

@@ -55,6 +55,7 @@ def test_no_file_means_defaults(monkeypatch):
     ("clusters: [{name: a}, {name: a}]", "repeated: a"),
     ("digests: [{channel: C1, cron: '0 9 * *'}]", "digests[0].cron: must be a standard five-field"),
     ("digests: [{channel: C1, cron: '0 9 * * *', timezone: Mars/Olympus}]", "unknown IANA time zone"),
+    ("digests: [{channel: C1, cron: '61 9 * * *'}]", "digests[0].cron: not a valid cron expression"),
     ("cache: {ttl_seconds: -1}", "cache.ttl_seconds"),
     ("clusters: [{name: a, istiod_url: 'istiod:15014'}]", "must start with http"),
     ("slack_token: xoxb-123", "slack_token: unknown key"),

@@ -74,7 +74,10 @@ def _health_step(ctx: CheckContext, cluster: str) -> Step:
                                     istiod_pod=f"deployment/{name_of(dep)}", reason=reason))
     elif findings and not any(h.problem is None or h.severity == "warning" for h in healths):
         evidence.append(f"no istiod replica in {cluster} is serving")
-    return ctx.step(HEALTH, cluster, evidence, findings)
+    step = ctx.step(HEALTH, cluster, evidence, findings)
+    step.data = {"replicas": len(pods), "serving": sum(1 for h in healths if h.problem is None),
+                 "versions": sorted(versions)}
+    return step
 
 
 def _unhealthy(ctx: CheckContext, cluster: str, h: PodHealth) -> Finding:

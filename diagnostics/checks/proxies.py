@@ -265,7 +265,25 @@ def _sync_step(ctx: CheckContext, title: str, cluster: str, mine: list[SeenProxy
     findings = [_stale_finding(ctx, cluster, *s) for s in stale[:FINDING_LIMIT]]
     step = ctx.step(title, cluster, evidence, _capped(findings, len(stale), "stale proxies"))
     step.incomplete = bool(gaps)
+    step.data = {"proxies": len(mine), "by_state": _state_counts(mine),
+                 "versions": _version_counts(mine)}
     return step
+
+
+def _state_counts(proxies: list[SeenProxy]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in proxies:
+        state = "NOT SENT" if p.state not in (SYNCED, STALE, ERROR) else p.state
+        out[state] = out.get(state, 0) + 1
+    return out
+
+
+def _version_counts(proxies: list[SeenProxy]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in proxies:
+        version = p.sync.istio_version or "unknown"
+        out[version] = out.get(version, 0) + 1
+    return out
 
 
 def _stale_finding(ctx: CheckContext, cluster: str, p: SeenProxy, types: list[str],

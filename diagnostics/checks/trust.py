@@ -91,6 +91,9 @@ def root_of_trust(ctx: CheckContext) -> list[Step]:
     findings += _expiry(ctx, roots)
     step = ctx.step("Root of trust across clusters", None, evidence, findings)
     step.incomplete = incomplete
+    step.data = {"root_days_left": {c: min(cert.days_left(ctx.now) for cert in r.certs)
+                                    for c, r in roots.items()},
+                 "shared_root": len({frozenset(r.fingerprints) for r in roots.values()}) <= 1}
     return [step]
 
 
