@@ -19,7 +19,8 @@ class Metrics:
             "meshbot_diagnosis_duration_seconds", "Time to diagnose, by command", ["command"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60), registry=r)
         self.api_calls = Counter("meshbot_cluster_api_calls_total",
-                                 "Kubernetes and istiod requests made by diagnoses", registry=r)
+                                 "Kubernetes and istiod requests made by diagnoses, by cluster",
+                                 ["cluster"], registry=r)
         self.cluster_errors = Counter("meshbot_cluster_errors_total", "Reads that failed, by "
                                       "cluster and side", ["cluster", "source"], registry=r)
         self.slack_errors = Counter("meshbot_slack_api_errors_total", "Slack Web API errors, by "
@@ -42,6 +43,14 @@ class Metrics:
         self.alertmanager = Counter("meshbot_alertmanager_notifications_total", "Alertmanager "
                                     "notifications, by status and outcome", ["status", "outcome"],
                                     registry=r)
+
+    def diagnosed(self, report) -> None:
+        """Measure one diagnosis that ran (cache hits made no calls and take no time)."""
+        self.diagnosis_seconds.labels(report.command).observe(report.duration_ms / 1000)
+        for cluster, calls in report.calls_by_cluster.items():
+            self.api_calls.labels(cluster).inc(calls)
+        for error in report.errors:
+            self.cluster_errors.labels(error.cluster, error.source).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

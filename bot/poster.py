@@ -76,6 +76,7 @@ class Poster:
                                                       blocks=message.blocks, thread_ts=thread_ts,
                                                       unfurl_links=False, unfurl_media=False)
             ts = resp.get("ts")
+            log.debug("posted", channel=channel, ts=ts, thread_ts=thread_ts)
         except SlackApiError as exc:
             if exc.response.get("error") not in BLOCK_ERRORS:
                 self._failed("chat.postMessage", exc, channel=channel)

@@ -66,7 +66,12 @@ class Responder:
         return parse(ask.text, terminal=False)
 
     def spawn(self, ask: Ask, parsed: Request | TextReply) -> asyncio.Task:
-        """Run the slow part after the ack, tracked so shutdown can wait for it."""
+        """Run the slow part after the ack, tracked so shutdown can wait for it.
+
+        The "accepted" line carries the request id that every later line of this answer (posts,
+        audit, failures) carries too: one id to grep from the ack to the last message."""
+        log.info("accepted", request_id=ask.request_id, trigger=ask.trigger, user=ask.user,
+                 channel=ask.channel)
         return self.track(self._guarded(ask, parsed), f"ask-{ask.request_id}")
 
     def track(self, coro, name: str) -> asyncio.Task:
@@ -151,6 +156,7 @@ class Responder:
             return  # Slack refused even the root message; the error is logged and counted
         for message in messages[1:]:
             await self.poster.post(ask.channel, message, thread_ts)
+        log.info("answered", channel=ask.channel, thread_ts=thread_ts, messages=len(messages))
 
     async def _replace_root(self, ask: Ask, root: str | None, message: SlackMessage) -> None:
         if root is None or not await self.poster.update(ask.channel, root, message):
@@ -182,11 +188,6 @@ class Responder:
 
     def _record(self, ask: Ask, request: Request, report: Report, seconds: float) -> None:
         self.metrics.commands.labels(request.command, report.verdict, ask.trigger).inc()
-        if not report.cached:
-            self.metrics.diagnosis_seconds.labels(request.command).observe(seconds)
-            self.metrics.api_calls.inc(report.api_calls)
-        for error in report.errors:
-            self.metrics.cluster_errors.labels(error.cluster, error.source).inc()
         self._audit(ask, request, report.verdict, seconds * 1000, cached=report.cached)
 
     def _audit(self, ask: Ask, request: Request, verdict: str, duration_ms: float,

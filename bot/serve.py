@@ -56,7 +56,8 @@ class Bot:
         self.client = web_client(settings.bot_token or "", settings.api_base_url, self.metrics)
         cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
-        answerer, poster = Answerer(self.source, cache, timeout), Poster(self.client, self.metrics)
+        answerer = Answerer(self.source, cache, timeout, on_diagnosis=self.metrics.diagnosed)
+        poster = Poster(self.client, self.metrics)
         self.responder = Responder(answerer, poster,
                                    Gate(config.permissions, self.client, self.store, self.metrics),
                                    self.metrics, overall_timeout=overall)

@@ -310,6 +310,6 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
         summary=conclusion.summary, clusters=statuses, steps=steps,
         findings=conclusion.findings, errors=errors,
         duration_ms=(time.perf_counter() - started) * 1000,
-        api_calls=counter.calls, cached=False,
+        api_calls=counter.calls, cached=False, calls_by_cluster=dict(counter.by_cluster),
         generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), step_refs=conclusion.step_refs,
     )

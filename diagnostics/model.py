@@ -135,6 +135,7 @@ class Report:
     generated_at: str
     step_refs: list[list[int]] = field(default_factory=list)  # per step: indexes into findings
     extra: dict[str, Any] = field(default_factory=dict)
+    calls_by_cluster: dict[str, int] = field(default_factory=dict)  # for metrics; not in JSON
 
     def step_findings(self, index: int) -> list[RenderedFinding]:
         """The rendered findings of step `index` (0-based)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, diagnose
 from diagnostics.model import Report
 from diagnostics.reports import ReportCache, report_key
@@ -21,18 +23,27 @@ def check_clusters(request: Request, source: Source) -> None:
 
 
 class Answerer:
-    """Runs requests against one source, through the report cache when there is one."""
+    """Runs requests against one source, through the report cache when there is one.
+
+    `on_diagnosis` sees every report actually diagnosed (not cache hits), whoever asked: the
+    one place to measure diagnoses.
+    """
 
     def __init__(self, source: Source, cache: ReportCache | None = None,
-                 timeout: float = DEFAULT_CLUSTER_TIMEOUT):
+                 timeout: float = DEFAULT_CLUSTER_TIMEOUT,
+                 on_diagnosis: Callable[[Report], None] | None = None):
         self.source, self.cache, self.timeout = source, cache, timeout
+        self.on_diagnosis = on_diagnosis
 
     async def answer(self, request: Request, *, fresh: bool = False) -> Report:
         check_clusters(request, self.source)
         plan = request.plan()
 
         async def run() -> Report:
-            return await diagnose(plan, self.source, timeout=self.timeout)
+            report = await diagnose(plan, self.source, timeout=self.timeout)
+            if self.on_diagnosis:
+                self.on_diagnosis(report)
+            return report
 
         if self.cache is None:
             return await run()

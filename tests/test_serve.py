@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,10 @@ import sys
 
 import aiohttp
 import pytest
+import yaml
+
+from diagnostics.replay.runner import start_replay
+from diagnostics.snapshot import Snapshot
 
 from tests.bot_support import ASK, DEMO, REPO, fast_slack, finished, roots
 
@@ -54,10 +59,19 @@ def _stop(proc: subprocess.Popen) -> str:
 
 
 @pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket-mode"])
-async def test_serve_answers_a_slash_command_with_a_thread(socket_mode):
+async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, tmp_path):
+    """The clusters are the demo mesh served by `meshbot replay`, described by a config file as
+    a deployment outside the clusters would describe them."""
+    servers = await start_replay(Snapshot.open(DEMO))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    config = tmp_path / "meshbot.yaml"
+    config.write_text(yaml.safe_dump({"clusters": [
+        {"name": name, "context": name, "kubeconfig": str(kubeconfig)}
+        for name in ("cluster1", "cluster2")]}))
     async with fast_slack() as slack:
         port = free_port()
-        env = {**slack.env(socket_mode=socket_mode), "MESHBOT_SNAPSHOT": str(DEMO),
+        env = {**slack.env(socket_mode=socket_mode), "MESHBOT_CONFIG": str(config),
                "MESHBOT_HTTP_PORT": str(port), "LOG_FORMAT": "json"}
         proc = _start(env)
         try:
@@ -74,11 +88,52 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode):
                 return rs if rs and len(slack.api.thread("C0GENERAL", rs[0].ts)) >= 14 else None
             (root,) = await slack.api.wait_for(answered, timeout=30)
             assert "PROBLEM" in root.all_text
+            metrics = await _scrape(port)
         finally:
             logs = _stop(proc)
+            await servers.close()
     assert slack.bot_token not in logs and slack.signing_secret not in logs
     assert slack.app_token not in logs
-    assert '"event": "command"' in logs and '"verdict": "problem"' in logs  # the audit line
+    _assert_one_request_id(logs, root.ts)
+    _assert_metrics(metrics)
+
+
+async def _scrape(port: int) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+
+def _assert_one_request_id(logs: str, root_ts: str) -> None:
+    """The ack, the answer and the audit line of one command share one request id."""
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    (accepted,) = [line for line in lines if line.get("event") == "accepted"]
+    rid = accepted["request_id"]
+    assert accepted["trigger"] == "slash" and accepted["channel"] == "C0GENERAL"
+    (answered,) = [line for line in lines if line.get("event") == "answered"]
+    assert answered["request_id"] == rid and answered["thread_ts"] == root_ts
+    (audited,) = [line for line in lines if line.get("event") == "command"]
+    assert audited["request_id"] == rid and audited["command"] == "why-local-only"
+    assert audited["verdict"] == "problem" and audited["cached"] is False
+
+
+def _assert_metrics(text: str) -> None:
+    """One diagnosis of the demo mesh shows up in every series an operator graphs."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    commands = [n for n in samples if n.startswith("meshbot_commands_total{")]
+    assert any('command="why-local-only"' in n and 'trigger="slash"' in n
+               and samples[n] == 1 for n in commands), commands
+    assert samples['meshbot_diagnosis_duration_seconds_count{command="why-local-only"}'] == 1
+    per_cluster = {n: v for n, v in samples.items()
+                   if n.startswith("meshbot_cluster_api_calls_total{")}
+    assert len(per_cluster) >= 2 and all(v > 0 for v in per_cluster.values()), per_cluster
+    assert samples['meshbot_cache_total{result="miss"}'] >= 1
+    assert samples["meshbot_diagnoses_in_flight"] == 0
 
 
 def test_serve_without_tokens_is_a_usage_error():

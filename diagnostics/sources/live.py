@@ -56,10 +56,11 @@ class LiveSource:
     def cluster_infos(self) -> list[ClusterInfo]:
         return [c.info for c in self.clusters.values()]
 
-    async def _run(self, fn, *args) -> Any:
-        record_call()
+    async def _run(self, fn, cluster: str, *args) -> Any:
+        """Run a blocking client call on this source's threads, counted against `cluster`."""
+        record_call(cluster=cluster)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        return await loop.run_in_executor(self._pool, functools.partial(fn, cluster, *args))
 
     # -- Kubernetes API -------------------------------------------------------------------
 
@@ -126,14 +127,14 @@ class LiveSource:
 
     async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
         if target.startswith(("http://", "https://")):
-            return await self._direct_get(target, path)
+            return await self._direct_get(cluster, target, path)
         ns = self.clusters[cluster].info.istio_namespace
         status, body = await self._run(self._port_forward_get, cluster, ns, target,
                                        ISTIOD_MONITORING_PORT, path)
         return _debug_json(status, body, target, path)
 
-    async def _direct_get(self, base: str, path: str) -> Any:
-        record_call()
+    async def _direct_get(self, cluster: str, base: str, path: str) -> Any:
+        record_call(cluster=cluster)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         try:
