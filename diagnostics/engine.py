@@ -266,8 +266,9 @@ def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[
     steps: list[Step] = []
     reads: dict[str, set[Input]] = {}
     focus = [c.name for c in clusters if not plan.focus or c.name in plan.focus]
+    shared: dict = {}
     for spec in plan.checks:
-        ctx = CheckContext(spec, facts, plan.args, clusters, now, catalog, focus)
+        ctx = CheckContext(spec, facts, plan.args, clusters, now, catalog, focus, shared=shared)
         steps.extend(spec.func(ctx))
         reads[spec.name] = ctx.reads
     return steps, reads

@@ -64,7 +64,8 @@ class ClientConfigDumps(Input):
     """istiod's config_dump with EDS for the client proxies the command examines.
 
     Which clients is decided from the cluster's pods and the command's arguments (see
-    diagnostics/clients.py), so this input is fetched after the pods it depends on.
+    diagnostics/workloads.py select_clients), so this input is fetched after the pods it
+    depends on.
     """
 
     def describe(self) -> str:

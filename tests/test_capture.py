@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -59,3 +60,29 @@ async def test_capture_to_tar_gz(tmp_path):
     await _capture_demo(out, CaptureOptions(max_config_dumps=1))
     assert tarfile.is_tarfile(out)
     assert Snapshot.open(out).cluster_names == ["cluster1", "cluster2"]
+
+
+async def test_managed_fields_are_dropped_at_read(tmp_path):
+    """Server-side-apply bookkeeping never reaches checks or snapshots (memory at scale)."""
+    original = tmp_path / "original"
+    shutil.copytree(DEMO.snapshot_dir, original)
+    pods_file = original / "clusters/cluster1/resources/sample/pods.yaml"
+    pods = yaml.safe_load(pods_file.read_text())
+    for pod in pods["items"]:
+        pod["metadata"]["managedFields"] = [{"manager": "kubelet", "operation": "Update",
+                                             "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}]
+    pods_file.write_text(yaml.safe_dump(pods))
+    servers = await start_replay(Snapshot.open(original))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    source = live_source(Config(), kubeconfig=str(kubeconfig))
+    try:
+        listed = await source.list("cluster1", "pods", "sample")
+        await capture(source, tmp_path / "captured", CaptureOptions(namespaces=["sample"]))
+    finally:
+        await source.close()
+        await servers.close()
+    assert listed and all("managedFields" not in p["metadata"] for p in listed)
+    assert "managedFields" in pods_file.read_text()
+    captured = (tmp_path / "captured/clusters/cluster1/resources/pods.yaml").read_text()
+    assert "managedFields" not in captured and "helloworld" in captured

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 from diagnostics.catalog import Catalog
 from diagnostics.facts import Fact, Unavailable
@@ -26,6 +26,7 @@ class UndeclaredFinding(Exception):
 
 
 CheckFunc = Callable[["CheckContext"], list[Step]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class CheckContext:
     catalog: Catalog
     focus: list[str] = field(default_factory=list)  # clusters whose view is examined
     reads: set[Input] = field(default_factory=set)
+    shared: dict[Hashable, Any] = field(default_factory=dict)  # one diagnosis' derived views
 
     @property
     def cluster_names(self) -> list[str]:
@@ -87,6 +89,20 @@ class CheckContext:
         if fact.missing is not None:
             raise fact.missing
         return fact.value
+
+    def derived(self, key: Hashable, reads: tuple[Input, ...], build: Callable[[], T]) -> T:
+        """A view built from facts once per diagnosis and shared by the checks that need it:
+        several checks read thousands of proxies' syncz, which should be parsed once.
+
+        `reads` are the inputs `build` reads: each must be declared by this check, and counts
+        as read by it whether or not the view was already built."""
+        for inp in reads:
+            if inp not in self.spec.inputs:
+                raise UndeclaredInput(f"check {self.spec.name} read undeclared input {inp}")
+        self.reads.update(reads)
+        if key not in self.shared:
+            self.shared[key] = build()
+        return self.shared[key]
 
     def available(self, inp: Input) -> dict[str, Any]:
         """The input's value for every cluster where it could be read."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from diagnostics.checks.base import CheckContext, check, per_cluster
 from diagnostics.checks.networks import ISTIO_GATEWAYS
+from diagnostics.checks.proxies import syncz_proxies
 from diagnostics.checks.remote_secrets import remote_intent_of
 from diagnostics.facts import PerReplica
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES,
@@ -22,7 +23,7 @@ from diagnostics.mesh_view import (CONTROL_PLANE_CLUSTERS, NETWORK_LABEL, Remote
                                    gateway_addresses, injector_values, install_value,
                                    looks_like_eastwest_gateway)
 from diagnostics.model import Step
-from diagnostics.parse.syncz import ProxySync, parse_syncz
+from diagnostics.parse.syncz import ProxySync
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
 ISTIOD_SERVICE_NAMES = ("istiod", "istiod-remote")
@@ -34,7 +35,7 @@ def connected_proxies(ctx: CheckContext, cluster: str) -> dict[tuple[str, str], 
     out: dict[tuple[str, str], list[ProxySync]] = {}
     for home, replicas in ctx.available(SYNCZ).items():
         for replica, body in replicas.values.items():
-            mine = [p for p in parse_syncz(body) if p.cluster_id == cluster]
+            mine = [p for p in syncz_proxies(ctx, home, replica, body) if p.cluster_id == cluster]
             if mine:
                 out[(home, replica)] = mine
     return out

@@ -118,7 +118,18 @@ def _istiod_versions(pods: list[dict]) -> dict[str, str]:
 
 
 def proxy_view(ctx: CheckContext) -> ProxyView:
-    """Every replica's syncz in every cluster, parsed once."""
+    """Every replica's syncz in every cluster, parsed once per diagnosis (read-only to checks)."""
+    return ctx.derived("proxy-view", (ISTIOD_PODS, SYNCZ), lambda: _build_proxy_view(ctx))
+
+
+def syncz_proxies(ctx: CheckContext, cluster: str, replica: str, body: object
+                  ) -> list[ProxySync]:
+    """One replica's syncz body (read by the caller as `ctx.get(SYNCZ, cluster)`), parsed once
+    per diagnosis whichever check asks first."""
+    return ctx.derived(("syncz", cluster, replica), (SYNCZ,), lambda: parse_syncz(body))
+
+
+def _build_proxy_view(ctx: CheckContext) -> ProxyView:
     view = ProxyView()
     for cluster in ctx.cluster_names:
         try:
@@ -138,7 +149,7 @@ def proxy_view(ctx: CheckContext) -> ProxyView:
                                  for r, why in sorted(per_replica.missing.items())]
         only = next(iter(versions.values())) if len(set(versions.values())) == 1 else None
         for replica, body in sorted(per_replica.values.items()):
-            for sync in parse_syncz(body):
+            for sync in syncz_proxies(ctx, cluster, replica, body):
                 view.proxies.append(SeenProxy(sync, sync.cluster_id or cluster, cluster, replica,
                                               versions.get(replica, only)))
     return view

@@ -7,11 +7,13 @@ normalising keys once keeps every parser from guessing.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
+@lru_cache(maxsize=8192)  # a few hundred distinct keys, looked up millions of times in big meshes
 def norm_key(key: str) -> str:
     """`cluster_id`, `clusterId`, `ClusterID` → `clusterid`."""
     return _NON_ALNUM.sub("", key.lower())
@@ -24,7 +26,12 @@ def get_any(obj: Any, *names: str, skip_empty: bool = False) -> Any:
     """
     if not isinstance(obj, dict):
         return None
-    normalized = {norm_key(str(k)): v for k, v in obj.items()}
+    wanted = {norm_key(name) for name in names}
+    normalized = {}
+    for key, value in obj.items():
+        norm = norm_key(str(key))
+        if norm in wanted:
+            normalized[norm] = value
     for name in names:
         value = normalized.get(norm_key(name))
         if value is None or (skip_empty and value == ""):
