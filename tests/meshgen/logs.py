@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tests.meshgen.certs import intermediate_ca
-from tests.meshgen.config_dump import config_dump
+from tests.meshgen.config_dump import sidecar_clusters
 from tests.meshgen.istiod_view import PUSH_TIME, ControlPlane, merged_services
 from tests.meshgen.k8s_objects import root_cert
 from tests.meshgen.naming import hexid, number, ts_micro, ts_milli
@@ -130,7 +130,7 @@ def _ads_lines(log: _Log, cp: ControlPlane, replica: Pod) -> None:
     for i, pod in enumerate(proxies):
         n_clusters = router_clusters
         if pod.proxy_type == "sidecar":
-            n_clusters = len(config_dump(cp, pod)["configs"][1]["dynamicActiveClusters"])
+            n_clusters = len(sidecar_clusters(cp, pod))
         t = PUSH_TIME + timedelta(milliseconds=37 * i)
         log.add(t, "info", f"ADS: new connection for node:{pod.proxy_id}-{i + 1}", scope="ads")
         log.add(t + timedelta(milliseconds=2), "info",

@@ -168,6 +168,10 @@ class Mesh:
     # east-west gateway fail (firewall between networks).
     blocked_paths: list[tuple[str, str]] = field(default_factory=list)
     proxy_admin: bool = False          # also write Envoy admin clusters.json for client pods
+    # Deployments whose sidecars get a config_dump file (None: every sidecar, as istiod would
+    # answer for any). Large synthetic meshes name only the clients meshbot asks about: each
+    # dump lists every endpoint, so dumping every pod grows with the square of the pods.
+    config_dumps_for: tuple[str, ...] | None = None
 
     def cluster(self, cid: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.id == cid)

@@ -24,7 +24,11 @@ FORMAT = "meshbot.snapshot/v1"
 FLAT = {"config_dump": 4, "endpointShardz": 5, "registryz": 2}
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when present (tens of times faster on large meshes; same text).
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
     """SafeDumper that writes multi-line strings as literal blocks, like kubectl does."""
 
     def ignore_aliases(self, data: object) -> bool:   # kubectl never emits anchors
@@ -107,7 +111,8 @@ def render_files(mesh: Mesh) -> dict[str, str]:
             for name, body in bodies.items():
                 files[f"{base}/{name}.json"] = dump_json(body, FLAT.get(name))
             for pod in cp.proxies[replica.name]:
-                if pod.proxy_type == "sidecar":
+                if pod.proxy_type == "sidecar" and (mesh.config_dumps_for is None
+                                                    or pod.deployment in mesh.config_dumps_for):
                     files[f"{base}/config_dump/{pod.proxy_id}.json"] = dump_json(
                         config_dump.config_dump(cp, pod), FLAT["config_dump"])
             files[f"clusters/{cid}/logs/{replica.namespace}/{replica.name}/discovery.log"] = \
