@@ -9,6 +9,7 @@ at any mesh size. A quiet mesh gets a short green digest, or none with `skip_if_
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections import Counter
@@ -122,32 +123,32 @@ class History:
 
 
 def chart_png(history: list[Summary]) -> bytes:
-    """A small trend chart: findings by severity and proxies out of sync, per digest."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    """A small trend chart: findings by severity and proxies out of sync, per digest.
+
+    Built with matplotlib's object API, not pyplot: no global figure state, so it is safe on a
+    worker thread (the digest renders it off the event loop; importing matplotlib and drawing
+    take long enough to delay Slack acks)."""
+    from matplotlib.figure import Figure
 
     labels = [s.at[5:10] for s in history]
     x = list(range(len(history)))
-    fig, ax = plt.subplots(figsize=(6, 2.4), dpi=100)
-    try:
-        ax.plot(x, [s.errors for s in history], marker="o", color="#d62728", label="errors")
-        ax.plot(x, [s.warnings for s in history], marker="o", color="#ff7f0e", label="warnings")
-        ax.plot(x, [s.out_of_sync for s in history], marker="s", color="#1f77b4",
-                label="proxies out of sync")
-        ax.set_xticks(x, labels, fontsize=7)
-        ax.set_ylim(bottom=0)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(f"Mesh health, last {len(history)} digests", fontsize=9, loc="left")
-        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3,
-                  frameon=False)  # above the plot, clear of the lines
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(6, 2.4), dpi=100)
+    ax = fig.subplots()
+    ax.plot(x, [s.errors for s in history], marker="o", color="#d62728", label="errors")
+    ax.plot(x, [s.warnings for s in history], marker="o", color="#ff7f0e", label="warnings")
+    ax.plot(x, [s.out_of_sync for s in history], marker="s", color="#1f77b4",
+            label="proxies out of sync")
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(f"Mesh health, last {len(history)} digests", fontsize=9, loc="left")
+    ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3,
+              frameon=False)  # above the plot, clear of the lines
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 def _cluster_lines(report: Report) -> list[str]:
@@ -244,6 +245,7 @@ class DigestPublisher:
         for message in replies:
             await self.poster.post(channel, message, where)
         if replies and len(trend) >= 2:  # a short green digest needs no picture
-            await self.poster.upload(channel, where, [("mesh-health-trend.png", chart_png(trend))])
+            png = await asyncio.to_thread(chart_png, trend)
+            await self.poster.upload(channel, where, [("mesh-health-trend.png", png)])
         log.info("digest_posted", channel=channel, verdict=report.verdict, replies=len(replies))
         return "posted"

@@ -1,15 +1,23 @@
-"""The view checks run against: views derived from facts are built once per diagnosis and
-shared, yet every check still declares (and is recorded as reading) what they are built from."""
+"""How checks run: views derived from facts are built once per diagnosis and shared, yet every
+check still declares (and is recorded as reading) what they are built from; and checks run off
+the event loop, so the bot keeps serving while a large mesh is checked."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from diagnostics.catalog import default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec, UndeclaredInput
+from diagnostics.engine import Plan, diagnose
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
+from diagnostics.sources.snapshot import SnapshotSource
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-mesh"
 
 
 def _ctx(spec: CheckSpec, shared: dict) -> CheckContext:
@@ -39,3 +47,27 @@ def test_separate_diagnoses_do_not_share_views():
     spec = CheckSpec("one", "One", (SYNCZ,), (), lambda ctx: [])
     assert _ctx(spec, {}).derived("v", (SYNCZ,), lambda: "first") == "first"
     assert _ctx(spec, {}).derived("v", (SYNCZ,), lambda: "second") == "second"
+
+
+async def test_checks_run_while_the_event_loop_keeps_serving():
+    """A large mesh's checks take CPU seconds; Slack acks must not wait for them. The check
+    below blocks until the event loop has run a task after the check started, which it can
+    only do if checks run off the loop."""
+    started, loop_ran = threading.Event(), threading.Event()
+    seen = {}
+
+    def blocking_check(ctx):
+        started.set()
+        seen["loop_ran"] = loop_ran.wait(timeout=5)
+        return []
+
+    async def loop_task():
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        loop_ran.set()
+
+    probe = asyncio.create_task(loop_task())
+    plan = Plan("probe", {}, [CheckSpec("blocking", "Blocking", (), (), blocking_check)])
+    await diagnose(plan, SnapshotSource.open(DEMO))
+    await probe
+    assert seen["loop_ran"]
