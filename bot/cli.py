@@ -25,7 +25,7 @@ from diagnostics.snapshot import SnapshotError
 from diagnostics.sources.factory import build_source
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
-from handlers.grammar import UsageError
+from handlers.grammar import OUTPUTS, UsageError
 from diagnostics.reports import ReportCache
 from diagnostics.store.resilient import open_store
 from handlers.run import Answerer, answer
@@ -36,7 +36,6 @@ VERDICT_EXIT = {"healthy": EXIT_OK, "expected": EXIT_OK, "problem": EXIT_PROBLEM
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SNAPSHOT = REPO_ROOT / "examples" / "demo-mesh"
 DEMO_COMMAND = "why-local-only helloworld -n sample"
-OUTPUTS = ("text", "json", "slack")
 
 
 def _fail(message: str, code: int) -> int:
@@ -216,12 +215,20 @@ def _parser() -> argparse.ArgumentParser:
                       help="capture config dumps and sidecar logs only here (repeatable)")
     snap.add_argument("--max-config-dumps", type=int, default=200)
     catalog = sub.add_parser("catalog", help="print the finding catalog")
-    catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                         help="text: one line per finding; json and markdown: every finding in "
+                         "full, and every check with its description")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["mesh"]:
+        # The mesh grammar (handlers/) parses its own words, `--help` included: argparse's
+        # REMAINDER cannot start with an option, so `mesh --help` would be "unrecognized".
+        args = argparse.Namespace(cmd="mesh", words=argv[1:])
+    else:
+        args = _parser().parse_args(argv)
     handlers = {"mesh": lambda: cmd_mesh(args.words), "demo": lambda: cmd_demo(args),
                 "replay": lambda: cmd_replay(args), "snapshot": lambda: cmd_snapshot(args),
                 "serve": lambda: cmd_serve(args),

@@ -6,17 +6,24 @@ Secrets never live here: tokens come from the environment only.
 
 from __future__ import annotations
 
+import difflib
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator)
 
 DEFAULT_CLUSTER_TIMEOUT = 10.0
+
+# The commands of contract C1, the names `permissions` may use. diagnostics/ cannot import the
+# command table (handlers/), so the names live here; tests/test_config.py keeps the two equal.
+COMMAND_NAMES = ("help", "why-local-only", "remote-clusters", "control-plane", "trust",
+                 "proxy-status", "check", "digest")
 
 
 class ConfigError(Exception):
@@ -42,9 +49,32 @@ class ClusterConfig(_Strict):
         return v.rstrip("/") if v else v
 
 
+def _known_command(name: str) -> str:
+    """A misspelt command name would silently leave the real command unrestricted."""
+    if name not in COMMAND_NAMES:
+        close = difflib.get_close_matches(name, COMMAND_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMAND_NAMES)}"
+        raise ValueError(f"unknown command {name!r}; {hint}")
+    return name
+
+
+CommandName = Annotated[str, AfterValidator(_known_command)]
+
+
 class Permissions(_Strict):
-    channels: dict[str, list[str]] = Field(default_factory=dict)
-    restricted_commands: dict[str, list[str]] = Field(default_factory=dict)
+    channels: dict[str, list[CommandName]] = Field(default_factory=dict)
+    restricted_commands: dict[CommandName, list[str]] = Field(default_factory=dict)
+
+    @field_validator("restricted_commands")
+    @classmethod
+    def _help_is_open(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        if "help" in v:
+            raise ValueError("'help' always works and cannot be restricted")
+        empty = [name for name, groups in v.items() if not groups]
+        if empty:  # an empty list would read as "restricted" yet let everyone in
+            raise ValueError(f"{', '.join(empty)}: list the Slack user group ids (S…) that may "
+                             "run it, or remove the entry")
+        return v
 
 
 class DigestConfig(_Strict):
@@ -118,7 +148,8 @@ class Config(_Strict):
 def _format_errors(path: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+        loc = [p for p in err["loc"] if p != "[key]"]  # a mapping's key is named by its path
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
         key = key.replace(".[", "[")
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

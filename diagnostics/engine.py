@@ -269,7 +269,7 @@ def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[
     shared: dict = {}
     for spec in plan.checks:
         ctx = CheckContext(spec, facts, plan.args, clusters, now, catalog, focus, shared=shared)
-        steps.extend(spec.func(ctx))
+        steps.extend(ctx.settle(spec.func(ctx)))
         reads[spec.name] = ctx.reads
     return steps, reads
 

@@ -7,7 +7,8 @@ import difflib
 from handlers import (check, control_plane, digest, proxy_status, remote_clusters, trust,
                       why_local_only)
 from handlers.base import CommandSpec, Request, TextReply
-from handlers.grammar import ParsedArgs, UsageError, split_args, tokenize
+from handlers.grammar import (HELP_FLAGS, ParsedArgs, UsageError, split_args,
+                              terminal_options_help, tokenize)
 
 # Commands of contract C1 that a later release adds; asking for one says so plainly.
 PLANNED: dict[str, str] = {}
@@ -20,8 +21,8 @@ def _help_build(parsed: ParsedArgs) -> TextReply:
         name = parsed.positionals[0]
         if name not in COMMANDS:
             raise UsageError(unknown_command_message(name), None)
-        return TextReply("help", command_help(COMMANDS[name]))
-    return TextReply("help", overview())
+        return TextReply("help", command_help(COMMANDS[name], terminal=parsed.terminal))
+    return TextReply("help", overview(terminal=parsed.terminal))
 
 
 HELP = CommandSpec(
@@ -47,15 +48,28 @@ def unknown_command_message(name: str) -> str:
 
 
 def parse(text_or_tokens: str | list[str], *, terminal: bool) -> Request | TextReply:
-    """Parse `<command> [args]`; raise UsageError with a message fit to show the asker."""
+    """Parse `<command> [args]`; raise UsageError with a message fit to show the asker.
+
+    `-h`/`--help` asks for help as a terminal user expects: alone (or before a command name)
+    it is `help [command]`; after a command it shows that command's help, whatever else is given.
+    In a terminal, help also lists the terminal-only options; in Slack it does not.
+    """
     tokens = tokenize(text_or_tokens) if isinstance(text_or_tokens, str) else list(text_or_tokens)
     if not tokens:
-        return TextReply("help", overview())
+        return TextReply("help", overview(terminal=terminal))
+    if tokens[0] in HELP_FLAGS:
+        tokens[0] = HELP.name
     name, rest = tokens[0], tokens[1:]
     spec = COMMANDS.get(name)
+    if spec is None and name.startswith("-") and len(name) > 1:
+        raise UsageError(f"the command comes first, then its options: <command> [args] "
+                         f"(got {name} first)")
     if spec is None:
         raise UsageError(unknown_command_message(name))
-    parsed = split_args(rest, name, terminal=terminal)
+    if spec is not HELP and any(token in HELP_FLAGS for token in rest):
+        return TextReply("help", command_help(spec, terminal=terminal))
+    parsed = split_args([t for t in rest if t not in HELP_FLAGS] if spec is HELP else rest,
+                        name, terminal=terminal)
     return spec.build(parsed)
 
 
@@ -67,13 +81,16 @@ def usage_text(command: str | None) -> str:
     return overview()
 
 
-def command_help(spec: CommandSpec) -> str:
+def command_help(spec: CommandSpec, *, terminal: bool = False) -> str:
     lines = [f"{spec.name}: {spec.summary}", f"usage: {spec.usage}", "examples:"]
     lines += [f"  {e}" for e in spec.examples]
+    if terminal and spec is not HELP:
+        lines += ["", *terminal_options_help()]
     return "\n".join(lines)
 
 
-def overview() -> str:
+def overview(*, terminal: bool = False) -> str:
+    """Every command with an example; in a terminal, also the terminal-only options."""
     lines = ["commands:"]
     width = max(len(s.usage) for s in COMMANDS.values())
     for spec in COMMANDS.values():
@@ -84,4 +101,6 @@ def overview() -> str:
     for spec in COMMANDS.values():
         if spec.name != "help":
             lines.append(f"  {spec.examples[0]}")
+    if terminal:
+        lines += ["", *terminal_options_help()]
     return "\n".join(lines)

@@ -35,22 +35,51 @@ class Option:
     takes_value: bool = True
     repeatable: bool = False
     terminal_only: bool = False
+    metavar: str = "value"
+    choices: tuple[str, ...] = ()  # when set, the only values accepted
+    help: str = ""
+
+    def usage(self) -> str:
+        """`--output/-o text|json|slack`, `--context <name>`: how the option is written."""
+        flags = "/".join(self.flags)
+        if not self.takes_value:
+            return flags
+        return f"{flags} {'|'.join(self.choices) if self.choices else f'<{self.metavar}>'}"
 
 
+HELP_FLAGS = ("-h", "--help")
+OUTPUTS = ("text", "json", "slack")
 COMMON_OPTIONS = (
     Option(("-n", "--namespace"), "namespace"),
     Option(("--cluster",), "clusters", repeatable=True),
     Option(("--from",), "from"),
 )
 TERMINAL_OPTIONS = (
-    Option(("--snapshot",), "snapshot", terminal_only=True),
-    Option(("--kubeconfig",), "kubeconfig", terminal_only=True),
-    Option(("--context",), "contexts", repeatable=True, terminal_only=True),
-    Option(("--config",), "config", terminal_only=True),
-    Option(("--output", "-o"), "output", terminal_only=True),
-    Option(("--no-cache",), "no_cache", takes_value=False, terminal_only=True),
-    Option(("--timeout",), "timeout", terminal_only=True),
+    Option(("--snapshot",), "snapshot", terminal_only=True, metavar="path",
+           help="read a snapshot (folder or .tar.gz) instead of live clusters"),
+    Option(("--kubeconfig",), "kubeconfig", terminal_only=True, metavar="file",
+           help="kubeconfig to read; alone, every context in it is a cluster"),
+    Option(("--context",), "contexts", repeatable=True, terminal_only=True, metavar="name",
+           help="a kubeconfig context to read as a cluster"),
+    Option(("--config",), "config", terminal_only=True, metavar="file",
+           help="meshbot config file (default: $MESHBOT_CONFIG)"),
+    Option(("--output", "-o"), "output", terminal_only=True, choices=OUTPUTS,
+           help="report format (default: text)"),
+    Option(("--no-cache",), "no_cache", takes_value=False, terminal_only=True,
+           help="diagnose afresh instead of reusing a cached report"),
+    Option(("--timeout",), "timeout", terminal_only=True, metavar="seconds",
+           help="deadline for each cluster's reads (default: 10, or the config's)"),
 )
+
+
+def terminal_options_help() -> list[str]:
+    """The "terminal options" lines of `meshbot mesh help`, from the options parsed above."""
+    width = max(len(opt.usage()) for opt in TERMINAL_OPTIONS)
+    lines = ["terminal options:"]
+    for opt in TERMINAL_OPTIONS:
+        text = opt.help + (" (repeatable)" if opt.repeatable else "")
+        lines.append(f"  {opt.usage().ljust(width)}  {text}".rstrip())
+    return lines
 
 
 @dataclass
@@ -59,6 +88,7 @@ class ParsedArgs:
 
     positionals: list[str] = field(default_factory=list)
     options: dict[str, object] = field(default_factory=dict)
+    terminal: bool = False  # typed in a terminal (meshbot mesh), not in Slack
 
 
 def tokenize(text: str) -> list[str]:
@@ -72,7 +102,7 @@ def tokenize(text: str) -> list[str]:
 def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs:
     """Separate options from positionals; unknown options and missing values are usage errors."""
     table = {flag: opt for opt in COMMON_OPTIONS + TERMINAL_OPTIONS for flag in opt.flags}
-    parsed = ParsedArgs()
+    parsed = ParsedArgs(terminal=terminal)
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -95,6 +125,8 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
             value, i = tokens[i], i + 1
         else:
             raise UsageError(f"{flag} needs a value", command)
+        if opt.choices and value not in opt.choices:
+            raise UsageError(f"{flag} must be one of {', '.join(opt.choices)}", command)
         if opt.repeatable:
             parsed.options.setdefault(opt.dest, [])
             parsed.options[opt.dest].append(value)  # type: ignore[union-attr]

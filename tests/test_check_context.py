@@ -1,6 +1,7 @@
 """How checks run: views derived from facts are built once per diagnosis and shared, yet every
-check still declares (and is recorded as reading) what they are built from; and checks run off
-the event loop, so the bot keeps serving while a large mesh is checked."""
+check still declares (and is recorded as reading) what they are built from; a step that could
+not see everything is never a pass; and checks run off the event loop, so the bot keeps
+serving while a large mesh is checked."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from diagnostics.catalog import default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec, UndeclaredInput
 from diagnostics.engine import Plan, diagnose
+from diagnostics.facts import Fact, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
+from diagnostics.model import ClusterInfo
 from diagnostics.sources.snapshot import SnapshotSource
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-mesh"
@@ -71,3 +74,28 @@ async def test_checks_run_while_the_event_loop_keeps_serving():
     await diagnose(plan, SnapshotSource.open(DEMO))
     await probe
     assert seen["loop_ran"]
+
+
+@pytest.mark.parametrize("captured, status", [(True, "error"), (False, "skip")])
+def test_an_incomplete_step_without_findings_is_not_a_pass(captured, status):
+    """cluster2 could not be read (or a snapshot lacks it): nothing was found, yet that is no
+    evidence of health."""
+    def compare(ctx):
+        evidence = []
+        for cluster in ("cluster1", "cluster2"):
+            try:
+                evidence.append(f"{cluster}: {ctx.get(SYNCZ, cluster)}")
+            except Unavailable as exc:
+                evidence.append(f"{cluster}: {exc.reason}")
+        step = ctx.step("Compare", None, evidence, [])
+        step.incomplete = len(evidence) > 1 and "down" in evidence[1]
+        return [step]
+
+    spec = CheckSpec("compare", "Compare", (SYNCZ,), (), compare)
+    facts = {("cluster1", SYNCZ): Fact(value="ok"),
+             ("cluster2", SYNCZ): Fact(missing=Unavailable("cluster2", "syncz", "down",
+                                                           captured=captured))}
+    ctx = CheckContext(spec, facts, {}, [ClusterInfo("cluster1"), ClusterInfo("cluster2")],
+                       datetime(2026, 11, 21, tzinfo=timezone.utc), default_catalog())
+    (step,) = ctx.settle(spec.func(ctx))
+    assert step.status == status and step.incomplete

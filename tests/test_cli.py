@@ -70,6 +70,44 @@ def test_help_exits_0():
     assert proc.returncode == 0 and "why-local-only" in proc.stdout
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_mesh_help_flags_print_the_help(flag):
+    proc, same = meshbot("mesh", flag), meshbot("mesh", "help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout == same.stdout
+    assert "commands:" in proc.stdout
+
+
+def test_mesh_help_lists_the_terminal_options():
+    out = meshbot("mesh", "help").stdout
+    _, _, section = out.partition("\nterminal options:\n")
+    flags = [line.split()[0] for line in section.splitlines()]
+    assert flags == ["--snapshot", "--kubeconfig", "--context", "--config", "--output/-o",
+                     "--no-cache", "--timeout"]
+    assert "--output/-o text|json|slack" in section
+    assert "(repeatable)" in next(line for line in section.splitlines() if "--context" in line)
+
+
+@pytest.mark.parametrize("words", [["why-local-only", "--help"], ["why-local-only", "-h"],
+                                   ["--help", "why-local-only"],
+                                   ["why-local-only", "Bad_Name", "--snapshot", "x", "--help"]])
+def test_command_help_flag_prints_that_commands_usage(words):
+    proc = meshbot("mesh", *words)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("why-local-only: ")
+    assert "usage: why-local-only <service>" in proc.stdout
+    assert "--snapshot <path>" in proc.stdout and "commands:" not in proc.stdout
+
+
+def test_permissions_naming_no_real_command_are_a_usage_error(tmp_path, replay_mini_dir):
+    config = tmp_path / "meshbot.yaml"
+    config.write_text("permissions:\n  restricted_commands: {remote-cluster: [S0GROUPID]}\n")
+    proc = meshbot("mesh", "trust", "--config", str(config), "--snapshot", str(replay_mini_dir))
+    assert_clean_usage_error(proc, f"{config}: permissions.restricted_commands.remote-cluster: "
+                                   "unknown command 'remote-cluster'; "
+                                   "did you mean 'remote-clusters'?")
+
+
 def test_json_output_is_a_c2_report(replay_mini_dir):
     proc = meshbot("mesh", "why-local-only", "nosuch", "-n", "sample", "--snapshot",
                    str(replay_mini_dir), "--output", "json")
@@ -174,3 +212,45 @@ def test_replay_process_and_kubeconfig_give_the_same_findings_as_the_snapshot(tm
     assert live_report["api_calls"] > 0 and file_report["api_calls"] == 0
     assert live_report["findings"] == file_report["findings"]
     assert [f["id"] for f in live_report["findings"]] == ["remote-secret-missing"]
+
+
+def _kubeconfig_with(kubeconfig: dict, name: str, server: str) -> dict:
+    kubeconfig["clusters"].append({"name": name, "cluster": {"server": server}})
+    kubeconfig["contexts"].append({"name": name, "context": {
+        "cluster": name, "user": kubeconfig["users"][0]["name"]}})
+    return kubeconfig
+
+
+def test_trust_steps_that_could_not_read_a_cluster_do_not_pass(replay_mini_thread, tmp_path):
+    """A refused connection is named as such, and the steps that lacked a cluster's inputs are
+    errors, not passes, whether that cluster is the only one or one of several."""
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    alone = tmp_path / "alone.kubeconfig"
+    alone.write_text(yaml.safe_dump(_kubeconfig_with(
+        {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [],
+         "users": [{"name": "u", "user": {"token": "t"}}], "current-context": "down"},
+        "down", closed)))
+    text = meshbot("mesh", "trust", "--kubeconfig", str(alone))
+    assert text.returncode == 3, text.stderr
+    assert "✔" not in text.stdout
+    assert f"down: could not read ({closed}: connection refused)" in text.stdout
+    assert "timed out" not in text.stdout
+
+    mixed = tmp_path / "mixed.kubeconfig"
+    mixed.write_text(yaml.safe_dump(_kubeconfig_with(replay_mini_thread.kubeconfig(), "down",
+                                                     closed)))
+    proc = meshbot("mesh", "trust", "--kubeconfig", str(mixed), "--output", "json")
+    assert proc.returncode == 3, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "inconclusive"
+    steps = {s["check"]: s for s in report["steps"]}
+    assert set(steps) == {"root-of-trust", "trust-domain"}
+    for step in steps.values():
+        assert step["status"] == "error", step
+        assert f"down: could not read ({closed}: connection refused)" in step["evidence"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound, never listening: connecting is refused at once
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -65,6 +65,7 @@ def test_typographic_quotes_from_slack_are_plain_quotes():
     ("why-local-only 'unterminated", "cannot parse"),
     ("frobnicate", "unknown command `frobnicate`"),
     ("why-locl-only hw", "Did you mean `why-local-only`"),
+    ("-n sample why-local-only hw", "the command comes first, then its options"),
 ])
 def test_bad_input_gets_a_clear_message(text: str, fragment: str):
     assert fragment in usage_error(text)
@@ -82,6 +83,46 @@ def test_help_lists_commands_with_examples():
     assert "why-local-only <service>" in reply.text
     assert "why-local-only helloworld -n sample" in reply.text
     assert "usage: why-local-only" in ask("help why-local-only").text
+
+
+def test_terminal_help_lists_the_terminal_options_and_slack_help_does_not():
+    from handlers.grammar import TERMINAL_OPTIONS
+
+    terminal, slack = ask("help", terminal=True).text, ask("help").text
+    assert terminal.startswith(slack)  # the same help, plus one section
+    section = terminal[len(slack):]
+    assert section.startswith("\n\nterminal options:\n")
+    for opt in TERMINAL_OPTIONS:  # every option the terminal accepts, and nothing in Slack
+        assert f"  {'/'.join(opt.flags)}" in section
+        assert opt.flags[0] not in slack
+    assert "--output/-o text|json|slack" in section
+    assert "--context <name>" in section and "(repeatable)" in section
+    assert "terminal options" not in ask("").text
+    assert "terminal options:" in ask("", terminal=True).text
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_flags_are_help_in_both_places(flag):
+    assert ask(flag).text == ask("help").text
+    assert ask(flag, terminal=True).text == ask("help", terminal=True).text
+    assert ask(f"{flag} trust").text == ask("help trust").text
+    assert ask(f"help {flag}").text == ask("help").text
+
+
+def test_help_flag_after_a_command_shows_that_command_whatever_else_is_given():
+    slack = ask("why-local-only Bad_Name -n sample --help")
+    assert isinstance(slack, TextReply)
+    assert slack.text == ask("help why-local-only").text
+    assert "terminal options" not in slack.text
+    terminal = ask("why-local-only --snapshot /tmp/x -h", terminal=True).text
+    assert terminal.startswith(slack.text) and "terminal options:" in terminal
+
+
+def test_output_must_be_a_known_format():
+    assert "--output must be one of text, json, slack" in usage_error(
+        "trust --output yaml", terminal=True)
+    assert "-o must be one of" in usage_error("trust -o=xml", terminal=True)
+    assert ask("trust -o slack", terminal=True).options == {"output": "slack"}
 
 
 def test_empty_text_is_help_and_unknown_help_topic_is_an_error():

@@ -44,16 +44,22 @@ REGISTRY: dict[str, CheckSpec] = {}
 
 def check(name: str, *, title: str, inputs: Iterable[Input], emits: Iterable[str] = ()
           ) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check; its docstring becomes its description (shown by `meshbot catalog`)."""
+    """Register a check; the first paragraph of its docstring becomes its description, listed
+    by `meshbot catalog --output markdown` and `--output json`."""
 
     def register(func: CheckFunc) -> CheckFunc:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} registered twice")
         REGISTRY[name] = CheckSpec(name, title, tuple(inputs), tuple(emits), func,
-                                   (func.__doc__ or "").strip().split("\n")[0])
+                                   _first_paragraph(func.__doc__ or ""))
         return func
 
     return register
+
+
+def _first_paragraph(doc: str) -> str:
+    """The docstring's first paragraph on one line (docstrings wrap their first sentence)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 @dataclass
@@ -69,6 +75,7 @@ class CheckContext:
     focus: list[str] = field(default_factory=list)  # clusters whose view is examined
     reads: set[Input] = field(default_factory=set)
     shared: dict[Hashable, Any] = field(default_factory=dict)  # one diagnosis' derived views
+    unread: list[Unavailable] = field(default_factory=list)  # inputs that were missing
 
     @property
     def cluster_names(self) -> list[str]:
@@ -84,11 +91,20 @@ class CheckContext:
             raise UndeclaredInput(f"check {self.spec.name} read undeclared input {inp}")
         self.reads.add(inp)
         fact = self.facts.get((cluster, inp))
-        if fact is None:
-            raise Unavailable(cluster, inp.describe(), "not fetched", captured=False)
-        if fact.missing is not None:
-            raise fact.missing
+        missing = fact.missing if fact is not None else \
+            Unavailable(cluster, inp.describe(), "not fetched", captured=False)
+        if missing is not None:
+            self.unread.append(missing)
+            raise missing
         return fact.value
+
+    def settle(self, steps: list[Step]) -> list[Step]:
+        """A step that could not see everything and found nothing wrong is no pass: it is an
+        error when a read failed, a skip when the source (a snapshot) lacks the input."""
+        for step in steps:
+            if step.incomplete and step.status == "pass":
+                step.status = "error" if any(e.captured for e in self.unread) else "skip"
+        return steps
 
     def derived(self, key: Hashable, reads: tuple[Input, ...], build: Callable[[], T]) -> T:
         """A view built from facts once per diagnosis and shared by the checks that need it:

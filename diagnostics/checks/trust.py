@@ -53,15 +53,28 @@ def _describe(roots: Roots) -> str:
     return f"{certs} (from {roots.origin})"
 
 
-def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], bool]:
-    roots, evidence, incomplete = {}, [], False
+def _unread(cluster: str, exc: Unavailable) -> str:
+    return f"{cluster}: {'could not read' if exc.captured else 'not captured'} ({exc.reason})"
+
+
+def _across_clusters(ctx: CheckContext, title: str, evidence: list[str], findings: list[Finding],
+                     unread: list[Unavailable]) -> Step:
+    """The one step comparing every cluster; a cluster that could not be read makes it
+    incomplete (and so, without a finding, not a pass: see CheckContext.settle)."""
+    step = ctx.step(title, None, evidence, findings)
+    step.incomplete = bool(unread)
+    return step
+
+
+def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], list[Unavailable]]:
+    roots, evidence, unread = {}, [], []
     for cluster in ctx.cluster_names:
         ns = ctx.info(cluster).istio_namespace
         try:
             found = roots_of(ctx.get(ISTIO_SECRETS, cluster), ctx.get(ISTIO_CONFIGMAPS, cluster), ns)
         except Unavailable as exc:
-            evidence.append(f"{cluster}: could not read ({exc.reason})")
-            incomplete = True
+            evidence.append(_unread(cluster, exc))
+            unread.append(exc)
             continue
         if found is None:
             evidence.append(f"{cluster}: no root certificate ({PLUGIN_CA_SECRET} or "
@@ -69,7 +82,7 @@ def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], bool]:
             continue
         roots[cluster] = found
         evidence.append(f"{cluster}: {_describe(found)}")
-    return roots, evidence, incomplete
+    return roots, evidence, unread
 
 
 @check("root-of-trust", title="Root of trust across clusters",
@@ -77,7 +90,7 @@ def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], bool]:
        emits=("root-cert-mismatch", "root-cert-expiring"))
 def root_of_trust(ctx: CheckContext) -> list[Step]:
     """Compare root certificates across clusters by fingerprint, and watch their expiry."""
-    roots, evidence, incomplete = _read_roots(ctx)
+    roots, evidence, unread = _read_roots(ctx)
     findings: list[Finding] = []
     names = list(roots)
     for peer in names[1:]:
@@ -89,8 +102,7 @@ def root_of_trust(ctx: CheckContext) -> list[Step]:
                 peer_cluster=peer, fingerprint=roots[ref].certs[0].fingerprint,
                 peer_fingerprint=roots[peer].certs[0].fingerprint))
     findings += _expiry(ctx, roots)
-    step = ctx.step("Root of trust across clusters", None, evidence, findings)
-    step.incomplete = incomplete
+    step = _across_clusters(ctx, "Root of trust across clusters", evidence, findings, unread)
     step.data = {"root_days_left": {c: min(cert.days_left(ctx.now) for cert in r.certs)
                                     for c, r in roots.items()},
                  "shared_root": len({frozenset(r.fingerprints) for r in roots.values()}) <= 1}
@@ -143,13 +155,14 @@ def mesh_config(configmaps: list[dict]) -> dict | None:
 def trust_domain(ctx: CheckContext) -> list[Step]:
     """Compare meshConfig.trustDomain across clusters, honouring trustDomainAliases."""
     domains: dict[str, tuple[str, set[str]]] = {}
-    evidence, incomplete = [], False
+    evidence: list[str] = []
+    unread: list[Unavailable] = []
     for cluster in ctx.cluster_names:
         try:
             mesh = mesh_config(ctx.get(ISTIO_CONFIGMAPS, cluster))
         except Unavailable as exc:
-            evidence.append(f"{cluster}: could not read ({exc.reason})")
-            incomplete = True
+            evidence.append(_unread(cluster, exc))
+            unread.append(exc)
             continue
         if mesh is None:
             evidence.append(f"{cluster}: no mesh config (ConfigMap istio) in "
@@ -172,6 +185,4 @@ def trust_domain(ctx: CheckContext) -> list[Step]:
                 evidence=[evidence[ctx.cluster_names.index(names[0])],
                           evidence[ctx.cluster_names.index(peer)]],
                 peer_cluster=peer, trust_domain=ref_domain, peer_trust_domain=peer_domain))
-    step = ctx.step("Trust domain across clusters", None, evidence, findings)
-    step.incomplete = incomplete
-    return [step]
+    return [_across_clusters(ctx, "Trust domain across clusters", evidence, findings, unread)]

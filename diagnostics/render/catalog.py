@@ -1,4 +1,5 @@
-"""`meshbot catalog`: every finding id with its severity, texts and the checks that emit it."""
+"""`meshbot catalog`: every finding id with its severity, texts and the checks that emit it,
+and (json, markdown) every check with its description, the first line of its docstring."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import CatalogEntry, default_catalog
-from diagnostics.checks.base import REGISTRY
+from diagnostics.checks.base import REGISTRY, CheckSpec
 
 
 def _emitters() -> dict[str, list[str]]:
@@ -24,12 +25,22 @@ def _as_dict(e: CatalogEntry, checks: list[str]) -> dict:
             "params": dict(e.params), "checks": checks}
 
 
+def _checks() -> list[CheckSpec]:
+    return sorted(REGISTRY.values(), key=lambda spec: spec.name)
+
+
+def _check_dict(spec: CheckSpec) -> dict:
+    return {"name": spec.name, "title": spec.title, "description": spec.description,
+            "findings": list(spec.emits)}
+
+
 def render_catalog(output: str = "text") -> str:
     entries = list(default_catalog().entries.values())
     emitters = _emitters()
     if output == "json":
         data = {"schema": "meshbot.catalog/v1",
-                "findings": [_as_dict(e, emitters.get(e.id, [])) for e in entries]}
+                "findings": [_as_dict(e, emitters.get(e.id, [])) for e in entries],
+                "checks": [_check_dict(spec) for spec in _checks()]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output == "markdown":
         return _markdown(entries, emitters)
@@ -49,4 +60,11 @@ def _markdown(entries: list[CatalogEntry], emitters: dict[str, list[str]]) -> st
         if e.commands:
             out += ["", "```sh", *e.commands, "```"]
         out += ["", f"**Why it works:** {e.why}", "", f"Docs: {e.docs}"]
+    out += ["", "## Checks", "", "| check | title | what it does | findings |", "|---|---|---|---|"]
+    out += [f"| `{c.name}` | {_cell(c.title)} | {_cell(c.description)} | "
+            f"{', '.join(f'`{fid}`' for fid in c.emits) or '—'} |" for c in _checks()]
     return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") or "—"

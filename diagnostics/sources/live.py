@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
+import socket
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import urllib3
@@ -96,6 +99,11 @@ class LiveSource:
             resp = api.call_api(method, url, headers, body, post, _request_timeout=self.timeout)
             resp.read()
         except urllib3.exceptions.HTTPError as exc:
+            raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
+        except client.ApiException as exc:
+            if exc.status:  # pragma: no cover - call_api returns HTTP errors as responses
+                raise
+            # the client reports TLS failures as ApiException(status=0), not as urllib3 errors
             raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
         if resp.status == 404:
             raise NotCaptured(f"{path}: not found (404)")
@@ -180,14 +188,61 @@ def _status_message(data: bytes) -> str:
         return data[:200].decode("utf-8", errors="replace")
 
 
-def _network_reason(exc: Exception, host: str) -> str:
-    inner = getattr(exc, "reason", None) or exc
-    text = str(inner)
-    if "timed out" in text.lower() or isinstance(inner, urllib3.exceptions.TimeoutError):
-        return f"{host}: timed out"
-    if "refused" in text.lower():
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything behind it: urllib3's `reason`, chained causes and wrapped errors."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if any(e is seen for seen in out):
+            continue
+        out.append(e)
+        nested = [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
+        todo += [n for n in nested if isinstance(n, BaseException)]
+    return out
+
+
+def _first(causes: list[BaseException], kind: type[BaseException] | tuple[type[BaseException], ...]
+           ) -> BaseException | None:
+    return next((e for e in causes if isinstance(e, kind)), None)
+
+
+_NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+_SSL_NOISE = re.compile(r"^\[SSL(: [A-Z_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$")
+
+
+def _network_reason(exc: BaseException, host: str) -> str:
+    """Why a request never got an answer, in the words an operator checks next.
+
+    urllib3 reports most connect failures as a kind of ConnectTimeoutError (NewConnectionError
+    inherits from it), and the kubernetes client turns TLS failures into ApiException(status=0),
+    so the cause is found by walking the exception chain, most specific cause first.
+    """
+    causes = _causes(exc)
+    dns = _first(causes, socket.gaierror)
+    if dns is not None or _first(causes, urllib3.exceptions.NameResolutionError) is not None:
+        name = urlsplit(host).hostname or host
+        if dns is not None and dns.errno not in _NO_SUCH_HOST:
+            return f"{host}: cannot resolve {name} ({str(dns.strerror or dns).lower()})"
+        return f"{host}: no such host ({name} does not resolve)"
+    cert = _first(causes, ssl.SSLCertVerificationError)
+    if cert is not None:
+        problem = getattr(cert, "verify_message", None) or _SSL_NOISE.sub("", str(cert))
+        return f"{host}: TLS certificate not accepted: {problem}"
+    tls = _first(causes, ssl.SSLError)
+    if tls is not None:
+        return f"{host}: TLS handshake failed: {_SSL_NOISE.sub('', str(tls.strerror or tls))}"
+    if _first(causes, ConnectionRefusedError) is not None:
         return f"{host}: connection refused"
-    return f"{host}: {text[:300]}"
+    # ConnectTimeoutError itself, not its NewConnectionError subclass (refused, unreachable)
+    if any(isinstance(e, (TimeoutError, urllib3.exceptions.ReadTimeoutError))
+           or type(e) is urllib3.exceptions.ConnectTimeoutError for e in causes):
+        return f"{host}: timed out"
+    os_error = next((e for e in causes if isinstance(e, OSError) and e.strerror), None)
+    if os_error is not None:  # connection reset, network unreachable, no route to host
+        return f"{host}: {os_error.strerror.lower()}"
+    inner = getattr(exc, "reason", None) or exc
+    return f"{host}: {str(inner)[:300]}"
 
 
 def _without_managed_fields(obj: dict) -> dict:

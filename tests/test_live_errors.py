@@ -1,0 +1,184 @@
+"""Why an API server could not be read, named from real failed connections.
+
+Each failure is produced by a real connection (a closed port, an unresolvable name, a listener
+that never answers, a TLS server with a certificate the client does not trust), first with
+urllib3 configured as meshbot configures the kubernetes client (no retries), then through the
+live source itself, so the reason a user reads is the one the network gave.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+from kubernetes import client
+
+from diagnostics.model import ClusterInfo
+from diagnostics.sources.base import SourceFailure
+from diagnostics.sources.live import LiveCluster, LiveSource, _network_reason
+from tests.redis_support import free_port, self_signed
+
+TIMEOUT = 0.5
+
+
+def failure(url: str, ca_certs: str | None = None) -> urllib3.exceptions.HTTPError:
+    """The exception a GET of `url` raises, as meshbot's client makes it (retries off)."""
+    pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=ca_certs)
+    try:
+        pool.request("GET", url, timeout=TIMEOUT, retries=False)
+    except urllib3.exceptions.HTTPError as exc:
+        return exc
+    finally:
+        pool.clear()
+    raise AssertionError(f"GET {url} unexpectedly succeeded")
+
+
+class Silent:
+    """Accepts connections (the kernel completes the handshake) and never says a word."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self):
+        self.sock.close()
+
+
+class TLSServer:
+    """Completes TLS handshakes with a self-signed certificate for 127.0.0.1, then hangs up."""
+
+    def __init__(self, folder: Path):
+        self.cert, key = self_signed(folder)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(self.cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.context.wrap_socket(conn, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    server = Silent()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tls_server(tmp_path) -> Iterator[TLSServer]:
+    server = TLSServer(tmp_path)
+    yield server
+    server.close()
+
+
+def test_a_closed_port_is_connection_refused_not_a_timeout():
+    host = f"http://127.0.0.1:{free_port()}"  # bound then released: nothing listens there
+    assert _network_reason(failure(host + "/api"), host) == f"{host}: connection refused"
+
+
+def test_an_unresolvable_name_is_no_such_host():
+    host = "http://api.nosuch-cluster.invalid:6443"
+    exc = failure(host + "/api")
+    reason = _network_reason(exc, host)
+    assert reason.startswith(f"{host}: ") and "api.nosuch-cluster.invalid" in reason
+    assert "timed out" not in reason and "refused" not in reason
+    gai = exc.__cause__
+    if isinstance(gai, socket.gaierror) and gai.errno != socket.EAI_NONAME:
+        assert "cannot resolve" in reason  # a resolver that did not answer is not "no such host"
+    else:
+        assert reason == f"{host}: no such host (api.nosuch-cluster.invalid does not resolve)"
+
+
+def test_a_listener_that_never_answers_is_a_timeout(silent):
+    assert _network_reason(failure(silent.url + "/api"), silent.url) == f"{silent.url}: timed out"
+
+
+def test_an_untrusted_certificate_names_the_certificate_problem(tls_server):
+    host = f"https://127.0.0.1:{tls_server.port}"
+    reason = _network_reason(failure(host + "/api"), host)
+    assert reason == f"{host}: TLS certificate not accepted: self-signed certificate"
+
+
+def test_a_certificate_for_another_name_says_so(tls_server):
+    host = f"https://localhost:{tls_server.port}"  # the certificate is for 127.0.0.1 only
+    reason = _network_reason(failure(host + "/api", ca_certs=str(tls_server.cert)), host)
+    assert reason.startswith(f"{host}: TLS certificate not accepted: Hostname mismatch")
+    assert "'localhost'" in reason
+
+
+def test_tls_to_a_plain_http_port_is_a_failed_handshake():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_in_plain_http():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_in_plain_http, daemon=True)
+    thread.start()
+    host = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        reason = _network_reason(failure(host + "/api"), host)
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    assert reason.startswith(f"{host}: TLS handshake failed: ")
+    assert "[SSL" not in reason and "_ssl.c" not in reason
+
+
+# -- through the live source: the kubernetes client wraps some of these differently ---------
+
+async def list_pods(host: str, ca_cert: str | None = None) -> str:
+    cfg = client.Configuration()
+    cfg.host = host
+    cfg.retries = False  # as diagnostics.sources.factory configures every cluster
+    if ca_cert:
+        cfg.ssl_ca_cert = ca_cert
+    source = LiveSource([LiveCluster(ClusterInfo("c1"), cfg)], request_timeout=TIMEOUT)
+    try:
+        with pytest.raises(SourceFailure) as exc:
+            await source.list("c1", "pods", None)
+    finally:
+        await source.close()
+    return str(exc.value)
+
+
+async def test_live_source_reports_refused_and_timeout(silent):
+    closed = f"http://127.0.0.1:{free_port()}"
+    assert await list_pods(closed) == f"{closed}: connection refused"
+    assert await list_pods(silent.url) == f"{silent.url}: timed out"
+
+
+async def test_live_source_reports_a_tls_failure_instead_of_crashing(tls_server):
+    """The client raises ApiException(status=0) for TLS errors; that is a read failure too."""
+    host = f"https://127.0.0.1:{tls_server.port}"
+    assert await list_pods(host) == f"{host}: TLS certificate not accepted: self-signed certificate"
