@@ -4,7 +4,7 @@ Shared by the `control-plane` and `remote-clusters` checks (no check is register
 
 - an istiod's identity: its `CLUSTER_ID` (default `Kubernetes`), and whether it runs as an
   external control plane (`EXTERNAL_ISTIOD=true`) whose config cluster is another cluster, read
-  through the config-type secret `istio-kubeconfig` (key `config`, reference/istio-surface.md §3.1)
+  through the config-type secret `istio-kubeconfig` (key `config`, docs/istio-surface.md §3.1)
   or a `KUBECONFIG` it was given;
 - which cluster of the mesh carries an Istio cluster id (its own name, or the
   `global.multiCluster.clusterName` of its install values);

@@ -1,7 +1,7 @@
 """`control-plane` step 3: how external (and primary-remote) control planes are wired.
 
 An external istiod (`EXTERNAL_ISTIOD=true`) runs in one cluster and serves others
-(reference/istio-surface.md §3.1, §4.4; the external control plane install guide):
+(docs/istio-surface.md §3.1, §4.4; the external control plane install guide):
 
 - its config cluster is read through the config-type secret `istio-kubeconfig` (key `config`),
   and its `CLUSTER_ID` is that cluster's id;

@@ -3,7 +3,7 @@
 A remote secret only tells istiod where a peer cluster is. Whether istiod actually reads it is
 in `/debug/clusterz` (synced, syncing, timeout, closed, or absent when the kubeconfig never
 became a client), on every replica, since each replica syncs on its own; `/debug/endpointShardz`
-shows the consequence (no `Kubernetes/<peer>` shard). Why is in istiod's log (reference/
+shows the consequence (no `Kubernetes/<peer>` shard). Why is in istiod's log (docs/
 istio-surface.md §3.4), in the secret's kubeconfig (refused auth, loopback server) and in the
 NetworkPolicies that select istiod. The check is command-agnostic: `why-local-only` runs it
 for the clusters it examines, `remote-clusters` for the whole mesh.

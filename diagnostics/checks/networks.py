@@ -1,7 +1,7 @@
 """Step 7 of the runbook: in a multi-network mesh, can one network's clients reach another's pods?
 
 Across networks, istiod replaces a remote endpoint by its network's east-west gateway (split
-horizon EDS, reference/istio-surface.md §4.5) — but only if it knows that gateway (a Service
+horizon EDS, docs/istio-surface.md §4.5) — but only if it knows that gateway (a Service
 labelled `topology.istio.io/network` with an external address, listed in `/debug/networkz`), and
 only if client and endpoint both have a network (pod label / ISTIO_META_NETWORK, falling back to
 the system namespace's label). Any gap sends raw pod IPs across networks, which cannot be

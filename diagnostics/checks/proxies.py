@@ -2,7 +2,7 @@
 
 Each istiod replica's `/debug/syncz` lists the proxies connected to *it*, with, per xDS type
 the proxy subscribed to, the nonce last sent and the nonce last acknowledged
-(reference/istio-surface.md §1.3, §2.2). The state per type is derived as istioctl derives it:
+(docs/istio-surface.md §1.3, §2.2). The state per type is derived as istioctl derives it:
 SYNCED when sent == acked, STALE when they differ, NOT SENT when nothing was sent yet, ERROR
 when the proxy rejected the push. A type the proxy never subscribed to is absent from syncz
 and counts as nothing (istioctl prints IGNORED), never as NOT SENT.

@@ -4,7 +4,7 @@ Two questions answered from configuration alone, so they hold even when istiod's
 `i/o timeout`:
 
 - Would istiod accept the kubeconfig? It loads, validates, then refuses anything that reads
-  files or runs code (`NewUntrustedRestConfig`, reference/istio-surface.md §3.2); and a loopback
+  files or runs code (`NewUntrustedRestConfig`, docs/istio-surface.md §3.2); and a loopback
   server (127.0.0.1, localhost, ::1) is istiod's own pod, whatever the log says next.
 - Do NetworkPolicies let istiod's pods open a TCP connection to the server's address and port?
   Once a policy with policyType Egress selects a pod, only what some such policy admits leaves it.

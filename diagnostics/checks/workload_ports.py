@@ -1,7 +1,7 @@
 """check: what the target's Service ports tell Istio.
 
 Istio takes a port's protocol from `appProtocol`, else from the name's prefix before the first
-`-` (`http-web`, plain `http`), else it sniffs (IST0118; reference/istio-surface.md §5). A port
+`-` (`http-web`, plain `http`), else it sniffs (IST0118; docs/istio-surface.md §5). A port
 that says nothing is ambiguous, and so is a target port that two Services declare with different
 protocols (IST0116). UDP ports are not carried by the sidecar at all. A headless Service in front
 of a StatefulSet addresses pods one by one, which Istio supports only for declared ports.

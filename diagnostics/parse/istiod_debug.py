@@ -5,7 +5,7 @@
 map without json tags, so its keys are Go field names, and the endpoint address changed from
 `Address` (a string, istiod <= 1.23) to `Addresses` (a list, >= 1.24). Both parsers accept any
 casing and tolerate `null` wherever Go marshals a nil slice or map
-(reference/istio-surface.md §1.3 and §8).
+(docs/istio-surface.md §1.3 and §8).
 """
 
 from __future__ import annotations

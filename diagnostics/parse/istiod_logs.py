@@ -3,7 +3,7 @@
 istiod writes `time TAB level TAB [scope TAB] message [TAB labels]` (labels are `k=v k=v`,
 appended after a TAB since 1.16), or one JSON object per line with `--log_as_json`. A
 go-multierror spreads one record over several lines. What a remote cluster's failure looks
-like changed across releases (reference/istio-surface.md §3.3, §3.4, §8), so every wording is
+like changed across releases (docs/istio-surface.md §3.3, §3.4, §8), so every wording is
 matched here, and each error text is reduced to one cause:
 
 - `watch error in cluster X: ...` (1.10+) and client-go's `reflector.go:N: failed to list ...`

@@ -2,7 +2,7 @@
 
 The body is `[]model.NetworkGateway` marshalled without json tags, so keys are Go field names:
 `Network`, `Cluster`, `Addr`, `Port` in every version, plus `HBONEPort` and `ServiceAccount`
-since 1.23 (reference/istio-surface.md §1.3, §8). istiod answers the literal `null` when it knows
+since 1.23 (docs/istio-surface.md §1.3, §8). istiod answers the literal `null` when it knows
 no gateway at all, which in sidecar mode means remote endpoints go out as raw pod IPs (§4.5).
 """
 

@@ -1,6 +1,6 @@
 """istiod's `/debug/syncz`: which proxies one replica serves, from which cluster, how in sync.
 
-The body is a JSON list of `SyncStatus` (reference/istio-surface.md §1.3), whose field names
+The body is a JSON list of `SyncStatus` (docs/istio-surface.md §1.3), whose field names
 moved over the releases: per-type `<type>_sent`/`<type>_acked` pairs in every version,
 `proxy_type` since 1.18, a `resources` map keyed by type URL (with `sent`, `acked`, `sentTime`,
 `lastError`) since 1.23; `istioctl ... -o json` and some proxies re-marshal keys to camelCase.

@@ -6,7 +6,8 @@ Two servers are replayed from the snapshot's files, nothing else:
 - a sidecar's Envoy admin on 15000: `/clusters?format=json` and `/config_dump` from
   `proxies/<ns>/<pod>/`.
 A file the snapshot lacks answers 404 with a body saying it was not captured; istiod's own errors
-(missing proxyID, proxy on another replica) keep istiod's exact wording (istio-surface.md §1.1).
+(missing proxyID, proxy on another replica) keep istiod's exact wording
+(docs/istio-surface.md §1.1).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """istiod's /debug/config_dump?proxyID=<pod>.<ns>&include_eds for one sidecar.
 
-The endpoints follow istiod's EDS pipeline for sidecars (reference/istio-surface.md §4.5 and §6):
+The endpoints follow istiod's EDS pipeline for sidecars (docs/istio-surface.md §4.5 and §6):
 endpoints from every synced cluster, unhealthy ones dropped, split-horizon by network (same or
 empty network → pod IP; other network with a known gateway and mTLS → the gateway, weights
 aggregated; no gateway known → the raw pod IP), then locality priorities relative to the client

@@ -1,7 +1,7 @@
 """Bodies of istiod's /debug endpoints for one replica, shaped per istiod version.
 
 clusterz, networkz, endpointShardz, registryz, syncz, connections and mesh, as
-reference/istio-surface.md §1.3 and §8 describe them (e.g. endpointShardz `Address` ≤1.23 vs
+docs/istio-surface.md §1.3 and §8 describe them (e.g. endpointShardz `Address` ≤1.23 vs
 `Addresses` ≥1.24; syncz `resources` and networkz `HBONEPort`/`ServiceAccount` ≥1.23).
 """
 

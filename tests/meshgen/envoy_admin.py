@@ -1,4 +1,4 @@
-"""A sidecar's own Envoy admin `/clusters?format=json` (snake_case, reference/istio-surface.md §2.3).
+"""A sidecar's own Envoy admin `/clusters?format=json` (snake_case, docs/istio-surface.md §2.3).
 
 Host statistics come from the same simulated request loop as the access log, so a gateway the
 client cannot reach shows `cx_connect_fail` counting up next to the 503 `UF` lines.

@@ -4,7 +4,7 @@ A control plane reads its own cluster plus every cluster its remote secrets let 
 (`/debug/clusterz`); endpoints and east-west gateways come only from clusters it actually syncs
 (`/debug/endpointShardz`, `/debug/networkz`); proxies connect to the istiod their install points at
 and are spread across replicas (`/debug/syncz`). Field names and shapes follow
-reference/istio-surface.md §1.3 for the istiod version of each cluster.
+docs/istio-surface.md §1.3 for the istiod version of each cluster.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """istiod (`discovery`) and sidecar (`istio-proxy`) container logs.
 
-istiod lines use the text layout of reference/istio-surface.md §3.3
+istiod lines use the text layout of docs/istio-surface.md §3.3
 (`time TAB level TAB [scope TAB] message [TAB labels]`) and the secret-controller wordings of §3.4
 for the cluster's istiod version. Sidecar logs hold Istio's default access-log format and are
 written only when the mesh config turns access logging on, as on a live cluster.

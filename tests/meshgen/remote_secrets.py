@@ -1,6 +1,6 @@
 """Remote secrets as istiod handles them: which clusters it registers, and how each fails.
 
-Mirrors the secret controller (reference/istio-surface.md §3.2): a data key equal to istiod's own
+Mirrors the secret controller (docs/istio-surface.md §3.2): a data key equal to istiod's own
 cluster id is ignored, a repeated key is skipped, a kubeconfig using a refused auth method never
 becomes a cluster, and a registered cluster is synced only when its API server answers.
 """
