@@ -166,18 +166,24 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def cmd_serve(_args: argparse.Namespace) -> int:
     """The Slack bot (contract C6/C7); configuration from the environment and MESHBOT_CONFIG."""
     from bot import logs
-    from bot.serve import serve
-    from bot.settings import Settings, SettingsError
+    from bot.serve import SetupError, clause, serve
+    from bot.settings import Settings, SettingsError, drop_secrets
 
     try:
         settings = Settings.from_env()
-        config = load_config(settings.config_path)
-    except (SettingsError, ConfigError) as exc:
+    except SettingsError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    drop_secrets()
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        return _fail(f"MESHBOT_CONFIG is not a usable config file: {clause(exc)}. Fix the "
+                     "file, or unset MESHBOT_CONFIG to read the kubeconfig's current context "
+                     "(KUBECONFIG) or a snapshot (MESHBOT_SNAPSHOT).", EXIT_USAGE)
     logs.configure(settings.log_format, settings.log_level)
     try:
         return asyncio.run(serve(settings, config))
-    except SnapshotError as exc:
+    except SetupError as exc:
         return _fail(str(exc), EXIT_USAGE)
 
 

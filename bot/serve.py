@@ -1,15 +1,24 @@
 """`meshbot serve`: the bot, in Socket Mode (SLACK_APP_TOKEN set) or HTTP mode.
 
 Both modes serve /healthz, /readyz and /metrics; HTTP mode also takes Slack's requests at
-/slack/events. On SIGTERM the bot stops taking work, lets running diagnoses finish for a while,
-and marks the ones it had to cut as interrupted.
+/slack/events. Slack is connected in the background (Socket Mode: retried with a fresh WebSocket
+URL and a growing pause, one warning per failed attempt), so health, metrics and signals work
+while Slack is unreachable; /readyz says not ready until it is connected. On SIGTERM the bot stops
+taking work, lets running diagnoses finish for a while, and marks the ones it had to cut as
+interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import re
 import signal
+import sys
+from typing import Any
 from zoneinfo import ZoneInfo
+
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackClientError
@@ -27,8 +36,9 @@ from bot.responder import Responder
 from bot.server import Health, build_web_app
 from bot.settings import Settings
 from bot.slack_app import build_app
-from diagnostics.config import Config
+from diagnostics.config import Config, ConfigError
 from diagnostics.reports import ReportCache
+from diagnostics.snapshot import SnapshotError
 from diagnostics.sources.base import Source
 from diagnostics.sources.caching import CachingSource
 from diagnostics.sources.factory import build_source
@@ -38,6 +48,72 @@ from handlers.run import Answerer
 
 log = logs.get("meshbot.serve")
 DRAIN_SECONDS = 20.0
+SOCKET_RETRY_FIRST, SOCKET_RETRY_MAX = 1.0, 30.0  # seconds between Socket Mode attempts
+SOCKET_ATTEMPT_SECONDS = 30.0  # one attempt: apps.connections.open, then the WebSocket handshake
+_URL_QUERY = re.compile(r"(\b(?:wss?|https?)://[^\s'\"?)]*)\?[^\s'\")]*")
+
+
+class SetupError(Exception):
+    """The environment cannot run the bot (the clusters or snapshot to read, the HTTP port);
+    the message says what is wrong and which variable to set."""
+
+
+def clause(exc: Exception) -> str:
+    """An error's message as one clause of a sentence: its lines joined, no final period."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines).rstrip(".") or type(exc).__name__
+
+
+def _source_error(exc: ConfigError | SnapshotError, settings: Settings, config: Config
+                  ) -> SetupError:
+    reason = clause(exc)
+    if isinstance(exc, SnapshotError):
+        return SetupError(
+            f"MESHBOT_SNAPSHOT cannot be read: {reason}. Set MESHBOT_SNAPSHOT to a snapshot folder "
+            "or .tar.gz written by `meshbot snapshot`, or unset it to read live clusters "
+            "(MESHBOT_CONFIG, KUBECONFIG).")
+    if config.clusters:
+        return SetupError(
+            f"the clusters in MESHBOT_CONFIG ({settings.config_path or 'the config file'}) cannot "
+            f"be used: {reason}. Each cluster's context must exist in its kubeconfig (the "
+            "cluster's kubeconfig key, else KUBECONFIG, else ~/.kube/config): fix MESHBOT_CONFIG "
+            "or KUBECONFIG, or set MESHBOT_SNAPSHOT to answer from a snapshot instead.")
+    return SetupError(
+        f"no cluster to read: {reason}. Set MESHBOT_CONFIG to a config file that lists the "
+        "clusters and their kubeconfig contexts, or KUBECONFIG to a kubeconfig whose current "
+        "context is the cluster (in a pod without one, the pod's service account is used), or "
+        "MESHBOT_SNAPSHOT to answer from a snapshot.")
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, without URLs' queries (a Socket Mode URL's ticket lets
+    anyone connect as the app)."""
+    text = _URL_QUERY.sub(r"\1?...", f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
+    return " ".join(text.split())[:300]
+
+
+class _SocketModeLog(logging.LoggerAdapter):
+    """The logger given to slack_sdk's Socket Mode client. Its connect() never gives up: it logs
+    each failure (with a traceback, and sometimes the WebSocket URL) and tries the same URL
+    again. While Bot is making a connection attempt, an error logged by the client ends that
+    attempt instead (Bot logs one warning and retries with a fresh URL); everything else is
+    logged as the client meant it."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self.attempt: asyncio.Future | None = None
+
+    @property
+    def level(self) -> int:  # slack-bolt's Socket Mode adapter reads client.logger.level
+        return self.logger.level
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1]
+        if self.attempt is not None and level >= logging.ERROR and exc is not None:
+            if not self.attempt.done():
+                self.attempt.set_result(exc)
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class Bot:
@@ -46,13 +122,15 @@ class Bot:
     def __init__(self, settings: Settings, config: Config, *, source: Source | None = None,
                  store: Store | None = None, metrics: Metrics | None = None, host: str = "0.0.0.0"):
         self.settings, self.config, self.host = settings, config, host
+        timeout = config.diagnosis.cluster_timeout_seconds
+        overall = 3 * timeout + 10
+        # First, so that a bad setup fails before anything is opened.
+        built = self._build_source(config, settings, timeout) if source is None else None
         self.metrics = metrics or Metrics()
         self.store = store or open_store(
             settings.redis_url, on_error=self.metrics.store_errors.inc,
             on_degraded=lambda down: self.metrics.store_degraded.set(1 if down else 0))
-        timeout = config.diagnosis.cluster_timeout_seconds
-        overall = 3 * timeout + 10
-        self.source = source or self._source(config, settings, timeout)
+        self.source = source if built is None else self._cached(built, config, settings)
         self.client = web_client(settings.bot_token or "", settings.api_base_url, self.metrics)
         cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
@@ -74,14 +152,23 @@ class Bot:
                              signing_secret=settings.signing_secret, socket_mode=settings.socket_mode,
                              channels=channels)
         self.socket: AsyncSocketModeHandler | None = None
+        self._socket_log = _SocketModeLog(self.app.logger)
+        self._socket_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self._authenticated = False
         self._auth_task: asyncio.Task | None = None
         self.port: int | None = None
 
-    def _source(self, config: Config, settings: Settings, timeout: float) -> Source:
+    @staticmethod
+    def _build_source(config: Config, settings: Settings, timeout: float) -> Source:
+        """The snapshot or the live clusters; raises SetupError saying what to set."""
+        try:
+            return build_source(config, snapshot=settings.snapshot, timeout=timeout)
+        except (ConfigError, SnapshotError) as exc:
+            raise _source_error(exc, settings, config) from None
+
+    def _cached(self, source: Source, config: Config, settings: Settings) -> Source:
         """Live clusters get a short-lived facts cache shared by every command (and replica)."""
-        source = build_source(config, snapshot=settings.snapshot, timeout=timeout)
         if settings.snapshot or config.cache.facts_ttl_seconds <= 0:
             return source
         return CachingSource(source, self.store, config.cache.facts_ttl_seconds)
@@ -107,6 +194,45 @@ class Bot:
                 log.warning("slack_auth_failed", error=str(exc)[:200])
                 await asyncio.sleep(30)
 
+    async def _connect_socket(self) -> None:
+        """Socket Mode: connect, however long Slack stays unreachable. Each failed attempt is
+        one warning; the next one, after a growing pause, asks Slack for a fresh URL (they are
+        single-use). Once connected, slack_sdk's client keeps the connection up."""
+        assert self.socket is not None
+        delay = SOCKET_RETRY_FIRST
+        for attempt in itertools.count(1):
+            error = await self._socket_attempt()
+            if error is None:
+                log.info("slack_connected", mode="socket", attempts=attempt)
+                return
+            log.warning("slack_connect_failed", mode="socket", attempt=attempt, error=error,
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, SOCKET_RETRY_MAX)
+
+    async def _socket_attempt(self) -> str | None:
+        """One connection attempt; None when connected, else why not."""
+        assert self.socket is not None
+        client = self.socket.client
+        failed = self._socket_log.attempt = asyncio.get_running_loop().create_future()
+        client.wss_uri = None  # connect() then asks apps.connections.open for a fresh URL
+        connecting = asyncio.ensure_future(client.connect())
+        try:
+            await asyncio.wait([connecting, failed], timeout=SOCKET_ATTEMPT_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._socket_log.attempt = None
+            if not connecting.done():
+                connecting.cancel()  # the client was about to retry the same URL, or is stuck
+                await asyncio.wait([connecting])
+        if failed.done():
+            return _reason(failed.result())
+        if connecting.cancelled():
+            return f"no connection within {SOCKET_ATTEMPT_SECONDS:g} s"
+        if connecting.exception() is not None:
+            return _reason(connecting.exception())  # type: ignore[arg-type]
+        return None if await client.is_connected() else "the connection closed at once"
+
     async def start(self, port: int | None = None) -> None:
         health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()),
                         store_degraded=lambda: bool(getattr(self.store, "degraded", False)))
@@ -120,8 +246,9 @@ class Bot:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if self.settings.socket_mode:
-            self.socket = AsyncSocketModeHandler(self.app, self.settings.app_token)
-            await self.socket.connect_async()
+            self.socket = AsyncSocketModeHandler(self.app, self.settings.app_token,
+                                                 logger=self._socket_log)  # type: ignore[arg-type]
+            self._socket_task = asyncio.create_task(self._connect_socket(), name="socket-mode")
         else:
             self._auth_task = asyncio.create_task(self._authenticate())
         if self.config.digests:
@@ -136,10 +263,12 @@ class Bot:
         self.scheduler.stop()
         if self._scheduler_task is not None:
             await asyncio.wait([self._scheduler_task], timeout=drain_seconds)
+        for task in (self._socket_task, self._auth_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
         if self.socket is not None:
             await self.socket.close_async()
-        if self._auth_task is not None:
-            self._auth_task.cancel()
         interrupted = await self.responder.drain(drain_seconds)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -149,12 +278,19 @@ class Bot:
 
 
 async def serve(settings: Settings, config: Config) -> int:
-    bot = Bot(settings, config)
+    """Run until SIGTERM or SIGINT (whenever it comes), then stop gracefully; raises SetupError
+    when the environment cannot run the bot."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await bot.start()
+    bot = Bot(settings, config)
+    try:
+        await bot.start()
+    except OSError as exc:
+        await bot.stop(drain_seconds=0)
+        raise SetupError(f"cannot serve HTTP on port {settings.http_port} (MESHBOT_HTTP_PORT): "
+                         f"{exc.strerror or exc}. Set MESHBOT_HTTP_PORT to a free port.") from None
     await stop.wait()
     await bot.stop()
     return 0

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, MutableMapping
+
+#: Read into Settings once, then taken out of the process environment (see drop_secrets).
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
+                    "MESHBOT_ALERTMANAGER_TOKEN")
 
 
 class SettingsError(Exception):
@@ -73,3 +77,13 @@ class Settings:
             problems.append("LOG_FORMAT must be json or console")
         if problems:
             raise SettingsError("; ".join(problems))
+
+
+def drop_secrets(env: MutableMapping[str, str] | None = None) -> None:
+    """Take the secrets out of the process environment once Settings holds them, so that no
+    library picks them up behind the bot's back (slack-bolt's AsyncApp reads SLACK_BOT_TOKEN
+    and warns that it goes unused next to the bot's own client) and no child process inherits
+    them (kubeconfig `exec` credential plugins run with the bot's environment)."""
+    env = os.environ if env is None else env
+    for name in SECRET_VARIABLES:
+        env.pop(name, None)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
+
+import aiohttp
 
 from bot.serve import Bot
 from bot.settings import Settings
@@ -114,3 +122,51 @@ async def slack_user(transport: str, *, config: Config | None = None,
     async with fast_slack(**slack_kw) as slack, running_bot(
             slack, socket_mode=transport == "socket", config=config, source=source) as bot:
         yield SlackUser(slack, bot, transport)
+
+
+# -- `meshbot serve` as a process ----------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(env: dict[str, str], *, home: Path | None = None) -> subprocess.Popen:
+    """`meshbot serve` with only `env` configured (the caller's SLACK_/MESHBOT_ variables are
+    dropped). With `home`, KUBE* variables are dropped too and HOME has no ~/.kube, so the
+    developer's own clusters never leak in."""
+    prefixes = ("SLACK_", "MESHBOT_") + (("KUBE",) if home else ())
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    if home:
+        clean["HOME"] = str(home)
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO,
+                            env={**clean, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+async def wait_healthy(port: int, proc: subprocess.Popen, tries: int = 200) -> None:
+    """Until /healthz answers 200 (every 50 ms); fails at once if the process exits."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(tries):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("meshbot serve did not come up")
+
+
+def stop_serve(proc: subprocess.Popen) -> str:
+    """SIGTERM, expect exit 0; returns stderr (the logs)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    return err

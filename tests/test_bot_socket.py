@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from tests.bot_support import fast_slack, roots, running_bot
 
 
@@ -23,3 +25,27 @@ async def test_readiness_follows_the_connection():
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{bot.port}/readyz") as r:
                 assert r.status == 200 and (await r.json())["slack"] is True
+
+
+async def test_a_failed_apps_connections_open_is_one_warning_and_a_retry(caplog):
+    """Slack refusing to hand out a Socket Mode URL ends that attempt (one warning, no
+    traceback from the SDK); the next attempt asks again and connects."""
+    from structlog.testing import capture_logs
+
+    async with fast_slack() as slack:
+        slack.api.fail("apps.connections.open", "internal_error", times=1)
+        with capture_logs() as logs:
+            async with running_bot(slack, socket_mode=True) as bot:
+                assert await bot._slack_connected()
+                envelope = await slack.socket.send_slash_command("trust")
+                await slack.socket.wait_for_ack(envelope)
+                await bot.responder.drain(10)
+        assert [c.response["ok"] for c in slack.api.calls("apps.connections.open")] == [False, True]
+        (failed,) = [e for e in logs if e["event"] == "slack_connect_failed"]
+        assert failed["attempt"] == 1 and "internal_error" in failed["error"]
+        assert failed["log_level"] == "warning"
+        (connected,) = [e for e in logs if e["event"] == "slack_connected"]
+        assert connected["attempts"] == 2
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+        (root,) = roots(slack)
+        assert "HEALTHY" in root.all_text

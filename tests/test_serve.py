@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -18,45 +12,8 @@ import yaml
 from diagnostics.replay.runner import start_replay
 from diagnostics.snapshot import Snapshot
 
-from tests.bot_support import ASK, DEMO, REPO, fast_slack, finished, roots
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _healthy(port: int, proc: subprocess.Popen) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("meshbot serve did not come up")
-
-
-def _start(env: dict[str, str]) -> subprocess.Popen:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MESHBOT_"))}
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO,
-                            env={**clean, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    return err
+from tests.bot_support import (ASK, DEMO, fast_slack, finished, free_port, roots,
+                                start_serve, stop_serve, wait_healthy)
 
 
 @pytest.mark.parametrize("socket_mode,clusters", [(False, "snapshot"), (True, "replay")],
@@ -73,9 +30,9 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
             env["MESHBOT_CONFIG"] = str(_config_for(servers, tmp_path))
         else:
             env["MESHBOT_SNAPSHOT"] = str(DEMO)
-        proc = _start(env)
+        proc = start_serve(env)
         try:
-            await _healthy(port, proc)
+            await wait_healthy(port, proc)
             if socket_mode:
                 await slack.socket.wait_for_open(1, timeout=20)
                 await slack.socket.wait_for_ack(await slack.socket.send_slash_command(ASK))
@@ -90,11 +47,16 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
             assert "PROBLEM" in root.all_text
             metrics = await _scrape(port)
         finally:
-            logs = _stop(proc)
+            logs = stop_serve(proc)
             if servers:
                 await servers.close()
     assert slack.bot_token not in logs and slack.signing_secret not in logs
     assert slack.app_token not in logs
+    # slack-bolt warns when it finds SLACK_BOT_TOKEN in the environment next to our client.
+    assert "will be unused" not in logs and "Traceback" not in logs
+    errors = [line for line in logs.splitlines() if line.startswith("{")
+              and json.loads(line).get("level") in ("error", "critical")]
+    assert errors == []
     _assert_one_request_id(logs, root.ts)
     _assert_metrics(metrics, live=servers is not None)
 
@@ -154,7 +116,7 @@ def _assert_metrics(text: str, *, live: bool) -> None:
 
 
 def test_serve_without_tokens_is_a_usage_error():
-    proc = _start({"MESHBOT_SNAPSHOT": str(DEMO)})
+    proc = start_serve({"MESHBOT_SNAPSHOT": str(DEMO)})
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "SLACK_BOT_TOKEN is not set" in err
     assert "Traceback" not in err

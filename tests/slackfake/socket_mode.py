@@ -5,6 +5,8 @@
 (`events_api`, `slash_commands`, `interactive`), records acks by envelope_id with their latency
 and payload, re-delivers unacked events after `ack_timeout` with retry_attempt+1 (a new envelope_id,
 same payload and event_id), sends `disconnect` messages, drops connections, and counts clients.
+`refuse_connections()` makes the URLs it hands out point at a port that refuses connections (the
+Socket Mode endpoint unreachable) until `accept_connections()`, or for a number of URLs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from itertools import count
@@ -115,6 +118,9 @@ class FakeSocketMode:
         self._ids = count(1)
         self._rr = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._refusing: int | None = 0  # URLs still to hand out unreachable (None: all)
+        self.refused_urls = 0  # URLs handed out that refused connections
+        self._dead: socket.socket | None = None
         app = web.Application()
         app.router.add_get("/link", self._link)
         app.router.add_get("/link/", self._link)
@@ -137,6 +143,9 @@ class FakeSocketMode:
             if not conn.ws.closed:
                 await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         await self._server.close()
+        if self._dead is not None:
+            self._dead.close()
+            self._dead = None
 
     async def __aenter__(self) -> "FakeSocketMode":
         return await self.start()
@@ -144,8 +153,31 @@ class FakeSocketMode:
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
+    def refuse_connections(self, times: int | None = None) -> None:
+        """The next `times` URLs handed out (None: every one until accept_connections) point at
+        a port that refuses connections, as when Slack's Socket Mode endpoint is unreachable."""
+        self._refusing = times
+
+    def accept_connections(self) -> None:
+        """URLs handed out from now on reach this server again."""
+        self._refusing = 0
+
+    def _refused_url(self) -> str:
+        if self._dead is None:
+            # Bound but not listening: connecting gets "connection refused", and no other server
+            # can take the port while this socket holds it.
+            self._dead = socket.socket()
+            self._dead.bind(("127.0.0.1", 0))
+        port = self._dead.getsockname()[1]
+        self.refused_urls += 1
+        return f"ws://127.0.0.1:{port}/link/?ticket={secrets.token_hex(8)}&app_id={self.app_id}"
+
     def issue_url(self) -> str:
         """A fresh single-use WebSocket URL (what apps.connections.open returns)."""
+        if self._refusing is None or self._refusing > 0:
+            if self._refusing is not None:
+                self._refusing -= 1
+            return self._refused_url()
         ticket = secrets.token_hex(8)
         self._tickets[ticket] = False
         host = self._server.url.removeprefix("http://")
