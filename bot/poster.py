@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (AsyncConnectionErrorRetryHandler,
@@ -46,11 +47,19 @@ class _CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         return can
 
 
-def web_client(token: str, base_url: str | None, metrics: Metrics) -> AsyncWebClient:
+def slack_session() -> aiohttp.ClientSession:
+    """One HTTP session for every Web API call, so connections to Slack are kept alive: without
+    it slack_sdk opens (and closes) a connection per call, a dozen per answer."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
+
+
+def web_client(token: str, base_url: str | None, metrics: Metrics,
+               session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(),
                                          _CountingRateLimitHandler(metrics),
                                          AsyncServerErrorRetryHandler(max_retry_count=2)]
-    kwargs: dict[str, Any] = {"token": token, "timeout": SLACK_TIMEOUT, "retry_handlers": handlers}
+    kwargs: dict[str, Any] = {"token": token, "timeout": SLACK_TIMEOUT, "retry_handlers": handlers,
+                              "session": session}
     if base_url:
         kwargs["base_url"] = base_url
     return AsyncWebClient(**kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Callable
 
 from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, diagnose
@@ -27,20 +28,30 @@ class Answerer:
 
     `on_diagnosis` sees every report actually diagnosed (not cache hits), whoever asked: the
     one place to measure diagnoses.
+
+    At most `max_concurrent` diagnoses run at once; more wait their turn. Checks are CPU work
+    that shares one interpreter with the bot's Slack traffic: unbounded, forty asks on a
+    large mesh delayed acks by a second (bench/ack_latency.py).
     """
 
     def __init__(self, source: Source, cache: ReportCache | None = None,
                  timeout: float = DEFAULT_CLUSTER_TIMEOUT,
-                 on_diagnosis: Callable[[Report], None] | None = None):
+                 on_diagnosis: Callable[[Report], None] | None = None,
+                 max_concurrent: int | None = None):
         self.source, self.cache, self.timeout = source, cache, timeout
         self.on_diagnosis = on_diagnosis
+        self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
 
     async def answer(self, request: Request, *, fresh: bool = False) -> Report:
         check_clusters(request, self.source)
         plan = request.plan()
 
         async def run() -> Report:
-            report = await diagnose(plan, self.source, timeout=self.timeout)
+            if self._slots is None:
+                report = await diagnose(plan, self.source, timeout=self.timeout)
+            else:
+                async with self._slots:
+                    report = await diagnose(plan, self.source, timeout=self.timeout)
             if self.on_diagnosis:
                 self.on_diagnosis(report)
             return report

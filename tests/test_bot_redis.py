@@ -21,14 +21,20 @@ async def test_two_replicas_never_answer_one_event_twice(redis_server):
         # Slack's retry of the same event lands on the other replica (HTTP mode behind a Service).
         retry = await slack.client(url(b)).retry(first, num=1, reason="http_timeout")
         assert first.status == retry.status == 200
+
+        def duplicates() -> float:
+            return sum(bot.metrics.duplicates.labels("event")._value.get() for bot in (a, b))
+
+        def answers():
+            mention = next(m for m in slack.api.messages("C0GENERAL") if not m.bot_id)
+            return [m for m in slack.api.thread("C0GENERAL", mention.ts)
+                    if m.bot_id and "PROBLEM" in m.all_text]
+        # bolt runs event listeners after the HTTP ack: wait until both replicas have seen
+        # their delivery (one answered, one recognised the retry) before settling
+        await slack.api.wait_for(lambda: duplicates() == 1 and answers(), timeout=20)
         await a.responder.drain(20)
         await b.responder.drain(20)
-        mention = next(m for m in slack.api.messages("C0GENERAL") if not m.bot_id)
-        answers = [m for m in slack.api.thread("C0GENERAL", mention.ts)
-                   if m.bot_id and "PROBLEM" in m.all_text]
-        assert len(answers) == 1
-        assert a.metrics.duplicates.labels("event")._value.get() + \
-            b.metrics.duplicates.labels("event")._value.get() == 1
+        assert len(answers()) == 1 and duplicates() == 1
 
 
 async def test_identical_asks_on_two_replicas_cost_one_diagnosis(redis_server):

@@ -137,9 +137,7 @@ class LiveSource:
         if target.startswith(("http://", "https://")):
             return await self._direct_get(cluster, target, path)
         ns = self.clusters[cluster].info.istio_namespace
-        status, body = await self._run(self._port_forward_get, cluster, ns, target,
-                                       ISTIOD_MONITORING_PORT, path)
-        return _debug_json(status, body, target, path)
+        return await self._run(self._port_forward_json, cluster, ns, target, path)
 
     async def _direct_get(self, cluster: str, base: str, path: str) -> Any:
         record_call(cluster=cluster)
@@ -147,9 +145,17 @@ class LiveSource:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         try:
             async with self._http.get(base + path) as resp:
-                return _debug_json(resp.status, await resp.read(), base, path)
+                status, body = resp.status, await resp.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SourceFailure(f"{base}{path}: {exc or 'timed out'}", "istiod") from None
+        # syncz of thousands of proxies is megabytes: parsed off the event loop
+        return await asyncio.to_thread(_debug_json, status, body, base, path)
+
+    def _port_forward_json(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        """On a worker thread: the debug endpoint's body, parsed there too (it is large)."""
+        status, body = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
+                                              path)
+        return _debug_json(status, body, pod, path)
 
     def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
                           path: str) -> tuple[int, bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,15 +55,19 @@ class SnapshotSource:
             file = cs.istiod_file(target, endpoint)
         if not file.is_file():
             raise NotCaptured(f"{path} of {target} not captured", "istiod")
-        return load_json_file(file)
+        return await asyncio.to_thread(load_json_file, file)  # megabytes: off the event loop
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int) -> str:
         file = self._cluster(cluster).log_file(namespace, pod, container)
         if not file.is_file():
             raise NotCaptured(f"log of {namespace}/{pod}/{container} not captured", "kubernetes")
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-        return "".join(lines[-tail_lines:]) if tail_lines else "".join(lines)
+        return await asyncio.to_thread(_tail, file, tail_lines)
 
     async def close(self) -> None:
         return None
+
+
+def _tail(file: Path, tail_lines: int) -> str:
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(lines[-tail_lines:]) if tail_lines else "".join(lines)
