@@ -20,7 +20,6 @@ from diagnostics.config import Permissions
 from diagnostics.store.base import KEY_PREFIX, Store, StoreError
 
 GROUP_CACHE_SECONDS = 300.0
-DEFAULT_PER_MINUTE = 10
 
 
 @dataclass
@@ -30,10 +29,10 @@ class Denial:
 
 class Gate:
     def __init__(self, permissions: Permissions, client: AsyncWebClient, store: Store,
-                 metrics: Metrics, per_minute: int = DEFAULT_PER_MINUTE,
-                 clock: Callable[[], float] = time.time):
+                 metrics: Metrics, clock: Callable[[], float] = time.time):
         self.permissions, self.client, self.store = permissions, client, store
-        self.metrics, self.per_minute, self.clock = metrics, per_minute, clock
+        self.metrics, self.clock = metrics, clock
+        self.per_minute = permissions.diagnoses_per_user_per_minute
         self._groups: dict[str, tuple[frozenset[str], float]] = {}
 
     async def check(self, user: str, channel: str, command: str) -> Denial | None:

@@ -64,6 +64,7 @@ CommandName = Annotated[str, AfterValidator(_known_command)]
 class Permissions(_Strict):
     channels: dict[str, list[CommandName]] = Field(default_factory=dict)
     restricted_commands: dict[CommandName, list[str]] = Field(default_factory=dict)
+    diagnoses_per_user_per_minute: int = Field(default=10, ge=1)  # extension
 
     @field_validator("restricted_commands")
     @classmethod

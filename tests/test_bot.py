@@ -110,8 +110,8 @@ async def test_restricted_commands_need_the_user_group(transport):
 
 @TRANSPORTS
 async def test_per_user_rate_limit(transport):
-    async with slack_user(transport) as alice:
-        alice.bot.responder.gate.per_minute = 2
+    config = Config.model_validate({"permissions": {"diagnoses_per_user_per_minute": 2}})
+    async with slack_user(transport, config=config) as alice:
         for _ in range(3):
             await alice.slash("trust")
         await alice.settled()
