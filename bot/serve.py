@@ -11,16 +11,11 @@ interrupted.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
-import re
 import signal
 import sys
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackClientError
 
 from bot import logs
@@ -36,6 +31,7 @@ from bot.responder import Responder
 from bot.server import Health, build_web_app
 from bot.settings import Settings
 from bot.slack_app import build_app
+from bot.socket_mode import SocketModeConnection
 from diagnostics.config import Config, ConfigError
 from diagnostics.reports import ReportCache
 from diagnostics.snapshot import SnapshotError
@@ -48,9 +44,6 @@ from handlers.run import Answerer
 
 log = logs.get("meshbot.serve")
 DRAIN_SECONDS = 20.0
-SOCKET_RETRY_FIRST, SOCKET_RETRY_MAX = 1.0, 30.0  # seconds between Socket Mode attempts
-SOCKET_ATTEMPT_SECONDS = 30.0  # one attempt: apps.connections.open, then the WebSocket handshake
-_URL_QUERY = re.compile(r"(\b(?:wss?|https?)://[^\s'\"?)]*)\?[^\s'\")]*")
 
 
 class SetupError(Exception):
@@ -83,37 +76,6 @@ def _source_error(exc: ConfigError | SnapshotError, settings: Settings, config: 
         "clusters and their kubeconfig contexts, or KUBECONFIG to a kubeconfig whose current "
         "context is the cluster (in a pod without one, the pod's service account is used), or "
         "MESHBOT_SNAPSHOT to answer from a snapshot.")
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a connection attempt failed, without URLs' queries (a Socket Mode URL's ticket lets
-    anyone connect as the app)."""
-    text = _URL_QUERY.sub(r"\1?...", f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
-    return " ".join(text.split())[:300]
-
-
-class _SocketModeLog(logging.LoggerAdapter):
-    """The logger given to slack_sdk's Socket Mode client. Its connect() never gives up: it logs
-    each failure (with a traceback, and sometimes the WebSocket URL) and tries the same URL
-    again. While Bot is making a connection attempt, an error logged by the client ends that
-    attempt instead (Bot logs one warning and retries with a fresh URL); everything else is
-    logged as the client meant it."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        super().__init__(logger, {})
-        self.attempt: asyncio.Future | None = None
-
-    @property
-    def level(self) -> int:  # slack-bolt's Socket Mode adapter reads client.logger.level
-        return self.logger.level
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        exc = sys.exc_info()[1]
-        if self.attempt is not None and level >= logging.ERROR and exc is not None:
-            if not self.attempt.done():
-                self.attempt.set_result(exc)
-            return
-        super().log(level, msg, *args, **kwargs)
 
 
 class Bot:
@@ -154,9 +116,7 @@ class Bot:
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
                              signing_secret=settings.signing_secret, socket_mode=settings.socket_mode,
                              channels=channels)
-        self.socket: AsyncSocketModeHandler | None = None
-        self._socket_log = _SocketModeLog(self.app.logger)
-        self._socket_task: asyncio.Task | None = None
+        self.socket: SocketModeConnection | None = None
         self._runner: web.AppRunner | None = None
         self._authenticated = False
         self._auth_task: asyncio.Task | None = None
@@ -184,7 +144,7 @@ class Bot:
 
     async def _slack_connected(self) -> bool:
         if self.socket is not None:
-            return bool(await self.socket.client.is_connected())
+            return await self.socket.connected()
         return self._authenticated
 
     async def _authenticate(self) -> None:
@@ -196,45 +156,6 @@ class Bot:
             except SlackClientError as exc:
                 log.warning("slack_auth_failed", error=str(exc)[:200])
                 await asyncio.sleep(30)
-
-    async def _connect_socket(self) -> None:
-        """Socket Mode: connect, however long Slack stays unreachable. Each failed attempt is
-        one warning; the next one, after a growing pause, asks Slack for a fresh URL (they are
-        single-use). Once connected, slack_sdk's client keeps the connection up."""
-        assert self.socket is not None
-        delay = SOCKET_RETRY_FIRST
-        for attempt in itertools.count(1):
-            error = await self._socket_attempt()
-            if error is None:
-                log.info("slack_connected", mode="socket", attempts=attempt)
-                return
-            log.warning("slack_connect_failed", mode="socket", attempt=attempt, error=error,
-                        retry_in_seconds=delay)
-            await asyncio.sleep(delay)
-            delay = min(2 * delay, SOCKET_RETRY_MAX)
-
-    async def _socket_attempt(self) -> str | None:
-        """One connection attempt; None when connected, else why not."""
-        assert self.socket is not None
-        client = self.socket.client
-        failed = self._socket_log.attempt = asyncio.get_running_loop().create_future()
-        client.wss_uri = None  # connect() then asks apps.connections.open for a fresh URL
-        connecting = asyncio.ensure_future(client.connect())
-        try:
-            await asyncio.wait([connecting, failed], timeout=SOCKET_ATTEMPT_SECONDS,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self._socket_log.attempt = None
-            if not connecting.done():
-                connecting.cancel()  # the client was about to retry the same URL, or is stuck
-                await asyncio.wait([connecting])
-        if failed.done():
-            return _reason(failed.result())
-        if connecting.cancelled():
-            return f"no connection within {SOCKET_ATTEMPT_SECONDS:g} s"
-        if connecting.exception() is not None:
-            return _reason(connecting.exception())  # type: ignore[arg-type]
-        return None if await client.is_connected() else "the connection closed at once"
 
     async def start(self, port: int | None = None) -> None:
         health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()),
@@ -249,9 +170,8 @@ class Bot:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if self.settings.socket_mode:
-            self.socket = AsyncSocketModeHandler(self.app, self.settings.app_token,
-                                                 logger=self._socket_log)  # type: ignore[arg-type]
-            self._socket_task = asyncio.create_task(self._connect_socket(), name="socket-mode")
+            self.socket = SocketModeConnection(self.app, self.settings.app_token)
+            self.socket.start()
         else:
             self._auth_task = asyncio.create_task(self._authenticate())
         if self.config.digests:
@@ -266,12 +186,11 @@ class Bot:
         self.scheduler.stop()
         if self._scheduler_task is not None:
             await asyncio.wait([self._scheduler_task], timeout=drain_seconds)
-        for task in (self._socket_task, self._auth_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.wait([task])
+        if self._auth_task is not None:
+            self._auth_task.cancel()
+            await asyncio.wait([self._auth_task])
         if self.socket is not None:
-            await self.socket.close_async()
+            await self.socket.close()
         interrupted = await self.responder.drain(drain_seconds)
         if self._runner is not None:
             await self._runner.cleanup()
