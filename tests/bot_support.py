@@ -118,9 +118,11 @@ class SlackUser:
 
 @asynccontextmanager
 async def slack_user(transport: str, *, config: Config | None = None,
-                     source: Source | None = None, **slack_kw) -> AsyncIterator[SlackUser]:
+                     source: Source | None = None, snapshot: Path = DEMO,
+                     **slack_kw) -> AsyncIterator[SlackUser]:
     async with fast_slack(**slack_kw) as slack, running_bot(
-            slack, socket_mode=transport == "socket", config=config, source=source) as bot:
+            slack, socket_mode=transport == "socket", config=config, source=source,
+            snapshot=snapshot) as bot:
         yield SlackUser(slack, bot, transport)
 
 

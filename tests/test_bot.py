@@ -12,9 +12,12 @@ from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from diagnostics.config import Config, Permissions
 from diagnostics.model import ClusterInfo
 from tests.bot_support import ASK, finished, roots, slack_user
+from tests.meshgen.render import write_snapshot
+from tests.meshgen.scale import crowded_namespace
 from tests.slackfake.state import all_text
 
 TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket"])
+CROWD = 70  # uninjected workloads in one namespace: more findings than 50 blocks hold
 
 
 @TRANSPORTS
@@ -198,3 +201,28 @@ async def test_metrics_count_what_happened(transport):
         assert ('meshbot_commands_total{command="trust",trigger="slash",verdict="healthy"} 1.0'
                 in text)
         assert "meshbot_diagnosis_duration_seconds_bucket" in text
+
+
+@pytest.fixture(scope="module")
+def crowded_snapshot(tmp_path_factory):
+    out = tmp_path_factory.mktemp("crowd")
+    write_snapshot(crowded_namespace(CROWD), out)
+    return out
+
+
+@TRANSPORTS
+async def test_an_answer_larger_than_a_message_spills_into_files(transport, crowded_snapshot):
+    async with slack_user(transport, snapshot=crowded_snapshot) as alice:
+        await alice.slash("check ns/crowd")
+        await alice.settled()
+        assert not [c for c in alice.slack.api.calls() if not c.ok], "Slack refused nothing"
+        (root,) = roots(alice.slack)
+        assert f"{CROWD - 1} more problems" in root.all_text
+        replies = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
+        assert all(len(r.blocks or ()) <= 50 for r in replies)
+        injection = next(r for r in replies if "Sidecar injection" in r.all_text)
+        attached = [f for f in alice.slack.api.files() if f.thread_ts == root.ts]
+        assert {f.filename for f in attached} >= {"step-2-evidence.txt", "step-2-more.txt"}
+        shown = injection.all_text + "".join(f.text for f in attached)
+        missing = [i for i in range(CROWD) if f"crowd-{i:02d}-" not in shown]
+        assert not missing, f"workloads neither in the thread nor in its files: {missing}"
