@@ -102,6 +102,16 @@ class SlackUser:
         else:
             await self.slack.socket.wait_for_ack(await self.slack.socket.send_event(delivered))
 
+    async def deliver_again_as_new_event(self, delivered) -> None:
+        """The same message under a new event id (Slack can deliver one mention as two events)."""
+        callback = delivered.request.payload if self.http else delivered
+        inner = callback["event"]
+        if self.http:
+            resp = await self.http.event(inner)
+            assert resp.status == 200
+        else:
+            await self.slack.socket.wait_for_ack(await self.slack.socket.send_event(inner))
+
     async def click(self, message_ts: str, action_id: str, *, channel: str = "C0GENERAL"):
         if self.http:
             resp = await self.http.click(channel=channel, message_ts=message_ts,

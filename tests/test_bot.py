@@ -77,12 +77,15 @@ async def test_redelivered_events_never_produce_a_second_answer(transport):
     async with slack_user(transport) as alice:
         delivered = await alice.mention(ASK)
         await alice.redeliver(delivered)
+        await alice.deliver_again_as_new_event(delivered)
         await alice.settled()
         mention = next(m for m in alice.slack.api.messages("C0GENERAL") if not m.bot_id)
         answers = [m for m in alice.slack.api.thread("C0GENERAL", mention.ts)
                    if m.bot_id and "PROBLEM" in m.all_text]
         assert len(answers) == 1
-        assert alice.bot.metrics.duplicates.labels("event")._value.get() == 1
+        duplicates = alice.bot.metrics.duplicates
+        assert duplicates.labels("event")._value.get() == 1  # the redelivery
+        assert duplicates.labels("message")._value.get() == 2  # ... and the new event id
 
 
 @TRANSPORTS
