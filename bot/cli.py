@@ -218,7 +218,8 @@ def _parser() -> argparse.ArgumentParser:
     snap.add_argument("--context", action="append", help="repeatable; default: see README")
     snap.add_argument("--config")
     snap.add_argument("-n", "--namespace", action="append",
-                      help="capture config dumps and sidecar logs only here (repeatable)")
+                      help="capture config dumps only here, and the workload logs `check` "
+                      "reads (repeatable)")
     snap.add_argument("--max-config-dumps", type=int, default=200)
     catalog = sub.add_parser("catalog", help="print the finding catalog")
     catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text",

@@ -23,18 +23,19 @@ import yaml
 from diagnostics.kinds import KNOWN_KINDS, Kind
 from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT
 from diagnostics.sources.base import NotCaptured, Source, SourceFailure
-from diagnostics.workloads import has_sidecar, name_of, namespace_of
+from diagnostics.targets import log_containers, previous_log_containers
+from diagnostics.workloads import name_of, namespace_of
 
 DEBUG_ENDPOINTS = ("syncz", "clusterz", "networkz", "registryz", "endpointShardz", "mesh",
                    "push_status", "connections")
 ISTIOD_LOG_LINES = 5000
-PROXY_LOG_LINES = 500
+WORKLOAD_LOG_LINES = 500
 CONCURRENCY = 16
 
 
 @dataclass
 class CaptureOptions:
-    namespaces: list[str] = field(default_factory=list)  # config dumps and proxy logs; [] = all
+    namespaces: list[str] = field(default_factory=list)  # config dumps and workload logs
     max_config_dumps: int = 200
 
 
@@ -130,18 +131,24 @@ class _Writer:
     async def _istiod_log(self, replica: str) -> None:
         await self._log(self.istio_ns, replica, "discovery", ISTIOD_LOG_LINES)
 
-    async def proxy_logs(self, pods: list[dict]) -> None:
+    async def workload_logs(self, pods: list[dict]) -> None:
+        """The logs `check` reads (sidecar, app containers and their run before a restart, a
+        failed istio-init), for the namespaces asked about only: they can be large."""
         if not self.options.namespaces:
-            return  # sidecar logs only for the namespaces asked about: they can be large
-        chosen = [p for p in pods if namespace_of(p) in self.options.namespaces and has_sidecar(p)]
-        await asyncio.gather(*(self._log(namespace_of(p), name_of(p), "istio-proxy",
-                                         PROXY_LOG_LINES) for p in chosen))
+            return
+        chosen = [p for p in pods if namespace_of(p) in self.options.namespaces]
+        reads = [(p, c, False) for p in chosen for c in log_containers(p)]
+        reads += [(p, c, True) for p in chosen for c in previous_log_containers(p)]
+        await asyncio.gather(*(self._log(namespace_of(p), name_of(p), c, WORKLOAD_LOG_LINES,
+                                         previous) for p, c, previous in reads))
 
-    async def _log(self, ns: str, pod: str, container: str, lines: int) -> None:
+    async def _log(self, ns: str, pod: str, container: str, lines: int,
+                   previous: bool = False) -> None:
         text = await self._read(f"log {ns}/{pod}/{container}", lambda: self.source.pod_log(
-            self.cluster, ns, pod, container, lines))
+            self.cluster, ns, pod, container, lines, previous))
         if text is not None:
-            self._write(f"logs/{ns}/{pod}/{container}.log", text)
+            suffix = ".previous.log" if previous else ".log"
+            self._write(f"logs/{ns}/{pod}/{container}{suffix}", text)
             self.result.files += 1
 
     def _json(self, rel: str, body: Any) -> None:
@@ -161,7 +168,7 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
     async def one(info) -> ClusterCapture:
         writer = _Writer(source, info.name, info.istio_namespace, root, options)
         pods = await writer.resources()
-        await asyncio.gather(writer.istiod(pods), writer.proxy_logs(pods))
+        await asyncio.gather(writer.istiod(pods), writer.workload_logs(pods))
         return writer.result
 
     results = await asyncio.gather(*(one(i) for i in infos))

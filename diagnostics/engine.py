@@ -183,21 +183,25 @@ class _ClusterFetch:
         target = targets.resolve(kind, name, self.args.get("namespace") or "default", pods=pods,
                                  services=services or [], replicasets=replicasets or [],
                                  deployments=deployments)
-        wanted = [(pod, c) for pod in targets.log_pods(target)
-                  for c in targets.log_containers(pod)]
+        chosen = targets.log_pods(target)
+        wanted = [(pod, c, False) for pod in chosen for c in targets.log_containers(pod)]
+        wanted += [(pod, c, True) for pod in chosen for c in targets.previous_log_containers(pod)]
 
-        async def one(pod: dict, container: str) -> str | SourceFailure:
+        async def one(pod: dict, container: str, previous: bool) -> str | SourceFailure:
             try:
                 return await self.source.pod_log(self.info.name, pod["metadata"]["namespace"],
-                                                 name_of(pod), container, tail)
+                                                 name_of(pod), container, tail, previous)
             except SourceFailure as exc:
                 return exc
 
-        texts = await asyncio.gather(*(one(p, c) for p, c in wanted))
-        out: dict[str, PodLogs] = {}
-        for (pod, container), text in zip(wanted, texts):
-            logs = out.setdefault(name_of(pod), PodLogs(pod))
-            if isinstance(text, SourceFailure):
+        texts = await asyncio.gather(*(one(*w) for w in wanted))
+        out: dict[str, PodLogs] = {name_of(pod): PodLogs(pod) for pod in chosen}
+        for (pod, container, previous), text in zip(wanted, texts):
+            logs = out[name_of(pod)]
+            if previous:
+                if not isinstance(text, SourceFailure):  # gone with a second restart: fine
+                    logs.previous[container] = text
+            elif isinstance(text, SourceFailure):
                 logs.missing[container] = str(text)
             else:
                 logs.logs[container] = text

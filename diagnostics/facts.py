@@ -42,8 +42,11 @@ class ClientFact:
 
 @dataclass
 class PodLogs:
-    """The logs read for one pod, by container, and why a container's log is missing."""
+    """The logs read for one pod, by container, and why a container's log is missing.
+    `previous` holds the run before the last restart of restarted app containers: after a crash
+    at start-up the evidence is there, while the current run may have started cleanly."""
 
     pod: dict
     logs: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    previous: dict[str, str] = field(default_factory=dict)

@@ -153,8 +153,11 @@ class ClusterSnapshot:
     def proxy_file(self, namespace: str, pod: str, name: str) -> Path:
         return self.root / "proxies" / namespace / pod / name
 
-    def log_file(self, namespace: str, pod: str, container: str) -> Path:
-        return self.root / "logs" / namespace / pod / f"{container}.log"
+    def log_file(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
+        """`<container>.log`, or `<container>.previous.log`: the log of the container's run
+        before its last restart (`kubectl logs --previous`)."""
+        suffix = ".previous.log" if previous else ".log"
+        return self.root / "logs" / namespace / pod / f"{container}{suffix}"
 
 
 @dataclass

@@ -210,6 +210,15 @@ def log_containers(pod: dict) -> list[str]:
     return out
 
 
+def previous_log_containers(pod: dict) -> list[str]:
+    """The app containers whose previous run is read too: those that restarted after a
+    termination (`kubectl logs --previous` has something to show)."""
+    wanted = set(log_containers(pod)) - {PROXY_CONTAINER}
+    return [st.get("name", "") for st in (pod.get("status") or {}).get("containerStatuses") or []
+            if st.get("name") in wanted and int(st.get("restartCount") or 0) > 0
+            and ((st.get("lastState") or {}).get("terminated"))]
+
+
 def log_pods(target: Target) -> list[dict]:
     """The pods whose logs are read: per workload the most troubled first, capped."""
     chosen = []

@@ -19,10 +19,12 @@ from diagnostics.sources.snapshot import SnapshotSource
 from tests.scenario_support import comparable, run_snapshot, scenarios
 
 DEMO = next(s for s in scenarios() if s.name == "demo")
+CRASHED_AT_START = next(s for s in scenarios()
+                        if s.name == "check-app-starts-before-proxy-previous-run")
 
 
-async def _capture_demo(out: Path, options: CaptureOptions | None = None):
-    servers = await start_replay(Snapshot.open(DEMO.snapshot_dir))
+async def _capture_demo(out: Path, options: CaptureOptions | None = None, scenario=DEMO):
+    servers = await start_replay(Snapshot.open(scenario.snapshot_dir))
     kubeconfig = out.parent / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
     source = live_source(Config(), kubeconfig=str(kubeconfig))
@@ -42,6 +44,19 @@ async def test_captured_snapshot_diagnoses_exactly_like_the_original(tmp_path):
     meta = yaml.safe_load((out / "snapshot.yaml").read_text())
     assert meta["format"] == "meshbot.snapshot/v1" and "pods" in meta["kinds"]["cluster1"]
     assert list((out / "clusters/cluster1/istiod").glob("*/config_dump/sleep-*.sample.json"))
+
+
+async def test_workload_logs_and_the_run_before_a_restart_are_captured(tmp_path):
+    """`check` on the capture sees what it saw live: here the crash only the previous run's
+    log shows."""
+    out = tmp_path / "captured"
+    await _capture_demo(out, CaptureOptions(namespaces=["shop"]), CRASHED_AT_START)
+    logs = out / "clusters/cluster1/logs/shop"
+    assert len(list(logs.glob("payload-api-*/payload-api.previous.log"))) == 2
+    assert list(logs.glob("payload-api-*/istio-proxy.log"))
+    report = await diagnose(CRASHED_AT_START.request.plan(), SnapshotSource(Snapshot.open(out)))
+    assert comparable(report) == comparable(await run_snapshot(CRASHED_AT_START))
+    assert report.findings[0].id == "app-starts-before-proxy"
 
 
 async def test_secrets_stay_redacted_and_only_istio_namespace_secrets_are_read(tmp_path):

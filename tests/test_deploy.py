@@ -207,9 +207,9 @@ class _RecordingSource:
             self.needs.add(("istio", "", "pods/portforward"))
         return await self.inner.istiod_get(cluster, target, path)
 
-    async def pod_log(self, cluster, namespace, pod, container, tail_lines):
+    async def pod_log(self, cluster, namespace, pod, container, tail_lines, previous=False):
         self.needs.add((self._scope(cluster, namespace), "", "pods/log"))
-        return await self.inner.pod_log(cluster, namespace, pod, container, tail_lines)
+        return await self.inner.pod_log(cluster, namespace, pod, container, tail_lines, previous)
 
     async def close(self):
         await self.inner.close()

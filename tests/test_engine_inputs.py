@@ -20,15 +20,19 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 LOGS = TargetPodLogs()
 
 
-def pod(name: str, owner: str, *, init_failed: bool = False, sidecar: bool = True) -> dict:
+def pod(name: str, owner: str, *, init_failed: bool = False, sidecar: bool = True,
+        restarted: tuple[str, ...] = ()) -> dict:
     containers = [{"name": "app"}] + ([{"name": "istio-proxy"}] if sidecar else [])
     init_state = ({"waiting": {"reason": "CrashLoopBackOff"}} if init_failed
                   else {"terminated": {"exitCode": 0}})
+    statuses = [{"name": c["name"], "restartCount": 1 if c["name"] in restarted else 0,
+                 "lastState": {"terminated": {"exitCode": 1}} if c["name"] in restarted else {}}
+                for c in containers]
     return {"metadata": {"name": name, "namespace": "shop", "labels": {"app": owner},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": f"{owner}-abc",
                                               "controller": True}]},
             "spec": {"containers": containers, "initContainers": [{"name": "istio-init"}]},
-            "status": {"phase": "Running",
+            "status": {"phase": "Running", "containerStatuses": statuses,
                        "initContainerStatuses": [{"name": "istio-init", "state": init_state}]}}
 
 
@@ -59,9 +63,9 @@ class FakeSource:
     async def istiod_get(self, cluster, target, path):
         raise NotCaptured(path)
 
-    async def pod_log(self, cluster, namespace, pod_name, container, tail_lines):
-        self.reads.append((cluster, pod_name, container))
-        key = (cluster, pod_name, container)
+    async def pod_log(self, cluster, namespace, pod_name, container, tail_lines, previous=False):
+        key = (cluster, pod_name, container + (".previous" if previous else ""))
+        self.reads.append(key)
         if key not in self.logs:
             raise NotCaptured(f"log of {pod_name}/{container} not captured")
         return self.logs[key]
@@ -120,6 +124,20 @@ async def test_target_logs_read_few_pods_and_only_needed_containers():
     assert ("cluster1", "payload-api-abc-0", "istio-init") not in reads  # it completed
     # the workload exists in cluster2 too: looked up there as well
     assert sorted(seen["cluster2"]) == ["payload-api-abc-9"]
+
+
+async def test_restarted_app_containers_have_their_previous_run_read():
+    """After a crash at start-up the evidence is in the run before the restart."""
+    source = shop_source()
+    source.objects[("cluster2", "pods")] = [
+        pod("payload-api-abc-9", "payload-api", restarted=("app", "istio-proxy"))]
+    source.logs[("cluster2", "payload-api-abc-9", "app")] = "connected\n"
+    source.logs[("cluster2", "payload-api-abc-9", "app.previous")] = "connection refused\n"
+    logs = (await fetch(source, ARGS))["cluster2"]["payload-api-abc-9"]
+    assert logs.logs == {"app": "connected\n"}
+    assert logs.previous == {"app": "connection refused\n"}  # the sidecar's run is not read
+    previous = [r for r in source.reads if r[2].endswith(".previous")]
+    assert previous == [("cluster2", "payload-api-abc-9", "app.previous")]  # no restart, no read
 
 
 async def test_target_logs_only_in_examined_clusters():

@@ -272,6 +272,11 @@ async def test_pod_logs(servers: ReplayServers, http: aiohttp.ClientSession,
     _, _, tail = await fetch(http, base.format("istio-system", ISTIOD),
                              params={"container": "discovery", "tailLines": "2"})
     assert tail.splitlines() == istiod_log.splitlines()[-2:]
+    previous_log = fixture_file(replay_mini_dir, "cluster1", "logs", "istio-system", ISTIOD,
+                                "discovery.previous.log")
+    _, _, previous = await fetch(http, base.format("istio-system", ISTIOD),
+                                 params={"container": "discovery", "previous": "true"})
+    assert previous == previous_log != istiod_log
 
     status, body = await get_json(http, base.format("sample", SLEEP))
     assert status == 400
@@ -282,6 +287,9 @@ async def test_pod_logs(servers: ReplayServers, http: aiohttp.ClientSession,
     status, body = await get_json(http, base.format("sample", SLEEP),
                                   params={"container": "sleep"})
     assert status == 404 and "not captured" in body["message"]
+    status, body = await get_json(http, base.format("sample", SLEEP),
+                                  params={"container": "istio-proxy", "previous": "true"})
+    assert status == 404 and "previous log of container istio-proxy" in body["message"]
     status, body = await get_json(http, base.format("sample", "ghost"))
     assert status == 404 and body["message"] == 'pods "ghost" not found'
 
@@ -673,6 +681,10 @@ def test_debian_kubectl(debian_kubectl: Path, replay_mini_kubeconfig: Path,
     expected = fixture_file(replay_mini_dir, "cluster1", "logs", "istio-system", ISTIOD,
                             "discovery.log").decode().splitlines()[-5:]
     assert logs.stdout.splitlines() == expected
+    previous = kubectl("logs", "-n", "istio-system", ISTIOD, "-c", "discovery", "--previous")
+    assert previous.returncode == 0, previous.stderr
+    assert previous.stdout == fixture_file(replay_mini_dir, "cluster1", "logs", "istio-system",
+                                           ISTIOD, "discovery.previous.log").decode()
 
     svc = kubectl("get", "svc", "-n", "sample", "helloworld", "-o", "json")
     assert svc.returncode == 0, svc.stderr

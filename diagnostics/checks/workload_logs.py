@@ -4,7 +4,9 @@
 `holdApplicationUntilProxyStarts` off (pod annotation `proxy.istio.io/config`, meshConfig
 `defaultConfig`, or the injected postStart hook that waits for the proxy), the app starts next to
 a proxy that has no configuration yet; connection errors in the first lines of the app's log,
-often with restarts, show it lost that race. Native sidecars start before the app and cannot.
+often with restarts, show it lost that race. An app that crashed on them usually starts cleanly
+on its restart, so the log of the run before the restart is searched first. Native sidecars
+start before the app and cannot lose the race.
 
 `http10-upstream-426`: Envoy refuses HTTP/1.0 with 426 Upgrade Required (details
 `http1.low_version` / `low_version`). In the target's sidecar access log an outbound 426 means
@@ -109,15 +111,15 @@ def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],
             continue
         for c in app_containers(pod):
             name = c.get("name", "")
-            if name not in fact.logs:
-                continue
-            read += 1
-            errors = start_errors(fact.logs[name])
+            runs = _runs(fact, name)
+            read += bool(runs)
+            errors, which = next(((start_errors(text), which) for which, text in runs
+                                  if start_errors(text)), ([], ""))
             if not errors:
                 continue
             st = container_status(pod, name)
             lines = [f"{name_of(pod)} container {name}: {len(errors)} connection errors in the "
-                     "first lines of its log",
+                     f"first lines of {which}",
                      f"classic sidecar (istio-proxy is a regular container), {HOLD} off"]
             if st.get("restartCount"):
                 last = ((st.get("lastState") or {}).get("terminated") or {})
@@ -130,6 +132,17 @@ def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],
                                pod=name_of(pod), namespace=namespace_of(pod),
                                workload=owner_ref(w, pod), container=name)
     return "no connection errors at the start of the app's log" if read else NOT_VISIBLE
+
+
+def _runs(fact: PodLogs, container: str) -> list[tuple[str, str]]:
+    """The container's logs to search, the run that crashed first: after a crash at start-up
+    the current run often starts cleanly, and only `kubectl logs --previous` shows the race."""
+    runs = []
+    if container in fact.previous:
+        runs.append(("the log of its run before the last restart", fact.previous[container]))
+    if container in fact.logs:
+        runs.append(("its log", fact.logs[container]))
+    return runs
 
 
 # ------------------------------------------------------------------------------ HTTP/1.0

@@ -1,4 +1,5 @@
-"""`GET /api/v1/namespaces/<ns>/pods/<pod>/log`: container logs from `logs/<ns>/<pod>/<c>.log`.
+"""`GET /api/v1/namespaces/<ns>/pods/<pod>/log`: container logs from `logs/<ns>/<pod>/<c>.log`,
+and with `previous=true` (the run before the last restart) from `<c>.previous.log`.
 
 The container is resolved and validated the way the API server does (with its error wording,
 which kubectl shows as is). A container whose log file is absent answers 404 "not captured",
@@ -42,15 +43,15 @@ def resolve_container(pod: dict, requested: str | None) -> str:
 
 
 def read_log(cluster: ClusterSnapshot, pod: dict, query: Mapping[str, str]) -> bytes:
-    """The log body for a pod, honouring `container`, `tailLines` and `limitBytes`."""
+    """The log body for a pod, honouring `container`, `previous`, `tailLines` and `limitBytes`."""
     meta = pod.get("metadata") or {}
     ns, name = meta.get("namespace", ""), meta.get("name", "")
     container = resolve_container(pod, query.get("container"))
-    if query.get("previous") in ("true", "1"):
-        raise not_captured(f"the previous log of container {container} in pod {ns}/{name}")
-    path = cluster.log_file(ns, name, container)
+    previous = query.get("previous") in ("true", "1")
+    path = cluster.log_file(ns, name, container, previous)
     if not path.is_file():
-        raise not_captured(f"the log of container {container} in pod {ns}/{name}")
+        which = "previous log" if previous else "log"
+        raise not_captured(f"the {which} of container {container} in pod {ns}/{name}")
     data = path.read_bytes()
     tail = _non_negative(query, "tailLines")
     if tail is not None:

@@ -86,10 +86,11 @@ class CachingSource:
         return await self._cached(key, lambda: self.inner.istiod_get(cluster, target, path))
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
-                      tail_lines: int) -> str:
-        key = self._key(cluster, "log", namespace, pod, container, tail_lines)
+                      tail_lines: int, previous: bool = False) -> str:
+        key = self._key(cluster, "log", namespace, pod, container, tail_lines, previous)
         return await self._cached(key, lambda: self.inner.pod_log(cluster, namespace, pod,
-                                                                   container, tail_lines))
+                                                                   container, tail_lines,
+                                                                   previous))
 
     async def close(self) -> None:
         await self.inner.close()

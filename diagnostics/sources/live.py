@@ -119,9 +119,11 @@ class LiveSource:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
-                      tail_lines: int) -> str:
+                      tail_lines: int, previous: bool = False) -> str:
         path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
         query = [("container", container)]
+        if previous:
+            query.append(("previous", "true"))
         if tail_lines:
             query.append(("tailLines", str(tail_lines)))
         resp = await self._run(self._request, cluster, path, query, "text/plain, */*")

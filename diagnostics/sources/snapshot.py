@@ -58,10 +58,12 @@ class SnapshotSource:
         return await asyncio.to_thread(load_json_file, file)  # megabytes: off the event loop
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
-                      tail_lines: int) -> str:
-        file = self._cluster(cluster).log_file(namespace, pod, container)
+                      tail_lines: int, previous: bool = False) -> str:
+        file = self._cluster(cluster).log_file(namespace, pod, container, previous)
         if not file.is_file():
-            raise NotCaptured(f"log of {namespace}/{pod}/{container} not captured", "kubernetes")
+            which = "previous log" if previous else "log"
+            raise NotCaptured(f"{which} of {namespace}/{pod}/{container} not captured",
+                              "kubernetes")
         return await asyncio.to_thread(_tail, file, tail_lines)
 
     async def close(self) -> None:

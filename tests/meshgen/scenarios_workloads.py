@@ -203,6 +203,16 @@ def check_start_race():
         ["deploy/payload-api", "-n", "shop"])
 
 
+@scenario("check-app-starts-before-proxy-previous-run")
+def check_start_race_recovered():
+    mesh = shop_mesh(payload_api(start_race=True, race_recovered=True))
+    return mesh, _check(
+        "payload-api crashed at start with `connection refused` to its database and came up "
+        "cleanly on its restart: the current log is clean, only the crashed run's log "
+        "(kubectl logs --previous) shows that the app started before its proxy.", "healthy",
+        ["app-starts-before-proxy"], ["deploy/payload-api", "-n", "shop"])
+
+
 @scenario("check-probes-fail-under-mtls")
 def check_probes():
     payload = payload_api(rewrite_probes=False)

@@ -357,6 +357,8 @@ def log_files(world: World, cps: dict[str, ControlPlane]) -> dict[str, str]:
             k, base = pod.workload.knobs, f"clusters/{cid}/logs/{pod.namespace}/{pod.name}"
             if (k.app_log or k.start_race) and not k.init_blocked:
                 files[f"{base}/{pod.workload.app}.log"] = app_log(world, pod)
+            if k.start_race and not k.init_blocked:
+                files[f"{base}/{pod.workload.app}.previous.log"] = crashed_app_log(pod)
             if k.init_blocked:
                 files[f"{base}/{INIT}.log"] = init_log(pod)
             link = connected_to(cps, pod)
@@ -369,25 +371,47 @@ def log_files(world: World, cps: dict[str, ControlPlane]) -> dict[str, str]:
 
 #: What the apps connect to at start: a managed database outside the cluster.
 DEPENDENCY = ("orders-db.payments.example.internal", "10.0.12.7", 5432)
+_DEP_NAME, _DEP_ADDR = f"{DEPENDENCY[0]}:{DEPENDENCY[2]}", f"{DEPENDENCY[1]}:{DEPENDENCY[2]}"
 
 
 def app_log(world: World, pod: Pod) -> str:
+    k = pod.workload.knobs
     t = pod.created + timedelta(seconds=6, milliseconds=412)
-    if pod.workload.knobs.start_race:
+    if k.start_race:
         t += timedelta(seconds=2)   # the current run, after the first crash
-    host, ip, port = DEPENDENCY
-    dep, addr = f"{host}:{port}", f"{ip}:{port}"
-    lines = [(0, "INFO", f"starting {pod.workload.name} 2.3.1 (pid 1)"),
-             (3, "INFO", f"connecting to {dep}")]
-    if pod.workload.knobs.start_race:
-        lines += [(6, "ERROR", f"dial tcp {addr}: connect: connection refused"),
+    lines = _app_start(pod)
+    raced = k.start_race and not k.race_recovered
+    if raced:
+        lines += [(6, "ERROR", f"dial tcp {_DEP_ADDR}: connect: connection refused"),
                   (7, "WARN", "retrying in 1s (attempt 2 of 5)"),
-                  (1008, "ERROR", f"dial tcp {addr}: connect: connection refused"),
+                  (1008, "ERROR", f"dial tcp {_DEP_ADDR}: connect: connection refused"),
                   (1009, "WARN", "retrying in 2s (attempt 3 of 5)")]
-    offset = 3100 if pod.workload.knobs.start_race else 41
-    lines += [(offset, "INFO", f"connected to {dep}"),
+    offset = 3100 if raced else 41
+    lines += [(offset, "INFO", f"connected to {_DEP_NAME}"),
               (offset + 80, "INFO", f"listening on :{pod.workload.container_port}")]
-    return "".join(f"{ts_milli(t + timedelta(milliseconds=ms))} {level:<5} {msg}\n"
+    return _log_text(t, lines)
+
+
+def crashed_app_log(pod: Pod) -> str:
+    """The run before the restart (lastState.terminated: exit 1 one second after it started)."""
+    t = pod.created + timedelta(seconds=4, milliseconds=212)
+    lines = _app_start(pod) + [
+        (6, "ERROR", f"dial tcp {_DEP_ADDR}: connect: connection refused"),
+        (7, "WARN", "retrying in 200ms (attempt 2 of 3)"),
+        (208, "ERROR", f"dial tcp {_DEP_ADDR}: connect: connection refused"),
+        (209, "WARN", "retrying in 400ms (attempt 3 of 3)"),
+        (610, "ERROR", f"dial tcp {_DEP_ADDR}: connect: connection refused"),
+        (611, "FATAL", f"cannot reach {_DEP_NAME} after 3 attempts, exiting")]
+    return _log_text(t, lines)
+
+
+def _app_start(pod: Pod) -> list[tuple[int, str, str]]:
+    return [(0, "INFO", f"starting {pod.workload.name} 2.3.1 (pid 1)"),
+            (3, "INFO", f"connecting to {_DEP_NAME}")]
+
+
+def _log_text(start, lines: list[tuple[int, str, str]]) -> str:
+    return "".join(f"{ts_milli(start + timedelta(milliseconds=ms))} {level:<5} {msg}\n"
                    for ms, level, msg in lines)
 
 

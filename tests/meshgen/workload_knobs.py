@@ -18,7 +18,9 @@ class WorkloadKnobs:
     pod_annotations: dict[str, str] = field(default_factory=dict)  # on the pod template
     probes: bool = False           # HTTP readiness + liveness probes on the app port
     rewrite_probes: bool = True    # False: sidecar.istio.io/rewriteAppHTTPProbers: "false"
-    start_race: bool = False       # app restarted, connection errors at the start of its log
+    start_race: bool = False       # app crashed at start (connection errors), restarted once;
+    race_recovered: bool = False   # ... and its current run connected at once: only the
+                                   # crashed run's log (kubectl logs --previous) shows the race
     app_log: bool = False          # write the app container's (healthy) log
     init_blocked: bool = False     # policy dropped istio-init's NET_ADMIN/NET_RAW: CrashLoop
     proxy_version: str | None = None  # the proxy was injected by another Istio version
