@@ -46,6 +46,8 @@ def assert_clean_usage_error(proc: subprocess.CompletedProcess, fragment: str) -
     (["mesh", "why-local-only", "hw", "--output", "yaml", "--snapshot", "x"], "--output must be one of"),
     (["mesh", "why-local-only", "hw", "--timeout", "soon"], "--timeout must be a number"),
     (["mesh", "why-local-only", "hw", "--config", "/no/such/meshbot.yaml"], "cannot read"),
+    (["mesh", "trust", "--snapshot", "examples/demo-mesh", "--context", "prod"],
+     "--kubeconfig and --context do not apply"),
 ])
 def test_bad_input_exits_2_with_a_message(args, fragment):
     assert_clean_usage_error(meshbot(*args), fragment)
@@ -57,6 +59,16 @@ def test_malformed_snapshot_names_file_and_line(tmp_path):
     (res / "pods.yaml").write_text("kind: Pod\nmetadata:\n  name: [oops\n")
     proc = meshbot("mesh", "why-local-only", "hw", "--snapshot", str(tmp_path))
     assert_clean_usage_error(proc, f"{res / 'pods.yaml'}:4: malformed YAML")
+
+
+def test_an_explicit_kubeconfig_beats_meshbot_snapshot(tmp_path):
+    """MESHBOT_SNAPSHOT (say, exported for the bot) must not hijack a terminal command that
+    names its clusters: here the named kubeconfig is read, and its error shows."""
+    env = {**os.environ, "NO_COLOR": "1", "MESHBOT_SNAPSHOT": str(REPO / "examples/demo-mesh")}
+    env.pop("MESHBOT_CONFIG", None)
+    proc = subprocess.run(MESHBOT + ["mesh", "trust", "--kubeconfig", str(tmp_path / "none")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    assert_clean_usage_error(proc, f"kubeconfig {tmp_path / 'none'}")
 
 
 def test_unknown_cluster_is_a_usage_error(replay_mini_dir):

@@ -74,8 +74,15 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
 
 def build_source(config: Config, *, snapshot: str | None = None, kubeconfig: str | None = None,
                  contexts: list[str] | None = None, timeout: float = 10.0) -> Source:
-    """The source a command reads from; raises ConfigError or SnapshotError on bad setup."""
-    snapshot = snapshot or os.environ.get("MESHBOT_SNAPSHOT")
+    """The source a command reads from; raises ConfigError or SnapshotError on bad setup.
+    An explicit --kubeconfig/--context beats MESHBOT_SNAPSHOT from the environment; given with
+    an explicit --snapshot they are a contradiction, refused rather than silently ignored."""
+    live_asked = bool(kubeconfig or contexts)
+    if snapshot and live_asked:
+        raise ConfigError("--snapshot reads recorded clusters, so --kubeconfig and --context do "
+                          "not apply: give one or the other (--cluster <name> picks clusters of "
+                          "a snapshot)")
+    snapshot = snapshot or (None if live_asked else os.environ.get("MESHBOT_SNAPSHOT"))
     if snapshot:
         names = {c.name: c.context for c in config.clusters if c.context}
         return SnapshotSource(Snapshot.open(snapshot), contexts=names)
