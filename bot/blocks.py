@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, Context
 from bot.alerts import Notification
 from diagnostics.checks.base import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
+from diagnostics.render.grouping import group_findings
 from diagnostics.render.text import command_line
 
 MAX_BLOCKS = 50
@@ -144,8 +145,14 @@ def step_message(index: int, steps: list[Step], findings: list[RenderedFinding])
         if cut:
             suffix = f"-{step.cluster}" if len(steps) > 1 and step.cluster else ""
             files.append((f"step-{index}{suffix}-evidence.txt", "\n".join(step.evidence) + "\n"))
-    for finding in findings:
-        blocks += _finding_blocks(finding)
+    for group in group_findings(findings):
+        blocks += _finding_blocks(group.head)
+        if group.more:
+            more, cut = _code(group.member_lines())
+            blocks += [section(f"*{escape(group.more_heading())}*"), section(more)]
+            if cut:
+                files.append((f"step-{index}-{group.head.id}.txt",
+                              "\n".join(group.member_lines()) + "\n"))
     blocks, spill = _within_message_limits(blocks)
     if spill:
         files.append((f"step-{index}-more.txt", spill))
@@ -220,10 +227,13 @@ def text_message(text: str) -> SlackMessage:
 
 
 def findings_digest(report: Report, limit: int = 15) -> SlackMessage:
-    """The short form of an answer: one line per finding, most important first."""
-    lines = [f"{VERDICT_EMOJI['problem'] if f.severity == 'error' else ':warning:'} "
-             f"`{f.id}` {escape(f.title)}" for f in report.findings[:limit]]
-    more = len(report.findings) - limit
+    """The short form of an answer: one line per finding (or per id that repeats), most
+    important first."""
+    groups = group_findings(report.findings)
+    lines = [f"{VERDICT_EMOJI['problem'] if g.head.severity == 'error' else ':warning:'} "
+             f"`{g.head.id}` {escape(g.head.title)}"
+             + (f" (and {len(g.more)} more like it)" if g.more else "") for g in groups[:limit]]
+    more = len(groups) - limit
     if more > 0:
         lines.append(f"… and {more} more: press Details for the full report")
     return text_message("\n".join(lines) if lines else "No findings: every check passed.")

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from bot.blocks import MAX_BLOCKS, MAX_SECTION, thread
+from bot.blocks import MAX_BLOCKS, MAX_SECTION, findings_digest, thread
 from bot.metrics import Metrics
 from bot.poster import Poster, web_client
 from diagnostics.model import ClusterStatus, RenderedFinding, Report, Step
+from diagnostics.render.text import render_text
 from tests.bot_support import fast_slack
 from tests.slackfake.state import all_text
 
 
-def _finding(i: int) -> RenderedFinding:
+def _finding(i: int, id_: str | None = None) -> RenderedFinding:
     return RenderedFinding(
-        id="remote-secret-missing", severity="error", cluster="cluster1", resource=f"r{i}",
+        id=id_ or f"finding-{i}", severity="error", cluster="cluster1", resource=f"r{i}",
         title=f"finding {i} <with> & markup", summary="s", cause="c" * 500,
         evidence=["e"], fix=["do this", "then that"], commands=["kubectl get x " + "y" * 4000],
         why="w", docs="https://istio.io/", rank=30, by_design=False)
 
 
-def huge_report() -> Report:
-    findings = [_finding(i) for i in range(40)]
+def huge_report(findings: list[RenderedFinding] | None = None) -> Report:
+    findings = findings or [_finding(i) for i in range(40)]  # 40 different problems
     step = Step("A step with a lot of evidence", "fail", "cluster1",
                 [f"line {n}: " + "x" * 80 for n in range(3000)])
     return Report(command="why-local-only", args={"service": "hw", "namespace": "sample"},
@@ -40,6 +41,25 @@ def test_huge_reports_stay_within_block_kit_limits_and_spill_into_files():
     assert "step-1-evidence.txt" in names and "step-1-more.txt" in names
     evidence = dict(step.files)["step-1-evidence.txt"]
     assert evidence.count("\n") == 3000  # the whole evidence, not the cut
+
+
+def test_findings_of_one_id_are_shown_once_with_one_line_per_further_resource():
+    findings = [_finding(i, "sidecar-not-injected") for i in range(30)]
+    for f in findings:
+        f.commands = ["kubectl get ns shop", f"kubectl rollout restart deployment/w{f.resource}"]
+    report = huge_report(findings)
+    text = render_text(report)
+    assert text.count("Cause: ") == 1 and "The same in 29 more" in text
+    assert all(f"deployment/wr{i}" in text for i in range(30))
+    assert text.count("kubectl get ns shop") == 1  # a command all share is shown once
+    (step,) = thread(report)[1:]
+    shown = all_text(step.blocks) + "".join(content for _, content in step.files)
+    assert shown.count("Why it works") == 1 and "The same in 29 more" in shown
+    assert all(f"deployment/wr{i}" in shown for i in range(30))
+    short = all_text(findings_digest(report).blocks)
+    assert short.count("sidecar-not-injected") == 1 and "(and 29 more like it)" in short
+    two = render_text(huge_report([_finding(i, "root-cert-mismatch") for i in range(2)]))
+    assert two.count("Cause: ") == 2, "two of a kind are both shown in full"
 
 
 def test_mrkdwn_control_characters_are_escaped():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from diagnostics.model import RenderedFinding, Report, Step
+from diagnostics.render.grouping import FindingGroup, group_findings
 
 _VERDICT = {"problem": ("✖", "PROBLEM", "31"), "healthy": ("✔", "HEALTHY", "32"),
             "expected": ("ℹ", "EXPECTED", "36"), "inconclusive": ("?", "INCONCLUSIVE", "33")}
@@ -54,8 +55,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
         out += _step(s, i, step)
     if report.findings:
         out += ["", s.bold("Findings (most likely cause first)")]
-        for i, finding in enumerate(report.findings, 1):
-            out += _finding(s, i, finding)
+        for i, group in enumerate(group_findings(report.findings), 1):
+            out += _finding(s, i, group.head) + _more(group)
     if report.errors:
         out += ["", s.bold("Could not read")]
         out += [f"  {e.cluster} ({e.source}): {e.message}" for e in report.errors]
@@ -69,6 +70,12 @@ def _step(s: _Style, i: int, step: Step) -> list[str]:
     lines = [f"{i:>2} {s(mark, code)} {step.title}{where}{s(ids, '90')}"]
     lines += [f"     {line}" for line in step.evidence]
     return lines
+
+
+def _more(group: FindingGroup) -> list[str]:
+    if not group.more:
+        return []
+    return [f"    {group.more_heading()}"] + [f"      {line}" for line in group.member_lines()]
 
 
 def _finding(s: _Style, i: int, f: RenderedFinding) -> list[str]:
