@@ -125,10 +125,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from diagnostics.replay.runner import run_replay_cli
+    from diagnostics.replay.runner import ReplayTLS, run_replay_cli
 
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("meshbot replay: --tls-cert and --tls-key go together", file=sys.stderr)
+        return EXIT_USAGE
+    tls = ReplayTLS(args.tls_cert, args.tls_key) if args.tls_cert else None
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
-                          kubeconfig_out=args.kubeconfig_out, host=args.host)
+                          kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -211,6 +215,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--host", default="127.0.0.1")
     replay.add_argument("--latency-ms", type=float, default=0.0)
     replay.add_argument("--kubeconfig-out", help="write the kubeconfig here instead of stdout")
+    replay.add_argument("--tls-cert", help="serve HTTPS with this certificate (valid for the "
+                        "host; the kubeconfig trusts it as the CA)")
+    replay.add_argument("--tls-key", help="the certificate's private key")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

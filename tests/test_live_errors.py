@@ -16,12 +16,21 @@ from pathlib import Path
 
 import pytest
 import urllib3
+import yaml
 from kubernetes import client
 
+from diagnostics.config import Config
+from diagnostics.engine import diagnose
 from diagnostics.model import ClusterInfo
+from diagnostics.replay.runner import ReplayTLS, start_replay
+from diagnostics.snapshot import Snapshot
 from diagnostics.sources.base import SourceFailure
+from diagnostics.sources.factory import live_source
 from diagnostics.sources.live import LiveCluster, LiveSource, _network_reason
 from tests.redis_support import free_port, self_signed
+from tests.scenario_support import comparable, run_snapshot, scenarios
+
+DEMO = next(s for s in scenarios() if s.name == "demo")
 
 TIMEOUT = 0.5
 
@@ -182,3 +191,47 @@ async def test_live_source_reports_a_tls_failure_instead_of_crashing(tls_server)
     """The client raises ApiException(status=0) for TLS errors; that is a read failure too."""
     host = f"https://127.0.0.1:{tls_server.port}"
     assert await list_pods(host) == f"{host}: TLS certificate not accepted: self-signed certificate"
+
+
+async def test_an_api_server_that_never_answers_a_port_forward_is_a_timeout(silent):
+    """A proxy in front of the API server that swallows WebSocket upgrades must not hold a
+    thread of the source forever: the port-forward gives up after the request timeout."""
+    cfg = client.Configuration()
+    cfg.host, cfg.retries = silent.url, False
+    source = LiveSource([LiveCluster(ClusterInfo("c1"), cfg)], request_timeout=TIMEOUT)
+    try:
+        with pytest.raises(SourceFailure) as exc:
+            await source.istiod_get("c1", "istiod-abc", "/debug/syncz")
+    finally:
+        await source.close()
+    assert "timed out" in str(exc.value)
+
+
+async def _diagnose_with(kubeconfig: dict, path):
+    path.write_text(yaml.safe_dump(kubeconfig))
+    source = live_source(Config(), kubeconfig=str(path))
+    try:
+        return await diagnose(DEMO.request.plan(), source)
+    finally:
+        await source.close()
+
+
+async def test_over_https_lists_and_port_forwards_verify_the_api_servers_ca(tmp_path):
+    """Real API servers speak TLS: the replay over HTTPS, trusted only through the kubeconfig's
+    certificate-authority-data, diagnoses like the snapshot (port-forwards over wss:// too);
+    without that CA every read fails on the certificate instead."""
+    cert, key = self_signed(tmp_path)
+    servers = await start_replay(Snapshot.open(DEMO.snapshot_dir),
+                                 tls=ReplayTLS(str(cert), str(key)))
+    try:
+        config = servers.kubeconfig()
+        assert all(c["cluster"]["server"].startswith("https://") for c in config["clusters"])
+        report = await _diagnose_with(config, tmp_path / "trusted")
+        assert comparable(report) == comparable(await run_snapshot(DEMO))
+        for c in config["clusters"]:
+            del c["cluster"]["certificate-authority-data"]
+        report = await _diagnose_with(config, tmp_path / "untrusted")
+        assert report.errors and all("TLS certificate not accepted" in e.message
+                                     for e in report.errors)
+    finally:
+        await servers.close()

@@ -6,6 +6,7 @@ so `--context cluster1` reads like the mesh. The token is a dummy: the replay ac
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,13 +15,17 @@ import yaml
 DUMMY_TOKEN = "replay"
 
 
-def build_kubeconfig(urls: Mapping[str, str]) -> dict:
-    """kubeconfig for `{cluster id: server URL}`; the first cluster is the current context."""
+def build_kubeconfig(urls: Mapping[str, str], ca_pem: bytes | None = None) -> dict:
+    """kubeconfig for `{cluster id: server URL}`; the first cluster is the current context.
+    With `ca_pem` (HTTPS servers) every cluster trusts that certificate authority."""
     names = list(urls)
+    cluster: dict = {}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": n, "cluster": {"server": urls[n]}} for n in names],
+        "clusters": [{"name": n, "cluster": {"server": urls[n], **cluster}} for n in names],
         "users": [{"name": f"replay-{n}", "user": {"token": DUMMY_TOKEN}} for n in names],
         "contexts": [{"name": n, "context": {"cluster": n, "user": f"replay-{n}"}}
                      for n in names],

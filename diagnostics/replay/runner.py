@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -39,14 +41,33 @@ class _DebugAccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.DEBUG)
 
 
+@dataclass(frozen=True)
+class ReplayTLS:
+    """Serve HTTPS with this certificate and key; the certificate (valid for the host) is also
+    the kubeconfig's certificate authority, so clients verify the servers as real ones."""
+
+    cert_file: str
+    key_file: str
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+    def ca_pem(self) -> bytes:
+        with open(self.cert_file, "rb") as f:
+            return f.read()
+
+
 class ReplayServers:
     """Running replay servers, one per snapshot cluster."""
 
     def __init__(self, runners: dict[str, web.AppRunner], urls: dict[str, str],
-                 stats: ReplayStats):
+                 stats: ReplayStats, ca_pem: bytes | None = None):
         self._runners = runners
         self._urls = urls
         self.stats = stats
+        self._ca_pem = ca_pem
 
     @property
     def urls(self) -> dict[str, str]:
@@ -54,7 +75,7 @@ class ReplayServers:
         return dict(self._urls)
 
     def kubeconfig(self) -> dict:
-        return build_kubeconfig(self._urls)
+        return build_kubeconfig(self._urls, self._ca_pem)
 
     async def close(self) -> None:
         for runner in self._runners.values():
@@ -62,17 +83,18 @@ class ReplayServers:
         self._runners.clear()
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     shown = "127.0.0.1" if host in _WILDCARDS else host
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int = 0,
-                       latency_ms: float = 0) -> ReplayServers:
+                       latency_ms: float = 0, tls: ReplayTLS | None = None) -> ReplayServers:
     """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
     port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind."""
+    context = tls.context() if tls else None
     stats = ReplayStats()
     runners: dict[str, web.AppRunner] = {}
     urls: dict[str, str] = {}
@@ -84,13 +106,14 @@ async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int
                                    access_log=access_log, shutdown_timeout=_SHUTDOWN_TIMEOUT)
             await runner.setup()
             runners[name] = runner
-            await web.TCPSite(runner, host, port + i if port else 0).start()
-            urls[name] = _url(host, runner.addresses[0][1])
+            await web.TCPSite(runner, host, port + i if port else 0,
+                              ssl_context=context).start()
+            urls[name] = _url(host, runner.addresses[0][1], "https" if tls else "http")
     except BaseException:
         for runner in runners.values():
             await runner.cleanup()
         raise
-    return ReplayServers(runners, urls, stats)
+    return ReplayServers(runners, urls, stats, tls.ca_pem() if tls else None)
 
 
 def _as_snapshot(snapshot: Snapshot | str | Path) -> Snapshot:
@@ -167,22 +190,29 @@ class ReplayThread:
 
 
 def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
-                   kubeconfig_out: str | None, host: str) -> int:
-    """`meshbot replay`: 2 when the snapshot cannot be read or a port is taken, else serve until
-    SIGINT/SIGTERM and return 0."""
+                   kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None) -> int:
+    """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read or a port is
+    taken, else serve until SIGINT/SIGTERM and return 0."""
     try:
         snapshot = Snapshot.open(snapshot_path)
     except SnapshotError as exc:
         print(f"meshbot replay: {exc}", file=sys.stderr)
         return 2
+    if tls is not None:
+        try:
+            tls.context()
+        except (OSError, ssl.SSLError) as exc:
+            print(f"meshbot replay: cannot use --tls-cert/--tls-key: {exc}", file=sys.stderr)
+            return 2
     return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
-                              kubeconfig_out=kubeconfig_out, host=host))
+                              kubeconfig_out=kubeconfig_out, host=host, tls=tls))
 
 
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
-                 kubeconfig_out: str | None, host: str) -> int:
+                 kubeconfig_out: str | None, host: str, tls: ReplayTLS | None) -> int:
     try:
-        servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms)
+        servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms,
+                                     tls=tls)
     except OSError as exc:
         print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
