@@ -148,11 +148,11 @@ def step_message(index: int, steps: list[Step], findings: list[RenderedFinding])
     for group in group_findings(findings):
         blocks += _finding_blocks(group.head)
         if group.more:
-            more, cut = _code(group.member_lines())
+            lines = group.member_lines()
+            more, cut = _code(lines)
             blocks += [section(f"*{escape(group.more_heading())}*"), section(more)]
             if cut:
-                files.append((f"step-{index}-{group.head.id}.txt",
-                              "\n".join(group.member_lines()) + "\n"))
+                files.append((f"step-{index}-{group.head.id}.txt", "\n".join(lines) + "\n"))
     blocks, spill = _within_message_limits(blocks)
     if spill:
         files.append((f"step-{index}-more.txt", spill))

@@ -21,9 +21,9 @@ from typing import Any, Awaitable, Callable
 import yaml
 
 from diagnostics.kinds import KNOWN_KINDS, Kind
-from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT
+from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, log_path
 from diagnostics.sources.base import NotCaptured, Source, SourceFailure
-from diagnostics.targets import log_containers, previous_log_containers
+from diagnostics.targets import log_reads
 from diagnostics.workloads import name_of, namespace_of
 
 DEBUG_ENDPOINTS = ("syncz", "clusterz", "networkz", "registryz", "endpointShardz", "mesh",
@@ -137,18 +137,15 @@ class _Writer:
         if not self.options.namespaces:
             return
         chosen = [p for p in pods if namespace_of(p) in self.options.namespaces]
-        reads = [(p, c, False) for p in chosen for c in log_containers(p)]
-        reads += [(p, c, True) for p in chosen for c in previous_log_containers(p)]
         await asyncio.gather(*(self._log(namespace_of(p), name_of(p), c, WORKLOAD_LOG_LINES,
-                                         previous) for p, c, previous in reads))
+                                         previous) for p, c, previous in log_reads(chosen)))
 
     async def _log(self, ns: str, pod: str, container: str, lines: int,
                    previous: bool = False) -> None:
         text = await self._read(f"log {ns}/{pod}/{container}", lambda: self.source.pod_log(
             self.cluster, ns, pod, container, lines, previous))
         if text is not None:
-            suffix = ".previous.log" if previous else ".log"
-            self._write(f"logs/{ns}/{pod}/{container}{suffix}", text)
+            self._write(log_path(ns, pod, container, previous), text)
             self.result.files += 1
 
     def _json(self, rel: str, body: Any) -> None:

@@ -184,8 +184,7 @@ class _ClusterFetch:
                                  services=services or [], replicasets=replicasets or [],
                                  deployments=deployments)
         chosen = targets.log_pods(target)
-        wanted = [(pod, c, False) for pod in chosen for c in targets.log_containers(pod)]
-        wanted += [(pod, c, True) for pod in chosen for c in targets.previous_log_containers(pod)]
+        wanted = targets.log_reads(chosen)
 
         async def one(pod: dict, container: str, previous: bool) -> str | SourceFailure:
             try:

@@ -97,6 +97,12 @@ def _expand(doc: Any, path: Path) -> Iterator[dict]:
     yield doc
 
 
+def log_path(namespace: str, pod: str, container: str, previous: bool = False) -> str:
+    """A container log inside a cluster's folder: `<container>.log`, or
+    `<container>.previous.log` for its run before the last restart (`kubectl logs --previous`)."""
+    return f"logs/{namespace}/{pod}/{container}{'.previous' if previous else ''}.log"
+
+
 @dataclass
 class ClusterSnapshot:
     """One cluster's folder: indexed objects plus paths of debug, proxy and log files."""
@@ -154,10 +160,7 @@ class ClusterSnapshot:
         return self.root / "proxies" / namespace / pod / name
 
     def log_file(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
-        """`<container>.log`, or `<container>.previous.log`: the log of the container's run
-        before its last restart (`kubectl logs --previous`)."""
-        suffix = ".previous.log" if previous else ".log"
-        return self.root / "logs" / namespace / pod / f"{container}{suffix}"
+        return self.root / log_path(namespace, pod, container, previous)
 
 
 @dataclass

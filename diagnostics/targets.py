@@ -219,6 +219,12 @@ def previous_log_containers(pod: dict) -> list[str]:
             and ((st.get("lastState") or {}).get("terminated"))]
 
 
+def log_reads(pods: list[dict]) -> list[tuple[dict, str, bool]]:
+    """(pod, container, previous run?) for every log `check` reads of these pods."""
+    current = [(pod, c, False) for pod in pods for c in log_containers(pod)]
+    return current + [(pod, c, True) for pod in pods for c in previous_log_containers(pod)]
+
+
 def log_pods(target: Target) -> list[dict]:
     """The pods whose logs are read: per workload the most troubled first, capped."""
     chosen = []

@@ -12,8 +12,6 @@ import pytest
 import yaml
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
 from diagnostics.checks.control_plane_facts import (ISTIO_DEPLOYMENTS, ISTIO_ENDPOINTS,
                                                     ISTIO_ENDPOINTSLICES, ISTIO_EVENTS, ISTIO_PODS,
                                                     MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS,
@@ -22,7 +20,8 @@ from diagnostics.checks.external_control_plane import unescaped_slash
 from diagnostics.facts import Fact, PerReplica, Unavailable
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIO_SERVICES, ISTIOD_LOGS,
                                 ISTIOD_PODS, NAMESPACES, IstiodLogs, Resources)
-from diagnostics.model import ClusterInfo, Step
+from diagnostics.model import Step
+from tests.check_support import ids, run_check
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 ANNOTATION = "topology.istio.io/controlPlaneClusters"
@@ -138,23 +137,10 @@ def empty(inp) -> Any:
 def run(check: str, mesh: dict[str, dict], focus: list[str] | None = None,
         missing: tuple = ()) -> list[Step]:
     """Run one check; `missing` inputs are not captured anywhere."""
-    spec = REGISTRY[check]
-    facts = {}
-    for c, objs in mesh.items():
-        for inp in spec.inputs:
-            facts[(c, inp)] = Fact(missing=Unavailable(c, inp.describe(), "not captured", False)) \
-                if inp in missing else Fact(objs.get(inp, empty(inp)))
-    ctx = CheckContext(spec, facts, {}, [ClusterInfo(c) for c in mesh], NOW, default_catalog(),
-                       focus or list(mesh))
-    steps = spec.func(ctx)
-    for s in steps:  # every finding renders its catalog entry strictly
-        for f in s.findings:
-            default_catalog().render(f)
-    return steps
-
-
-def ids(steps: list[Step]) -> list[tuple[str, str | None]]:
-    return sorted((f.id, f.cluster) for s in steps for f in s.findings)
+    mesh = {c: {**objs, **{inp: Fact(missing=Unavailable(c, inp.describe(), "not captured",
+                                                          False)) for inp in missing}}
+            for c, objs in mesh.items()}
+    return run_check(check, mesh, now=NOW, empty=empty, focus=focus)
 
 
 def evidence(steps: list[Step]) -> str:

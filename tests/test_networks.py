@@ -11,7 +11,6 @@ import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
 from diagnostics.checks.networks import ISTIO_GATEWAYS, ISTIO_PODS
 from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIO_CONFIGMAPS,
@@ -19,7 +18,8 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIO_CO
                                 SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS, ClientConfigDumps,
                                 ClientProxyLogs, IstiodDebug, Resources)
 from diagnostics.mesh_view import remote_intent, workload_ref
-from diagnostics.model import ClusterInfo, Step
+from diagnostics.model import Step
+from tests.check_support import ids, run_check
 
 NET = "topology.istio.io/network"
 HELLO = "outbound|5000||helloworld.sample.svc.cluster.local"
@@ -176,17 +176,8 @@ def empty(inp) -> Any:
 
 
 def run(check: str, mesh: dict[str, dict], focus: list[str] | None = None) -> list[Step]:
-    spec = REGISTRY[check]
-    facts = {(c, inp): Fact(objs.get(inp, empty(inp))) for c, objs in mesh.items()
-             for inp in spec.inputs}
-    ctx = CheckContext(spec, facts, {"service": "helloworld", "namespace": "sample"},
-                       [ClusterInfo(c) for c in mesh], NOW, default_catalog(),
-                       focus or list(mesh))
-    return spec.func(ctx)
-
-
-def ids(steps: list[Step]) -> list[tuple[str, str | None]]:
-    return sorted((f.id, f.cluster) for s in steps for f in s.findings)
+    return run_check(check, mesh, now=NOW, empty=empty, focus=focus, render=False,
+                     args={"service": "helloworld", "namespace": "sample"})
 
 
 def render_all(steps: list[Step]) -> None:
@@ -286,15 +277,9 @@ def test_remote_cluster_gateway_config_lives_in_the_primary():
 
 def test_unreadable_inputs_never_read_as_missing():
     mesh = two_networks()
-    del mesh["cluster2"][ISTIO_GATEWAYS]
-    spec = REGISTRY["network-gateways"]
-    facts = {(c, inp): Fact(objs.get(inp, empty(inp))) for c, objs in mesh.items()
-             for inp in spec.inputs}
-    facts[("cluster2", ISTIO_GATEWAYS)] = Fact(missing=Unavailable("cluster2", "gw", "forbidden"))
-    facts[("cluster2", SERVICES)] = Fact(missing=Unavailable("cluster2", "svc", "timed out"))
-    ctx = CheckContext(spec, facts, {"service": "helloworld", "namespace": "sample"},
-                       [ClusterInfo(c) for c in mesh], NOW, default_catalog(), list(mesh))
-    steps = spec.func(ctx)
+    mesh["cluster2"][ISTIO_GATEWAYS] = Fact(missing=Unavailable("cluster2", "gw", "forbidden"))
+    mesh["cluster2"][SERVICES] = Fact(missing=Unavailable("cluster2", "svc", "timed out"))
+    steps = run("network-gateways", mesh)
     assert ids(steps) == []
     assert any(s.incomplete for s in steps if s.cluster == "cluster2")
 
@@ -401,15 +386,10 @@ def test_remote_served_by_its_own_istiod():
 
 def test_remote_with_unreadable_syncz_is_judged_from_its_services():
     mesh = primary_remote(local_istiod=True)
-    spec = REGISTRY["proxy-control-plane"]
-    facts = {(c, inp): Fact(objs.get(inp, empty(inp))) for c, objs in mesh.items()
-             for inp in spec.inputs}
-    facts[("cluster2", SYNCZ)] = Fact(missing=Unavailable("cluster2", "syncz",
-                                                          "port-forward refused"))
-    facts[("cluster1", SYNCZ)] = Fact(syncz(("cluster1", "sleep-abc12-cluster1.sample")))
-    ctx = CheckContext(spec, facts, {"service": "helloworld", "namespace": "sample"},
-                       [ClusterInfo(c) for c in mesh], NOW, default_catalog(), list(mesh))
-    steps = spec.func(ctx)
+    mesh["cluster2"][SYNCZ] = Fact(missing=Unavailable("cluster2", "syncz",
+                                                       "port-forward refused"))
+    mesh["cluster1"][SYNCZ] = syncz(("cluster1", "sleep-abc12-cluster1.sample"))
+    steps = run("proxy-control-plane", mesh)
     assert ids(steps) == [("istiod-remote-missing", "cluster2")]
     assert any("unreadable" in line for line in steps[1].evidence)
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
 from diagnostics.checks.proxies import ALL_PODS, image_version, skewed
 from diagnostics.facts import Fact, PerReplica, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
-from diagnostics.model import ClusterInfo, Step
+from diagnostics.model import Step
+from tests.check_support import ids, run_check
 from diagnostics.parse.syncz import NOT_SENT, STALE, parse_syncz
 
 FIXTURES = Path(__file__).parent / "fixtures" / "istio"
@@ -92,23 +91,8 @@ def sidecar_pod(name: str, ns: str = "sample", *, phase: str = "Running", native
 
 def run(check: str, mesh: dict[str, dict], args: dict | None = None,
         focus: list[str] | None = None, now: datetime = NOW) -> list[Step]:
-    spec = REGISTRY[check]
-    facts = {}
-    for cluster, objs in mesh.items():
-        for inp in spec.inputs:
-            value = objs.get(inp, PerReplica() if inp == SYNCZ else [])
-            facts[(cluster, inp)] = value if isinstance(value, Fact) else Fact(value)
-    ctx = CheckContext(spec, facts, args or {}, [ClusterInfo(c) for c in mesh], now,
-                       default_catalog(), focus or list(mesh))
-    steps = spec.func(ctx)
-    for s in steps:  # every finding renders its catalog entry strictly
-        for f in s.findings:
-            default_catalog().render(f)
-    return steps
-
-
-def ids(steps: list[Step]) -> list[tuple[str, str | None]]:
-    return sorted((f.id, f.cluster) for s in steps for f in s.findings)
+    return run_check(check, mesh, now=now, args=args, focus=focus,
+                     empty=lambda inp: PerReplica() if inp == SYNCZ else [])
 
 
 def one_cluster(*entries: dict, pods=(), replicas=None) -> dict[str, dict]:

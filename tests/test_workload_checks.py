@@ -22,6 +22,7 @@ from diagnostics.checks.workload_ports import declared_protocol
 from diagnostics.facts import Fact, PodLogs, Unavailable
 from diagnostics.inputs import ISTIO_CONFIGMAPS, NAMESPACES, TARGET_PODS
 from diagnostics.model import ClusterInfo, Step
+from tests.check_support import run_check
 from diagnostics.targets import (TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES,
                                  log_containers, log_pods, normalize_kind, resolve)
 
@@ -169,19 +170,8 @@ def world(pods=(), services=(), replicasets=None, deployments=None, namespaces=N
 
 def run(check: str, objs: dict, target: str = "deploy/payload-api") -> list[Step]:
     kind, name = target.split("/")
-    spec = REGISTRY[check]
-    facts = {}
-    for inp in spec.inputs:
-        value = objs.get(inp, [])
-        facts[("cluster1", inp)] = value if isinstance(value, Fact) else Fact(value)
     args = {"kind": kind, "name": name, "namespace": name if kind == "ns" else NS}
-    ctx = CheckContext(spec, facts, args, [ClusterInfo("cluster1")], NOW, default_catalog(),
-                       ["cluster1"])
-    steps = spec.func(ctx)
-    for s in steps:
-        for f in s.findings:
-            default_catalog().render(f)
-    return steps
+    return run_check(check, {"cluster1": objs}, now=NOW, args=args)
 
 
 def ids(steps: list[Step]) -> list[str]:

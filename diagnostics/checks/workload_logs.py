@@ -113,10 +113,10 @@ def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],
             name = c.get("name", "")
             runs = _runs(fact, name)
             read += bool(runs)
-            errors, which = next(((start_errors(text), which) for which, text in runs
-                                  if start_errors(text)), ([], ""))
-            if not errors:
+            found = _first_errors(runs)
+            if found is None:
                 continue
+            errors, which = found
             st = container_status(pod, name)
             lines = [f"{name_of(pod)} container {name}: {len(errors)} connection errors in the "
                      f"first lines of {which}",
@@ -132,6 +132,15 @@ def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],
                                pod=name_of(pod), namespace=namespace_of(pod),
                                workload=owner_ref(w, pod), container=name)
     return "no connection errors at the start of the app's log" if read else NOT_VISIBLE
+
+
+def _first_errors(runs: list[tuple[str, str]]) -> tuple[list[str], str] | None:
+    """The start-up connection errors of the first run that has some, and which run it was."""
+    for which, text in runs:
+        errors = start_errors(text)
+        if errors:
+            return errors, which
+    return None
 
 
 def _runs(fact: PodLogs, container: str) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ specific reason) and the commands that name it. The report itself keeps every fi
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from diagnostics.model import RenderedFinding
@@ -37,9 +38,7 @@ class FindingGroup:
 def group_findings(findings: list[RenderedFinding]) -> list[FindingGroup]:
     """Findings in their order; an id seen GROUP_AT times or more becomes one group at the
     place of its first (most important) finding."""
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.id] = counts.get(f.id, 0) + 1
+    counts = Counter(f.id for f in findings)
     groups: list[FindingGroup] = []
     by_id: dict[str, FindingGroup] = {}
     for f in findings:

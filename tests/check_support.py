@@ -1,0 +1,45 @@
+"""Running one registered check on facts held in memory, as the engine would hand them over.
+
+The unit tests of checks (control plane, networks, proxies, workloads) build per-cluster facts
+by hand; this is the one place that turns them into a CheckContext and runs the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import diagnostics.checks  # noqa: F401 - registers the checks
+from diagnostics.catalog import default_catalog
+from diagnostics.checks.base import REGISTRY, CheckContext
+from diagnostics.facts import Fact
+from diagnostics.inputs import Input
+from diagnostics.model import ClusterInfo, Step
+
+
+def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datetime,
+              empty: Callable[[Input], Any] = lambda _inp: [], args: dict | None = None,
+              focus: list[str] | None = None, render: bool = True) -> list[Step]:
+    """Run `check` over `mesh` ({cluster: {input: value or Fact}}); a declared input a cluster
+    lacks is `empty(input)`. With `render`, every finding renders its catalog entry strictly,
+    so a missing template parameter fails the test."""
+    spec = REGISTRY[check]
+    facts = {}
+    for cluster, objs in mesh.items():
+        for inp in spec.inputs:
+            value = objs[inp] if inp in objs else empty(inp)
+            facts[(cluster, inp)] = value if isinstance(value, Fact) else Fact(value)
+    ctx = CheckContext(spec, facts, args or {}, [ClusterInfo(c) for c in mesh], now,
+                       default_catalog(), focus or list(mesh))
+    steps = spec.func(ctx)
+    if render:
+        for step in steps:
+            for finding in step.findings:
+                default_catalog().render(finding)
+    return steps
+
+
+def ids(steps: list[Step]) -> list[tuple[str, str | None]]:
+    """(finding id, cluster) of every finding, sorted."""
+    return sorted((f.id, f.cluster) for s in steps for f in s.findings)
