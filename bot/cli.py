@@ -132,7 +132,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     tls = ReplayTLS(args.tls_cert, args.tls_key) if args.tls_cert else None
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
-                          kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls)
+                          kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
+                          context_names=args.context_name)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -218,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--tls-cert", help="serve HTTPS with this certificate (valid for the "
                         "host; the kubeconfig trusts it as the CA)")
     replay.add_argument("--tls-key", help="the certificate's private key")
+    replay.add_argument("--context-name", action="append", default=[],
+                        metavar="CLUSTER=CONTEXT", help="name a cluster's kubeconfig context "
+                        "unlike its id, as real contexts are (repeatable)")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

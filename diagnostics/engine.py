@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from diagnostics import targets
+from diagnostics import identity, targets
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
@@ -28,6 +28,10 @@ from diagnostics.verdict import conclude
 from diagnostics.workloads import name_of, select_clients
 
 DEFAULT_CLUSTER_TIMEOUT = 10.0
+
+
+class UnknownCluster(Exception):
+    """`--cluster` named a cluster that is none of those read (by id, source name or context)."""
 
 
 @dataclass
@@ -64,13 +68,13 @@ class _ClusterFetch:
     async def _fetch(self, inp: Input) -> Any:
         if isinstance(inp, Resources):
             ns = inp.resolve_namespace(self.info.istio_namespace, self.args.get("namespace"))
-            return await self.source.list(self.info.name, inp.resource, ns, inp.label_selector)
+            return await self.source.list(self.info.key, inp.resource, ns, inp.label_selector)
         if isinstance(inp, IstiodDebug):
             return await self._per_replica(lambda t: self.source.istiod_get(
-                self.info.name, t, f"/debug/{inp.endpoint}"))
+                self.info.key, t, f"/debug/{inp.endpoint}"))
         if isinstance(inp, IstiodLogs):
             return await self._per_replica(lambda t: self.source.pod_log(
-                self.info.name, self.info.istio_namespace, t, "discovery", inp.tail_lines))
+                self.info.key, self.info.istio_namespace, t, "discovery", inp.tail_lines))
         if isinstance(inp, ClientConfigDumps):
             return await self._client_config_dumps()
         if isinstance(inp, ClientProxyLogs):
@@ -81,7 +85,7 @@ class _ClusterFetch:
 
     async def _replicas(self) -> list[str]:
         pods = await self.need(ISTIOD_PODS)
-        return self.source.istiod_targets(self.info.name, pods)
+        return self.source.istiod_targets(self.info.key, pods)
 
     async def _per_replica(self, get) -> PerReplica:
         targets = await self._replicas()
@@ -124,14 +128,14 @@ class _ClusterFetch:
         remote cluster without istiod (primary-remote), every other cluster's."""
         own = await self._replicas()
         if own:
-            return [(self.info.name, r) for r in own]
+            return [(self.info.key, r) for r in own]
         found = await asyncio.gather(*(p._replicas() for p in self.peers), return_exceptions=True)
         targets = []
         for peer, replicas in zip(self.peers, found):
             if isinstance(replicas, BaseException):
                 _reraise_unexpected(replicas)
                 continue
-            targets += [(peer.info.name, r) for r in replicas]
+            targets += [(peer.info.key, r) for r in replicas]
         return targets
 
     async def _config_dump(self, pod: dict, targets: list[tuple[str, str]]) -> ClientFact:
@@ -142,7 +146,7 @@ class _ClusterFetch:
             return_exceptions=True)
         reasons = []
         for (cluster, replica), result in zip(targets, results):
-            label = replica if cluster == self.info.name else f"{replica} in {cluster}"
+            label = replica if cluster == self.info.key else f"{replica} in {cluster}"
             if not isinstance(result, BaseException):
                 return ClientFact(pod, result, label)
             _reraise_unexpected(result)
@@ -155,7 +159,7 @@ class _ClusterFetch:
 
         async def one(pod: dict) -> ClientFact:
             try:
-                text = await self.source.pod_log(self.info.name, pod["metadata"]["namespace"],
+                text = await self.source.pod_log(self.info.key, pod["metadata"]["namespace"],
                                                  name_of(pod), "istio-proxy", tail)
                 return ClientFact(pod, text)
             except SourceFailure as exc:
@@ -188,7 +192,7 @@ class _ClusterFetch:
 
         async def one(pod: dict, container: str, previous: bool) -> str | SourceFailure:
             try:
-                return await self.source.pod_log(self.info.name, pod["metadata"]["namespace"],
+                return await self.source.pod_log(self.info.key, pod["metadata"]["namespace"],
                                                  name_of(pod), container, tail, previous)
             except SourceFailure as exc:
                 return exc
@@ -213,14 +217,16 @@ def _reraise_unexpected(exc: BaseException) -> None:
         raise exc
 
 
-async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: float
+async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: float,
+                        counted: set[Input] | None = None
                         ) -> tuple[dict[Input, Fact], list[SourceError]]:
-    """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason."""
+    """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason.
+    Only failures of `counted` inputs (default: all) are reported as errors."""
     tasks = {inp: fetch.need(inp) for inp in inputs}
     try:
         if tasks:
             await asyncio.wait(list(tasks.values()), timeout=timeout)
-        return _collect(fetch.info, tasks, timeout)
+        return _collect(fetch.info, tasks, timeout, counted)
     finally:
         for task in fetch.tasks.values():
             if not task.done():
@@ -229,7 +235,8 @@ async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: floa
                 task.exception()  # retrieved: a bug is raised once, not also logged by asyncio
 
 
-def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
+def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float,
+             counted: set[Input] | None = None
              ) -> tuple[dict[Input, Fact], list[SourceError]]:
     facts: dict[Input, Fact] = {}
     errors: dict[str, SourceError] = {}  # one line per distinct reason
@@ -246,7 +253,7 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
             facts[inp] = Fact(task.result())
             continue
         facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
-        if captured:
+        if captured and (counted is None or inp in counted):
             errors.setdefault(reason, SourceError(info.name, src, reason))
     return facts, list(errors.values())
 
@@ -264,11 +271,13 @@ def _reachable(facts: dict[Input, Fact]) -> bool:
 
 
 def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[ClusterInfo],
-               catalog: Catalog, now: datetime) -> tuple[list[Step], dict[str, set[Input]]]:
+               catalog: Catalog, now: datetime, focus: list[str] | None = None
+               ) -> tuple[list[Step], dict[str, set[Input]]]:
     """Run the plan's checks in order; returns their steps and what each one read."""
     steps: list[Step] = []
     reads: dict[str, set[Input]] = {}
-    focus = [c.name for c in clusters if not plan.focus or c.name in plan.focus]
+    if focus is None:
+        focus = [c.name for c in clusters if not plan.focus or c.name in plan.focus]
     shared: dict = {}
     for spec in plan.checks:
         ctx = CheckContext(spec, facts, plan.args, clusters, now, catalog, focus, shared=shared)
@@ -280,42 +289,94 @@ def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[
 ReadsObserver = Callable[[dict[str, set[Input]]], None]
 
 
+def _matches(info: ClusterInfo, name: str) -> bool:
+    """`--cluster` may name a cluster by its Istio id, the source's name or its context."""
+    return name in (info.name, info.key, info.context)
+
+
+def _preselect(infos: list[ClusterInfo], names: list[str] | None) -> list[ClusterInfo]:
+    """The clusters to read: those `names` pick before their ids are known, or every cluster
+    when a name may be an id that only discovery reveals."""
+    if not names:
+        return infos
+    picked = [i for i in infos if any(_matches(i, n) for n in names)]
+    if all(any(_matches(i, n) for i in picked) for n in names):
+        return picked
+    return infos
+
+
+def _select(infos: list[ClusterInfo], names: list[str] | None) -> list[ClusterInfo]:
+    """The resolved clusters `names` pick; a name that picks none is the asker's mistake."""
+    if not names:
+        return infos
+    unknown = [n for n in names if not any(_matches(i, n) for i in infos)]
+    if unknown:
+        known = ", ".join(i.label for i in infos) or "none"
+        raise UnknownCluster(f"unknown cluster {', '.join(unknown)}; the clusters read are: "
+                             f"{known}")
+    return [i for i in infos if any(_matches(i, n) for n in names)]
+
+
+def _rename_facts(cluster_facts: dict[Input, Fact], name: str) -> dict[Input, Fact]:
+    out = {}
+    for inp, fact in cluster_facts.items():
+        if fact.missing is not None and fact.missing.cluster != name:
+            m = fact.missing
+            fact = Fact(missing=Unavailable(name, m.what, m.reason, m.captured))
+        out[inp] = fact
+    return out
+
+
 async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None,
                    timeout: float = DEFAULT_CLUSTER_TIMEOUT, now: datetime | None = None,
                    observe_reads: ReadsObserver | None = None) -> Report:
-    """Answer one command: fetch, check, conclude. Never raises for a cluster's failure.
+    """Answer one command: fetch, learn each cluster's id, check, conclude. Never raises for a
+    cluster's failure; raises UnknownCluster when `--cluster` names none of the clusters read.
 
     `observe_reads` receives what each check read (the meta-tests keep declarations honest).
     """
     catalog = catalog or default_catalog()
     started = time.perf_counter()
-    infos = [c for c in source.cluster_infos() if not plan.clusters or c.name in plan.clusters]
-    inputs = plan.inputs()
-    fetchers = [_ClusterFetch(source, info, plan.args, not plan.focus or info.name in plan.focus)
-                for info in infos]
+    infos = _preselect(source.cluster_infos(), plan.clusters)
+    wanted = plan.inputs()
+    inputs = list(dict.fromkeys([*identity.IDENTITY_INPUTS, *wanted]))
+    # Whose view is examined decides which clients are fetched; an id not yet known examines all.
+    examined = _preselect(infos, plan.focus)
+    fetchers = [_ClusterFetch(source, info, plan.args, info in examined) for info in infos]
     for fetch in fetchers:
         fetch.peers = [p for p in fetchers if p is not fetch]
     with counting() as counter:
-        fetched = await asyncio.gather(*(fetch_cluster(f, inputs, timeout) for f in fetchers))
+        fetched = await asyncio.gather(*(fetch_cluster(f, inputs, timeout, set(wanted))
+                                         for f in fetchers))
+    found = {info.key: identity.discover(cf) for info, (cf, _) in zip(infos, fetched)}
+    resolved = identity.resolve(infos, found)
+    read = _select(resolved, plan.clusters)
+    focus = [c.name for c in _select(read, plan.focus)]
     facts: dict[tuple[str, Input], Fact] = {}
     errors: list[SourceError] = []
     statuses = []
-    for info, (cluster_facts, cluster_errors) in zip(infos, fetched):
-        facts.update({(info.name, inp): f for inp, f in cluster_facts.items()})
-        errors.extend(cluster_errors)
-        statuses.append(ClusterStatus(info.name, _reachable(cluster_facts)))
+    by_key = {info.key: (cf, ce) for info, (cf, ce) in zip(infos, fetched)}
+    for info in read:
+        cluster_facts, cluster_errors = by_key[info.key]
+        facts.update({(info.name, inp): f for inp, f in
+                      _rename_facts(cluster_facts, info.name).items()})
+        errors.extend(SourceError(info.name, e.source, e.message) for e in cluster_errors)
+        statuses.append(ClusterStatus(info.name, _reachable(cluster_facts), info.context,
+                                      info.id_origin, info.shared_id))
     now = now or datetime.now(timezone.utc)
     # Checks are pure CPU over the facts: on a large mesh they take a second. Off the event
     # loop, the bot keeps acknowledging Slack meanwhile (the GIL switches every few ms).
-    steps, reads = await asyncio.to_thread(run_checks, plan, facts, infos, catalog, now)
+    steps, reads = await asyncio.to_thread(run_checks, plan, facts, read, catalog, now, focus)
     if observe_reads:
         observe_reads(reads)
     conclusion = conclude(steps, statuses, errors, catalog)
+    names = {i.key: i.name for i in resolved}
     return Report(
         command=plan.command, args=plan.args, verdict=conclusion.verdict,
         summary=conclusion.summary, clusters=statuses, steps=steps,
         findings=conclusion.findings, errors=errors,
         duration_ms=(time.perf_counter() - started) * 1000,
-        api_calls=counter.calls, cached=False, calls_by_cluster=dict(counter.by_cluster),
+        api_calls=counter.calls, cached=False,
+        calls_by_cluster={names.get(k, k): n for k, n in counter.by_cluster.items()},
         generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), step_refs=conclusion.step_refs,
     )

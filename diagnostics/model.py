@@ -18,17 +18,53 @@ SCHEMA = "meshbot.report/v1"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
+DECLARED = "declared"
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
-    """What a check may know about a cluster besides its facts."""
+    """What a check may know about a cluster besides its facts.
+
+    `name` is the cluster's Istio cluster id whenever `id_origin` says what established it (the
+    cluster's own istiod, install or proxies; the config file; a snapshot's folder). With
+    `id_origin` None the id is unknown and `name` is only what the source calls the cluster
+    (a kubeconfig context): no finding may rest on comparing it with ids."""
 
     name: str
     istio_namespace: str = "istio-system"
     context: str | None = None  # kubeconfig context; used in fix commands
+    id_origin: str | None = DECLARED  # what established the cluster id; None: unknown
+    source_key: str | None = None  # the source's name for the cluster, when it differs
+    notes: tuple[str, ...] = ()  # what the cluster says about its id besides `name`
+    shared_id: str | None = None  # the id it carries when another cluster read carries it too
 
     @property
     def context_name(self) -> str:
         return self.context or self.name
+
+    @property
+    def cluster_id(self) -> str | None:
+        """The Istio cluster id it carries (None: unknown). Equal to `name`, except when the
+        id is shared with another cluster (which then cannot name either)."""
+        if self.shared_id:
+            return self.shared_id
+        return self.name if self.id_origin else None
+
+    @property
+    def key(self) -> str:
+        """How the source addresses the cluster."""
+        return self.source_key or self.name
+
+    @property
+    def id_known(self) -> bool:
+        return self.id_origin is not None
+
+    @property
+    def label(self) -> str:
+        """`cluster1 (context kind-east)` where the context differs from the id."""
+        if self.context and self.context != self.name:
+            return f"{self.name} (context {self.context})"
+        return self.name
 
 
 @dataclass
@@ -110,11 +146,34 @@ class SourceError:
 
 @dataclass
 class ClusterStatus:
+    """A cluster as the report names it: its Istio cluster id, how meshbot reached it (the
+    kubeconfig context), and what established the id (`id_origin` None: not discovered)."""
+
     name: str
     reachable: bool
+    context: str | None = None
+    id_origin: str | None = DECLARED
+    cluster_id: str | None = None  # when it differs from `name` (an id two clusters share)
+
+    @property
+    def label(self) -> str:
+        if self.context and self.context != self.name:
+            return f"{self.name} (context {self.context})"
+        return self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "reachable": self.reachable}
+        out: dict[str, Any] = {"name": self.name, "reachable": self.reachable}
+        if self.context:
+            out["context"] = self.context  # extension: where it differs from the id, both show
+        out["cluster_id"] = (self.cluster_id or self.name) if self.id_origin else None  # ext.
+        out["id_origin"] = self.id_origin  # extension: what says so
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClusterStatus":
+        cid = d.get("cluster_id")
+        return cls(d["name"], bool(d["reachable"]), d.get("context"),
+                   d.get("id_origin", DECLARED), cid if cid != d["name"] else None)
 
 
 @dataclass
@@ -183,7 +242,7 @@ class Report:
         return cls(
             command=d["command"], args=dict(d.get("args") or {}), verdict=d["verdict"],
             summary=d["summary"],
-            clusters=[ClusterStatus(c["name"], bool(c["reachable"])) for c in d.get("clusters") or []],
+            clusters=[ClusterStatus.from_dict(c) for c in d.get("clusters") or []],
             steps=steps, findings=findings,
             errors=[SourceError(e["cluster"], e["source"], e["message"]) for e in d.get("errors") or []],
             duration_ms=float(d.get("duration_ms", 0)), api_calls=int(d.get("api_calls", 0)),

@@ -111,6 +111,8 @@ class ClusterSnapshot:
     root: Path
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     kinds_captured: frozenset[str] | None = None
+    context: str | None = None  # the kubeconfig context it was captured through
+    id_known: bool = True  # False: the capture could not learn its Istio cluster id
     objects: dict[str, list[dict]] = field(default_factory=dict)
     kinds: dict[str, Kind] = field(default_factory=dict)
 
@@ -189,6 +191,8 @@ class Snapshot:
         names = _cluster_order(meta, clusters_dir)
         kinds = meta.get("kinds") or {}
         istio_ns = meta.get("istio_namespaces") or {}
+        contexts = meta.get("contexts") or {}
+        unidentified = {str(c) for c in meta.get("unidentified") or []}
         clusters = {}
         for name in names:
             cs = ClusterSnapshot(
@@ -196,6 +200,8 @@ class Snapshot:
                 root=clusters_dir / name,
                 istio_namespace=str(istio_ns.get(name) or DEFAULT_ISTIO_NAMESPACE),
                 kinds_captured=_captured_keys(kinds.get(name), root),
+                context=_str_or_none(contexts.get(name)),
+                id_known=name not in unidentified,
             )
             cs.load()
             clusters[name] = cs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
-from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, diagnose
+from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, UnknownCluster, diagnose
 from diagnostics.model import Report
 from diagnostics.reports import ReportCache, report_key
 from diagnostics.sources.base import Source
@@ -14,13 +14,14 @@ from handlers.base import Request
 from handlers.grammar import UsageError
 
 
-def check_clusters(request: Request, source: Source) -> None:
-    """`--cluster` names must be clusters of the mesh: a usage error before anything is fetched."""
-    known = [c.name for c in source.cluster_infos()]
-    unknown = [c for c in request.clusters if c not in known]
-    if unknown:
-        raise UsageError(f"unknown cluster {', '.join(unknown)}; the mesh has: {', '.join(known)}",
-                         request.command)
+async def _diagnose(request: Request, plan, source: Source, timeout: float) -> Report:
+    """`--cluster` may name an Istio cluster id that only the clusters themselves reveal, so a
+    name that picks no cluster read is a usage error once their ids are known."""
+    try:
+        return await diagnose(plan, source, timeout=timeout)
+    except UnknownCluster as exc:
+        raise UsageError(f"{exc}. A cluster that is not read can be added with --context, "
+                         "--kubeconfig or the config file's clusters:", request.command) from None
 
 
 class Answerer:
@@ -43,15 +44,14 @@ class Answerer:
         self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
 
     async def answer(self, request: Request, *, fresh: bool = False) -> Report:
-        check_clusters(request, self.source)
         plan = request.plan()
 
         async def run() -> Report:
             if self._slots is None:
-                report = await diagnose(plan, self.source, timeout=self.timeout)
+                report = await _diagnose(request, plan, self.source, self.timeout)
             else:
                 async with self._slots:
-                    report = await diagnose(plan, self.source, timeout=self.timeout)
+                    report = await _diagnose(request, plan, self.source, self.timeout)
             if self.on_diagnosis:
                 self.on_diagnosis(report)
             return report

@@ -85,6 +85,27 @@ class CheckContext:
     def info(self, cluster: str) -> ClusterInfo:
         return next(c for c in self.clusters if c.name == cluster)
 
+    def label(self, cluster: str) -> str:
+        """`cluster1 (context kind-east)`: how evidence names a cluster read."""
+        return self.info(cluster).label if cluster in self.cluster_names else cluster
+
+    def known_ids(self) -> dict[str, str]:
+        """Cluster id → the cluster read that carries it, for ids carried by one cluster only.
+        A cluster whose id is unknown or shared is left out: nothing may be matched to it."""
+        ids = [c.cluster_id for c in self.clusters if c.cluster_id]
+        return {c.cluster_id: c.name for c in self.clusters
+                if c.cluster_id and ids.count(c.cluster_id) == 1}
+
+    def peers_by_id(self, cluster: str) -> tuple[dict[str, str], list[str]]:
+        """The other clusters read, as ({their id: their name}, [names whose id is unknown or
+        shared]): what a primary's remote secrets, clusterz and shards must be compared with."""
+        known = self.known_ids()
+        own = self.info(cluster).cluster_id
+        ids = {i: n for i, n in known.items() if n != cluster and i != own}
+        unsure = [c for c in self.cluster_names if c != cluster and c not in ids.values()
+                  and not (own and self.info(c).cluster_id == own)]
+        return ids, unsure
+
     def get(self, inp: Input, cluster: str) -> Any:
         """The value of a declared input for a cluster; raises Unavailable when it is missing."""
         if inp not in self.spec.inputs:

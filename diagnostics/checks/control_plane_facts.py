@@ -20,14 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from diagnostics.checks.remote_secrets import is_config_secret, is_remote_secret
-from diagnostics.inputs import ISTIO_NS, Resources
+from diagnostics.inputs import ISTIO_NS, ISTIO_PODS, Resources
 from diagnostics.mesh_view import install_value
 from diagnostics.model import Severity
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
 ISTIO_DEPLOYMENTS = Resources("deployments.apps", ISTIO_NS)
 ISTIO_EVENTS = Resources("events", ISTIO_NS)
-ISTIO_PODS = Resources("pods", ISTIO_NS)
 ISTIO_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", ISTIO_NS)
 ISTIO_ENDPOINTS = Resources("endpoints", ISTIO_NS)
 MUTATING_WEBHOOKS = Resources("mutatingwebhookconfigurations.admissionregistration.k8s.io")

@@ -77,12 +77,16 @@ class Replica:
 class PeerView:
     """One peer cluster as a primary's replicas see it."""
 
-    peer: str
+    peer: str  # the peer's cluster id: what clusterz, shards and logs call it
     secret: dict
     kubeconfig: KubeconfigView
     statuses: dict[str, str]  # replica -> synced | syncing | timeout | closed | absent
     events: dict[str, list[ClusterEvent]]  # replica -> current log events about the peer
     shards: dict[str, list[Shard]] = field(default_factory=dict)  # replica -> the peer's shards
+    name: str = ""  # the peer as the report names it (its id, unless the id is shared)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.peer
 
     @property
     def secret_ref(self) -> str:
@@ -133,7 +137,7 @@ def _replicas(ctx: CheckContext, cluster: str) -> list[Replica]:
 
 
 def _peer_view(peer: str, secret: dict, kubeconfig: KubeconfigView,
-               replicas: list[Replica]) -> PeerView:
+               replicas: list[Replica], name: str = "") -> PeerView:
     """Each replica's status for the peer: clusterz when it answered, else what its log says."""
     statuses, events, shards = {}, {}, {}
     for rep in replicas:
@@ -149,7 +153,7 @@ def _peer_view(peer: str, secret: dict, kubeconfig: KubeconfigView,
             statuses[rep.pod] = next((c.status for c in rep.remotes if c.id == peer), "absent")
         elif about is not None and (from_log := sync_status_from_log(about)):
             statuses[rep.pod] = from_log
-    return PeerView(peer, secret, kubeconfig, statuses, events, shards)
+    return PeerView(peer, secret, kubeconfig, statuses, events, shards, name)
 
 
 # ------------------------------------------------------------------------------- the check
@@ -173,7 +177,12 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
                         status="skip")
     secrets = [s for s in ctx.get(ISTIO_SECRETS, cluster) if is_remote_secret(s)]
     by_key = {k: s for s in secrets for k in secret_keys(s)}
-    peers = [p for p in ctx.cluster_names if p != cluster and p in by_key]
+    ids, _unsure = ctx.peers_by_id(cluster)  # an unknown id is the Remote secrets step's to say
+    peers = [(i, p) for i, p in ids.items() if i in by_key]
+    own_id = ctx.info(cluster).cluster_id
+    if own_id in by_key:  # a peer carrying istiod's own id: its secret is ignored (Cluster ids)
+        peers += [(own_id, c) for c in ctx.cluster_names
+                  if c != cluster and ctx.info(c).cluster_id == own_id]
     replicas = _replicas(ctx, cluster)
     evidence = _table(ctx, cluster, replicas, by_key, any(map(is_config_secret, secrets)))
     if not peers:
@@ -183,13 +192,13 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
     policies = _policies(ctx, cluster, evidence)
     findings: list[Finding] = []
     unknown = []
-    for peer in peers:
+    for peer, name in peers:
         kubeconfig = inspect_kubeconfig(secret_kubeconfig_text(by_key[peer], peer), allowed)
-        view = _peer_view(peer, by_key[peer], kubeconfig, replicas)
+        view = _peer_view(peer, by_key[peer], kubeconfig, replicas, name)
         evidence += _peer_lines(view)
         if not view.statuses:
             unknown.append(peer)
-            evidence.append(f"{peer}: neither clusterz nor the log of any replica tells its state")
+            evidence.append(f"{name}: neither clusterz nor the log of any replica tells its state")
         elif view.failing:
             egress = _egress(policies, pods, view)
             evidence += _egress_lines(egress, view)
@@ -301,14 +310,14 @@ def _not_synced_finding(ctx: CheckContext, cluster: str, view: PeerView) -> Find
     replica, status = view.worst
     return ctx.finding(NOT_SYNCED, cluster=cluster, resource=_resource(view),
                        evidence=_status_lines(ctx, view), istiod_pod=replica,
-                       peer_cluster=view.peer, sync_status=status, secret=name_of(view.secret))
+                       peer_cluster=view.name, sync_status=status, secret=name_of(view.secret))
 
 
 def _cause_finding(ctx: CheckContext, cluster: str, view: PeerView, cause: Cause, replica: str,
                    event: ClusterEvent, count: int) -> Finding:
     evidence = [_log_line(replica, event, count), f"server in {view.secret_ref}: "
                 f"{view.kubeconfig.server or 'unknown'}"]
-    params: dict[str, Any] = {"peer_cluster": view.peer, "error": event.essential,
+    params: dict[str, Any] = {"peer_cluster": view.name, "error": event.essential,
                               "secret": name_of(view.secret), "istiod_pod": replica,
                               **_server_params(view)}
     if cause == "kubeconfig":
@@ -323,7 +332,7 @@ def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
     k = view.kubeconfig
     logged = (causes.get("kubeconfig") or causes.get("unreachable")
               or next(iter(causes.values()), None))
-    evidence = [f"kubeconfig for {view.peer} in {view.secret_ref}: {k.problem}"
+    evidence = [f"kubeconfig for {view.name} in {view.secret_ref}: {k.problem}"
                 + (f" (server {k.server}, auth {', '.join(k.auth)})" if k.server else "")]
     if logged:
         evidence.append(_log_line(*logged))
@@ -331,7 +340,7 @@ def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
     if error == k.problem:
         error = "istiod logs the same refusal"
     return ctx.finding(KUBECONFIG_INVALID, cluster=cluster, resource=_resource(view),
-                       evidence=evidence, peer_cluster=view.peer, secret=name_of(view.secret),
+                       evidence=evidence, peer_cluster=view.name, secret=name_of(view.secret),
                        server=k.server or "unknown", server_port=k.port or "<port>",
                        reason=k.problem, error=error)
 
@@ -355,7 +364,7 @@ def _egress_finding(ctx: CheckContext, cluster: str, view: PeerView,
     if logged:
         evidence.append(_log_line(*logged))
     return ctx.finding(EGRESS_BLOCKED, cluster=cluster, resource=f"NetworkPolicy {first}",
-                       evidence=evidence, policy=first.split("/", 1)[-1], peer_cluster=view.peer,
+                       evidence=evidence, policy=first.split("/", 1)[-1], peer_cluster=view.name,
                        server_host=host, server_port=port)
 
 
@@ -370,34 +379,52 @@ def _table(ctx: CheckContext, cluster: str, replicas: list[Replica],
            by_key: dict[str, dict], external: bool = False) -> list[str]:
     """`replica | cluster | clusterz status | endpointShardz`, one line per replica and cluster.
 
-    istiod's own cluster is clusterz's first entry; an external istiod's own (config) cluster
-    is the one its config-type secret names, and it does not read the cluster it runs in."""
+    Rows are matched to clusterz entries and shards by the cluster id each cluster carries,
+    never by its name. istiod's own cluster is clusterz's first entry; an external istiod's
+    own (config) cluster is the one its config-type secret names, and it does not read the
+    cluster it runs in."""
     service, ns = ctx.args.get("service"), ctx.args.get("namespace")
     what = f"{service}.{ns}" if service else "all services"
     lines = [f"istiod replica | cluster | clusterz | endpointShardz ({what})"]
+    carried = {c.cluster_id for c in ctx.clusters if c.cluster_id}
+    known = ctx.known_ids()
     for rep in replicas:
         listed = {c.id: c for c in rep.remotes}
         own = rep.own
-        home = own.id if external and own else cluster
-        others = [c for c in ctx.cluster_names if c != cluster]
-        strangers = [c for c in listed if c not in ctx.cluster_names]
-        rows = [cluster, *([home] if home not in ctx.cluster_names else []), *others, *strangers]
-        for name in rows:
-            if external and name == cluster:
-                lines.append(f"{rep.pod} | {name} | not read (external control plane: it reads "
-                             "the clusters it serves) | -")
-                continue
-            mine = name == home
-            status = _status_cell(rep, own if mine else listed.get(name), own=mine,
-                                  has_secret=name in by_key, in_mesh=name not in strangers)
-            if mine and external:
+        own_id = own.id if own else ctx.info(cluster).cluster_id
+        if external:
+            lines.append(f"{rep.pod} | {cluster} | not read (external control plane: it reads "
+                         "the clusters it serves) | -")
+            if own:
+                status = _status_cell(rep, own, own=True, has_secret=False, in_mesh=True)
                 status = status.replace("(own cluster)", "(config cluster, config-type secret)")
-            elif mine and own and own.id != name:
+                lines.append(f"{rep.pod} | {known.get(own.id, own.id)} | {status} | "
+                             f"{_shard_cell(rep, own.id, service, ns)}")
+        else:
+            status = _status_cell(rep, own, own=True, has_secret=False, in_mesh=True)
+            if own and (own.id != cluster or ctx.info(cluster).shared_id):
                 status += f" as cluster id {own.id}"
-            shard = _shard_cell(rep, own.id if mine and own else name, service, ns)
-            if not mine and own and own.id == name:
-                shard = f"(shards of {name} would be istiod's own: same cluster id)"
+            lines.append(f"{rep.pod} | {cluster} | {status} | "
+                         f"{_shard_cell(rep, own.id if own else cluster, service, ns)}")
+        for other in ctx.cluster_names:
+            cid = ctx.info(other).cluster_id
+            if other == cluster or (external and own and cid == own.id):
+                continue
+            if cid is None:
+                lines.append(f"{rep.pod} | {ctx.label(other)} | cluster id unknown: no clusterz "
+                             "entry can be matched to it | -")
+                continue
+            status = _status_cell(rep, listed.get(cid), own=False, has_secret=cid in by_key,
+                                  in_mesh=True)
+            shard = _shard_cell(rep, cid, service, ns)
+            if own_id == cid:
+                shard = f"(shards of {cid} would be istiod's own: same cluster id)"
+            shared = ctx.info(other).shared_id
+            name = other if cid == other and not shared else f"{other} (cluster id {cid})"
             lines.append(f"{rep.pod} | {name} | {status} | {shard}")
+        for cid in (i for i in listed if i not in carried):
+            status = _status_cell(rep, listed[cid], own=False, has_secret=True, in_mesh=False)
+            lines.append(f"{rep.pod} | {cid} | {status} | {_shard_cell(rep, cid, service, ns)}")
         lines += [f"{rep.pod}: {label} {why}" for label, why in rep.missing.items()]
     return lines
 
@@ -410,7 +437,7 @@ def _status_cell(rep: Replica, entry: ClusterSync | None, *, own: bool, has_secr
         return "absent" if has_secret or own else "absent (no remote secret)"
     if own or not entry.secret:
         return f"{entry.status} (own cluster)"
-    stranger = "" if in_mesh else ", not a cluster of the mesh"
+    stranger = "" if in_mesh else ", an id no cluster read carries"
     return f"{entry.status} (secret {entry.secret}{stranger})"
 
 
@@ -431,19 +458,19 @@ def _peer_lines(view: PeerView) -> list[str]:
     k = view.kubeconfig
     where = (f"server {k.server}, auth {', '.join(k.auth)}" if k.server
              else "kubeconfig unusable")
-    lines = [f"{view.peer}: secret {view.secret_ref}, {where}"]
+    lines = [f"{view.name}: secret {view.secret_ref}, {where}"]
     if k.problem:
-        lines.append(f"{view.peer}: {k.problem}")
+        lines.append(f"{view.name}: {k.problem}")
     if not view.failing and view.statuses:
-        lines.append(f"{view.peer}: synced on {len(view.statuses)} of {len(view.statuses)} "
+        lines.append(f"{view.name}: synced on {len(view.statuses)} of {len(view.statuses)} "
                      f"replica{'s' if len(view.statuses) != 1 else ''}")
     for replica, events in view.events.items():
         event = decisive(events)
         if event is not None:
-            lines.append(f"{view.peer}: {_log_line(replica, event, _repeats(events, event))}")
+            lines.append(f"{view.name}: {_log_line(replica, event, _repeats(events, event))}")
         timeouts = [e for e in events if e.kind == "sync_timeout"]
         if timeouts:
-            lines.append(f"{view.peer}: {replica} log: {shorten(timeouts[-1].record.msg)}")
+            lines.append(f"{view.name}: {replica} log: {shorten(timeouts[-1].record.msg)}")
     return lines
 
 
@@ -455,11 +482,11 @@ def _egress_lines(egress: Egress | None, view: PeerView) -> list[str]:
     pod, decision = egress
     target = f"TCP {host}:{port} from {name_of(pod)}"
     if decision.verdict == "unrestricted":
-        return [f"{view.peer}: no NetworkPolicy restricts {target}"]
+        return [f"{view.name}: no NetworkPolicy restricts {target}"]
     policies = ", ".join(decision.restricting)
     if decision.verdict == "allowed":
-        return [f"{view.peer}: NetworkPolicy {', '.join(decision.admitting)} admits {target}"]
+        return [f"{view.name}: NetworkPolicy {', '.join(decision.admitting)} admits {target}"]
     if decision.verdict == "unknown":
-        return [f"{view.peer}: NetworkPolicy {policies} restricts egress; whether it admits "
+        return [f"{view.name}: NetworkPolicy {policies} restricts egress; whether it admits "
                 f"{target} depends on what the name or named port resolves to"]
-    return [f"{view.peer}: NetworkPolicy {policies} restricts egress and admits no {target}"]
+    return [f"{view.name}: NetworkPolicy {policies} restricts egress and admits no {target}"]

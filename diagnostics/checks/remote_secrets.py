@@ -84,8 +84,10 @@ def config_cluster_of(ctx: CheckContext, host: str, secrets: list[dict],
        inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS),
        emits=("remote-secret-missing", "remote-secret-key-mismatch"))
 def remote_secrets(ctx: CheckContext) -> list[Step]:
-    """For every primary and every peer cluster, find the secret istiod would read for the peer."""
-    mesh = ctx.cluster_names
+    """For every primary and every peer cluster, find the secret istiod would read for the peer.
+
+    Secrets are keyed by cluster id, so each peer is looked for under the id it carries, as
+    learnt from the peer itself; a peer whose id is unknown is said to be so, never guessed."""
 
     def one(cluster: str) -> Step:
         title = "Remote secrets"
@@ -101,8 +103,10 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
         config = config_cluster_of(ctx, cluster, secrets, ctx.get(ISTIOD_PODS, cluster))
         labelled = [s for s in secrets if is_remote_secret(s) and not is_config_secret(s)]
         keys = {k: s for s in labelled for k in secret_keys(s)}
-        stray = {k: s for k, s in keys.items() if k not in mesh}
-        peers = [p for p in mesh if p != cluster and not (config and p == config[0])]
+        ids, unsure = ctx.peers_by_id(cluster)
+        known = ctx.known_ids()
+        stray = {k: s for k, s in keys.items() if k not in known}
+        peers = {i: p for i, p in ids.items() if not (config and p == config[0])}
         evidence = [f"{len(labelled)} secret(s) labelled {MULTICLUSTER_LABEL}=true in "
                     f"{ctx.info(cluster).istio_namespace}: "
                     + (", ".join(f"{_ref(s)} (keys: {', '.join(secret_keys(s)) or 'none'})"
@@ -111,39 +115,53 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
             evidence.append(f"{config[0]}: the config cluster of this external istiod, read "
                             f"through {_ref(config[1])} (key {CONFIG_KEY}), not a remote secret")
         findings = []
-        for peer in peers:
-            if peer in keys:
-                evidence.append(f"{peer}: read from {_ref(keys[peer])} (key {peer})")
+        missing = [i for i in peers if i not in keys]
+        for pid, peer in peers.items():
+            if pid in keys:
+                evidence.append(f"{ctx.label(peer)}: read from {_ref(keys[pid])} (key {pid})")
                 continue
-            findings.append(_missing_or_mismatched(ctx, cluster, peer, secrets, labelled, stray,
-                                                   len(peers) - len(set(keys) & set(peers)),
-                                                   evidence))
-        return ctx.step(title, cluster, evidence, findings)
+            findings.append(_missing_or_mismatched(ctx, cluster, peer, pid, secrets, labelled,
+                                                   stray, len(missing), evidence))
+        evidence += [_unsure_line(ctx, p, stray) for p in unsure]
+        step = ctx.step(title, cluster, evidence, findings)
+        step.incomplete = bool(unsure)
+        return step
 
     return per_cluster(ctx, "Remote secrets", ctx.focus, one)
 
 
-def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, secrets: list[dict],
-                           labelled: list[dict], stray: dict[str, dict], missing_count: int,
-                           evidence: list[str]):
-    meant = [s for s in labelled if _meant_for(s, peer)]
+def _unsure_line(ctx: CheckContext, peer: str, stray: dict[str, dict]) -> str:
+    """A peer whose id is unknown: which secrets may be meant for it, without guessing."""
+    maybe = f"; keys that name no cluster read: {', '.join(sorted(stray))}" if stray else ""
+    return (f"{ctx.label(peer)}: its Istio cluster id could not be learnt from the cluster (no "
+            f"istiod, install values or sidecar states it), so whether a secret here is meant "
+            f"for it cannot be told{maybe}; name it in the config file (`clusters: - name: <id>, "
+            f"context: {ctx.info(peer).context_name}`) to check")
+
+
+def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, peer_id: str,
+                           secrets: list[dict], labelled: list[dict], stray: dict[str, dict],
+                           missing_count: int, evidence: list[str]):
+    meant = [s for s in labelled if _meant_for(s, peer_id)]
     if not meant and len(stray) == 1 and missing_count == 1:
         meant = list(stray.values())  # the only unknown key must be this peer's, misnamed
     if meant:
         secret = meant[0]
-        wrong = [k for k in secret_keys(secret) if k not in ctx.cluster_names] or secret_keys(secret)
-        line = (f"{peer}: {_ref(secret)} is meant for {peer} but its data key is "
-                f"{', '.join(wrong) or '(none)'}, not {peer}; istiod reads the key as the cluster id")
+        known = ctx.known_ids()
+        wrong = [k for k in secret_keys(secret) if k not in known] or secret_keys(secret)
+        line = (f"{ctx.label(peer)}: {_ref(secret)} is meant for {peer_id} but its data key is "
+                f"{', '.join(wrong) or '(none)'}, not {peer_id}; istiod reads the key as the "
+                "cluster id")
         evidence.append(line)
         return ctx.finding("remote-secret-key-mismatch", cluster=cluster,
                            resource=f"Secret {_ref(secret)}", evidence=[line], peer_cluster=peer,
                            secret=name_of(secret), secret_key=", ".join(wrong),
-                           expected_key=peer)
-    unlabelled = [s for s in secrets if not is_remote_secret(s) and _meant_for(s, peer)]
+                           expected_key=peer_id)
+    unlabelled = [s for s in secrets if not is_remote_secret(s) and _meant_for(s, peer_id)]
     hint = (f"; {_ref(unlabelled[0])} exists but lacks the label {MULTICLUSTER_LABEL}=true"
             if unlabelled else "")
-    line = f"{peer}: no remote secret with key {peer}{hint}"
+    line = f"{ctx.label(peer)}: no remote secret with key {peer_id}{hint}"
     evidence.append(line)
     return ctx.finding("remote-secret-missing", cluster=cluster,
                        resource=f"Namespace {ctx.info(cluster).istio_namespace}",
-                       evidence=[line], peer_cluster=peer, secret=f"istio-remote-secret-{peer}")
+                       evidence=[line], peer_cluster=peer, secret=f"istio-remote-secret-{peer_id}")

@@ -21,7 +21,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from diagnostics.replay.apiserver import ReplayStats, build_app
-from diagnostics.replay.kubeconfig import build_kubeconfig, dump_kubeconfig, write_kubeconfig
+from diagnostics.replay.kubeconfig import (build_kubeconfig, dump_kubeconfig,
+                                           parse_context_names, write_kubeconfig)
 from diagnostics.snapshot import Snapshot, SnapshotError
 
 access_log = logging.getLogger("meshbot.replay.access")
@@ -68,6 +69,7 @@ class ReplayServers:
         self._urls = urls
         self.stats = stats
         self._ca_pem = ca_pem
+        self.contexts: dict[str, str] = {}  # cluster id -> context name, where renamed
 
     @property
     def urls(self) -> dict[str, str]:
@@ -75,7 +77,7 @@ class ReplayServers:
         return dict(self._urls)
 
     def kubeconfig(self) -> dict:
-        return build_kubeconfig(self._urls, self._ca_pem)
+        return build_kubeconfig(self._urls, self._ca_pem, self.contexts)
 
     async def close(self) -> None:
         for runner in self._runners.values():
@@ -91,9 +93,11 @@ def _url(host: str, port: int, scheme: str = "http") -> str:
 
 
 async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int = 0,
-                       latency_ms: float = 0, tls: ReplayTLS | None = None) -> ReplayServers:
+                       latency_ms: float = 0, tls: ReplayTLS | None = None,
+                       contexts: dict[str, str] | None = None) -> ReplayServers:
     """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
-    port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind."""
+    port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind.
+    `contexts` names some clusters' kubeconfig contexts unlike their ids."""
     context = tls.context() if tls else None
     stats = ReplayStats()
     runners: dict[str, web.AppRunner] = {}
@@ -113,7 +117,9 @@ async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int
         for runner in runners.values():
             await runner.cleanup()
         raise
-    return ReplayServers(runners, urls, stats, tls.ca_pem() if tls else None)
+    servers = ReplayServers(runners, urls, stats, tls.ca_pem() if tls else None)
+    servers.contexts = dict(contexts or {})
+    return servers
 
 
 def _as_snapshot(snapshot: Snapshot | str | Path) -> Snapshot:
@@ -124,9 +130,10 @@ class ReplayThread:
     """`start_replay` on a background thread with its own event loop, as a context manager."""
 
     def __init__(self, snapshot: Snapshot | str | Path, *, host: str = "127.0.0.1",
-                 port: int = 0, latency_ms: float = 0):
+                 port: int = 0, latency_ms: float = 0, contexts: dict[str, str] | None = None):
         self._snapshot = _as_snapshot(snapshot)
-        self._options = {"host": host, "port": port, "latency_ms": latency_ms}
+        self._options = {"host": host, "port": port, "latency_ms": latency_ms,
+                         "contexts": contexts}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="meshbot-replay", daemon=True)
         self._ready = threading.Event()
@@ -190,12 +197,14 @@ class ReplayThread:
 
 
 def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
-                   kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None) -> int:
-    """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read or a port is
-    taken, else serve until SIGINT/SIGTERM and return 0."""
+                   kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None,
+                   context_names: list[str] | None = None) -> int:
+    """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read, a context name
+    is malformed or a port is taken, else serve until SIGINT/SIGTERM and return 0."""
     try:
         snapshot = Snapshot.open(snapshot_path)
-    except SnapshotError as exc:
+        contexts = parse_context_names(context_names or [], snapshot.cluster_names)
+    except (SnapshotError, ValueError) as exc:
         print(f"meshbot replay: {exc}", file=sys.stderr)
         return 2
     if tls is not None:
@@ -205,14 +214,16 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
             print(f"meshbot replay: cannot use --tls-cert/--tls-key: {exc}", file=sys.stderr)
             return 2
     return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
-                              kubeconfig_out=kubeconfig_out, host=host, tls=tls))
+                              kubeconfig_out=kubeconfig_out, host=host, tls=tls,
+                              contexts=contexts))
 
 
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
-                 kubeconfig_out: str | None, host: str, tls: ReplayTLS | None) -> int:
+                 kubeconfig_out: str | None, host: str, tls: ReplayTLS | None,
+                 contexts: dict[str, str]) -> int:
     try:
         servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms,
-                                     tls=tls)
+                                     tls=tls, contexts=contexts)
     except OSError as exc:
         print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
@@ -236,7 +247,8 @@ def _announce(servers: ReplayServers, kubeconfig_out: str | None) -> None:
     if kubeconfig_out:
         write_kubeconfig(servers.kubeconfig(), kubeconfig_out)
         for name, url in servers.urls.items():
-            print(f"{name} {url}")
+            renamed = f" (context {servers.contexts[name]})" if name in servers.contexts else ""
+            print(f"{name} {url}{renamed}")
     else:
         sys.stdout.write(dump_kubeconfig(servers.kubeconfig()))
     sys.stdout.flush()

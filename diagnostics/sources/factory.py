@@ -14,6 +14,7 @@ from kubernetes import config as kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from diagnostics.config import Config, ConfigError
+from diagnostics.identity import CONFIG_FILE, ENV_NAME
 from diagnostics.model import ClusterInfo
 from diagnostics.sources.base import Source
 from diagnostics.sources.live import LiveCluster, LiveSource
@@ -53,7 +54,7 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
     clusters: list[LiveCluster] = []
     if config.clusters:
         for c in config.clusters:
-            info = ClusterInfo(c.name, c.istio_namespace, c.context)
+            info = ClusterInfo(c.name, c.istio_namespace, c.context, CONFIG_FILE)
             cfg = _configuration(c.kubeconfig or kubeconfig, c.context)
             clusters.append(LiveCluster(info, cfg, c.istiod_url))
     else:
@@ -65,9 +66,13 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
             if not os.environ.get("KUBERNETES_SERVICE_HOST"):
                 _, current = _contexts_of(kubeconfig)
             names = [current] if current else [None]  # type: ignore[list-item]
+        declared = os.environ.get("MESHBOT_CLUSTER_NAME")  # in a pod: the id, if an operator says
         for name in names:
-            info = ClusterInfo(name or os.environ.get("MESHBOT_CLUSTER_NAME", "Kubernetes"),
-                               "istio-system", name)
+            # A context name is not an Istio cluster id: the id is learnt from the cluster.
+            if name is None and declared:
+                info = ClusterInfo(declared, "istio-system", None, ENV_NAME)
+            else:
+                info = ClusterInfo(name or "in-cluster", "istio-system", name, None)
             clusters.append(LiveCluster(info, _configuration(kubeconfig, name)))
     return LiveSource(clusters, request_timeout=timeout)
 

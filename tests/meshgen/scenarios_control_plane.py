@@ -261,7 +261,8 @@ def cp_unescaped() -> tuple[Mesh, Expected]:
         "remote1's cluster id prod/remote1 is written raw in its injection path "
         "(/inject/cluster/prod/remote1/net/network1): the injector gives proxies cluster id prod, "
         "an env REMOTE1=net and no network, and the external istiod rejects them ('client claims "
-        "to be in cluster \"prod\"').", ["injection-url-unescaped-slash"], "remote1")
+        "to be in cluster \"prod\"'). meshbot names the cluster by that id, learnt from its "
+        "install values.", ["injection-url-unescaped-slash"], "prod/remote1")
 
 
 @scenario("control-plane-clusters-annotation-missing")
