@@ -89,7 +89,8 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
     """The answer's root: verdict, summary, clusters, and (for auto-posts) what triggered it."""
     cmd = command_text or command_line(report)
     verdict = report.verdict.upper()
-    reach = "  ".join(f"{c.name} {'✓' if c.reachable else '✗ unreachable'}" for c in report.clusters)
+    reach = "  ".join(f"{c.label} {'✓' if c.reachable else '✗ unreachable'}"
+                      for c in report.clusters)
     meta = f"{reach} · {report.api_calls} API calls · {report.duration_ms:.0f} ms"
     if report.cached:
         meta = f"from {_age(report.generated_at, now)} — Re-run for fresh · {reach}"

@@ -362,7 +362,7 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
                       _rename_facts(cluster_facts, info.name).items()})
         errors.extend(SourceError(info.name, e.source, e.message) for e in cluster_errors)
         statuses.append(ClusterStatus(info.name, _reachable(cluster_facts), info.context,
-                                      info.id_origin, info.shared_id))
+                                      info.id_origin, info.carried_id))
     now = now or datetime.now(timezone.utc)
     # Checks are pure CPU over the facts: on a large mesh they take a second. Off the event
     # loop, the bot keeps acknowledging Slack meanwhile (the GIL switches every few ms).

@@ -32,16 +32,12 @@ from diagnostics.facts import Fact
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, ISTIOD_PODS,
                                 TARGET_PODS, Input)
 from diagnostics.mesh_view import injector_values, proxy_env
-from diagnostics.model import ClusterInfo
+from diagnostics.model import OVERRIDES, ClusterInfo
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
 IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS)
 
-CONFIG_FILE = "config file"
-ENV_NAME = "MESHBOT_CLUSTER_NAME"
-OVERRIDES = (CONFIG_FILE, ENV_NAME)  # an operator's explicit word: it names the cluster
-SNAPSHOT_FOLDER = "snapshot folder"
 ISTIOD = "istiod CLUSTER_ID"
 VALUES = "install values global.multiCluster.clusterName"
 PROXIES = "proxies' ISTIO_META_CLUSTER_ID"
@@ -156,16 +152,15 @@ def _resolved(info: ClusterInfo, d: Discovery, counts: Counter) -> ClusterInfo:
         notes.append(f"runs an external istiod serving cluster id {d.serves}")
     if info.id_origin in OVERRIDES:
         if d.id and d.id != info.name:
-            notes.insert(0, f"the cluster says {d.id} ({d.origin})")
-            return replace(info, notes=tuple(notes))
+            # The override names the cluster; istiod compares what the cluster carries.
+            return replace(info, notes=tuple(notes), discovered_id=d.id, carried_id=d.id,
+                           id_origin=d.origin, named_by=info.id_origin)
         origin = d.origin if d.id == info.name else info.id_origin
         return replace(info, id_origin=origin, notes=tuple(notes))
     if d.id and counts[d.id] == 1:
-        if info.id_origin == SNAPSHOT_FOLDER and d.id != info.name:
-            notes.insert(0, f"recorded as {info.name} in the snapshot")
         return replace(info, name=d.id, id_origin=d.origin, notes=tuple(notes),
                        source_key=info.key if d.id != info.key else None)
     if d.id:
         notes.insert(0, f"carries cluster id {d.id}, as another cluster read does")
-        return replace(info, notes=tuple(notes), shared_id=d.id, id_origin=d.origin)
+        return replace(info, notes=tuple(notes), carried_id=d.id, id_origin=d.origin)
     return replace(info, notes=tuple(notes))

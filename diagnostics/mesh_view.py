@@ -225,7 +225,8 @@ class RemoteIntent:
     signs: tuple[str, ...]  # evidence lines: what says it is meant to be a remote
 
 
-def _annotated_control_planes(system_namespace: dict | None) -> list[str] | None:
+def annotated_control_planes(system_namespace: dict | None) -> list[str] | None:
+    """The cluster ids `topology.istio.io/controlPlaneClusters` names (None: no annotation)."""
     annotations = ((system_namespace or {}).get("metadata") or {}).get("annotations") or {}
     raw = annotations.get(CONTROL_PLANE_CLUSTERS)
     return None if raw is None else [v.strip() for v in str(raw).split(",") if v.strip()]
@@ -243,7 +244,7 @@ def remote_intent(cluster: str, mesh: list[str], system_namespace: dict | None,
     `secrets_held` maps each cluster to the keys of its `istio/multiCluster` secrets.
     """
     signs: list[str] = []
-    named = _annotated_control_planes(system_namespace)
+    named = annotated_control_planes(system_namespace)
     others = [c for c in mesh if c != cluster]
     primaries = [c for c in (named or []) if c in others]
     if named and (primaries or "*" in named):

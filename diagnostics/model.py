@@ -18,7 +18,13 @@ SCHEMA = "meshbot.report/v1"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
+# What can establish a cluster's Istio cluster id (ClusterInfo.id_origin), besides what the
+# cluster itself states (diagnostics/identity.py).
 DECLARED = "declared"
+CONFIG_FILE = "config file"
+ENV_NAME = "MESHBOT_CLUSTER_NAME"
+SNAPSHOT_FOLDER = "snapshot folder"
+OVERRIDES = (CONFIG_FILE, ENV_NAME)  # an operator's explicit word: it names the cluster
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,10 @@ class ClusterInfo:
     id_origin: str | None = DECLARED  # what established the cluster id; None: unknown
     source_key: str | None = None  # the source's name for the cluster, when it differs
     notes: tuple[str, ...] = ()  # what the cluster says about its id besides `name`
-    shared_id: str | None = None  # the id it carries when another cluster read carries it too
+    carried_id: str | None = None  # the id it carries where that cannot be its name: another
+    # cluster read carries it too, or an operator's override names the cluster otherwise
+    discovered_id: str | None = None  # what the cluster says, where an override names it else
+    named_by: str | None = None  # that override (config file, MESHBOT_CLUSTER_NAME)
 
     @property
     def context_name(self) -> str:
@@ -44,10 +53,12 @@ class ClusterInfo:
 
     @property
     def cluster_id(self) -> str | None:
-        """The Istio cluster id it carries (None: unknown). Equal to `name`, except when the
-        id is shared with another cluster (which then cannot name either)."""
-        if self.shared_id:
-            return self.shared_id
+        """The Istio cluster id it carries (None: unknown): what istiod compares secret keys,
+        clusterz entries and proxy metadata with. Equal to `name`, except when the id is
+        shared with another cluster (which then cannot name either) or an override names the
+        cluster otherwise."""
+        if self.carried_id:
+            return self.carried_id
         return self.name if self.id_origin else None
 
     @property
@@ -153,13 +164,20 @@ class ClusterStatus:
     reachable: bool
     context: str | None = None
     id_origin: str | None = DECLARED
-    cluster_id: str | None = None  # when it differs from `name` (an id two clusters share)
+    cluster_id: str | None = None  # when it differs from `name` (shared, or overridden)
 
     @property
     def label(self) -> str:
+        """How reports introduce the cluster: its id, and its context where that differs;
+        what the id is where it cannot name the cluster."""
+        extra = []
         if self.context and self.context != self.name:
-            return f"{self.name} (context {self.context})"
-        return self.name
+            extra.append(f"context {self.context}")
+        if not self.id_origin:
+            extra.append("cluster id unknown")
+        elif self.cluster_id and self.cluster_id != self.name:
+            extra.append(f"cluster id {self.cluster_id}")
+        return f"{self.name} ({'; '.join(extra)})" if extra else self.name
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "reachable": self.reachable}

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import yaml
 
 from diagnostics.kinds import Kind, kind_by_key, kind_for_object, resolve_user_kind
+from diagnostics.model import SNAPSHOT_FOLDER
 from diagnostics.selectors import field_predicate, label_predicate
 
 FORMAT = "meshbot.snapshot/v1"
@@ -112,7 +113,9 @@ class ClusterSnapshot:
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     kinds_captured: frozenset[str] | None = None
     context: str | None = None  # the kubeconfig context it was captured through
-    id_known: bool = True  # False: the capture could not learn its Istio cluster id
+    # What made the folder name the cluster's id, when not the capture's own discovery
+    # (snapshot.yaml `id_origins`): an operator's override, or None when nothing stated it.
+    id_origin: str | None = SNAPSHOT_FOLDER
     objects: dict[str, list[dict]] = field(default_factory=dict)
     kinds: dict[str, Kind] = field(default_factory=dict)
 
@@ -192,7 +195,7 @@ class Snapshot:
         kinds = meta.get("kinds") or {}
         istio_ns = meta.get("istio_namespaces") or {}
         contexts = meta.get("contexts") or {}
-        unidentified = {str(c) for c in meta.get("unidentified") or []}
+        origins = meta.get("id_origins") or {}
         clusters = {}
         for name in names:
             cs = ClusterSnapshot(
@@ -201,7 +204,7 @@ class Snapshot:
                 istio_namespace=str(istio_ns.get(name) or DEFAULT_ISTIO_NAMESPACE),
                 kinds_captured=_captured_keys(kinds.get(name), root),
                 context=_str_or_none(contexts.get(name)),
-                id_known=name not in unidentified,
+                id_origin=_str_or_none(origins[name]) if name in origins else SNAPSHOT_FOLDER,
             )
             cs.load()
             clusters[name] = cs

@@ -88,7 +88,11 @@ def _healthy_summary(steps: list[Step], clusters: list[ClusterStatus]) -> str:
 
 def _inconclusive_summary(steps: list[Step], clusters: list[ClusterStatus],
                           errors: list[SourceError]) -> str:
+    told = next((s.data["inconclusive"] for s in steps if s.incomplete
+                 and s.data.get("inconclusive")), None)
     down = [c.name for c in clusters if not c.reachable]
+    if told and not down:
+        return told
     if down:
         reasons = {e.cluster: e.message for e in errors}
         parts = [f"{c} ({reasons[c]})" if c in reasons else c for c in down]

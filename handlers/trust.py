@@ -8,7 +8,8 @@ from handlers.grammar import ParsedArgs
 from handlers.options import mesh_wide
 
 NAME = "trust"
-CHECKS = ["root-of-trust", "trust-domain"]
+# 0. the clusters read and those the mesh names but not read; then roots and trust domains
+CHECKS = ["mesh-membership", "root-of-trust", "trust-domain"]
 
 
 def build(parsed: ParsedArgs) -> Request:

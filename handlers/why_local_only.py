@@ -15,6 +15,7 @@ from handlers.options import namespace_arg, request
 NAME = "why-local-only"
 # Runbook order: what the engineer should look at first comes first.
 CHECKS = [
+    "mesh-membership",  # 0. the clusters read, their ids, and those the mesh names but not read
     # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
     "service-endpoints",

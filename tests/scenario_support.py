@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from diagnostics.config import Config
+from diagnostics.config import ClusterConfig, Config
 from diagnostics.engine import diagnose
-from diagnostics.model import Report
+from diagnostics.model import OVERRIDES, Report
 from diagnostics.replay.runner import start_replay
 from diagnostics.snapshot import Snapshot
 from diagnostics.sources.factory import live_source
@@ -93,12 +93,13 @@ async def run_live(scenario: Scenario, timeout: float = 10.0,
     kubeconfig naming its contexts as real ones are named (see REAL_CONTEXTS) unless
     `contexts` says otherwise: meshbot must learn every cluster's id from the cluster."""
     snapshot = Snapshot.open(scenario.snapshot_dir)
-    servers = await start_replay(snapshot, contexts=real_context_names(snapshot)
-                                 if contexts is None else contexts)
+    contexts = real_context_names(snapshot) if contexts is None else contexts
+    servers = await start_replay(snapshot, contexts=contexts)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as fh:
             yaml.safe_dump(servers.kubeconfig(), fh)
-        source = live_source(Config(), kubeconfig=fh.name, timeout=timeout)
+        source = live_source(operator_config(snapshot, contexts), kubeconfig=fh.name,
+                             timeout=timeout)
         try:
             return await diagnose(scenario.request.plan(), source, timeout=timeout,
                                   now=scenario.now)
@@ -107,6 +108,15 @@ async def run_live(scenario: Scenario, timeout: float = 10.0,
             Path(fh.name).unlink(missing_ok=True)
     finally:
         await servers.close()
+
+
+def operator_config(snapshot: Snapshot, contexts: dict[str, str]) -> Config:
+    """The config file of an operator who named clusters themselves, as the snapshot records
+    (`id_origins`: config file): every cluster listed with its name and context."""
+    if not any(c.id_origin in OVERRIDES for c in snapshot.clusters.values()):
+        return Config()
+    return Config(clusters=[ClusterConfig(name=c, context=contexts.get(c, c))
+                            for c in snapshot.cluster_names])
 
 
 def comparable(report: Report, folders: dict[str, str] | None = None) -> dict[str, Any]:

@@ -31,7 +31,8 @@ async def test_command_answers_with_a_root_and_one_reply_per_step(transport):
         assert root.edits, "the root said 'diagnosing' first and was updated in place"
         replies = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
         titles = [all_text(r.blocks).splitlines()[0] for r in replies]
-        assert titles[0].endswith("*1. Service helloworld.sample in each cluster*")
+        assert titles[0].endswith("*1. Clusters of the mesh*")
+        assert titles[1].endswith("*2. Service helloworld.sample in each cluster*")
         numbers = [t.split("*")[1].split(".")[0] for t in titles]
         assert numbers == [str(i) for i in range(1, len(titles) + 1)]
         fix = next(r for r in replies if "Remote secrets" in r.all_text)
@@ -133,7 +134,7 @@ async def test_slack_429s_are_retried_after_retry_after_and_nothing_is_lost(tran
         await alice.slash("trust")
         await alice.settled()
         (root,) = roots(alice.slack)
-        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 3  # root + 2 steps
+        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 4  # root + 3 steps
         assert alice.bot.metrics.slack_ratelimited.labels("chat.postMessage")._value.get() == 2
 
 

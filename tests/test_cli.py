@@ -192,7 +192,7 @@ def test_unanswering_cluster_gives_a_partial_report_naming_it(replay_mini_thread
     # and the step that could not look there says so.
     ids = [f["id"] for f in report["findings"]]
     assert "service-not-found" not in ids
-    presence = report["steps"][0]
+    presence = next(s for s in report["steps"] if s["check"] == "service-presence")
     assert "cluster3: could not list services" in presence["evidence"]
     # "cluster3" is only a context name: the cluster never said which Istio cluster id it
     # carries, so no secret can be called missing for it (a fix would create one under a
@@ -263,7 +263,7 @@ def test_trust_steps_that_could_not_read_a_cluster_do_not_pass(replay_mini_threa
     assert proc.returncode == 3, proc.stderr
     report = json.loads(proc.stdout)
     assert report["verdict"] == "inconclusive"
-    steps = {s["check"]: s for s in report["steps"]}
+    steps = {s["check"]: s for s in report["steps"] if s["check"] != "mesh-membership"}
     assert set(steps) == {"root-of-trust", "trust-domain"}
     for step in steps.values():
         assert step["status"] == "error", step

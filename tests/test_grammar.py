@@ -24,7 +24,7 @@ def test_why_local_only_with_namespace():
     assert isinstance(req, Request)
     assert req.command == "why-local-only"
     assert req.args == {"service": "helloworld", "namespace": "sample"}
-    assert req.checks[0] == "service-presence"
+    assert req.checks[:2] == ["mesh-membership", "service-presence"]
 
 
 def test_namespace_defaults_to_default_and_long_flag_forms():
@@ -229,7 +229,8 @@ def test_help_knows_the_new_commands():
 def test_remote_clusters_takes_no_arguments_and_reads_every_cluster():
     req = ask("remote-clusters --cluster cluster1")
     assert req.command == "remote-clusters" and req.args == {}
-    assert req.checks == ["cluster-ids", "remote-secrets", "istiod-remote-view"]
+    assert req.checks == ["mesh-membership", "cluster-ids", "remote-secrets",
+                          "istiod-remote-view"]
     plan = req.plan()
     assert plan.clusters is None and plan.focus == ["cluster1"]  # peers are still read
     assert "takes no arguments" in usage_error("remote-clusters extra-arg")

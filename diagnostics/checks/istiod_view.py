@@ -402,7 +402,7 @@ def _table(ctx: CheckContext, cluster: str, replicas: list[Replica],
                              f"{_shard_cell(rep, own.id, service, ns)}")
         else:
             status = _status_cell(rep, own, own=True, has_secret=False, in_mesh=True)
-            if own and (own.id != cluster or ctx.info(cluster).shared_id):
+            if own and (own.id != cluster or ctx.info(cluster).carried_id):
                 status += f" as cluster id {own.id}"
             lines.append(f"{rep.pod} | {cluster} | {status} | "
                          f"{_shard_cell(rep, own.id if own else cluster, service, ns)}")
@@ -419,7 +419,7 @@ def _table(ctx: CheckContext, cluster: str, replicas: list[Replica],
             shard = _shard_cell(rep, cid, service, ns)
             if own_id == cid:
                 shard = f"(shards of {cid} would be istiod's own: same cluster id)"
-            shared = ctx.info(other).shared_id
+            shared = ctx.info(other).carried_id
             name = other if cid == other and not shared else f"{other} (cluster id {cid})"
             lines.append(f"{rep.pod} | {name} | {status} | {shard}")
         for cid in (i for i in listed if i not in carried):

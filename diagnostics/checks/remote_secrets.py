@@ -82,7 +82,8 @@ def config_cluster_of(ctx: CheckContext, host: str, secrets: list[dict],
 
 @check("remote-secrets", title="Remote secrets on each primary",
        inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS),
-       emits=("remote-secret-missing", "remote-secret-key-mismatch"))
+       emits=("remote-secret-missing", "remote-secret-key-mismatch",
+              "istiod-reads-no-remote-cluster"))
 def remote_secrets(ctx: CheckContext) -> list[Step]:
     """For every primary and every peer cluster, find the secret istiod would read for the peer.
 
@@ -115,6 +116,14 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
             evidence.append(f"{config[0]}: the config cluster of this external istiod, read "
                             f"through {_ref(config[1])} (key {CONFIG_KEY}), not a remote secret")
         findings = []
+        if len(ctx.cluster_names) == 1 and not labelled and not config:
+            line = (f"{ctx.label(cluster)}: no secret labelled {MULTICLUSTER_LABEL}=true, so its "
+                    "istiod reads no other cluster; no other cluster was read to say which are "
+                    "missing")
+            evidence.append(line)
+            findings.append(ctx.finding("istiod-reads-no-remote-cluster", cluster=cluster,
+                                        resource=f"Namespace {ctx.info(cluster).istio_namespace}",
+                                        evidence=[line]))
         missing = [i for i in peers if i not in keys]
         for pid, peer in peers.items():
             if pid in keys:

@@ -43,7 +43,7 @@ def command_line(report: Report) -> str:
 def render_text(report: Report, *, color: bool = False) -> str:
     s = _Style(color)
     mark, label, code = _VERDICT[report.verdict]
-    reach = ", ".join(f"{c.name}" + ("" if c.reachable else " (unreachable)")
+    reach = ", ".join(c.label + ("" if c.reachable else " (unreachable)")
                       for c in report.clusters)
     cached = " · cached" if report.cached else ""
     out = [f"{s(mark + ' ' + label, code)}  {s.bold(command_line(report))}",

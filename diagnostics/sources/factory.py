@@ -14,8 +14,7 @@ from kubernetes import config as kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from diagnostics.config import Config, ConfigError
-from diagnostics.identity import CONFIG_FILE, ENV_NAME
-from diagnostics.model import ClusterInfo
+from diagnostics.model import CONFIG_FILE, ENV_NAME, ClusterInfo
 from diagnostics.sources.base import Source
 from diagnostics.sources.live import LiveCluster, LiveSource
 from diagnostics.sources.snapshot import SnapshotSource

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from diagnostics.identity import SNAPSHOT_FOLDER
 from diagnostics.model import ClusterInfo
 from diagnostics.snapshot import ClusterSnapshot, Snapshot, load_json_file
 from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
@@ -27,10 +26,10 @@ class SnapshotSource:
 
     def cluster_infos(self) -> list[ClusterInfo]:
         """Folders are named by cluster id (C4), unless snapshot.yaml says the capture could
-        not learn it; contexts come from the config file, else from snapshot.yaml."""
+        not learn it or an operator's override named it; contexts come from the config file,
+        else from snapshot.yaml."""
         return [ClusterInfo(c.name, c.istio_namespace, self._contexts.get(c.name) or c.context,
-                            SNAPSHOT_FOLDER if c.id_known else None)
-                for c in self.snapshot.clusters.values()]
+                            c.id_origin) for c in self.snapshot.clusters.values()]
 
     def _cluster(self, cluster: str) -> ClusterSnapshot:
         try:

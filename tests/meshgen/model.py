@@ -172,6 +172,12 @@ class Mesh:
     # answer for any). Large synthetic meshes name only the clients meshbot asks about: each
     # dump lists every endpoint, so dumping every pod grows with the square of the pods.
     config_dumps_for: tuple[str, ...] | None = None
+    # The clusters captured (None: all): a snapshot taken through one kubeconfig context sees
+    # one cluster of a multicluster mesh, while the others still name it and are named by it.
+    view: tuple[str, ...] | None = None
+    # snapshot.yaml `id_origins`: a folder named by an operator's override ("config file"), or
+    # one whose id the capture could not learn (None).
+    id_origins: dict[str, str | None] = field(default_factory=dict)
 
     def cluster(self, cid: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.id == cid)

@@ -132,11 +132,15 @@ def render_files(mesh: Mesh) -> dict[str, str]:
                 files[f"clusters/{cid}/proxies/{pod.namespace}/{pod.name}/clusters.json"] = \
                     dump_json(envoy_admin.clusters_json(world, cp, pod))
     files.update(workload_faults.log_files(world, cps))
-    files["snapshot.yaml"] = dump_yaml({
-        "format": FORMAT, "captured_at": mesh.captured_at,
-        "clusters": [c.id for c in mesh.clusters], "kinds": kinds,
-        "generator": "tests/meshgen (synthetic test data)",
-    })
+    captured = [c.id for c in mesh.clusters if mesh.view is None or c.id in mesh.view]
+    files = {p: t for p, t in files.items()
+             if not p.startswith("clusters/") or p.split("/")[1] in captured}
+    meta = {"format": FORMAT, "captured_at": mesh.captured_at, "clusters": captured,
+            "kinds": {c: k for c, k in kinds.items() if c in captured},
+            "generator": "tests/meshgen (synthetic test data)"}
+    if mesh.id_origins:
+        meta["id_origins"] = dict(mesh.id_origins)
+    files["snapshot.yaml"] = dump_yaml(meta)
     return dict(sorted(files.items()))
 
 

@@ -20,7 +20,7 @@ HELLO = "helloworld.sample.svc.cluster.local"
 @dataclass
 class Expected:
     description: str
-    verdict: str                          # problem | healthy | expected
+    verdict: str                          # problem | healthy | expected | inconclusive
     findings: list[str]
     first: str | None = None
     first_cluster: str | None = None
@@ -474,3 +474,4 @@ def build(name: str) -> tuple[Mesh, Expected]:
 
 from tests.meshgen import scenarios_workloads  # noqa: E402,F401 - registers proxy-status/check scenarios
 from tests.meshgen import scenarios_control_plane  # noqa: E402,F401 - remote-clusters/control-plane
+from tests.meshgen import scenarios_identity  # noqa: E402,F401 - partial views, cluster names

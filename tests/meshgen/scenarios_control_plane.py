@@ -48,6 +48,9 @@ def external_mesh(config_id: str | None = None, escaped: bool = True) -> Mesh:
     r1.cp.istio_id = config_id
     r1.cp.slash_escaped = escaped
     mesh.clusters = [ext, r1, r2]
+    # `external` only hosts the control plane: its istiod states its config cluster's id, so
+    # nothing in it states an id of its own, and a capture records it as not known.
+    mesh.id_origins = {"external": None}
     return mesh
 
 
