@@ -9,6 +9,7 @@ MESHBOT_STRICT_TEMPLATES=1 (the test suite sets it) it raises instead.
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,13 @@ import yaml
 from diagnostics.model import Finding, RenderedFinding
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+# Commands that delete, recreate or overwrite something that exists: a fix holding one is
+# printed only with the evidence it rests on (the finding's `basis`), never on an inference.
+DESTRUCTIVE = re.compile(
+    r"kubectl\s+delete\b|--overwrite\b|kubectl\s+patch\b"
+    r"|(create\s+secret|create-remote-secret)[^|]*\|\s*kubectl\s+apply"
+    r"|kubectl\s+apply\b[^\n]*remote-secret")
+BASIS = "basis"  # the finding parameter listing the evidence lines destructive steps rest on
 SCHEMA = "meshbot.catalog/v1"
 _FIELDS = ("title", "summary", "cause", "why")
 _LIST_FIELDS = ("fix", "commands")
@@ -44,10 +52,16 @@ class CatalogEntry:
     why: str
     docs: str
     params: Mapping[str, str]
+    guard: str = ""  # what must have been read before a destructive command may be printed
+
+    @property
+    def destructive(self) -> bool:
+        return any(DESTRUCTIVE.search(c) for c in self.commands)
 
     def placeholders(self) -> set[str]:
         """Every template field this entry uses (for the catalog meta-tests)."""
         texts = [getattr(self, f) for f in _FIELDS] + list(self.fix) + list(self.commands)
+        texts.append(self.guard)
         fmt = string.Formatter()
         return {name for t in texts for _, name, _, _ in fmt.parse(t) if name}
 
@@ -89,19 +103,38 @@ class Catalog:
     def render(self, finding: Finding) -> RenderedFinding:
         e = self.entry(finding.id)
         strict = os.environ.get("MESHBOT_STRICT_TEMPLATES") == "1"
-        params = _Params({"cluster": finding.cluster or "", **finding.params}, strict)
+        basis = [str(b) for b in finding.params.get(BASIS) or []]
+        params = _Params({"cluster": finding.cluster or "",
+                          **{k: v for k, v in finding.params.items() if k != BASIS}}, strict)
         try:
             fill = lambda t: t.format_map(params)  # noqa: E731 - tiny local helper
+            fix, commands = _guarded(e, [fill(s) for s in e.fix],
+                                     [fill(c) for c in e.commands], fill(e.guard), basis)
             return RenderedFinding(
                 id=e.id, severity=finding.severity or e.severity,  # type: ignore[arg-type]
                 cluster=finding.cluster, resource=finding.resource,
                 title=fill(e.title), summary=fill(e.summary), cause=fill(e.cause),
-                evidence=list(finding.evidence), fix=[fill(s) for s in e.fix],
-                commands=[fill(c) for c in e.commands], why=fill(e.why), docs=e.docs,
-                rank=e.rank, by_design=e.by_design,
+                evidence=list(finding.evidence), fix=fix, commands=commands,
+                why=fill(e.why), docs=e.docs, rank=e.rank, by_design=e.by_design,
+                basis=basis if e.destructive else [],
             )
         except KeyError as exc:
             raise CatalogError(f"{finding.id}: template parameter {exc} not supplied") from None
+
+
+def _guarded(e: CatalogEntry, fix: list[str], commands: list[str], guard: str,
+             basis: list[str]) -> tuple[list[str], list[str]]:
+    """A fix that deletes or overwrites, stated with the evidence it rests on; without that
+    evidence, only the way to confirm it (read-only commands) and no step that destroys."""
+    if not e.destructive:
+        return fix, commands
+    if basis:
+        return [f"What these steps change rests on what meshbot read: {'; '.join(basis)}.",
+                *fix], commands
+    safe = [c for c in commands if not DESTRUCTIVE.search(c)]
+    return [f"meshbot could not confirm {guard}, so it gives no step that deletes, recreates "
+            "or overwrites anything: confirm it first with the commands below, then ask "
+            "again."], safe
 
 
 def parse_catalog(data: Any, source: str = str(CATALOG_PATH)) -> Catalog:
@@ -117,11 +150,15 @@ def parse_catalog(data: Any, source: str = str(CATALOG_PATH)) -> Catalog:
                 title=raw["title"], summary=raw["summary"], cause=raw["cause"],
                 fix=tuple(raw.get("fix") or ()), commands=tuple(raw.get("commands") or ()),
                 why=raw["why"], docs=raw["docs"], params=dict(raw.get("params") or {}),
+                guard=str(raw.get("guard") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogError(f"{source}: entry {fid!r}: missing or bad field {exc}") from None
         if entries[fid].severity not in ("error", "warning", "info"):
             raise CatalogError(f"{source}: entry {fid!r}: bad severity {entries[fid].severity!r}")
+        if entries[fid].destructive and not entries[fid].guard:
+            raise CatalogError(f"{source}: entry {fid!r}: a command deletes or overwrites, so "
+                               "the entry needs a `guard` (what must have been read first)")
     return Catalog(entries)
 
 

@@ -122,9 +122,10 @@ class RenderedFinding:
     docs: str
     rank: int
     by_design: bool
+    basis: list[str] = field(default_factory=list)  # evidence a destructive fix rests on
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id, "severity": self.severity, "cluster": self.cluster,
             "resource": self.resource, "title": self.title, "cause": self.cause,
             "evidence": self.evidence, "fix": self.fix, "commands": self.commands,
@@ -132,6 +133,9 @@ class RenderedFinding:
             # extensions: what renderers need to show a cached report again
             "summary": self.summary, "rank": self.rank, "by_design": self.by_design,
         }
+        if self.basis:
+            out["basis"] = self.basis  # extension: what the commands that delete rest on
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RenderedFinding":
@@ -140,7 +144,8 @@ class RenderedFinding:
                    cause=d["cause"], evidence=list(d.get("evidence") or []),
                    fix=list(d.get("fix") or []), commands=list(d.get("commands") or []),
                    why=d["why"], docs=d["docs"], rank=int(d.get("rank", 0)),
-                   by_design=bool(d.get("by_design", False)))
+                   by_design=bool(d.get("by_design", False)),
+                   basis=list(d.get("basis") or []))
 
 
 @dataclass

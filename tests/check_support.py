@@ -20,17 +20,20 @@ from diagnostics.model import ClusterInfo, Step
 
 def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datetime,
               empty: Callable[[Input], Any] = lambda _inp: [], args: dict | None = None,
-              focus: list[str] | None = None, render: bool = True) -> list[Step]:
+              focus: list[str] | None = None, render: bool = True,
+              infos: Mapping[str, ClusterInfo] | None = None) -> list[Step]:
     """Run `check` over `mesh` ({cluster: {input: value or Fact}}); a declared input a cluster
     lacks is `empty(input)`. With `render`, every finding renders its catalog entry strictly,
-    so a missing template parameter fails the test."""
+    so a missing template parameter fails the test. `infos` replaces the default ClusterInfo
+    (an id asserted by the test) of some clusters, e.g. with an id that was only named."""
     spec = REGISTRY[check]
     facts = {}
     for cluster, objs in mesh.items():
         for inp in spec.inputs:
             value = objs[inp] if inp in objs else empty(inp)
             facts[(cluster, inp)] = value if isinstance(value, Fact) else Fact(value)
-    ctx = CheckContext(spec, facts, args or {}, [ClusterInfo(c) for c in mesh], now,
+    clusters = [(infos or {}).get(c) or ClusterInfo(c) for c in mesh]
+    ctx = CheckContext(spec, facts, args or {}, clusters, now,
                        default_catalog(), focus or list(mesh))
     steps = spec.func(ctx)
     if render:

@@ -14,7 +14,8 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 from diagnostics.catalog import Catalog
 from diagnostics.facts import Fact, Unavailable
 from diagnostics.inputs import Input
-from diagnostics.model import ClusterInfo, Finding, Severity, Status, Step
+from diagnostics.model import (OVERRIDES, SNAPSHOT_FOLDER, ClusterInfo, Finding, Severity,
+                               Status, Step)
 
 
 class UndeclaredInput(Exception):
@@ -95,6 +96,17 @@ class CheckContext:
         ids = [c.cluster_id for c in self.clusters if c.cluster_id]
         return {c.cluster_id: c.name for c in self.clusters
                 if c.cluster_id and ids.count(c.cluster_id) == 1}
+
+    def id_basis(self, cluster: str) -> str | None:
+        """The evidence that `cluster` itself states its id, for fixes that delete or overwrite
+        on the strength of that id; None when the id was only named (a snapshot folder, an
+        operator's override) or is unknown. (`declared` is what code building a ClusterInfo
+        directly asserts, as tests do.)"""
+        info = self.info(cluster)
+        if info.id_origin is None or info.id_origin == SNAPSHOT_FOLDER or \
+                info.id_origin in OVERRIDES or info.named_by:
+            return None
+        return f"{info.label} states its cluster id {info.cluster_id} ({info.id_origin})"
 
     def peers_by_id(self, cluster: str) -> tuple[dict[str, str], list[str]]:
         """The other clusters read, as ({their id: their name}, [names whose id is unknown or

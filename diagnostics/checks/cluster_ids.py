@@ -141,6 +141,7 @@ def _secret_collisions(ctx: CheckContext, cluster: str, idents: dict[str, Identi
             evidence.append(line)
             out.append(ctx.finding("cluster-id-collision", cluster=cluster,
                                    resource=f"Secret {ref}", evidence=[line, *logs],
+                                   basis=[idents[cluster].line(), line],
                                    peer_cluster=peer, cluster_id=key, secret=name_of(secret),
                                    **_peer_defaults(ctx, peer, cluster)))
     return out
@@ -183,10 +184,11 @@ def _shared_ids(ctx: CheckContext, idents: dict[str, Identity], found: list[Find
         peer = next(c for c in members if c != cluster)
         line = (f"{cluster} and {peer} both use cluster id {cid}: "
                 + "; ".join(idents[c].line() for c in (cluster, peer)))
-        secret = next((name_of(s) for s in peer_secrets(
-            ctx.available(ISTIO_SECRETS).get(cluster, [])) if _meant_for(s) == peer),
-            f"istio-remote-secret-{peer}")
+        found = next((name_of(s) for s in peer_secrets(
+            ctx.available(ISTIO_SECRETS).get(cluster, [])) if _meant_for(s) == peer), None)
+        # No basis: with both clusters on one id, which secret is whose can only be guessed
+        # from names, so the fix says how to confirm and deletes nothing.
         out.append(ctx.finding("cluster-id-collision", cluster=cluster,
                                resource=f"cluster {cluster}", evidence=[line], peer_cluster=peer,
-                               cluster_id=cid, secret=secret))
+                               cluster_id=cid, secret=found or f"istio-remote-secret-{peer}"))
     return out

@@ -226,8 +226,11 @@ def _config_cluster(ctx: CheckContext, cp: ControlPlane, names: dict[str, str | 
     evidence.append(line)
     peer = config or cp.cluster_id
     extra = {} if config else {"peer_context": f"<context of {cp.cluster_id}>"}
+    id_line = ctx.id_basis(config) if config else None
     return [ctx.finding("remote-kubeconfig-invalid", cluster=cp.cluster, resource=f"Secret {ref}",
-                        evidence=[line], peer_cluster=peer, secret=name_of(secret),
+                        evidence=[line, *([id_line] if id_line else [])],
+                        basis=[line, id_line] if id_line else [],
+                        peer_cluster=peer, secret=name_of(secret),
                         server=view.server or "unknown", server_port=view.port or "<port>",
                         reason=view.problem, error="istiod reads its config cluster through it",
                         **extra)]
@@ -263,6 +266,7 @@ def _as_remote(ctx: CheckContext, cluster: str, cps: dict[str, ControlPlane],
         info = ctx.info(cp.cluster)
         findings.append(ctx.finding(
             "control-plane-clusters-annotation-missing", cluster=cluster,
-            resource=f"Namespace {ns}", evidence=[line], peer_cluster=cp.cluster_id,
+            resource=f"Namespace {ns}", evidence=[line], basis=[evidence[0], line],
+            peer_cluster=cp.cluster_id,
             peer_context=info.context_name, peer_istio_namespace=info.istio_namespace))
     return findings

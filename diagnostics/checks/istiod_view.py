@@ -323,7 +323,17 @@ def _cause_finding(ctx: CheckContext, cluster: str, view: PeerView, cause: Cause
     if cause == "kubeconfig":
         params["reason"] = event.essential
     return ctx.finding(CAUSE_IDS[cause], cluster=cluster, resource=_resource(view),
-                       evidence=evidence, **params)
+                       evidence=evidence, basis=_secret_basis(ctx, view, evidence), **params)
+
+
+def _secret_basis(ctx: CheckContext, view: PeerView, evidence: list[str]) -> list[str]:
+    """A fix that regenerates the peer's secret (`--name=<peer>`) rests on the failure read and
+    on the peer stating that id itself (added to `evidence`, so the finding shows it)."""
+    id_line = ctx.id_basis(view.name)
+    if not id_line or view.name != view.peer:
+        return []
+    evidence.append(id_line)
+    return list(evidence)
 
 
 def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
@@ -340,7 +350,8 @@ def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
     if error == k.problem:
         error = "istiod logs the same refusal"
     return ctx.finding(KUBECONFIG_INVALID, cluster=cluster, resource=_resource(view),
-                       evidence=evidence, peer_cluster=view.name, secret=name_of(view.secret),
+                       evidence=evidence, basis=_secret_basis(ctx, view, evidence),
+                       peer_cluster=view.name, secret=name_of(view.secret),
                        server=k.server or "unknown", server_port=k.port or "<port>",
                        reason=k.problem, error=error)
 

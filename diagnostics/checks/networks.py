@@ -289,7 +289,8 @@ def _gateway_findings(ctx: CheckContext, cluster: str, svc: dict, network: str,
     line = _describe_gateway(svc, cluster)
     evidence.append(line)
     params = dict(cluster=cluster, resource=f"Service {namespace_of(svc)}/{name_of(svc)}",
-                  evidence=[line, *seen], gateway=name_of(svc), istio_namespace=namespace_of(svc))
+                  evidence=[line, *seen], basis=[line], gateway=name_of(svc),
+                  istio_namespace=namespace_of(svc))
     label = labels_of(svc).get(NETWORK_LABEL)
     want = expected or network
     if not label or label != want:
@@ -417,9 +418,9 @@ def _system_namespace_finding(ctx: CheckContext, cluster: str, mesh: MeshNetwork
         evidence.append(f"meshNetworks assigns {cluster} to {registry}: endpoints without a "
                         "label still get a network")
         return None
+    both = [line, mesh.clusters[cluster].describe()]
     return ctx.finding("system-namespace-network-label", cluster=cluster,
-                       resource=f"Namespace {istio_ns}",
-                       evidence=[line, mesh.clusters[cluster].describe()],
+                       resource=f"Namespace {istio_ns}", evidence=both, basis=both,
                        network=expected or _network_param(mesh, cluster, NS_LABEL))
 
 
@@ -427,7 +428,8 @@ def _pod_finding(ctx: CheckContext, cluster: str, pod: dict, line: str, mesh: Me
                  extra: list[str]) -> Finding:
     return ctx.finding("pod-network-unset", cluster=cluster,
                        resource=f"Pod {namespace_of(pod)}/{name_of(pod)}",
-                       evidence=[line, *extra], pod=name_of(pod), namespace=namespace_of(pod),
+                       evidence=[line, *extra], basis=[line],
+                       pod=name_of(pod), namespace=namespace_of(pod),
                        workload=workload_ref(pod), network=_network_param(mesh, cluster))
 
 

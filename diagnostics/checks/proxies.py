@@ -391,11 +391,14 @@ def proxy_connected(ctx: CheckContext) -> list[Step]:
                                  _proxy_image_version(p) or "?") for p in lost[:TABLE_LIMIT]],
                                len(lost) - TABLE_LIMIT, "kubectl logs <pod> -c istio-proxy")
         replicas = sum(len(r) for r in view.replicas.values())
-        findings = [ctx.finding(
-            "proxy-disconnected", cluster=cluster, resource=f"Pod {namespace_of(p)}/{name_of(p)}",
-            evidence=[f"{name_of(p)}.{namespace_of(p)} runs a sidecar (phase Running) but none "
-                      f"of the {replicas} istiod replicas read lists it in its syncz"],
-            pod=name_of(p), namespace=namespace_of(p)) for p in lost[:FINDING_LIMIT]]
+        findings = []
+        for p in lost[:FINDING_LIMIT]:
+            line = (f"{name_of(p)}.{namespace_of(p)} runs a sidecar (phase Running) but none of "
+                    f"the {replicas} istiod replicas read lists it in its syncz")
+            findings.append(ctx.finding(
+                "proxy-disconnected", cluster=cluster,
+                resource=f"Pod {namespace_of(p)}/{name_of(p)}", evidence=[line], basis=[line],
+                pod=name_of(p), namespace=namespace_of(p)))
         steps.append(ctx.step(title, cluster, evidence,
                               _capped(findings, len(lost), "disconnected sidecars")))
     return steps

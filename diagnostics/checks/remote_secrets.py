@@ -123,7 +123,7 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
             evidence.append(line)
             findings.append(ctx.finding("istiod-reads-no-remote-cluster", cluster=cluster,
                                         resource=f"Namespace {ctx.info(cluster).istio_namespace}",
-                                        evidence=[line]))
+                                        evidence=[line], basis=[line]))
         missing = [i for i in peers if i not in keys]
         for pid, peer in peers.items():
             if pid in keys:
@@ -152,20 +152,26 @@ def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, peer_id: 
                            secrets: list[dict], labelled: list[dict], stray: dict[str, dict],
                            missing_count: int, evidence: list[str]):
     meant = [s for s in labelled if _meant_for(s, peer_id)]
+    named = bool(meant)  # its annotation or istioctl's name says so; not an inference
     if not meant and len(stray) == 1 and missing_count == 1:
         meant = list(stray.values())  # the only unknown key must be this peer's, misnamed
+    id_line = ctx.id_basis(peer)
     if meant:
         secret = meant[0]
         known = ctx.known_ids()
         wrong = [k for k in secret_keys(secret) if k not in known] or secret_keys(secret)
-        line = (f"{ctx.label(peer)}: {_ref(secret)} is meant for {peer_id} but its data key is "
+        how = "is meant for" if named else "is the only secret whose key names no cluster, so "\
+            "likely meant for"
+        line = (f"{ctx.label(peer)}: {_ref(secret)} {how} {peer_id} but its data key is "
                 f"{', '.join(wrong) or '(none)'}, not {peer_id}; istiod reads the key as the "
                 "cluster id")
         evidence.append(line)
         return ctx.finding("remote-secret-key-mismatch", cluster=cluster,
-                           resource=f"Secret {_ref(secret)}", evidence=[line], peer_cluster=peer,
+                           resource=f"Secret {_ref(secret)}",
+                           evidence=[line, *([id_line] if id_line else [])], peer_cluster=peer,
                            secret=name_of(secret), secret_key=", ".join(wrong),
-                           expected_key=peer_id)
+                           expected_key=peer_id,
+                           basis=[id_line, line] if id_line and named else [])
     unlabelled = [s for s in secrets if not is_remote_secret(s) and _meant_for(s, peer_id)]
     hint = (f"; {_ref(unlabelled[0])} exists but lacks the label {MULTICLUSTER_LABEL}=true"
             if unlabelled else "")
@@ -173,4 +179,6 @@ def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, peer_id: 
     evidence.append(line)
     return ctx.finding("remote-secret-missing", cluster=cluster,
                        resource=f"Namespace {ctx.info(cluster).istio_namespace}",
-                       evidence=[line], peer_cluster=peer, secret=f"istio-remote-secret-{peer_id}")
+                       evidence=[line, *([id_line] if id_line else [])], peer_cluster=peer,
+                       secret=f"istio-remote-secret-{peer_id}",
+                       basis=[line, id_line] if id_line else [])

@@ -96,9 +96,10 @@ def root_of_trust(ctx: CheckContext) -> list[Step]:
     for peer in names[1:]:
         ref = names[0]
         if not roots[ref].fingerprints & roots[peer].fingerprints:
+            both = [f"{ref}: {_describe(roots[ref])}", f"{peer}: {_describe(roots[peer])}"]
             findings.append(ctx.finding(
                 "root-cert-mismatch", cluster=ref, resource=roots[peer].origin,
-                evidence=[f"{ref}: {_describe(roots[ref])}", f"{peer}: {_describe(roots[peer])}"],
+                evidence=both, basis=both,
                 peer_cluster=peer, fingerprint=roots[ref].certs[0].fingerprint,
                 peer_fingerprint=roots[peer].certs[0].fingerprint))
     findings += _expiry(ctx, roots)

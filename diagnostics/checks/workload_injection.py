@@ -159,7 +159,7 @@ def workload_injection(ctx: CheckContext) -> list[Step]:
             findings.append(ctx.finding(
                 "sidecar-not-injected", cluster=cluster,
                 resource=f"Pod {namespace_of(pod)}/{name_of(pod)}", evidence=[head] + lines,
-                pod=name_of(pod), namespace=namespace_of(pod), workload=owner_ref(w, pod),
+                basis=[head] + lines, pod=name_of(pod), namespace=namespace_of(pod), workload=owner_ref(w, pod),
                 reason=reason))
         return ctx.step(title, cluster, evidence or ["no pods to examine"], findings)
 

@@ -129,7 +129,7 @@ def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],
             lines += [f"log: {e}" for e in errors[:3]]
             return ctx.finding("app-starts-before-proxy", cluster=cluster,
                                resource=f"Pod {namespace_of(pod)}/{name_of(pod)}", evidence=lines,
-                               pod=name_of(pod), namespace=namespace_of(pod),
+                               basis=lines, pod=name_of(pod), namespace=namespace_of(pod),
                                workload=owner_ref(w, pod), container=name)
     return "no connection errors at the start of the app's log" if read else NOT_VISIBLE
 
@@ -247,5 +247,5 @@ def _http10(ctx: CheckContext, cluster: str, w: Workload, pod: dict,
              f"access log: {log_line(last.line, 260)}"]
     return ctx.finding("http10-upstream-426", cluster=cluster,
                        resource=f"Pod {namespace_of(who or pod)}/{client_name}", evidence=lines,
-                       pod=client_name, namespace=namespace_of(pod), workload=workload,
+                       basis=lines, pod=client_name, namespace=namespace_of(pod), workload=workload,
                        service=service, port=port if port is not None else "<port>")

@@ -131,7 +131,7 @@ def _ambiguous(ctx: CheckContext, cluster: str, svc: dict, port: dict, reason: s
                lines: list[str]) -> Finding:
     return ctx.finding("port-protocol-ambiguous", cluster=cluster,
                        resource=f"Service {namespace_of(svc)}/{name_of(svc)}", evidence=lines,
-                       service=name_of(svc), namespace=namespace_of(svc), port=port.get("port"),
+                       basis=lines, service=name_of(svc), namespace=namespace_of(svc), port=port.get("port"),
                        reason=reason)
 
 

@@ -98,8 +98,8 @@ def _problem(ctx: CheckContext, cluster: str, w: Workload, pod: dict, events: li
             return ctx.finding(
                 "probes-fail-under-mtls", cluster=cluster,
                 resource=f"Pod {namespace_of(pod)}/{name_of(pod)}", evidence=lines,
-                pod=name_of(pod), namespace=namespace_of(pod), workload=owner_ref(w, pod),
-                container=c.get("name", ""), port=port), lines[0]
+                basis=lines, pod=name_of(pod), namespace=namespace_of(pod),
+                workload=owner_ref(w, pod), container=c.get("name", ""), port=port), lines[0]
     if rewritten:
         notes.insert(0, f"probes rewritten to the agent's port {STATUS_PORT} "
                         f"({', '.join(rewritten)})")
