@@ -129,3 +129,24 @@ def selector_matches(selector: dict[str, str] | None, labels: dict[str, str] | N
         return False
     labels = labels or {}
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _expression_matches(expr: dict, labels: dict[str, str]) -> bool:
+    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False  # the API server refuses other operators; an object carrying one selects none
+
+
+def label_selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector (matchLabels and matchExpressions); None or `{}` selects all."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])

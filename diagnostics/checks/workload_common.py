@@ -20,6 +20,7 @@ from diagnostics.inputs import (ISTIO_CONFIGMAPS, TARGET_NS, TARGET_PODS, Resour
 from diagnostics.mesh_view import PROXY_CONFIG_ANNOTATION, injector_values, install_value, mesh_config
 from diagnostics.model import Step
 from diagnostics.redact import REDACTED, redact_log
+from diagnostics.selectors import label_selector_matches  # noqa: F401 - the checks' selector
 from diagnostics.targets import (TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES, Target,
                                  Workload, resolve)
 from diagnostics.workloads import PROXY_CONTAINER, labels_of, name_of, namespace_of
@@ -156,30 +157,6 @@ def log_line(text: str, limit: int = 200) -> str:
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = _KEY_VALUE_SECRET.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     return short(text, limit)
-
-
-# ------------------------------------------------------------------------------ selectors
-
-
-def label_selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
-    """A Kubernetes LabelSelector (matchLabels + matchExpressions); empty or None selects all."""
-    if not selector:
-        return True
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
 
 
 # ------------------------------------------------------------------------------ mesh settings
