@@ -27,7 +27,7 @@ ENVOY_ADMIN_PORT = 15000
 MISSING_PROXY_ID = "You must provide a proxyID in the query string\n"
 PROXY_NOT_CONNECTED = ("Proxy not connected to this Pilot instance. It may be connected to "
                        "another instance.\n")
-_ENDPOINT_RE = re.compile(r"^[A-Za-z_]+$")
+_ENDPOINT_RE = re.compile(r"[A-Za-z_]+")
 _READ_METHODS = ("GET", "HEAD")
 
 
@@ -110,7 +110,7 @@ class IstiodDebug:
         if refused:
             return refused
         endpoint = req.path[len("/debug/"):] if req.path.startswith("/debug/") else ""
-        if not _ENDPOINT_RE.match(endpoint):
+        if not _ENDPOINT_RE.fullmatch(endpoint):
             return text(404, f"{req.path} of istiod {self.pod} was not captured in this snapshot\n")
         if endpoint == "config_dump":
             return self._config_dump(req)
