@@ -111,6 +111,7 @@ class Bot:
         self.digests = DigestPublisher(answerer, poster, self.store,
                                        {d.channel: entry_id(d) for d in config.digests})
         self.responder.digests = self.digests
+        self.responder.channels = channels
         self.scheduler = DigestScheduler(config.digests, self.store, self._scheduled_digest)
         self._scheduler_task: asyncio.Task | None = None
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
