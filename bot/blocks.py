@@ -337,7 +337,7 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
     """The root of an alert group's thread: what fires, what meshbot found, what triggered it."""
     firing = state.get("status") == "firing"
     head = ":rotating_light: *FIRING*" if firing else ":white_check_mark: *RESOLVED*"
-    alerts = len(notification.firing) if firing else len(notification.alerts)
+    alerts = notification.firing_count if firing else len(notification.alerts)
     since = datetime.fromtimestamp(state.get("first_seen", 0), timezone.utc).strftime("%H:%M UTC")
     verdict = state.get("verdict") or ""
     found = (f"{VERDICT_EMOJI.get(verdict, ':hourglass_flowing_sand:')} meshbot: "
@@ -351,6 +351,8 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
                f"{'s' if notified != 1 else ''}")
     if state.get("flaps"):
         context += f" · flapped {state['flaps']} time{'s' if state['flaps'] != 1 else ''}"
+    if notification.incomplete:
+        context += f" · {notification.incomplete}"
     commands = state.get("commands") or []
     context, _ = fit_text(escape(context))
     blocks: list[Block] = [section(text), ContextBlock(elements=[MarkdownTextObject(text=context)])]
