@@ -17,8 +17,8 @@ from typing import Callable
 from bot.alerts import Notification
 from diagnostics.config import AlertRoute
 from handlers.commands import COMMANDS, parse
-from handlers.grammar import (UsageError, validate_cluster, validate_namespace,
-                              validate_object_name, validate_service)
+from diagnostics.names import is_cluster, is_label, is_object_name, is_service
+from handlers.grammar import UsageError
 
 _CONTROL_PLANE = re.compile(r"istiod|pilot|xds|controlplane|control_plane|control-plane",
                             re.IGNORECASE)
@@ -37,19 +37,10 @@ def route(notification: Notification, routes: list[AlertRoute]) -> str | None:
     return None
 
 
-def _valid(value: str, validate: Callable[[str], str]) -> bool:
-    try:
-        validate(value)
-    except UsageError:
-        return False
-    return True
-
-
 def _first(labels: dict[str, str], names: tuple[str, ...],
-           validate: Callable[[str], str]) -> str | None:
+           valid: Callable[[str], bool]) -> str | None:
     """The first of `names` whose value is a valid name of its kind."""
-    return next((labels[n] for n in names if labels.get(n) and _valid(labels[n], validate)),
-                None)
+    return next((labels[n] for n in names if labels.get(n) and valid(labels[n])), None)
 
 
 def _service(labels: dict[str, str]) -> tuple[str | None, str | None]:
@@ -59,8 +50,7 @@ def _service(labels: dict[str, str]) -> tuple[str | None, str | None]:
         value = labels.get(name) or ""
         service, _, rest = value.partition(".")
         namespace = rest.split(".")[0] if rest else None
-        if _valid(service, validate_service) and (
-                namespace is None or _valid(namespace, validate_namespace)):
+        if is_service(service) and (namespace is None or is_label(namespace)):
             return service, namespace
     return None, None
 
@@ -74,14 +64,13 @@ def is_control_plane_alert(labels: dict[str, str]) -> bool:
 def commands_for(labels: dict[str, str], clusters: list[str]) -> list[str]:
     """The command texts that fit an alert's labels, valid and known, in the order to post."""
     service, service_namespace = _service(labels)
-    namespace = _first(labels, NAMESPACE_LABELS, validate_namespace) or service_namespace
-    pod = _first(labels, POD_LABELS, validate_object_name)
+    namespace = _first(labels, NAMESPACE_LABELS, is_label) or service_namespace
+    pod = _first(labels, POD_LABELS, is_object_name)
     if namespace is None and any(labels.get(n) for n in NAMESPACE_LABELS):
         service = pod = None  # its namespace is not a name: checking `default` would mislead
     scope = f" -n {namespace}" if namespace else ""
     cluster = labels.get("cluster") or ""
-    where = f" --cluster {cluster}" if cluster in clusters and _valid(cluster, validate_cluster) \
-        else ""
+    where = f" --cluster {cluster}" if cluster in clusters and is_cluster(cluster) else ""
     if is_control_plane_alert(labels):
         candidates = [f"control-plane{where}", "remote-clusters", "proxy-status"]
     elif pod:

@@ -14,12 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# Kubernetes' name rules (apimachinery validation: IsDNS1123Label, IsDNS1035Label,
-# IsDNS1123Subdomain), always applied with fullmatch.
-DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_CLUSTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
+from diagnostics.names import is_cluster, is_label, is_object_name, is_service
+
 MAX_TEXT = 4000  # characters of command text read at all; longer text is refused unread
 SHOWN = 60  # characters of user input quoted back in a message
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9-][A-Za-z0-9._-]{0,%d}" % (SHOWN - 1))
@@ -192,26 +188,26 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
 
 
 def validate_namespace(value: str, command: str | None = None) -> str:
-    if len(value) > 63 or not DNS1123_LABEL.fullmatch(value):
+    if not is_label(value):
         raise UsageError(f"{shown(value)} is not a valid namespace name (lowercase letters, digits "
                          "and '-', at most 63 characters)", command)
     return value
 
 
 def validate_service(value: str, command: str | None = None) -> str:
-    if len(value) > 63 or not DNS1035_LABEL.fullmatch(value):
+    if not is_service(value):
         raise UsageError(f"{shown(value)} is not a valid service name (starts with a letter; "
                          "lowercase letters, digits and '-'; at most 63 characters)", command)
     return value
 
 
 def validate_object_name(value: str, command: str | None = None) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
+    if not is_object_name(value):
         raise UsageError(f"{shown(value)} is not a valid Kubernetes object name", command)
     return value
 
 
 def validate_cluster(value: str, command: str | None = None) -> str:
-    if len(value) > 253 or not _CLUSTER.fullmatch(value):
+    if not is_cluster(value):
         raise UsageError(f"{shown(value)} is not a valid cluster name", command)
     return value
