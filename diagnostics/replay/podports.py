@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diagnostics.replay.httpwire import TunnelRequest, TunnelResponse, text
-from diagnostics.snapshot import ClusterSnapshot
+from diagnostics.snapshot import MAX_FILE_BYTES, ClusterSnapshot
 
 Handler = Callable[[TunnelRequest], TunnelResponse]
 
@@ -76,6 +76,8 @@ def refused_message(pod: dict, port: int) -> str:
 def _file_response(path: Path, what: str) -> TunnelResponse:
     if not path.is_file():
         return text(404, f"{what} was not captured in this snapshot\n")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return text(500, f"{what} is larger than meshbot reads ({MAX_FILE_BYTES} bytes)\n")
     return TunnelResponse(200, path.read_bytes())
 
 
