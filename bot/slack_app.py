@@ -24,7 +24,8 @@ from handlers.base import TextReply
 from handlers.grammar import UsageError
 
 log = logs.get("meshbot.slack")
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Bounded repeats keep this linear on hostile text (a long message of unclosed `<@U|`).
+_MENTION = re.compile(r"<@[A-Z0-9]{1,32}(?:\|[^>]{0,256})?>")
 
 
 def strip_mentions(text: str) -> str:

@@ -230,3 +230,14 @@ async def test_text_from_a_request_cannot_forge_a_console_log_line():
     assert "forged_line" in logs, "the unhandled request was logged"
     assert not [line for line in logs.splitlines() if line.startswith(forged[:20])]
     assert "\x1b[2K" not in logs and "\\x1b[2K" in logs
+
+
+async def test_a_mention_of_40000_characters_is_answered_with_a_short_usage_message():
+    """Slack's longest message, made of unclosed mentions: stripping them stays linear and the
+    asker hears that the text is too long."""
+    async with fast_slack() as slack, running_bot(slack) as bot:
+        resp = await slack.client(url(bot)).app_mention("<@U0A|" * 6666 + "trust")
+        assert resp.status == 200
+        (notice,) = await slack.api.wait_for(
+            lambda: slack.api.ephemerals("C0GENERAL", "U0ALICE"), timeout=SAFETY)
+        assert "characters long" in notice.text and len(notice.text) < 2000
