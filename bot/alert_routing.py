@@ -16,8 +16,8 @@ from typing import Callable
 
 from bot.alerts import Notification
 from diagnostics.config import AlertRoute
-from handlers.commands import COMMANDS, parse
 from diagnostics.names import is_cluster, is_label, is_object_name, is_service
+from handlers.commands import COMMANDS, parse
 from handlers.grammar import UsageError
 
 _CONTROL_PLANE = re.compile(r"istiod|pilot|xds|controlplane|control_plane|control-plane",

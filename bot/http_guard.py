@@ -59,9 +59,9 @@ def body_timeout(limits: HttpLimits) -> Callable:
     return middleware
 
 
-def body_too_slow(limits: HttpLimits) -> web.Response:
+def body_too_slow(limits: HttpLimits, status: int = 408) -> web.Response:
     response = web.json_response({"error": f"the request body did not arrive within "
-                                           f"{limits.body_seconds:g} s"}, status=408)
+                                           f"{limits.body_seconds:g} s"}, status=status)
     response.force_close()
     return response
 
@@ -89,6 +89,7 @@ class ConnectionCap:
     def __init__(self, server: web.Server, limit: int):
         self.server, self.limit = server, limit
         self.evicted = self.refused = 0
+        self._refusals = logs.Throttled(log)
 
     def __call__(self) -> asyncio.Protocol:
         connections = self.server.connections  # oldest first
@@ -96,7 +97,8 @@ class ConnectionCap:
             idle = next((c for c in connections if _evictable(c)), None)
             if idle is None:
                 self.refused += 1
-                log.warning("http_connection_refused", open=len(connections), cap=self.limit)
+                self._refusals.warning("http_connection_refused", open=len(connections),
+                                       cap=self.limit)
                 return _Refuse()
             idle.force_close()
             self.evicted += 1

@@ -19,13 +19,12 @@ import structlog
 
 from diagnostics.redact import REDACTED, redact_log
 
-_SLACK_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{6,}")
 _SENSITIVE_KEYS = ("token", "secret", "password", "authorization")
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _SLACK_TOKEN.sub(REDACTED, redact_log(value))
+        return redact_log(value)
     if isinstance(value, dict):
         return {k: REDACTED if any(s in str(k).lower() for s in _SENSITIVE_KEYS) else _scrub(v)
                 for k, v in value.items()}

@@ -109,8 +109,8 @@ def build_web_app(metrics: Metrics, health: Health, bolt: AsyncApp | None = None
             body, skim = await read_alert_body(request, limits)
             parse = (lambda: parse_notification(body)) if skim is None else skim.notification
             notification = await asyncio.to_thread(parse)
-        except TimeoutError:
-            return body_too_slow(limits)
+        except TimeoutError:  # 503, not 408: Alertmanager retries a 5xx, never a 4xx
+            return body_too_slow(limits, status=503)
         except AlertPayloadError as exc:
             metrics.alertmanager.labels("unknown", "malformed").inc()
             return _json(400, {"error": str(exc)[:300]})

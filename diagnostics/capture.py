@@ -90,14 +90,17 @@ class _Writer:
                 self.result.errors.append(f"{what}: {exc}")
                 return None
 
-    def _write(self, rel: str, text: str) -> None:
+    def _write(self, rel: str, text: str) -> bool:
         """Write below this cluster's folder; `rel` is made of checked names only, and the
-        path (symbolic links followed) must still be inside the output folder."""
+        path (symbolic links followed) must still be inside the output folder, else it is
+        reported and skipped."""
         path = self.root / rel
         if not path.resolve().is_relative_to(self.out):
-            raise UnsafePath(f"{rel} would be written outside {self.out}")
+            self._skip(f"{rel} would be written outside {self.out}")
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        return True
 
     def _skip(self, what: str) -> None:
         self.result.errors.append(f"{what}: not captured")
@@ -181,13 +184,13 @@ class _Writer:
             return
         text = await self._read(f"log {ns}/{pod}/{container}", lambda: self.source.pod_log(
             self.cluster, ns, pod, container, lines, previous))
-        if text is not None:
-            self._write(log_path(ns, pod, container, previous), redact_text(text))
+        if text is not None and self._write(log_path(ns, pod, container, previous),
+                                            redact_text(text)):
             self.result.files += 1
 
     def _json(self, rel: str, body: Any) -> None:
-        self._write(rel, json.dumps(redact_debug(body), indent=1, sort_keys=True) + "\n")
-        self.result.files += 1
+        if self._write(rel, json.dumps(redact_debug(body), indent=1, sort_keys=True) + "\n"):
+            self.result.files += 1
 
 
 async def capture(source: Source, out: Path, options: CaptureOptions | None = None

@@ -205,8 +205,11 @@ class ClusterSnapshot:
     def _inside(self, path: Path) -> Path:
         """`path` when it stays inside this cluster's folder; else a name no file has, so a
         name such as `../../x` reads as "not captured" instead of reading outside."""
-        if path.resolve().is_relative_to(self.root.resolve()):
-            return path
+        try:
+            if path.resolve().is_relative_to(self.root.resolve()):
+                return path
+        except ValueError:  # a NUL in the name
+            pass
         return self.root / _OUTSIDE
 
     def istiod_file(self, pod: str, endpoint: str) -> Path:

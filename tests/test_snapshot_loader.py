@@ -232,5 +232,6 @@ async def test_names_from_the_snapshot_never_lead_outside_its_cluster_folder(sna
     escape = "../../../../outside"
     assert not cluster.config_dump_file("istiod-1", escape).is_file()
     assert not cluster.log_file("..", "..", "../../../outside").exists()
+    assert not cluster.config_dump_file("istiod-1", "a\0b.c").is_file()
     with pytest.raises(NotCaptured):
         await source.istiod_get("east", "istiod-1", f"/debug/config_dump?proxyID={escape}")
