@@ -10,7 +10,6 @@ slow sockets to be closed).
 from __future__ import annotations
 
 import asyncio
-import base64
 import gzip
 import io
 import json
