@@ -4,15 +4,19 @@ Routes are label matchers from the config (`incidents.alertmanager_routes`), fir
 The runbooks follow the alert's labels: a control-plane alert (istiod, pilot, xDS) runs the
 control-plane, remote-clusters and proxy-status commands; a pod alert `check pod/...`; a
 service alert the endpoint checks of `why-local-only` and `check svc/...`. Label values are
-normalised (Istio's `destination_service` is a FQDN) and validated before they become commands.
+data, never command text: each is normalised (Istio's `destination_service` is a FQDN) and used
+only if it is a valid name of its kind, so a value such as `web --cluster other` is ignored
+rather than becoming an option of the command.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from bot.alerts import Notification
 from diagnostics.config import AlertRoute
+from diagnostics.names import is_cluster, is_label, is_object_name, is_service
 from handlers.commands import COMMANDS, parse
 from handlers.grammar import UsageError
 
@@ -33,8 +37,22 @@ def route(notification: Notification, routes: list[AlertRoute]) -> str | None:
     return None
 
 
-def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
-    return next((labels[n] for n in names if labels.get(n)), None)
+def _first(labels: dict[str, str], names: tuple[str, ...],
+           valid: Callable[[str], bool]) -> str | None:
+    """The first of `names` whose value is a valid name of its kind."""
+    return next((labels[n] for n in names if labels.get(n) and valid(labels[n])), None)
+
+
+def _service(labels: dict[str, str]) -> tuple[str | None, str | None]:
+    """(service, namespace) from the service labels; a FQDN `name.namespace.svc.<domain>`
+    gives both."""
+    for name in SERVICE_LABELS:
+        value = labels.get(name) or ""
+        service, _, rest = value.partition(".")
+        namespace = rest.split(".")[0] if rest else None
+        if is_service(service) and (namespace is None or is_label(namespace)):
+            return service, namespace
+    return None, None
 
 
 def is_control_plane_alert(labels: dict[str, str]) -> bool:
@@ -45,14 +63,14 @@ def is_control_plane_alert(labels: dict[str, str]) -> bool:
 
 def commands_for(labels: dict[str, str], clusters: list[str]) -> list[str]:
     """The command texts that fit an alert's labels, valid and known, in the order to post."""
-    namespace = _first(labels, NAMESPACE_LABELS)
-    service, pod = _first(labels, SERVICE_LABELS), _first(labels, POD_LABELS)
-    if service and "." in service:  # a FQDN: name.namespace.svc.<domain>
-        service, _, rest = service.partition(".")
-        namespace = namespace or rest.split(".")[0]
+    service, service_namespace = _service(labels)
+    namespace = _first(labels, NAMESPACE_LABELS, is_label) or service_namespace
+    pod = _first(labels, POD_LABELS, is_object_name)
+    if namespace is None and any(labels.get(n) for n in NAMESPACE_LABELS):
+        service = pod = None  # its namespace is not a name: checking `default` would mislead
     scope = f" -n {namespace}" if namespace else ""
-    cluster = labels.get("cluster")
-    where = f" --cluster {cluster}" if cluster in clusters else ""
+    cluster = labels.get("cluster") or ""
+    where = f" --cluster {cluster}" if cluster in clusters and is_cluster(cluster) else ""
     if is_control_plane_alert(labels):
         candidates = [f"control-plane{where}", "remote-clusters", "proxy-status"]
     elif pod:

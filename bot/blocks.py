@@ -2,7 +2,10 @@
 
 Built with slack_sdk's block models so Slack's schema is checked where we build, and within
 Block Kit's limits (50 blocks a message, 3000 characters a section text): evidence that does
-not fit is cut at a line boundary and carried whole in a file to upload with the reply.
+not fit is cut at a line boundary and carried whole in a file to upload with the reply. Every
+`SlackMessage` is also brought within the limits when it is made, whoever built it, so a message
+Slack would refuse cannot be constructed: a command is quoted by a short prefix, a button whose
+value would not fit is left out, and text beyond the limits is cut.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from diagnostics.model import RenderedFinding, Report, Step
 from diagnostics.render.grouping import group_findings
 from diagnostics.render.text import command_line
 
+# Block Kit's limits (reference/slack-contract.md §6)
 MAX_BLOCKS = 50
-MAX_SECTION = 3000
+MAX_SECTION = 3000  # a section's text, a context element's text
 MAX_MESSAGE_TEXT = 11_000  # Slack refuses ~12k characters of block text in one message
+MAX_FALLBACK = 3000  # a message's `text` (Slack advises at most 4,000)
+MAX_HEADER = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ELEMENTS = {"context": 10, "actions": 25}
+MAX_QUOTED = 200  # characters of a command that a message quotes
 RERUN_ACTION = "mesh_rerun"
 DETAILS_ACTION = "mesh_details"
 
@@ -41,10 +51,68 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
     files: list[tuple[str, str]] = field(default_factory=list)  # (filename, content)
 
+    def __post_init__(self) -> None:
+        """Within Block Kit's limits by construction: what a builder let through is cut here
+        (the builders cut more kindly, at line boundaries, with the whole text in a file)."""
+        self.text = _cut(self.text, MAX_FALLBACK)
+        fitted = [b for b in (_fit_block(b) for b in self.blocks) if b is not None]
+        self.blocks, spill = within_message_limits(fitted)
+        if spill:
+            self.files.append(("message-more.txt", spill))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fit_text_object(obj: Any, limit: int) -> None:
+    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+        obj["text"] = _cut(obj["text"], limit)
+
+
+def _fit_block(block: dict[str, Any]) -> dict[str, Any] | None:
+    """One block within its limits; None when nothing of it can be kept (a button whose value
+    does not fit would run a different command than the one shown, so it is dropped)."""
+    kind = block.get("type")
+    if kind == "section":
+        _fit_text_object(block.get("text"), MAX_SECTION)
+    elif kind == "header":
+        _fit_text_object(block.get("text"), MAX_HEADER)
+    elif kind in MAX_ELEMENTS:
+        elements = [e for e in block.get("elements") or []
+                    if len(str(e.get("value", ""))) <= MAX_BUTTON_VALUE]
+        block["elements"] = elements[: MAX_ELEMENTS[kind]]
+        for element in block["elements"]:
+            if element.get("type") == "button":
+                _fit_text_object(element.get("text"), MAX_BUTTON_TEXT)
+            else:
+                _fit_text_object(element, MAX_SECTION)
+        if not block["elements"]:
+            return None
+    return block
+
 
 def escape(text: str) -> str:
     """Slack mrkdwn control characters; everything else is literal."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote_command(command_text: str) -> str:
+    """A command as a message quotes it: one line, at most MAX_QUOTED characters, escaped."""
+    line = " ".join(command_text.split())
+    return escape(line if len(line) <= MAX_QUOTED else line[:MAX_QUOTED] + "…")
+
+
+def command_buttons(command_text: str, *, details: bool = True) -> list[Block]:
+    """Re-run (and Details) carrying the command; none when the command does not fit in a
+    button's value, since a cut command would run something else."""
+    if len(command_text) > MAX_BUTTON_VALUE:
+        return []
+    buttons = [ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=command_text)]
+    if details:
+        buttons.append(ButtonElement(text="Details", action_id=DETAILS_ACTION,
+                                     value=command_text))
+    return [ActionsBlock(block_id="mesh_actions", elements=buttons)]
 
 
 def section(text: str) -> Block:
@@ -97,18 +165,14 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
     meta = escape(meta) + _asked_by(asked_by)
     if trigger:
         meta = f"{escape(trigger)} · {meta}"
-    summary, _ = fit_text(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* `/mesh {escape(cmd)}`\n"
-                      f"{escape(report.summary)}")
-    blocks = [
-        section(summary),
-        ContextBlock(elements=[MarkdownTextObject(text=meta)]),
-        ActionsBlock(block_id="mesh_actions", elements=[
-            ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=cmd[:2000]),
-            ButtonElement(text="Details", action_id=DETAILS_ACTION, value=cmd[:2000]),
-        ]),
-    ]
-    text = f"{verdict}: {report.summary}"
-    return SlackMessage(text=text[:3000], blocks=[b.to_dict() for b in blocks])
+    summary, _ = fit_text(f"{VERDICT_EMOJI[report.verdict]} *{verdict}* "
+                          f"`/mesh {quote_command(cmd)}`\n{escape(report.summary)}")
+    buttons = command_buttons(cmd)
+    if not buttons:
+        meta += " · the command is too long for Re-run and Details buttons: ask again instead"
+    meta, _ = fit_text(meta)
+    blocks = [section(summary), ContextBlock(elements=[MarkdownTextObject(text=meta)]), *buttons]
+    return SlackMessage(text=f"{verdict}: {report.summary}", blocks=[b.to_dict() for b in blocks])
 
 
 STATUS_ORDER = ("error", "fail", "warn", "pass", "skip")  # a group shows its most alarming
@@ -154,22 +218,24 @@ def step_message(index: int, steps: list[Step], findings: list[RenderedFinding])
             blocks += [section(f"*{escape(group.more_heading())}*"), section(more)]
             if cut:
                 files.append((f"step-{index}-{group.head.id}.txt", "\n".join(lines) + "\n"))
-    blocks, spill = _within_message_limits(blocks)
+    kept, spill = within_message_limits([b.to_dict() for b in blocks])
     if spill:
         files.append((f"step-{index}-more.txt", spill))
     fallback = f"{index}. {first.title}: {status}"
-    return SlackMessage(text=fallback, blocks=[b.to_dict() for b in blocks], files=files)
+    return SlackMessage(text=fallback, blocks=kept, files=files)
 
 
-def _within_message_limits(blocks: list[Block]) -> tuple[list[Block], str]:
+def within_message_limits(blocks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     """Keep blocks while both Slack limits hold (50 blocks, ~12k characters of text); the rest
     goes into the text of a file, announced by a last block."""
-    kept, used = [], 0
+    kept: list[dict[str, Any]] = []
+    used = 0
     for i, block in enumerate(blocks):
         size = len(_block_text(block))
-        if len(kept) == MAX_BLOCKS - 1 or used + size > MAX_MESSAGE_TEXT - 100:
+        last = i == len(blocks) - 1
+        if (len(kept) == MAX_BLOCKS - 1 and not last) or used + size > MAX_MESSAGE_TEXT - 100:
             spill = "\n\n".join(_block_text(b) for b in blocks[i:])
-            return kept + [section("… more in the attached file")], spill
+            return kept + [section("… more in the attached file").to_dict()], spill
         kept.append(block)
         used += size
     return kept, ""
@@ -190,18 +256,20 @@ def _finding_blocks(f: RenderedFinding) -> list[Block]:
     return blocks
 
 
-def _block_text(block: Block) -> str:
-    d = block.to_dict()
-    if "text" in d:
-        return d["text"]["text"]
-    return "\n".join(e.get("text", "") for e in d.get("elements", []))
+def _block_text(block: dict[str, Any]) -> str:
+    text = block.get("text")
+    if isinstance(text, dict):
+        return str(text.get("text", ""))
+    parts = [e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
 
 
 def progress_message(command_text: str, asked_by: str | None = None) -> SlackMessage:
     """The root message while a diagnosis runs; replaced in place by the verdict."""
     who = _asked_by(asked_by)
-    text = f":hourglass_flowing_sand: Diagnosing `/mesh {escape(command_text)}` across the mesh…"
-    return SlackMessage(text=f"Diagnosing /mesh {command_text}…", blocks=[
+    quoted = quote_command(command_text)
+    text = f":hourglass_flowing_sand: Diagnosing `/mesh {quoted}` across the mesh…"
+    return SlackMessage(text=f"Diagnosing /mesh {quoted}…", blocks=[
         section(text).to_dict(),
         ContextBlock(elements=[MarkdownTextObject(text=f"started{who}")]).to_dict()])
 
@@ -209,14 +277,13 @@ def progress_message(command_text: str, asked_by: str | None = None) -> SlackMes
 def failure_message(command_text: str, what: str, asked_by: str | None = None) -> SlackMessage:
     """The root message when the diagnosis itself failed: say what failed, offer Re-run."""
     who = _asked_by(asked_by)
-    text, _ = fit_text(f":warning: *meshbot could not finish* `/mesh {escape(command_text)}`\n"
-                   f"{escape(what)}")
+    quoted = quote_command(command_text)
+    text, _ = fit_text(f":warning: *meshbot could not finish* `/mesh {quoted}`\n{escape(what)}")
     blocks = [section(text),
               ContextBlock(elements=[MarkdownTextObject(text=f"nothing was changed in any "
                                                              f"cluster{who}")]),
-              ActionsBlock(block_id="mesh_actions", elements=[
-                  ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=command_text[:2000])])]
-    return SlackMessage(text=f"meshbot could not finish /mesh {command_text}: {what}"[:3000],
+              *command_buttons(command_text, details=False)]
+    return SlackMessage(text=f"meshbot could not finish /mesh {quoted}: {what}",
                         blocks=[b.to_dict() for b in blocks])
 
 
@@ -224,7 +291,7 @@ def text_message(text: str) -> SlackMessage:
     """Plain information (help, notices) as one section, cut to Block Kit's limit."""
     body, cut = fit_text(text)
     files = [("message.txt", text)] if cut else []
-    return SlackMessage(text=text[:3000], blocks=[section(body).to_dict()], files=files)
+    return SlackMessage(text=text, blocks=[section(body).to_dict()], files=files)
 
 
 def findings_digest(report: Report, limit: int = 15) -> SlackMessage:
@@ -270,7 +337,7 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
     """The root of an alert group's thread: what fires, what meshbot found, what triggered it."""
     firing = state.get("status") == "firing"
     head = ":rotating_light: *FIRING*" if firing else ":white_check_mark: *RESOLVED*"
-    alerts = len(notification.firing) if firing else len(notification.alerts)
+    alerts = notification.firing_count if firing else len(notification.alerts)
     since = datetime.fromtimestamp(state.get("first_seen", 0), timezone.utc).strftime("%H:%M UTC")
     verdict = state.get("verdict") or ""
     found = (f"{VERDICT_EMOJI.get(verdict, ':hourglass_flowing_sand:')} meshbot: "
@@ -284,11 +351,12 @@ def incident_message(notification: Notification, state: dict[str, Any]) -> Slack
                f"{'s' if notified != 1 else ''}")
     if state.get("flaps"):
         context += f" · flapped {state['flaps']} time{'s' if state['flaps'] != 1 else ''}"
+    if notification.incomplete:
+        context += f" · {notification.incomplete}"
     commands = state.get("commands") or []
-    blocks: list[Block] = [section(text),
-                           ContextBlock(elements=[MarkdownTextObject(text=escape(context[:2900]))])]
+    context, _ = fit_text(escape(context))
+    blocks: list[Block] = [section(text), ContextBlock(elements=[MarkdownTextObject(text=context)])]
     if commands:
-        blocks.append(ActionsBlock(block_id="mesh_actions", elements=[
-            ButtonElement(text="Re-run", action_id=RERUN_ACTION, value=commands[0][:2000])]))
+        blocks += command_buttons(commands[0], details=False)
     fallback = f"{'FIRING' if firing else 'RESOLVED'}: {notification.title}"
-    return SlackMessage(text=fallback[:3000], blocks=[b.to_dict() for b in blocks])
+    return SlackMessage(text=fallback, blocks=[b.to_dict() for b in blocks])

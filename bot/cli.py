@@ -25,7 +25,7 @@ from diagnostics.snapshot import SnapshotError
 from diagnostics.sources.factory import build_source
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
-from handlers.grammar import OUTPUTS, UsageError
+from handlers.grammar import OUTPUTS, UsageError, shown
 from diagnostics.reports import ReportCache
 from diagnostics.store.resilient import open_store
 from handlers.run import Answerer, answer
@@ -64,7 +64,7 @@ def _timeout(options: dict, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise UsageError(f"--timeout must be a number of seconds, not {raw!r}") from None
+        raise UsageError(f"--timeout must be a number of seconds, not {shown(raw)}") from None
     if value <= 0:
         raise UsageError("--timeout must be positive")
     return value

@@ -4,6 +4,9 @@ Channels listed under `permissions.channels` run only the commands listed for th
 works); unlisted channels run everything. A restricted command needs membership of one of its
 Slack user groups, looked up with usergroups.users.list and cached. Failing to verify membership
 refuses the command: meshbot fails closed on permissions.
+
+`Responder._admitted` is the only caller: every entry point (slash command, mention, button,
+new incident channel) reaches its work through it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """From an ask to a posted answer: the bot's behaviour, independent of how Slack delivered it.
 
-Slash commands, mentions and buttons all become an `Ask`. Parsing happens before the ack, so a
-usage error is answered at once; everything slow (permissions, the diagnosis, posting) runs in
-a tracked task after the ack. A diagnosis posts a root message that says it is running, updates
-it in place with the verdict, then posts one reply per step in its thread. A failure inside the
-diagnosis still ends as a reply that says what failed.
+Slash commands, mentions, buttons and new incident channels all become an `Ask`. Parsing
+happens before the ack, so a usage error is answered at once; everything slow (permissions, the
+diagnosis, posting) runs in a tracked task after the ack. That task passes the gate (channel
+permissions, user groups, the per-user rate limit) before it does anything else, whatever the
+entry point, so no button, mention or event reaches a report around it. A diagnosis posts a root
+message that says it is running, updates it in place with the verdict, then posts one reply per
+step in its thread. A failure inside the diagnosis still ends as a reply that says what failed.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ class Ask:
     text: str
     user: str
     channel: str
-    trigger: str  # slash | mention | rerun | details
+    trigger: str  # slash | mention | rerun | details | welcome (a new incident channel)
     thread_ts: str | None = None  # answer inside this thread (mentions, re-runs in threads)
     fresh: bool = False  # bypass the report cache (Re-run)
+    channel_name: str = ""  # welcome: the new channel's name
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -58,6 +61,7 @@ class Responder:
         self.tasks: set[asyncio.Task] = set()
         self.roots: dict[str, tuple[Ask, str]] = {}  # request id -> (ask, root ts) while running
         self.digests = None  # bot.digest.DigestPublisher: `/mesh digest` posts the real digest
+        self.channels = None  # bot.incident_channels.IncidentChannels: welcomes new channels
 
     # -- before the ack ---------------------------------------------------------------------
 
@@ -92,8 +96,12 @@ class Responder:
     async def _guarded(self, ask: Ask, parsed: Request | TextReply) -> None:
         structlog.contextvars.bind_contextvars(request_id=ask.request_id)
         try:
-            if isinstance(parsed, TextReply):
+            if isinstance(parsed, TextReply):  # help: always allowed
                 await self.poster.post(ask.channel, text_message(parsed.text), ask.thread_ts)
+            elif not await self._admitted(ask, parsed):
+                return
+            elif ask.trigger == "welcome" and self.channels is not None:
+                await self.channels.welcome(ask.channel, ask.channel_name)
             elif ask.trigger == "details":
                 await self._details(ask, parsed)
             elif parsed.command == "digest" and self.digests is not None:
@@ -105,12 +113,19 @@ class Responder:
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _diagnose(self, ask: Ask, request: Request) -> None:
+    async def _admitted(self, ask: Ask, request: Request) -> bool:
+        """The one gate every ask passes: may this user run this command here, now? A refusal
+        is ephemeral to the asker; a new channel's welcome, which nobody asked for, is only
+        logged."""
         denial = await self.gate.check(ask.user, ask.channel, request.command)
-        if denial:
+        if denial is None:
+            return True
+        if ask.trigger != "welcome":
             await self.poster.ephemeral(ask.channel, ask.user, denial.text, ask.thread_ts)
-            self._audit(ask, request, "denied", 0.0)
-            return
+        self._audit(ask, request, "denied", 0.0)
+        return False
+
+    async def _diagnose(self, ask: Ask, request: Request) -> None:
         root = await self.poster.post(ask.channel, progress_message(ask.text, ask.user), ask.thread_ts)
         if root:
             self.roots[ask.request_id] = (ask, root)
@@ -137,10 +152,6 @@ class Responder:
         self._record(ask, request, report, time.perf_counter() - started)
 
     async def _digest(self, ask: Ask, request: Request) -> None:
-        denial = await self.gate.check(ask.user, ask.channel, request.command)
-        if denial:
-            await self.poster.ephemeral(ask.channel, ask.user, denial.text, ask.thread_ts)
-            return
         started = time.perf_counter()
         outcome = await self.digests.publish(ask.channel, trigger=f"Asked by <@{ask.user}>",
                                              thread_ts=ask.thread_ts)

@@ -23,6 +23,7 @@ from bot.dedupe import Deduper
 from bot.digest import DigestPublisher
 from bot.digest_schedule import DigestScheduler, entry_id
 from bot.gate import Gate
+from bot.http_guard import GuardedSite, HttpLimits, quiet_client_faults
 from bot.incident_channels import IncidentChannels
 from bot.incidents import Incidents
 from bot.metrics import Metrics
@@ -82,8 +83,10 @@ class Bot:
     """Everything `meshbot serve` runs, startable and stoppable in-process (tests do)."""
 
     def __init__(self, settings: Settings, config: Config, *, source: Source | None = None,
-                 store: Store | None = None, metrics: Metrics | None = None, host: str = "0.0.0.0"):
+                 store: Store | None = None, metrics: Metrics | None = None, host: str = "0.0.0.0",
+                 http_limits: HttpLimits = HttpLimits()):
         self.settings, self.config, self.host = settings, config, host
+        self.http_limits = http_limits
         timeout = config.diagnosis.cluster_timeout_seconds
         overall = 3 * timeout + 10
         # First, so that a bad setup fails before anything is opened.
@@ -111,6 +114,7 @@ class Bot:
         self.digests = DigestPublisher(answerer, poster, self.store,
                                        {d.channel: entry_id(d) for d in config.digests})
         self.responder.digests = self.digests
+        self.responder.channels = channels
         self.scheduler = DigestScheduler(config.digests, self.store, self._scheduled_digest)
         self._scheduler_task: asyncio.Task | None = None
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),
@@ -163,12 +167,16 @@ class Bot:
         web_app = build_web_app(
             self.metrics, health, None if self.settings.socket_mode else self.app,
             alerts=lambda n: self.responder.track(self.incidents.handle(n), "alert"),
-            alert_token=self.settings.alertmanager_token)
-        self._runner = web.AppRunner(web_app, access_log=None)
+            alert_token=self.settings.alertmanager_token,
+            signing_secret=self.settings.signing_secret, limits=self.http_limits)
+        quiet_client_faults()
+        self._runner = web.AppRunner(web_app, access_log=None, **self.http_limits.runner_kwargs())
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.settings.http_port if port is None else port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.site = GuardedSite(self._runner, self.host,
+                                self.settings.http_port if port is None else port,
+                                self.http_limits)
+        await self.site.start()
+        self.port = self.site.port
         if self.settings.socket_mode:
             self.socket = SocketModeConnection(self.app, self.settings.app_token)
             self.socket.start()

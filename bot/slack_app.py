@@ -2,7 +2,9 @@
 
 Every listener acks before anything slow happens (Slack's 3-second rule; target: milliseconds),
 and every delivery is de-duplicated on receipt (event retries, Socket Mode re-deliveries,
-button double-clicks).
+button double-clicks). A listener only parses and hands the ask to `Responder.spawn`, whose task
+passes the gate (bot/gate.py) before any work: a listener that did work itself would bypass it
+(tests/test_gate.py enumerates the listeners registered here and proves each one is gated).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs
 from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from bot.dedupe import Deduper
-from bot.incident_channels import IncidentChannels
+from bot.incident_channels import SNAPSHOT_COMMAND, IncidentChannels
 from bot.responder import Ask, Responder, usage_message
 from handlers.base import TextReply
 from handlers.grammar import UsageError
 
 log = logs.get("meshbot.slack")
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Bounded repeats keep this linear on hostile text (a long message of unclosed `<@U|`).
+_MENTION = re.compile(r"<@[A-Z0-9]{1,32}(?:\|[^>]{0,256})?>")
 
 
 def strip_mentions(text: str) -> str:
@@ -74,12 +77,15 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
 
     @app.event("channel_created")
     async def on_channel_created(body: dict, event: dict) -> None:
+        """A new incident channel gets a health snapshot, as if its creator had asked."""
         channel = event.get("channel") or {}
         name, channel_id = str(channel.get("name") or ""), str(channel.get("id") or "")
         if channels is None or not channel_id or not channels.matches(name):
             return
         if await deduper.first("event", str(body.get("event_id") or channel_id)):
-            responder.track(channels.welcome(channel_id, name), f"channel-{channel_id}")
+            ask = Ask(SNAPSHOT_COMMAND, str(channel.get("creator") or ""), channel_id, "welcome",
+                      channel_name=name)
+            responder.spawn(ask, responder.parse(ask))
 
     @app.action(RERUN_ACTION)
     async def on_rerun(ack: Any, body: dict, action: dict) -> None:

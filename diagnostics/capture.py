@@ -1,9 +1,16 @@
 """`meshbot snapshot`: write what the live source reads into the `meshbot.snapshot/v1` format.
 
 Capture goes through the live source itself, so a snapshot holds exactly what a live diagnosis
-would see, already redacted (secrets, tokens in logs). Secrets are read in the Istio namespace
-only. Anything that cannot be read is left out and reported, and `snapshot.yaml` lists the kinds
-that were captured, so a reader can tell "none exist" from "not captured".
+would see, and redacts again on the way to disk, more thoroughly than a diagnosis needs
+(diagnostics/redact.py: Secrets, kubeconfigs, Envoy secret and TLS contexts in istiod's config
+dumps, credentials in logs and in any other text). Secrets are read in the Istio namespace only.
+Anything that cannot be read is left out and reported, and `snapshot.yaml` lists the kinds that
+were captured, so a reader can tell "none exist" from "not captured".
+
+Every file name is built from names that came from the clusters (pod, namespace and container
+names, istiod's proxy ids, the cluster id), so each is checked against Kubernetes' name rules
+first and the resulting path is proven to lie inside the output folder: a proxy id such as
+`../../x.y` is reported and skipped, never written.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any, Awaitable, Callable
 import yaml
 
 from diagnostics.kinds import KNOWN_KINDS, Kind
+from diagnostics.names import is_cluster_folder, is_label, is_object_name, split_proxy_id
+from diagnostics.redact import redact_debug, redact_for_capture, redact_text
 from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, log_path
 from diagnostics.sources.base import NotCaptured, Source, SourceFailure
 from diagnostics.targets import log_reads
@@ -53,12 +62,20 @@ class ClusterCapture:
                 f"{self.files} debug/log files{errs}")
 
 
+class UnsafePath(Exception):
+    """A name from a cluster that cannot become (part of) a file path."""
+
+
 class _Writer:
     """Writes one cluster's folder, bounding concurrent reads."""
 
     def __init__(self, source: Source, cluster: str, istio_ns: str, root: Path,
                  options: CaptureOptions):
+        if not is_cluster_folder(cluster):
+            raise UnsafePath(f"cluster id {cluster!r} cannot name a folder (one path component "
+                             "of letters, digits, '.', '_', ':', '-'); name it so in the config")
         self.source, self.cluster, self.istio_ns = source, cluster, istio_ns
+        self.out = root.resolve()
         self.root, self.options = root / "clusters" / cluster, options
         self.result = ClusterCapture(cluster)
         self._limit = asyncio.Semaphore(CONCURRENCY)
@@ -73,10 +90,20 @@ class _Writer:
                 self.result.errors.append(f"{what}: {exc}")
                 return None
 
-    def _write(self, rel: str, text: str) -> None:
+    def _write(self, rel: str, text: str) -> bool:
+        """Write below this cluster's folder; `rel` is made of checked names only, and the
+        path (symbolic links followed) must still be inside the output folder, else it is
+        reported and skipped."""
         path = self.root / rel
+        if not path.resolve().is_relative_to(self.out):
+            self._skip(f"{rel} would be written outside {self.out}")
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        return True
+
+    def _skip(self, what: str) -> None:
+        self.result.errors.append(f"{what}: not captured")
 
     async def resources(self) -> list[dict]:
         """Every known kind; returns the pods (what the istiod part needs next)."""
@@ -91,7 +118,8 @@ class _Writer:
                 continue
             self.result.kinds.append(kind.key)
             self.result.objects += len(items)
-            doc = {"apiVersion": "v1", "kind": "List", "items": items}
+            doc = {"apiVersion": "v1", "kind": "List",
+                   "items": [redact_for_capture(item) for item in items]}
             self._write(f"resources/{kind.key}.yaml", yaml.safe_dump(doc, sort_keys=False))
             if kind.key == "pods":
                 pods = items
@@ -100,8 +128,11 @@ class _Writer:
     async def istiod(self, pods: list[dict]) -> None:
         istiods = [p for p in pods if namespace_of(p) == self.istio_ns
                    and ((p.get("metadata") or {}).get("labels") or {}).get("app") == "istiod"]
-        replicas = self.source.istiod_targets(self.cluster, istiods)
-        await asyncio.gather(*(self._replica(r) for r in replicas if not r.startswith("http")))
+        replicas = [r for r in self.source.istiod_targets(self.cluster, istiods)
+                    if not r.startswith("http")]
+        for bad in [r for r in replicas if not is_object_name(r)]:
+            self._skip(f"istiod replica {bad!r} is not a pod name")
+        await asyncio.gather(*(self._replica(r) for r in replicas if is_object_name(r)))
 
     async def _replica(self, replica: str) -> None:
         async def endpoint(name: str) -> Any:
@@ -113,12 +144,18 @@ class _Writer:
 
         bodies = await asyncio.gather(*(endpoint(e) for e in DEBUG_ENDPOINTS), self._istiod_log(replica))
         syncz = bodies[DEBUG_ENDPOINTS.index("syncz")] or []
-        await asyncio.gather(*(self._config_dump(replica, proxy) for proxy in self._proxies(syncz)))
+        await asyncio.gather(*(self._config_dump(replica, proxy)
+                               for proxy in self._proxies(replica, syncz)))
 
-    def _proxies(self, syncz: Any) -> list[str]:
-        ids = [str(e.get("proxy")) for e in syncz if isinstance(e, dict) and e.get("proxy")]
+    def _proxies(self, replica: str, syncz: Any) -> list[str]:
+        """The proxy ids whose config_dump to capture: `<pod>.<namespace>` ids only (anything
+        else would be a file name no pod has), in the namespaces asked about."""
+        entries = syncz if isinstance(syncz, list) else []
+        ids = [str(e.get("proxy")) for e in entries if isinstance(e, dict) and e.get("proxy")]
+        for bad in sorted({p for p in ids if split_proxy_id(p) is None}):
+            self._skip(f"{replica} /debug/syncz names proxy {bad[:100]!r}, not <pod>.<namespace>")
         wanted = set(self.options.namespaces)
-        ids = [p for p in ids if not wanted or p.rsplit(".", 1)[-1] in wanted]
+        ids = [p for p in ids if (parts := split_proxy_id(p)) and (not wanted or parts[1] in wanted)]
         return sorted(ids)[: self.options.max_config_dumps]
 
     async def _config_dump(self, replica: str, proxy: str) -> None:
@@ -142,15 +179,18 @@ class _Writer:
 
     async def _log(self, ns: str, pod: str, container: str, lines: int,
                    previous: bool = False) -> None:
+        if not (is_label(ns) and is_object_name(pod) and is_label(container)):
+            self._skip(f"log of {ns[:63]!r}/{pod[:253]!r}/{container[:63]!r} (not names)")
+            return
         text = await self._read(f"log {ns}/{pod}/{container}", lambda: self.source.pod_log(
             self.cluster, ns, pod, container, lines, previous))
-        if text is not None:
-            self._write(log_path(ns, pod, container, previous), text)
+        if text is not None and self._write(log_path(ns, pod, container, previous),
+                                            redact_text(text)):
             self.result.files += 1
 
     def _json(self, rel: str, body: Any) -> None:
-        self._write(rel, json.dumps(body, indent=1, sort_keys=True) + "\n")
-        self.result.files += 1
+        if self._write(rel, json.dumps(redact_debug(body), indent=1, sort_keys=True) + "\n"):
+            self.result.files += 1
 
 
 async def capture(source: Source, out: Path, options: CaptureOptions | None = None
@@ -163,19 +203,25 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
     infos = source.cluster_infos()
 
     async def one(info) -> ClusterCapture:
-        writer = _Writer(source, info.name, info.istio_namespace, root, options)
+        try:
+            writer = _Writer(source, info.name, info.istio_namespace, root, options)
+        except UnsafePath as exc:
+            return ClusterCapture(info.name, errors=[str(exc)])
         pods = await writer.resources()
         await asyncio.gather(writer.istiod(pods), writer.workload_logs(pods))
         return writer.result
 
     results = await asyncio.gather(*(one(i) for i in infos))
+    written = [r for r in results
+               if is_cluster_folder(r.name) and (root / "clusters" / r.name).is_dir()]
     meta: dict[str, Any] = {
         "format": FORMAT,
         "captured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "clusters": [r.name for r in results],
-        "kinds": {r.name: sorted(r.kinds) for r in results},
+        "clusters": [r.name for r in written],
+        "kinds": {r.name: sorted(r.kinds) for r in written},
     }
-    custom = {i.name: i.istio_namespace for i in infos if i.istio_namespace != DEFAULT_ISTIO_NAMESPACE}
+    custom = {i.name: i.istio_namespace for i in infos if i.istio_namespace != DEFAULT_ISTIO_NAMESPACE
+              and any(r.name == i.name for r in written)}
     if custom:
         meta["istio_namespaces"] = custom
     (root / "snapshot.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")

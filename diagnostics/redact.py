@@ -4,6 +4,13 @@ Token, key and client-certificate values become the plain string `REDACTED` (con
 inside a kubeconfig carried by a Secret (a remote secret) the kubeconfig's own fields are
 redacted before it is encoded again, so checks still see its server, CA and auth *kind*.
 CA certificates are public and stay: the trust checks compare them.
+
+Where there is a structure, redaction follows it: a Secret's data, stringData and annotations;
+a kubeconfig's users (tokens, client keys, exec arguments and environment, auth-provider
+config); Envoy's TLS certificates, generic secrets and credential headers in istiod's config
+dumps; workload environment variables named like credentials. Everywhere else, and after the
+structure, free text is searched for what credentials look like: `Authorization: Bearer/Basic`,
+`token=`/`password=` pairs, Slack tokens, JWTs, PEM private keys, passwords in URLs.
 """
 
 from __future__ import annotations
@@ -22,19 +29,61 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Secret data keys that hold public CA material, kept so trust checks can compare roots.
 PUBLIC_CERT_KEYS = frozenset({"ca.crt", "root-cert.pem", "ca-cert.pem", "cert-chain.pem",
                               "ca-bundle.crt", "ca-bundle.pem"})
+# Secret annotations that carry names, not credentials (the first one is read by the checks);
+# any other annotation value of a Secret is redacted, since a token there has no telltale shape.
+PUBLIC_SECRET_ANNOTATIONS = frozenset({"networking.istio.io/cluster",
+                                       "kubernetes.io/service-account.name",
+                                       "kubernetes.io/service-account.uid"})
 _USER_SECRET_FIELDS = ("token", "client-key-data", "client-certificate-data", "password")
 
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}")
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
-                          re.DOTALL)
+# -- free text ---------------------------------------------------------------------------------
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?"
+                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+_AUTHORIZATION = re.compile(r"(?i)\b((?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?"
+                            r"(?:bearer|basic|token|negotiate|digest)?\s*)[^\s\"',;]{4,}")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_SLACK_TOKEN = re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{6,}")
+_CREDENTIAL_PAIR = re.compile(
+    r"(?i)(\b(?:access_|refresh_|id_|auth_|bearer_)?token|\bpass(?:word|wd)?|\bpwd"
+    r"|\bclient_secret|\bsecret_key|\bapi_?key|\bprivate_key)"
+    r"(\s*=\s*|[\"']\s*:\s*[\"']?|\s*:\s+(?=\S))([^\s\"'&,;}\]]+)")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
+# One cheap search tells whether a string needs the patterns above at all.
+_SUSPECT = re.compile(r"(?i)PRIVATE KEY|authoriz|bearer|eyJ|xox|xapp-|token|pass|pwd|secret"
+                      r"|api_?key|://[^/\s]*@")
 
 
-def redact_log(text: str) -> str:
-    """Bearer tokens, JWTs and PEM private keys in free text."""
+def redact_text(text: str) -> str:
+    """Credentials in free text (logs, any string of a captured document)."""
+    if not _SUSPECT.search(text):
+        return text
     text = _PRIVATE_KEY.sub(REDACTED, text)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    return _JWT.sub(REDACTED, text)
+    text = _JWT.sub(REDACTED, text)
+    text = _SLACK_TOKEN.sub(REDACTED, text)
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    return _CREDENTIAL_PAIR.sub(
+        lambda m: m.group(0) if m.group(3) == REDACTED else m.group(1) + m.group(2) + REDACTED,
+        text)
+
+
+redact_log = redact_text  # the name the live source and the checks use
+
+
+def _strings(value: Any) -> Any:
+    """`redact_text` over every string of a JSON-like document (a new document)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    return value
+
+
+# -- kubeconfigs and Secrets -------------------------------------------------------------------
 
 
 def redact_kubeconfig(kubeconfig: dict) -> dict:
@@ -48,10 +97,13 @@ def redact_kubeconfig(kubeconfig: dict) -> dict:
         provider = user.get("auth-provider") or {}
         if isinstance(provider.get("config"), dict):
             provider["config"] = {k: REDACTED for k in provider["config"]}
-        for env in ((user.get("exec") or {}).get("env") or []):
+        exec_ = user.get("exec") if isinstance(user.get("exec"), dict) else {}
+        for env in exec_.get("env") or []:
             if isinstance(env, dict) and "value" in env:
                 env["value"] = REDACTED
-    return out
+        if isinstance(exec_.get("args"), list):  # `--token=...` and the like: no telltale
+            exec_["args"] = [REDACTED for _ in exec_["args"]]
+    return _strings(out)
 
 
 def parse_kubeconfig(text: str | None) -> dict | None:
@@ -79,7 +131,7 @@ def _redact_secret_value(key: str, value: Any, encoded: bool) -> Any:
 
 
 def redact_object(obj: dict) -> dict:
-    """Return `obj` with Secret values redacted; other kinds pass through untouched."""
+    """Return `obj` with Secret values and annotations redacted; other kinds pass untouched."""
     if obj.get("kind") != "Secret":
         return obj
     out = dict(obj)
@@ -88,10 +140,10 @@ def redact_object(obj: dict) -> dict:
         if isinstance(values, dict):
             out[field] = {k: _redact_secret_value(k, v, encoded) for k, v in values.items()}
     meta = dict(obj.get("metadata") or {})
-    annotations = dict(meta.get("annotations") or {})
-    if LAST_APPLIED in annotations:
-        annotations[LAST_APPLIED] = REDACTED
-        meta["annotations"] = annotations
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        meta["annotations"] = {k: v if k in PUBLIC_SECRET_ANNOTATIONS else REDACTED
+                               for k, v in annotations.items()}
     out["metadata"] = meta
     return out
 
@@ -104,3 +156,106 @@ def decode_secret_value(value: Any) -> str | None:
         return base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+
+
+# -- what a capture writes ---------------------------------------------------------------------
+
+_CREDENTIAL_WORDS = {"TOKEN", "PASSWORD", "PASSWD", "SECRET", "APIKEY", "CREDENTIAL",
+                     "CREDENTIALS"}
+_CREDENTIAL_PAIRS = {("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY")}
+
+
+def _credential_name(name: str) -> bool:
+    """An environment variable named like a credential: DB_PASSWORD, GITHUB_TOKEN, API_KEY,
+    AWS_SECRET_ACCESS_KEY. The last word decides: istiod's LOCAL_CLUSTER_SECRET_WATCHER is a
+    switch, not a secret."""
+    words = [w for w in re.split(r"[^A-Z0-9]+", name.upper()) if w]
+    return bool(words) and (words[-1] in _CREDENTIAL_WORDS
+                            or tuple(words[-2:]) in _CREDENTIAL_PAIRS)
+
+
+def _env_values(value: Any) -> Any:
+    """Literal values of credential-named environment variables, wherever a pod spec or a
+    workload template lists them."""
+    if isinstance(value, list):
+        return [_env_values(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _env_values(v) for k, v in value.items()}
+    env = out.get("env")
+    if isinstance(env, list):
+        out["env"] = [{**e, "value": REDACTED} if isinstance(e, dict) and "value" in e
+                      and _credential_name(str(e.get("name", ""))) else e for e in env]
+    return out
+
+
+def redact_for_capture(obj: dict) -> dict:
+    """A Kubernetes object as `meshbot snapshot` writes it: Secrets by their structure,
+    credential-named environment variables, then every string by pattern."""
+    return _strings(_env_values(redact_object(obj)))
+
+
+_TLS_CERTIFICATES = {"tlscertificate", "tlscertificates"}
+_SECRET_FIELDS = {"privatekey", "password", "genericsecret", "sessionticketkeys", "hmacsecret",
+                  "clientsecret", "privatekeyprovider", "accesstoken", "apikey"}
+_DATA_SOURCE = {"inlinebytes", "inlinestring"}
+_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie",
+                       "x-api-key", "x-auth-token", "x-vault-token"}
+_HEADER_NAME_FIELDS = ("key", "name", "header_name", "headerName")
+
+
+def _norm(key: str) -> str:
+    return key.replace("_", "").lower()
+
+
+def _private_key_bytes(value: Any) -> bool:
+    """An inline_bytes value (base64) that decodes to a PEM private key."""
+    if not isinstance(value, str) or len(value) < 40:
+        return False
+    try:
+        return b"PRIVATE KEY" in base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _all_data_sources(value: Any) -> Any:
+    """Every inline value below a TLS certificate: its chain (a client certificate) and key."""
+    if isinstance(value, dict):
+        return {k: REDACTED if _norm(k) in _DATA_SOURCE else _all_data_sources(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_all_data_sources(v) for v in value]
+    return value
+
+
+def _credential_header(node: dict) -> bool:
+    names = [node.get(f) for f in _HEADER_NAME_FIELDS]
+    return any(isinstance(n, str) and n.lower() in _CREDENTIAL_HEADERS for n in names)
+
+
+def _debug_structure(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_debug_structure(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if _credential_header(value):  # {key: authorization, value: ...} or a matcher on it
+        return {k: v if k in _HEADER_NAME_FIELDS else REDACTED for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        norm = _norm(key)
+        if norm in _SECRET_FIELDS:
+            out[key] = REDACTED
+        elif norm in _TLS_CERTIFICATES:
+            out[key] = _all_data_sources(item)
+        elif norm == "inlinebytes" and _private_key_bytes(item):
+            out[key] = REDACTED
+        else:
+            out[key] = _debug_structure(item)
+    return out
+
+
+def redact_debug(body: Any) -> Any:
+    """An istiod debug body (config dumps above all) as a capture writes it: Envoy's TLS
+    certificates (client chain and key), generic secrets, session ticket keys and credential
+    headers by structure, then every string by pattern. Trusted CAs (validation contexts) stay."""
+    return _strings(_debug_structure(body))

@@ -4,6 +4,12 @@ A snapshot is a directory (or a `.tar.gz` of one) holding, per cluster, the Kube
 istiod/Envoy debug bodies that the live source would fetch. This module only loads and indexes
 files; the snapshot *source* (diagnostics/sources/snapshot.py) and the replay simulator build on
 it. Every malformed file is reported with its path and line instead of a traceback.
+
+A snapshot may come from anywhere, so reading it is bounded: an archive is checked member by
+member before anything is extracted (count, each member's size, the total), a file larger than
+MAX_FILE_BYTES is refused with its name, a log is read from its end and only as far back as the
+lines asked for (at most LOG_TAIL_BYTES), and a file name built from a name inside the snapshot
+(a proxy id from syncz, a pod name) never leads outside the cluster's folder.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import shutil
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +32,20 @@ from diagnostics.selectors import field_predicate, label_predicate
 
 FORMAT = "meshbot.snapshot/v1"
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 256 * MIB  # one resources or debug file (YAML takes ~10x that in memory)
+LOG_TAIL_BYTES = 32 * MIB  # of a log, read from its end
+_BLOCK = 64 * 1024
+_OUTSIDE = ".meshbot-name-outside-the-snapshot"  # what a name leaving the folder reads as
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a `.tar.gz` snapshot may hold; checked before extraction."""
+
+    members: int = 100_000
+    member_bytes: int = 512 * MIB
+    total_bytes: int = 4096 * MIB
 _RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -43,6 +64,10 @@ class SnapshotError(Exception):
 
 def _read_text(path: Path) -> str:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SnapshotError(f"file is {size / MIB:.0f} MiB; meshbot reads files of at most "
+                                f"{MAX_FILE_BYTES // MIB} MiB", path)
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise SnapshotError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path) from None
@@ -96,6 +121,28 @@ def _expand(doc: Any, path: Path) -> Iterator[dict]:
     if not isinstance(meta, dict) or not meta.get("name"):
         raise SnapshotError(f"{kind} object has no metadata.name", path)
     yield doc
+
+
+def read_tail(path: Path, lines: int | None, limit: int = LOG_TAIL_BYTES) -> bytes:
+    """The last `lines` lines of a file (all of it for None, none for 0), read backwards from
+    its end block by block and never more than `limit` bytes of it: a 1 GiB log costs what its
+    tail costs."""
+    if lines == 0:
+        return b""
+    blocks: list[bytes] = []
+    size = newlines = 0
+    with path.open("rb") as f:
+        start = f.seek(0, 2)
+        while start > 0 and size < limit and (lines is None or newlines <= lines):
+            step = min(_BLOCK, start, limit - size)
+            start -= step
+            f.seek(start)
+            block = f.read(step)
+            blocks.append(block)
+            size += len(block)
+            newlines += block.count(b"\n")
+    data = b"".join(reversed(blocks))
+    return data if lines is None else b"".join(data.splitlines(keepends=True)[-lines:])
 
 
 def log_path(namespace: str, pod: str, container: str, previous: bool = False) -> str:
@@ -155,17 +202,27 @@ class ClusterSnapshot:
                 return obj
         return None
 
+    def _inside(self, path: Path) -> Path:
+        """`path` when it stays inside this cluster's folder; else a name no file has, so a
+        name such as `../../x` reads as "not captured" instead of reading outside."""
+        try:
+            if path.resolve().is_relative_to(self.root.resolve()):
+                return path
+        except ValueError:  # a NUL in the name
+            pass
+        return self.root / _OUTSIDE
+
     def istiod_file(self, pod: str, endpoint: str) -> Path:
-        return self.root / "istiod" / pod / f"{endpoint}.json"
+        return self._inside(self.root / "istiod" / pod / f"{endpoint}.json")
 
     def config_dump_file(self, pod: str, proxy_id: str) -> Path:
-        return self.root / "istiod" / pod / "config_dump" / f"{proxy_id}.json"
+        return self._inside(self.root / "istiod" / pod / "config_dump" / f"{proxy_id}.json")
 
     def proxy_file(self, namespace: str, pod: str, name: str) -> Path:
-        return self.root / "proxies" / namespace / pod / name
+        return self._inside(self.root / "proxies" / namespace / pod / name)
 
     def log_file(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
-        return self.root / log_path(namespace, pod, container, previous)
+        return self._inside(self.root / log_path(namespace, pod, container, previous))
 
 
 @dataclass
@@ -181,12 +238,12 @@ class Snapshot:
         return list(self.clusters)
 
     @classmethod
-    def open(cls, path: str | Path) -> "Snapshot":
+    def open(cls, path: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> "Snapshot":
         """Open a snapshot directory or `.tar.gz`; raise SnapshotError with a clear reason."""
         p = Path(path)
         if not p.exists():
             raise SnapshotError("no such snapshot (directory or .tar.gz)", p)
-        root = _unpack(p) if p.is_file() else p
+        root = _unpack(p, limits) if p.is_file() else p
         meta = _read_meta(root)
         clusters_dir = root / "clusters"
         if not clusters_dir.is_dir():
@@ -252,16 +309,38 @@ def _captured_keys(kinds: Any, root: Path) -> frozenset[str] | None:
     return frozenset(keys)
 
 
-def _unpack(archive: Path) -> Path:
-    """Extract a `.tar.gz` snapshot into a temporary folder removed at exit."""
+def _checked_members(tar: tarfile.TarFile, archive: Path, limits: ArchiveLimits
+                     ) -> list[tarfile.TarInfo]:
+    """The archive's members, read one header at a time (each member's data is skipped, not
+    kept) and refused as soon as one limit is passed, before anything is extracted."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for member in tar:
+        members.append(member)
+        total += member.size
+        if len(members) > limits.members:
+            raise SnapshotError(f"archive holds more than {limits.members:,} files", archive)
+        if member.size > limits.member_bytes:
+            raise SnapshotError(f"archive member {member.name[:200]!r} is "
+                                f"{member.size / MIB:,.0f} MiB; a member may have at most "
+                                f"{limits.member_bytes // MIB:,} MiB", archive)
+        if total > limits.total_bytes:
+            raise SnapshotError(f"archive unpacks to more than {limits.total_bytes // MIB:,} MiB",
+                                archive)
+    return members
+
+
+def _unpack(archive: Path, limits: ArchiveLimits) -> Path:
+    """Extract a `.tar.gz` snapshot, within `limits`, into a temporary folder removed at exit."""
     if not tarfile.is_tarfile(archive):
         raise SnapshotError("not a directory or a .tar.gz archive", archive)
     tmp = Path(tempfile.mkdtemp(prefix="meshbot-snapshot-"))
     atexit.register(shutil.rmtree, tmp, True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(tmp, filter="data")
-    except (tarfile.TarError, OSError) as exc:
+            members = _checked_members(tar, archive, limits)
+            tar.extractall(tmp, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise SnapshotError(f"cannot extract archive: {exc}", archive) from None
     for candidate in [tmp, *sorted(p for p in tmp.iterdir() if p.is_dir())]:
         if (candidate / "clusters").is_dir():

@@ -12,8 +12,8 @@ from __future__ import annotations
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.targets import KINDS, normalize_kind
 from handlers.base import CommandSpec, Request
-from handlers.grammar import (ParsedArgs, UsageError, validate_namespace, validate_object_name,
-                              validate_service)
+from handlers.grammar import (ParsedArgs, UsageError, shown, validate_namespace,
+                              validate_object_name, validate_service)
 from handlers.options import reject_options, request
 
 NAME = "check"
@@ -36,10 +36,10 @@ def parse_target(word: str) -> tuple[str, str]:
     kind_word, slash, name = word.partition("/")
     if not slash or not kind_word or not name:
         raise UsageError(f"give the target as <kind>/<name> (kind: {_KIND_HELP}), "
-                         f"e.g. svc/payload-api; got {word!r}", NAME)
+                         f"e.g. svc/payload-api; got {shown(word)}", NAME)
     kind = normalize_kind(kind_word)
     if kind is None:
-        raise UsageError(f"unknown kind {kind_word!r}: use one of {_KIND_HELP}", NAME)
+        raise UsageError(f"unknown kind {shown(kind_word)}: use one of {_KIND_HELP}", NAME)
     if kind == "svc":
         validate_service(name, NAME)
     elif kind == "ns":
@@ -57,7 +57,8 @@ def build(parsed: ParsedArgs) -> Request:
     if kind == "ns":
         given = parsed.options.get("namespace")
         if given is not None and given != name:
-            raise UsageError(f"ns/{name} is a namespace; -n {given} does not apply", NAME)
+            raise UsageError(f"ns/{name} is a namespace; -n {shown(str(given))} does not apply",
+                             NAME)
         namespace = name
     else:
         namespace = validate_namespace(str(parsed.options.get("namespace", "default")), NAME)

@@ -7,8 +7,8 @@ import difflib
 from handlers import (check, control_plane, digest, proxy_status, remote_clusters, trust,
                       why_local_only)
 from handlers.base import CommandSpec, Request, TextReply
-from handlers.grammar import (HELP_FLAGS, ParsedArgs, UsageError, split_args,
-                              terminal_options_help, tokenize)
+from handlers.grammar import (HELP_FLAGS, SHOWN, ParsedArgs, UsageError, shown_word,
+                              split_args, terminal_options_help, tokenize)
 
 # Commands of contract C1 that a later release adds; asking for one says so plainly.
 PLANNED: dict[str, str] = {}
@@ -42,9 +42,9 @@ COMMANDS: dict[str, CommandSpec] = {
 def unknown_command_message(name: str) -> str:
     if name in PLANNED:
         return f"`{name}` ({PLANNED[name]}) is not available in this version yet."
-    close = difflib.get_close_matches(name, list(COMMANDS) + list(PLANNED), n=1)
+    close = difflib.get_close_matches(name[:SHOWN], list(COMMANDS) + list(PLANNED), n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""
-    return f"unknown command `{name}`.{hint}"
+    return f"unknown command {shown_word(name, '`{}`')}.{hint}"
 
 
 def parse(text_or_tokens: str | list[str], *, terminal: bool) -> Request | TextReply:
@@ -63,7 +63,7 @@ def parse(text_or_tokens: str | list[str], *, terminal: bool) -> Request | TextR
     spec = COMMANDS.get(name)
     if spec is None and name.startswith("-") and len(name) > 1:
         raise UsageError(f"the command comes first, then its options: <command> [args] "
-                         f"(got {name} first)")
+                         f"(got {shown_word(name)} first)")
     if spec is None:
         raise UsageError(unknown_command_message(name))
     if spec is not HELP and any(token in HELP_FLAGS for token in rest):

@@ -3,18 +3,28 @@
 Parsing is hand-written rather than argparse because the same text arrives from Slack, where
 argparse's habit of printing and exiting is wrong, and because every mistake must become one
 clear usage message. Names are validated here, before anything is fetched.
+
+Text from Slack is untrusted and may be huge: its length is bounded before anything else looks
+at it, it is split in one linear pass, names are matched in full (`fullmatch`: `$` would accept a
+trailing newline), and a message quotes at most a short prefix of what was typed.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]*$")
+from diagnostics.names import is_cluster, is_label, is_object_name, is_service
+
+MAX_TEXT = 4000  # characters of command text read at all; longer text is refused unread
+SHOWN = 60  # characters of user input quoted back in a message
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9-][A-Za-z0-9._-]{0,%d}" % (SHOWN - 1))
+
+# One token piece per match; every alternative is linear and the last one catches what no
+# other does (an unterminated quote, a trailing backslash), so splitting is a single pass.
+_PIECE = re.compile(r"""(?P<space>\s+)|'(?P<single>[^']*)'|"(?P<double>(?:[^"\\]|\\.)*)"|"""
+                    r"""\\(?P<escaped>.)|(?P<plain>[^\s'"\\]+)|(?P<bad>.)""", re.DOTALL)
+_DOUBLE_ESCAPE = re.compile(r'\\([\\"])')
 
 # Slack may turn quotes into typographic ones; treat them as plain quotes.
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
@@ -91,12 +101,52 @@ class ParsedArgs:
     terminal: bool = False  # typed in a terminal (meshbot mesh), not in Slack
 
 
+def shown(value: str, limit: int = SHOWN) -> str:
+    """User input as a message quotes it: repr'd, and only a short prefix of a long value."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
+def shown_word(value: str, style: str = "{}") -> str:
+    """A word the asker typed, quoted back: as it is (in `style`) when it is a plain word, else
+    as `shown` quotes it, so neither markup nor long input is echoed."""
+    return style.format(value) if _PLAIN_WORD.fullmatch(value) else shown(value)
+
+
+def check_length(text: str) -> str:
+    """Refuse text longer than any command before anything else reads it."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"the command text is {len(text):,} characters long; meshbot reads "
+                         f"commands of at most {MAX_TEXT:,} characters")
+    return text
+
+
 def tokenize(text: str) -> list[str]:
-    """Split command text like a shell would, forgiving Slack's typographic quotes."""
-    try:
-        return shlex.split(text.translate(_SMART_QUOTES))
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the command text: {exc}") from None
+    """Split command text as a POSIX shell would (quotes, backslash escapes), forgiving Slack's
+    typographic quotes, in one linear pass (shlex.split is quadratic in a word's length)."""
+    tokens: list[str] = []
+    word: list[str] | None = None
+    for m in _PIECE.finditer(check_length(text).translate(_SMART_QUOTES)):
+        kind = m.lastgroup
+        if kind == "space":
+            if word is not None:
+                tokens.append("".join(word))
+            word = None
+            continue
+        if kind == "bad":
+            problem = "a backslash ends it" if m.group() == "\\" else \
+                f"no closing quotation ({m.group()})"
+            raise UsageError(f"cannot parse the command text: {problem}")
+        piece = m.group(kind)
+        if kind == "double":
+            piece = _DOUBLE_ESCAPE.sub(r"\1", piece)
+        if word is None:
+            word = []
+        word.append(piece)
+    if word is not None:
+        tokens.append("".join(word))
+    return tokens
 
 
 def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs:
@@ -113,7 +163,7 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
         flag, _, inline = token.partition("=")
         opt = table.get(flag)
         if opt is None:
-            raise UsageError(f"unknown option {flag}", command)
+            raise UsageError(f"unknown option {shown_word(flag)}", command)
         if opt.terminal_only and not terminal:
             raise UsageError(f"{flag} only works in a terminal (meshbot mesh ...)", command)
         if not opt.takes_value:
@@ -125,7 +175,7 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
             value, i = tokens[i], i + 1
         else:
             raise UsageError(f"{flag} needs a value", command)
-        if opt.choices and value not in opt.choices:
+        if opt.choices and value not in opt.choices:  # the value is not quoted back
             raise UsageError(f"{flag} must be one of {', '.join(opt.choices)}", command)
         if opt.repeatable:
             parsed.options.setdefault(opt.dest, [])
@@ -138,26 +188,26 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
 
 
 def validate_namespace(value: str, command: str | None = None) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise UsageError(f"{value!r} is not a valid namespace name (lowercase letters, digits "
+    if not is_label(value):
+        raise UsageError(f"{shown(value)} is not a valid namespace name (lowercase letters, digits "
                          "and '-', at most 63 characters)", command)
     return value
 
 
 def validate_service(value: str, command: str | None = None) -> str:
-    if len(value) > 63 or not _DNS1035_LABEL.match(value):
-        raise UsageError(f"{value!r} is not a valid service name (starts with a letter; "
+    if not is_service(value):
+        raise UsageError(f"{shown(value)} is not a valid service name (starts with a letter; "
                          "lowercase letters, digits and '-'; at most 63 characters)", command)
     return value
 
 
 def validate_object_name(value: str, command: str | None = None) -> str:
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
-        raise UsageError(f"{value!r} is not a valid Kubernetes object name", command)
+    if not is_object_name(value):
+        raise UsageError(f"{shown(value)} is not a valid Kubernetes object name", command)
     return value
 
 
 def validate_cluster(value: str, command: str | None = None) -> str:
-    if len(value) > 253 or not _CLUSTER.match(value):
-        raise UsageError(f"{value!r} is not a valid cluster name", command)
+    if not is_cluster(value):
+        raise UsageError(f"{shown(value)} is not a valid cluster name", command)
     return value

@@ -14,6 +14,7 @@ from typing import AsyncIterator
 
 import aiohttp
 
+from bot.http_guard import HttpLimits
 from bot.serve import Bot
 from bot.settings import Settings
 from diagnostics.config import Config
@@ -37,14 +38,15 @@ async def fast_slack(**kw) -> AsyncIterator:
 @asynccontextmanager
 async def running_bot(slack, *, socket_mode: bool = False, config: Config | None = None,
                       source: Source | None = None, snapshot: Path = DEMO,
-                      redis_url: str | None = None, alert_token: str | None = None
-                      ) -> AsyncIterator[Bot]:
+                      redis_url: str | None = None, alert_token: str | None = None,
+                      http_limits: HttpLimits | None = None) -> AsyncIterator[Bot]:
     """The bot as `meshbot serve` runs it, on an ephemeral port, answering from a snapshot."""
     settings = Settings(bot_token=slack.bot_token, signing_secret=slack.signing_secret,
                         app_token=slack.app_token if socket_mode else None,
                         api_url=slack.api.url, snapshot=str(snapshot), http_port=0,
                         redis_url=redis_url, alertmanager_token=alert_token)
-    bot = Bot(settings, config or Config(), source=source, host="127.0.0.1")
+    bot = Bot(settings, config or Config(), source=source, host="127.0.0.1",
+              http_limits=http_limits or HttpLimits())
     await bot.start(port=0)
     try:
         if socket_mode:

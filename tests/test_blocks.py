@@ -90,3 +90,45 @@ async def test_refused_blocks_degrade_to_text_with_the_content_attached():
         (message,) = slack.api.messages("C0GENERAL")
         assert "the full message is attached" in message.text
         assert [f.filename for f in slack.api.files()] == ["message.txt"]
+
+
+def _refusals(message) -> list[str]:
+    """What the fake Slack (Slack's own limits) would refuse in a message, if anything."""
+    from tests.slackfake.blockkit import validate_message_blocks
+
+    problems = validate_message_blocks(message.blocks)
+    out = list(problems[1]) if problems else []
+    if len(message.text) > 4000:
+        out.append(f"text of {len(message.text)} characters")
+    return out
+
+
+def test_every_message_meshbot_builds_is_within_block_kit_limits_whatever_its_input():
+    """Extreme inputs for every builder: a command near the length bound, a huge summary,
+    markup-heavy and huge alert labels. Nothing Slack would refuse comes out."""
+    from bot.alerts import Alert, Notification
+    from bot.blocks import (SlackMessage, failure_message, incident_message, progress_message,
+                            root_message, text_message)
+
+    command = "why-local-only helloworld -n sample" + " --cluster cluster1" * 200
+    amp = "&" * 2990  # escaping makes each & five characters
+    report = huge_report()
+    alert = Alert("firing", {"alertname": amp}, {"summary": amp}, "", "", "f" * 16)
+    notification = Notification("firing", (alert,) * 3, "{}:" + amp, receiver=amp,
+                                 group_labels={"g" * 500: amp}, common_annotations={})
+    state = {"status": "firing", "first_seen": 0, "verdict": "problem", "summary": amp,
+             "commands": [command], "notified": 3, "flaps": 2}
+    messages = [progress_message(command, "U0ALICE"), progress_message(amp),
+                root_message(report, command, "U0ALICE"), root_message(report, amp),
+                failure_message(command, amp, "U0ALICE"), text_message(amp * 20),
+                incident_message(notification, state), *thread(report, command),
+                SlackMessage(text=amp * 5, blocks=[section_dict(amp * 2) for _ in range(80)])]
+    for message in messages:
+        assert not _refusals(message), message.blocks[:1]
+    long_root = root_message(report, command)
+    assert "too long for Re-run" in all_text(long_root.blocks)
+    assert "…" in all_text(progress_message(command).blocks)
+
+
+def section_dict(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

@@ -231,3 +231,19 @@ async def test_an_answer_larger_than_a_message_spills_into_files(transport, crow
         shown = injection.all_text + "".join(f.text for f in attached)
         missing = [i for i in range(CROWD) if f"crowd-{i:02d}-" not in shown]
         assert not missing, f"workloads neither in the thread nor in its files: {missing}"
+
+
+@TRANSPORTS
+async def test_a_valid_command_of_nearly_3000_characters_is_answered(transport):
+    """The progress message once quoted the whole command and broke Block Kit's 3000-character
+    section limit, so the command was dropped without a word."""
+    text = "why-local-only helloworld -n sample" + " --cluster cluster1 --cluster cluster2" * 80
+    assert len(text) > 2950
+    async with slack_user(transport) as alice:
+        assert await alice.slash(text) == {}
+        await alice.settled()
+        assert not [c for c in alice.slack.api.calls() if not c.ok], "Slack refused nothing"
+        (root,) = roots(alice.slack)
+        assert "PROBLEM" in root.all_text and root.edits
+        assert "--cluster cluster2 --cluster clu" in root.all_text and "…" in root.all_text
+        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) > 3

@@ -248,3 +248,75 @@ def test_control_plane_focuses_on_the_named_cluster():
     assert "does not take -n/--namespace" in usage_error("control-plane -n istio-system")
     assert "not a valid cluster name" in usage_error("control-plane --cluster 'a b;rm'")
     assert "usage: control-plane" in ask("help control-plane").text
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("tokens", [
+    ["why-local-only", "helloworld\n"],
+    ["why-local-only", "helloworld", "-n", "sample\n"],
+    ["why-local-only", "helloworld", "--from", "sleep-1\n"],
+    ["why-local-only", "helloworld", "--cluster", "cluster1\n"],
+    ["check", "svc/payload-api\n"],
+    ["check", "deploy/payload-api\n"],
+    ["check", "ns/shop\n"],
+])
+def test_a_name_ending_in_a_newline_is_not_a_name(tokens):
+    """`$` matches before a final newline; names are matched in full. Both ways text arrives:
+    argv from a terminal, quoted text from Slack."""
+    with pytest.raises(UsageError, match="not a valid"):
+        parse(tokens, terminal=True)
+    quoted = " ".join(f'"{t}"' for t in tokens)
+    with pytest.raises(UsageError, match="not a valid"):
+        parse(quoted, terminal=False)
+
+
+def test_text_longer_than_any_command_is_refused_before_it_is_read():
+    message = usage_error("why-local-only " + "a" * 600_000)
+    assert "600,015 characters long" in message and "at most 4,000" in message
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize("text", [
+    "why-local-only " + "A" * 3000,
+    "why-local-only hw -n " + "B" * 3000,
+    "check svc/" + "C" * 3000,
+    "check " + "d" * 3000 + "/x",
+    "why-local-only hw --" + "e" * 3000,
+    "f" * 3000,
+    "why-local-only hw --cluster " + "g" * 3000,
+])
+def test_messages_quote_only_a_short_prefix_of_what_was_typed(text):
+    message = usage_error(text)
+    assert len(message) < 400, message
+    assert "3,0" in message  # ... and say how long the whole input was
+
+
+def test_splitting_agrees_with_a_posix_shell_on_quotes_and_escapes():
+    """The one-pass splitter against shlex (the reference it replaces), on random texts made
+    of the characters that matter."""
+    import random
+    import shlex
+
+    from handlers.grammar import tokenize
+
+    rng = random.Random(15)
+    for _ in range(5000):
+        text = "".join(rng.choice("ab '\"\\\t\n$") for _ in range(rng.randint(0, 14)))
+        try:
+            expected: object = shlex.split(text)
+        except ValueError:
+            expected = UsageError
+        try:
+            got: object = tokenize(text)
+        except UsageError:
+            got = UsageError
+        assert got == expected, text
+
+
+def test_a_valid_command_near_the_length_bound_is_parsed():
+    clusters = [f"cluster-{i:02d}-" + "x" * 230 for i in range(12)]
+    text = "why-local-only helloworld -n sample " + " ".join(f"--cluster {c}" for c in clusters)
+    assert 2950 < len(text) <= 4000
+    assert ask(text).clusters == clusters

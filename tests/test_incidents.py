@@ -228,6 +228,16 @@ def test_payload_parsing_is_lenient_but_says_what_is_wrong():
      ["why-local-only reviews -n bookinfo", "check svc/reviews -n bookinfo"]),
     ({"alertname": "Weird", "service": "Not_A_Name"}, ["digest"]),
     ({"alertname": "SomethingElse"}, ["digest"]),
+    # label values are data: never options, never names that are not names
+    ({"pod": "web-1 --cluster cluster2", "namespace": "shop"}, ["digest"]),
+    ({"pod": "web-1", "namespace": "shop --cluster cluster2"}, ["digest"]),
+    ({"pod": "web-1", "namespace": "shop", "cluster": "cluster1 --from x"},
+     ["check pod/web-1 -n shop"]),
+    ({"service": "reviews --from sleep-1", "namespace": "bookinfo"}, ["digest"]),
+    ({"destination_service": "reviews.bookinfo --cluster cluster2.svc"}, ["digest"]),
+    ({"pod": "payload-api\n", "namespace": "shop"}, ["digest"]),
+    ({"service": "reviews", "namespace": "Not_A_Ns", "kubernetes_namespace": "bookinfo"},
+     ["why-local-only reviews -n bookinfo", "check svc/reviews -n bookinfo"]),
 ])
 def test_runbooks_follow_the_alert_labels(labels, expected):
     assert commands_for(labels, ["cluster1", "cluster2"]) == expected

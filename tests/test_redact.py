@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
 
+import pytest
 import yaml
 
-from diagnostics.redact import LAST_APPLIED, REDACTED, redact_log, redact_object
+from diagnostics.redact import (LAST_APPLIED, REDACTED, redact_debug, redact_kubeconfig,
+                                redact_log, redact_object, redact_text)
 
 KUBECONFIG = {
     "apiVersion": "v1", "kind": "Config", "current-context": "c2",
@@ -64,3 +68,72 @@ def test_logs_lose_bearer_tokens_jwts_and_private_keys():
     out = redact_log(text)
     assert "abcdefghijklmnop" not in out and "eyJ" not in out and "MIIB" not in out
     assert out.count(REDACTED) == 3
+
+
+# Real-shaped lines: Slack's documented token prefixes (api.slack.com/authentication/
+# token-types), a Kubernetes service-account JWT header, Envoy access-log and Go client log
+# styles, YAML/JSON config text. (line, the secret in it)
+SAMPLES = [
+    ("2026-11-20T08:31:00.123456Z\tinfo\tads\tconnecting token=s3cr3tT0kenValue01 to CA",
+     "s3cr3tT0kenValue01"),
+    ("retry with access_token=ya29.a0AfH6SMBplanted01&expires_in=3599", "ya29.a0AfH6SMBplanted01"),
+    ('{"level":"info","msg":"login","password":"hunter2planted"}', "hunter2planted"),
+    ("db:\n  password: correct-horse-battery-planted\n", "correct-horse-battery-planted"),
+    ("[2026-11-20T08:31:00.000Z] \"GET /api HTTP/1.1\" 200 authorization=Bearer dGVzdHBsYW50ZWQ",
+     "dGVzdHBsYW50ZWQ"),
+    ("Authorization: Basic dXNlcjpwbGFudGVkcGFzcw==", "dXNlcjpwbGFudGVkcGFzcw=="),
+    ("posting with xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+     "pdFZKVeTuE8sk7oOcBrzbqgy"),
+    ("socket mode app token xapp-1-A0MESHBOT-4513861234567-1a2b3c4d5e6f", "1a2b3c4d5e6f"),
+    ("user token xoxp-17653672481-19874698323-99887766554-abcdefplanted", "abcdefplanted"),
+    ("token eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl",
+     "eyJzdWIiOiJzeXN0ZW06c2EifQ"),
+    ("unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJwbGFudGVkIn0. token", "eyJzdWIiOiJwbGFudGVkIn0"),
+    ("proxy https://meshbot:pl4nted-pass@proxy.example.com:3128/ used", "pl4nted-pass"),
+    ("key -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIplanted\n(log cut here", "MHcCAQEEIplanted"),
+]
+
+
+@pytest.mark.parametrize("line, secret", SAMPLES)
+def test_credentials_in_free_text_are_redacted(line, secret):
+    out = redact_text(line)
+    assert secret not in out and REDACTED in out, out
+
+
+def test_no_log_fixture_loses_a_word_it_needs():
+    """The patterns must not redact what diagnoses read: every istiod and proxy log of the
+    fixtures, scenarios and demo (secret names such as `secret=istio-system/x` included) comes
+    out unchanged."""
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("tests/**/*.log"), *root.glob("examples/**/*.log"),
+             *root.glob("tests/fixtures/istio/**/*.txt")]
+    assert len(files) > 50
+    changed = [str(f) for f in files if redact_text(f.read_text()) != f.read_text()]
+    assert changed == []
+
+
+def test_envoy_secret_dumps_lose_the_certificate_and_key_but_keep_the_trusted_ca(fixtures_dir):
+    """The verbatim Envoy config_dump: only the workload certificate's chain and key change."""
+    dump = json.loads((fixtures_dir / "istio/envoy-config-dump-sidecar-with-eds.json").read_text())
+    out = redact_debug(dump)
+    secrets = {s["name"]: s["secret"] for s in out["configs"][6]["dynamic_active_secrets"]}
+    assert secrets["default"]["tls_certificate"] == {
+        "certificate_chain": {"inline_bytes": REDACTED}, "private_key": {"inline_bytes": REDACTED}}
+    assert secrets["ROOTCA"] == {s["name"]: s["secret"] for s in dump["configs"][6][
+        "dynamic_active_secrets"]}["ROOTCA"]
+    out["configs"][6] = dump["configs"][6]
+    assert out == dump
+
+
+def test_kubeconfig_exec_arguments_are_redacted_but_the_command_stays():
+    user = {"exec": {"command": "aws", "args": ["eks", "get-token", "--token=abc"]}}
+    out = redact_kubeconfig({"users": [{"name": "u", "user": user}]})
+    assert out["users"][0]["user"]["exec"] == {"command": "aws",
+                                               "args": [REDACTED, REDACTED, REDACTED]}
+
+
+def test_secret_annotations_are_redacted_except_names_checks_read():
+    out = redact_object(secret({}, annotations={"networking.istio.io/cluster": "cluster2",
+                                                "example.com/token": "abc"}))
+    assert out["metadata"]["annotations"] == {"networking.istio.io/cluster": "cluster2",
+                                              "example.com/token": REDACTED}

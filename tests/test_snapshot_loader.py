@@ -138,3 +138,100 @@ async def test_debug_files_missing_are_not_captured(snap: Path):
         await source.istiod_get("east", "istiod-1", "/debug/config_dump?proxyID=a.sample&include_eds")
     with pytest.raises(NotCaptured):
         await source.pod_log("east", "istio-system", "istiod-1", "discovery", 10)
+
+
+# -- a snapshot from anywhere: bounded reading -------------------------------------------------
+
+
+def _archive(snap: Path, out: Path, extra: list[tuple[str, int]] = ()) -> Path:
+    """`snap` as a .tar.gz, plus members of the given sizes (zeros: tiny once compressed)."""
+    import io
+
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(snap, arcname="snap")
+        for name, size in extra:
+            info = tarfile.TarInfo(f"snap/clusters/east/{name}")
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+    return out
+
+
+@pytest.mark.parametrize("limits, extra, message", [
+    (dict(member_bytes=1024 * 1024), [("logs/big.log", 2 * 1024 * 1024)],
+     "'snap/clusters/east/logs/big.log' is 2 MiB; a member may have at most 1 MiB"),
+    (dict(members=20), [(f"logs/f{i}.log", 1) for i in range(30)], "more than 20 files"),
+    (dict(total_bytes=3 * 1024 * 1024), [(f"logs/f{i}.log", 1024 * 1024) for i in range(4)],
+     "unpacks to more than 3 MiB"),
+])
+def test_an_archive_over_a_limit_is_refused_before_anything_is_extracted(
+        snap, tmp_path_factory, limits, extra, message):
+    from diagnostics.snapshot import ArchiveLimits
+
+    archive = _archive(snap, tmp_path_factory.mktemp("a") / "s.tar.gz", extra)
+    with pytest.raises(SnapshotError, match=message):
+        Snapshot.open(archive, ArchiveLimits(**limits))
+    assert Snapshot.open(archive).cluster_names == ["east", "west"]  # the defaults allow it
+
+
+def test_a_member_declaring_a_gibibyte_is_refused_from_its_header(tmp_path):
+    """A header is all it takes: the member's data is never read, let alone extracted."""
+    import gzip
+
+    info = tarfile.TarInfo("snap/clusters/east/logs/huge.log")
+    info.size = 1024 ** 3
+    archive = tmp_path / "bomb.tar.gz"
+    archive.write_bytes(gzip.compress(info.tobuf() + bytes(512 * 4)))
+    with pytest.raises(SnapshotError, match="is 1,024 MiB; a member may have at most 512 MiB"):
+        Snapshot.open(archive)
+
+
+def test_a_file_over_the_size_limit_is_refused_naming_it(snap):
+    from diagnostics.snapshot import MAX_FILE_BYTES
+
+    huge = snap / "clusters/east/resources/huge.yaml"
+    with huge.open("wb") as f:  # sparse: no disk is used
+        f.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(SnapshotError, match=r"huge.yaml: file is 256 MiB; meshbot reads files of "
+                                            r"at most 256 MiB"):
+        Snapshot.open(snap)
+
+
+async def test_a_gibibyte_log_is_read_from_its_tail_only(snap):
+    """`check` asks for the last lines of a log; a 1 GiB log (sparse here) must not be read
+    whole into memory, through the snapshot source and through meshbot replay alike."""
+    import tracemalloc
+
+    from diagnostics.replay.logs import read_log
+
+    log = snap / "clusters/east/logs/sample/a/app.log"
+    log.parent.mkdir(parents=True)
+    with log.open("wb") as f:
+        f.truncate(1024 ** 3 - 64)
+        f.seek(0, 2)
+        f.write(b"first line of the tail\nlast line of the log\n")
+    source = SnapshotSource.open(snap)
+    pod = {"metadata": {"name": "a", "namespace": "sample"}, "spec": {"containers": [
+        {"name": "app"}]}}
+    tracemalloc.start()
+    try:
+        tail = await source.pod_log("east", "sample", "a", "app", 2)
+        served = read_log(source.snapshot.clusters["east"], pod, {"tailLines": "1"})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tail.endswith("first line of the tail\nlast line of the log\n")
+    assert served == b"last line of the log\n"
+    assert peak < 256 * 1024 * 1024, f"{peak / 2**20:.0f} MiB for the tail of a 1 GiB log"
+
+
+async def test_names_from_the_snapshot_never_lead_outside_its_cluster_folder(snap, tmp_path):
+    outside = snap.parent / "outside.json"
+    outside.write_text('{"secret": "outside the snapshot"}')
+    source = SnapshotSource.open(snap)
+    cluster = source.snapshot.clusters["east"]
+    escape = "../../../../outside"
+    assert not cluster.config_dump_file("istiod-1", escape).is_file()
+    assert not cluster.log_file("..", "..", "../../../outside").exists()
+    assert not cluster.config_dump_file("istiod-1", "a\0b.c").is_file()
+    with pytest.raises(NotCaptured):
+        await source.istiod_get("east", "istiod-1", f"/debug/config_dump?proxyID={escape}")

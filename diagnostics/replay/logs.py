@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from diagnostics.replay.responses import bad_request, not_captured
-from diagnostics.snapshot import ClusterSnapshot
+from diagnostics.snapshot import ClusterSnapshot, read_tail
 
 
 def _names(containers: list[dict] | None) -> list[str]:
@@ -52,10 +52,7 @@ def read_log(cluster: ClusterSnapshot, pod: dict, query: Mapping[str, str]) -> b
     if not path.is_file():
         which = "previous log" if previous else "log"
         raise not_captured(f"the {which} of container {container} in pod {ns}/{name}")
-    data = path.read_bytes()
-    tail = _non_negative(query, "tailLines")
-    if tail is not None:
-        data = b"".join(data.splitlines(keepends=True)[-tail:]) if tail else b""
+    data = read_tail(path, _non_negative(query, "tailLines"))  # bounded: never the whole file
     limit = _non_negative(query, "limitBytes")
     return data[:limit] if limit else data
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diagnostics.replay.httpwire import TunnelRequest, TunnelResponse, text
-from diagnostics.snapshot import ClusterSnapshot
+from diagnostics.snapshot import MAX_FILE_BYTES, ClusterSnapshot
 
 Handler = Callable[[TunnelRequest], TunnelResponse]
 
@@ -27,7 +27,7 @@ ENVOY_ADMIN_PORT = 15000
 MISSING_PROXY_ID = "You must provide a proxyID in the query string\n"
 PROXY_NOT_CONNECTED = ("Proxy not connected to this Pilot instance. It may be connected to "
                        "another instance.\n")
-_ENDPOINT_RE = re.compile(r"^[A-Za-z_]+$")
+_ENDPOINT_RE = re.compile(r"[A-Za-z_]+")
 _READ_METHODS = ("GET", "HEAD")
 
 
@@ -76,6 +76,8 @@ def refused_message(pod: dict, port: int) -> str:
 def _file_response(path: Path, what: str) -> TunnelResponse:
     if not path.is_file():
         return text(404, f"{what} was not captured in this snapshot\n")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return text(500, f"{what} is larger than meshbot reads ({MAX_FILE_BYTES} bytes)\n")
     return TunnelResponse(200, path.read_bytes())
 
 
@@ -110,7 +112,7 @@ class IstiodDebug:
         if refused:
             return refused
         endpoint = req.path[len("/debug/"):] if req.path.startswith("/debug/") else ""
-        if not _ENDPOINT_RE.match(endpoint):
+        if not _ENDPOINT_RE.fullmatch(endpoint):
             return text(404, f"{req.path} of istiod {self.pod} was not captured in this snapshot\n")
         if endpoint == "config_dump":
             return self._config_dump(req)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from diagnostics.model import ClusterInfo
-from diagnostics.snapshot import ClusterSnapshot, Snapshot, load_json_file
+from diagnostics.snapshot import ClusterSnapshot, Snapshot, load_json_file, read_tail
 from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
 
 
@@ -74,5 +74,4 @@ class SnapshotSource:
 
 
 def _tail(file: Path, tail_lines: int) -> str:
-    lines = file.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-    return "".join(lines[-tail_lines:]) if tail_lines else "".join(lines)
+    return read_tail(file, tail_lines or None).decode("utf-8", errors="replace")
