@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from diagnostics.inputs import TARGET_NS, Resources
-from diagnostics.selectors import selector_matches
+from diagnostics.selectors import label_selector_matches, selector_matches
 from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, labels_of, name_of, namespace_of
 
 # The Kubernetes objects a target is resolved from (the command's namespace).
@@ -26,6 +26,8 @@ KINDS = {
     "ns": ("ns", "namespace", "namespaces"),
 }
 KIND_NAMES = {"pod": "Pod", "deploy": "Deployment", "svc": "Service", "ns": "Namespace"}
+
+POD_TEMPLATE_HASH = "pod-template-hash"
 
 #: Logs are read for at most this many pods per workload and per cluster.
 LOG_PODS_PER_WORKLOAD = 2
@@ -52,6 +54,19 @@ class Workload:
     ref: str  # kubectl kind/name: deployment/payload-api, statefulset/ledger-db, pod/x
     pods: list[dict] = field(default_factory=list)
     replicasets: list[dict] = field(default_factory=list)
+    deployment: dict | None = None  # the Deployment object, when read
+    found_by: str = "owner references"  # how its pods were found
+
+    @property
+    def wanted(self) -> int | None:
+        """How many replicas its Deployment asks for: its spec, else what its ReplicaSets ask
+        for (None: neither was read)."""
+        if self.deployment is not None:
+            replicas = (self.deployment.get("spec") or {}).get("replicas")
+            return 1 if replicas is None else int(replicas)
+        asked = [(rs.get("spec") or {}).get("replicas") for rs in self.replicasets]
+        known = [int(r) for r in asked if r is not None]
+        return sum(known) if known else None
 
     @property
     def kind(self) -> str:
@@ -81,6 +96,17 @@ class Target:
         return f"{self.kind}/{self.name}" if self.kind != "ns" else f"namespace {self.name}"
 
 
+def hashed_deployment(pod: dict) -> str | None:
+    """The Deployment a pod belongs to by name alone: a Deployment's ReplicaSet is named
+    `<deployment>-<pod-template-hash>` and stamps that hash on its pods, so the pod's owner
+    name gives the Deployment without reading any ReplicaSet."""
+    owner = owner_of(pod)
+    pod_hash = labels_of(pod).get(POD_TEMPLATE_HASH)
+    if owner and owner[0] == "ReplicaSet" and pod_hash and owner[1].endswith(f"-{pod_hash}"):
+        return owner[1][:-len(pod_hash) - 1]
+    return None
+
+
 def workload_of(pod: dict, replicasets: list[dict]) -> str:
     """The workload a pod belongs to as kubectl kind/name, via its ReplicaSet's owner."""
     owner = owner_of(pod)
@@ -92,9 +118,8 @@ def workload_of(pod: dict, replicasets: list[dict]) -> str:
         rs_owner = owner_of(rs) if rs else None
         if rs_owner and rs_owner[0] == "Deployment":
             return f"deployment/{rs_owner[1]}"
-        pod_hash = labels_of(pod).get("pod-template-hash")
-        if rs is None and pod_hash and name.endswith(f"-{pod_hash}"):
-            return f"deployment/{name[:-len(pod_hash) - 1]}"
+        if rs is None and hashed_deployment(pod):
+            return f"deployment/{hashed_deployment(pod)}"
     return f"{kind.lower()}/{name}"
 
 
@@ -112,6 +137,25 @@ def _group(pods: list[dict], replicasets: list[dict]) -> list[Workload]:
         if w.kind == "deployment":
             w.replicasets = _replicasets_of(w.name, replicasets)
     return [by_ref[r] for r in sorted(by_ref)]
+
+
+def deployment_workload(name: str, dep: dict | None, pods: list[dict],
+                        replicasets: list[dict]) -> Workload:
+    """A Deployment's pods: through its ReplicaSets (owner references, as kubectl follows
+    them), or, with no ReplicaSet read (a snapshot or RBAC without them), through the
+    ReplicaSet name and `pod-template-hash` its pods carry, and last through the Deployment's
+    own selector (pods that carry a `pod-template-hash`, as a Deployment's pods do)."""
+    rss = _replicasets_of(name, replicasets)
+    rs_names = {name_of(r) for r in rss}
+    mine = [p for p in pods if (owner_of(p) or ("", ""))[0] == "ReplicaSet"
+            and (owner_of(p)[1] in rs_names or hashed_deployment(p) == name)]
+    found_by = "owner references" if rss else "ReplicaSet name and pod-template-hash"
+    selector = ((dep or {}).get("spec") or {}).get("selector")
+    if not mine and selector:
+        mine = [p for p in pods if POD_TEMPLATE_HASH in labels_of(p)
+                and label_selector_matches(selector, labels_of(p))]
+        found_by = "the Deployment's selector"
+    return Workload(f"deployment/{name}", sorted(mine, key=name_of), rss, dep, found_by)
 
 
 def _replicasets_of(deployment: str, replicasets: list[dict]) -> list[dict]:
@@ -132,16 +176,13 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
         target.workloads = _group(mine, replicasets)
         target.services = _services_of(mine, services)
     elif kind == "deploy":
-        rss = _replicasets_of(name, replicasets)
-        rs_names = {name_of(r) for r in rss}
-        mine = [p for p in pods if (owner_of(p) or ("", ""))[0] == "ReplicaSet"
-                and owner_of(p)[1] in rs_names]
-        exists = any(name_of(d) == name and namespace_of(d) == namespace
-                     for d in deployments or [])
-        target.found = exists or bool(rss)
+        dep = next((d for d in deployments or [] if name_of(d) == name
+                    and namespace_of(d) == namespace), None)
+        workload = deployment_workload(name, dep, pods, replicasets)
+        target.found = dep is not None or bool(workload.replicasets) or bool(workload.pods)
         if target.found:
-            target.workloads = [Workload(f"deployment/{name}", sorted(mine, key=name_of), rss)]
-        target.services = _services_of(mine, services)
+            target.workloads = [workload]
+        target.services = _services_of(workload.pods, services)
     elif kind == "svc":
         svc = next((s for s in services if name_of(s) == name), None)
         target.found = svc is not None
@@ -155,11 +196,15 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
     elif kind == "ns":
         target.found = bool(pods) or bool(services) or bool(replicasets)
         target.workloads = _group(pods, replicasets)
-        known = {w.ref for w in target.workloads}
+        known = {w.ref: w for w in target.workloads}
         for d in sorted(deployments or [], key=name_of):  # e.g. every pod rejected at admission
-            if namespace_of(d) == namespace and f"deployment/{name_of(d)}" not in known:
+            if namespace_of(d) != namespace:
+                continue
+            if f"deployment/{name_of(d)}" in known:
+                known[f"deployment/{name_of(d)}"].deployment = d
+            else:
                 target.workloads.append(Workload(f"deployment/{name_of(d)}", [],
-                                                 _replicasets_of(name_of(d), replicasets)))
+                                                 _replicasets_of(name_of(d), replicasets), d))
         target.workloads.sort(key=lambda w: w.ref)
         target.services = sorted(services, key=name_of)
     return target

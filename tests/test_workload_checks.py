@@ -22,6 +22,7 @@ from diagnostics.checks.workload_ports import declared_protocol
 from diagnostics.facts import Fact, PodLogs, Unavailable
 from diagnostics.inputs import ISTIO_CONFIGMAPS, NAMESPACES, TARGET_PODS
 from diagnostics.model import ClusterInfo, Step
+from diagnostics.workloads import name_of
 from tests.check_support import run_check
 from diagnostics.targets import (TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES,
                                  log_containers, log_pods, normalize_kind, resolve)
@@ -233,9 +234,70 @@ def test_logs_read_for_few_pods_and_only_useful_containers():
     assert log_containers(pod("x", sidecar=False)) == []
 
 
-def test_target_step_reports_missing_target_as_incomplete():
-    steps = run("workload-target", world(pods=[pod("payload-api-7d9f6c5b4-a")]), "svc/nope")
-    assert steps[0].incomplete and "not found" in steps[0].evidence[0]
+def test_a_target_that_exists_nowhere_is_a_finding_with_similar_names():
+    steps = run("workload-target", world(pods=[pod("payload-api-7d9f6c5b4-a")],
+                                         services=[service()]), "svc/payload-apj")
+    (finding,) = [f for s in steps for f in s.findings]
+    assert finding.id == "workload-not-found"
+    assert finding.params["similar"] == "payload-api"
+    assert "not found" in steps[0].evidence[0]
+
+
+def test_a_target_whose_kind_could_not_be_listed_is_not_called_missing():
+    objs = world(pods=[], replicasets=[])
+    objs[TARGET_DEPLOYMENTS] = Fact(missing=Unavailable("cluster1", "deployments", "forbidden"))
+    steps = run("workload-target", objs, "deploy/payload-api")
+    assert ids(steps) == [] and steps[-1].incomplete
+    assert steps[-1].evidence[-1] == "could not look in cluster1"
+    # its ReplicaSet exists, so it does too; how many pods it wants is unknown: inconclusive
+    objs = world(pods=[])
+    objs[TARGET_DEPLOYMENTS] = Fact(missing=Unavailable("cluster1", "deployments", "forbidden"))
+    steps = run("workload-target", objs, "deploy/payload-api")
+    assert ids(steps) == [] and steps[0].incomplete
+
+
+def _deployment_wanting(replicas: int | None) -> dict:
+    dep = deployment()
+    dep["spec"] = {"selector": {"matchLabels": {"app": "payload-api"}},
+                   **({"replicas": replicas} if replicas is not None else {})}
+    return dep
+
+
+def test_a_deployment_is_followed_to_its_pods_without_replicasets():
+    """A snapshot or RBAC without ReplicaSets: the pods' owner name and pod-template-hash name
+    the Deployment; without owner references, the Deployment's own selector does."""
+    pods = [pod("payload-api-7d9f6c5b4-a"), pod("other-5c6d7e8f9-b", deploy="other")]
+    t = resolve("deploy", "payload-api", NS, pods=pods, services=[], replicasets=[],
+                deployments=[_deployment_wanting(2)])
+    assert [name_of(p) for p in t.pods] == ["payload-api-7d9f6c5b4-a"]
+    assert t.workloads[0].found_by == "ReplicaSet name and pod-template-hash"
+    orphan = pod("payload-api-7d9f6c5b4-c")
+    orphan["metadata"].pop("ownerReferences")
+    t = resolve("deploy", "payload-api", NS, pods=[orphan], services=[], replicasets=[],
+                deployments=[_deployment_wanting(2)])
+    assert [name_of(p) for p in t.pods] == ["payload-api-7d9f6c5b4-c"]
+    assert t.workloads[0].found_by == "the Deployment's selector"
+
+
+def test_a_deployment_that_wants_pods_and_has_none_is_never_healthy():
+    refused = replicaset(conditions=[{"type": "ReplicaFailure", "status": "True",
+                                      "reason": "FailedCreate", "message": "pods \"x\" is "
+                                      "forbidden: exceeded quota: compute"}])
+    steps = run("workload-target", world(pods=[], replicasets=[refused],
+                                         deployments=[_deployment_wanting(3)]))
+    (finding,) = [f for s in steps for f in s.findings]
+    assert finding.id == "workload-no-pods" and finding.params["replicas"] == "3 replicas"
+    assert "exceeded quota" in finding.params["reason"]
+    # scaled to zero on purpose: nothing to say
+    steps = run("workload-target", world(pods=[], deployments=[_deployment_wanting(0)]))
+    assert ids(steps) == []
+    # neither ReplicaSets nor events readable: inconclusive, with the reason
+    objs = world(pods=[], deployments=[_deployment_wanting(1)])
+    objs[TARGET_REPLICASETS] = Fact(missing=Unavailable("cluster1", "rs", "forbidden"))
+    objs[TARGET_EVENTS] = Fact(missing=Unavailable("cluster1", "events", "forbidden"))
+    steps = run("workload-target", objs)
+    assert ids(steps) == [] and steps[0].incomplete
+    assert "why cannot be told" in steps[0].evidence[-1]
 
 
 # ----------------------------------------------------------------------------------- injection

@@ -6,11 +6,16 @@
 
 from __future__ import annotations
 
+import difflib
+
 from diagnostics.checks.base import CheckContext, Unavailable, check
-from diagnostics.checks.workload_common import TARGET_INPUTS, container_status, target_in
-from diagnostics.model import Step
-from diagnostics.targets import Target, Workload
-from diagnostics.workloads import has_sidecar, is_ready, name_of
+from diagnostics.checks.workload_common import (TARGET_EVENTS, TARGET_INPUTS, container_status,
+                                                optional_get, target_in)
+from diagnostics.inputs import NAMESPACES, TARGET_PODS
+from diagnostics.model import Finding, Step
+from diagnostics.targets import TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES, Target, \
+    Workload
+from diagnostics.workloads import has_sidecar, is_ready, name_of, namespace_of
 
 SUMMARY_LIMIT = 40
 
@@ -52,12 +57,16 @@ def workload_line(w: Workload) -> str:
     return f"{w.ref}: " + ", ".join(parts)
 
 
-@check("workload-target", title="Target workload", inputs=TARGET_INPUTS)
+@check("workload-target", title="Target workload",
+       inputs=TARGET_INPUTS + (TARGET_EVENTS, NAMESPACES),
+       emits=("workload-not-found", "workload-no-pods"))
 def workload_target(ctx: CheckContext) -> list[Step]:
-    """Resolve the target in every examined cluster: deployment → ReplicaSets → pods,
-    service → selected pods, namespace → every workload, with pod and Service status."""
+    """Resolve the target in every examined cluster: deployment → ReplicaSets → pods (or the
+    pods' pod-template-hash and the Deployment's selector when ReplicaSets cannot be read),
+    service → selected pods, namespace → every workload, with pod and Service status; a
+    target that exists nowhere, and a Deployment that wants pods and has none, are findings."""
     title = f"Target {_label(ctx)}"
-    steps, missing, unread = [], [], []
+    steps, found, missing, unsure, unread = [], [], [], [], []
     for cluster in ctx.focus:
         try:
             target = target_in(ctx, cluster)
@@ -66,18 +75,121 @@ def workload_target(ctx: CheckContext) -> list[Step]:
             unread.append(cluster)
             continue
         if not target.found:
-            missing.append(cluster)
+            (unsure if _absence_unsure(ctx, cluster) else missing).append(cluster)
             continue
-        steps.append(ctx.step(title, cluster, _overview(target), status="pass"))
-    if missing and not steps:
-        where = ", ".join(missing)
-        step = ctx.step(title, None, [f"{_label(ctx)} not found in namespace "
-                                      f"{ctx.args['namespace']} of {where}"], status="fail")
-        step.incomplete = True  # nothing to examine: the answer cannot be "healthy"
+        findings, evidence, incomplete = _empty_deployments(ctx, cluster, target)
+        step = ctx.step(title, cluster, _overview(target) + evidence, findings)
+        step.incomplete = incomplete
         steps.append(step)
+        found.append(step)
+    if not found and (missing or unsure):
+        steps.append(_not_found(ctx, title, missing, unsure + unread))
     elif missing:
-        steps[0].evidence.append(f"not present in {', '.join(missing)}")
+        found[0].evidence.append(f"not present in {', '.join(missing)}")
     return steps
+
+
+def _absence_unsure(ctx: CheckContext, cluster: str) -> bool:
+    """Whether the kind the target is of could not be listed, so its absence proves nothing
+    (a Deployment whose pods were not found is also looked for among the Deployments)."""
+    inp = {"deploy": TARGET_DEPLOYMENTS, "svc": TARGET_SERVICES}.get(ctx.args["kind"])
+    return inp is not None and optional_get(ctx, inp, cluster) is None
+
+
+def _not_found(ctx: CheckContext, title: str, missing: list[str], unsure: list[str]) -> Step:
+    where = ", ".join(missing) or "no cluster"
+    line = f"{_where(ctx)} not found in {where}"
+    if unsure:  # it may be where it could not be looked for: no verdict of absence
+        step = ctx.step(title, None, [line, f"could not look in {', '.join(unsure)}"],
+                        status="error")
+        step.incomplete = True
+        return step
+    similar = _similar(ctx, missing)
+    finding = ctx.finding("workload-not-found", cluster=None, resource=_label(ctx),
+                          evidence=[line], where=_where(ctx),
+                          similar=", ".join(similar) or "none found",
+                          list_command=_list_command(ctx))
+    return ctx.step(title, None, [line, f"similar names: {', '.join(similar) or 'none'}"],
+                    [finding])
+
+
+def _where(ctx: CheckContext) -> str:
+    """`deploy/x in namespace sample`, or `namespace sample` for a namespace target."""
+    if ctx.args["kind"] == "ns":
+        return _label(ctx)
+    return f"{_label(ctx)} in namespace {ctx.args['namespace']}"
+
+
+_PLURAL = {"pod": "pods", "deploy": "deployments", "svc": "services", "ns": "namespaces"}
+
+
+def _list_command(ctx: CheckContext) -> str:
+    kind = ctx.args["kind"]
+    if kind == "ns":
+        return "kubectl get namespaces --context=<context of each cluster>"
+    return (f"kubectl get {_PLURAL[kind]} -n {ctx.args['namespace']} --context=<context of "
+            "each cluster>")
+
+
+def _similar(ctx: CheckContext, clusters: list[str]) -> list[str]:
+    """Names of the target's kind, in the clusters searched, that resemble the one asked."""
+    kind, names = ctx.args["kind"], set()
+    for cluster in clusters:
+        if kind == "ns":
+            names |= {name_of(n) for n in optional_get(ctx, NAMESPACES, cluster, []) or []}
+            continue
+        inp = {"pod": TARGET_PODS, "deploy": TARGET_DEPLOYMENTS, "svc": TARGET_SERVICES}[kind]
+        names |= {name_of(o) for o in optional_get(ctx, inp, cluster, []) or []
+                  if namespace_of(o) == ctx.args["namespace"]}
+    return difflib.get_close_matches(ctx.args["name"], sorted(names), n=3, cutoff=0.6)
+
+
+def _empty_deployments(ctx: CheckContext, cluster: str, target: Target
+                       ) -> tuple[list[Finding], list[str], bool]:
+    """Deployments of the target that want pods and have none: why, when it can be read."""
+    findings, evidence, incomplete = [], [], False
+    events = optional_get(ctx, TARGET_EVENTS, cluster)
+    rs_read = optional_get(ctx, TARGET_REPLICASETS, cluster) is not None
+    for w in target.workloads:
+        if w.kind != "deployment" or w.pods or w.wanted == 0:
+            continue
+        if w.wanted is None:
+            evidence.append(f"{w.ref} has no pods; how many it wants cannot be told: its "
+                            "Deployment was not read")
+            incomplete = True
+            continue
+        reasons = _refusals(w, events or [])
+        if reasons:
+            reason = reasons[0]  # the ReplicaSet's own condition first: the shortest account
+        elif rs_read or events is not None:
+            reason = "no ReplicaFailure condition or FailedCreate event records a refusal"
+        else:
+            evidence.append(f"{w.ref} wants {w.wanted} pods and none was found; why cannot be "
+                            "told: neither its ReplicaSets nor the namespace's events were read")
+            incomplete = True
+            continue
+        wanted = f"{w.wanted} replica{'s' if w.wanted != 1 else ''}"
+        line = f"{w.ref} wants {wanted} and has no pod: {reason}"
+        evidence.append(line)
+        findings.append(ctx.finding("workload-no-pods", cluster=cluster, resource=w.ref,
+                                    evidence=[line], workload=w.ref, namespace=target.namespace,
+                                    replicas=wanted, reason=reason))
+    return findings, evidence, incomplete
+
+
+def _refusals(w: Workload, events: list[dict]) -> list[str]:
+    """ReplicaFailure messages of the Deployment's ReplicaSets, then its FailedCreate events."""
+    out = [f"ReplicaSet {name_of(rs)}: {c.get('message') or c.get('reason')}"
+           for rs in w.replicasets for c in (rs.get("status") or {}).get("conditions") or []
+           if c.get("type") == "ReplicaFailure" and c.get("status") == "True"]
+    prefix = f"{w.name}-"
+    for ev in events:
+        ref = ev.get("involvedObject") or ev.get("regarding") or {}
+        if ev.get("reason") == "FailedCreate" and ref.get("kind") == "ReplicaSet" \
+                and str(ref.get("name", "")).startswith(prefix):
+            out.append(f"event FailedCreate on ReplicaSet {ref.get('name')}: "
+                       f"{ev.get('message') or ev.get('note') or ''}")
+    return out
 
 
 def _label(ctx: CheckContext) -> str:

@@ -178,6 +178,9 @@ class Mesh:
     # snapshot.yaml `id_origins`: a folder named by an operator's override ("config file"), or
     # one whose id the capture could not learn (None).
     id_origins: dict[str, str | None] = field(default_factory=dict)
+    # Kinds left out of the capture (snapshot.yaml `kinds` then lacks them): a capture by an
+    # identity whose RBAC does not cover them, e.g. ("replicasets.apps",).
+    uncaptured: tuple[str, ...] = ()
 
     def cluster(self, cid: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.id == cid)

@@ -94,7 +94,8 @@ def render_files(mesh: Mesh) -> dict[str, str]:
     kinds: dict[str, list[str]] = {}
     for cid, cw in world.clusters.items():
         objs = cluster_objects(world, cps, cw)
-        kinds[cid] = sorted(set(CAPTURED) | set(objs))
+        objs = {k: v for k, v in objs.items() if k not in mesh.uncaptured}
+        kinds[cid] = sorted((set(CAPTURED) | set(objs)) - set(mesh.uncaptured))
         files.update(_resource_files(f"clusters/{cid}", objs))
     for cid, cp in cps.items():
         for replica in cp.replicas:

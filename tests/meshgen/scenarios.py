@@ -475,3 +475,4 @@ def build(name: str) -> tuple[Mesh, Expected]:
 from tests.meshgen import scenarios_workloads  # noqa: E402,F401 - registers proxy-status/check scenarios
 from tests.meshgen import scenarios_control_plane  # noqa: E402,F401 - remote-clusters/control-plane
 from tests.meshgen import scenarios_identity  # noqa: E402,F401 - partial views, cluster names
+from tests.meshgen import scenarios_targets  # noqa: E402,F401 - check targets as users name them

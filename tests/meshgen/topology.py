@@ -202,7 +202,9 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
         dep["hash"] = _template_hash(spec.id, dep["template"])
         rs = f"{dep['name']}-{dep['hash']}"
         slot = _SLOTS.get(dep["name"], 5 + len(pods))
-        for r in range(dep["replicas"]):
+        w_spec: WorkloadSpec | None = dep.get("workload")
+        refused = bool(w_spec and w_spec.knobs.refused_by_quota)
+        for r in range(0 if refused else dep["replicas"]):  # admission let no pod through
             node = nodes[(slot + r) % len(nodes)]
             labels = dict(dep["labels"])
             labels["pod-template-hash"] = dep["hash"]

@@ -46,6 +46,7 @@ def finish_objects(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) 
         if _knobbed(pod) and pod.namespace == obj["metadata"].get("namespace"):
             _pod(cw, pod, obj, events)
     _statefulsets(cw, objs)
+    _refused_by_quota(cw, objs, events)
     if events:
         objs["events"] = events
 
@@ -289,6 +290,39 @@ def _init_blocked(cw: ClusterWorld, pod: Pod, obj: dict, events: list[dict]) -> 
     events.append(_event(cw, pod, "BackOff", f"Back-off restarting failed container {INIT} in "
                          f"pod {pod.name}_{pod.namespace}({uid(cw.id, 'Pod', pod.namespace, pod.name)})",
                          41, started + timedelta(seconds=30), last, INIT))
+
+
+def _refused_by_quota(cw: ClusterWorld, objs: dict[str, list[dict]], events: list[dict]) -> None:
+    """A ResourceQuota refuses every pod of a Deployment: the ReplicaSet controller records
+    the admission error as a ReplicaFailure condition (reason FailedCreate) and as FailedCreate
+    events `Error creating: <err>`. The error is the quota admission plugin's (kubernetes
+    plugin/pkg/admission/resourcequota/controller.go: "exceeded quota: %s, requested: %s,
+    used: %s, limited: %s") wrapped as Forbidden for `pods "<generateName>"`."""
+    for w in cw.spec.workloads:
+        quota = w.knobs.refused_by_quota
+        if not quota:
+            continue
+        rs = next(r for r in objs.get("replicasets.apps", [])
+                  if r["metadata"]["name"].rsplit("-", 1)[0] == w.name
+                  and r["metadata"]["namespace"] == w.namespace)
+        err = (f'pods "{rs["metadata"]["name"]}-" is forbidden: exceeded quota: {quota}, '
+               "requested: limits.memory=512Mi, used: limits.memory=2Gi, limited: "
+               "limits.memory=2Gi")
+        when = ts(PUSH_TIME - timedelta(minutes=30))
+        rs["status"]["conditions"] = [{"lastTransitionTime": when, "message": err,
+                                       "reason": "FailedCreate", "status": "True",
+                                       "type": "ReplicaFailure"}]
+        name = rs["metadata"]["name"]
+        events.append({
+            "apiVersion": "v1", "kind": "Event", "count": 17, "firstTimestamp": when,
+            "lastTimestamp": ts(PUSH_TIME + timedelta(minutes=12)),
+            "involvedObject": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name,
+                               "namespace": w.namespace, "uid": rs["metadata"]["uid"]},
+            "message": f"Error creating: {err}",
+            "metadata": meta(cw.id, "Event", f"{name}.{hexid(16, 'event', cw.id, name)}",
+                             w.namespace, PUSH_TIME - timedelta(minutes=30)),
+            "reason": "FailedCreate", "reportingComponent": "replicaset-controller",
+            "source": {"component": "replicaset-controller"}, "type": "Warning"})
 
 
 def _statefulsets(cw: ClusterWorld, objs: dict[str, list[dict]]) -> None:

@@ -29,6 +29,9 @@ class WorkloadKnobs:
     calls: tuple[str, int] | None = None  # (service, port) this client calls (access log lines)
     http10: bool = False           # ... with HTTP/1.0 (nginx's default upstream): 426
     udp: bool = False              # the container port is UDP
+    # ResourceQuota name: admission refuses every pod of the Deployment (exceeded quota), so
+    # its ReplicaSet records ReplicaFailure and FailedCreate events and no pod exists
+    refused_by_quota: str | None = None
 
 
 @dataclass

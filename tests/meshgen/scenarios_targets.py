@@ -1,0 +1,52 @@
+"""Scenarios of `check` targets as users name them: missing ones, Deployments whose pods were
+refused, and captures without the ReplicaSets that link a Deployment to its pods.
+
+`expected` states what a perfect diagnosis reports, decided from the meanings of the finding
+ids in DESIGN.md C3: a target that exists nowhere is a finding with similar names, and a
+Deployment that wants pods and has none is never healthy.
+"""
+
+from __future__ import annotations
+
+from tests.meshgen.model import Mesh, default_mesh
+from tests.meshgen.scenarios import Expected, scenario
+from tests.meshgen.scenarios_workloads import _check
+from tests.meshgen.workload_knobs import WorkloadKnobs
+
+
+@scenario("check-workload-not-found")
+def check_not_found() -> tuple[Mesh, Expected]:
+    return default_mesh(), _check(
+        "deploy/helloworld-v3 exists in no cluster (v1 runs in cluster1, v2 in cluster2): a "
+        "finding naming the similar Deployments, not an inconclusive answer.", "problem",
+        ["workload-not-found"], ["deploy/helloworld-v3", "-n", "sample"], cluster=None)
+
+
+@scenario("check-namespace-not-found")
+def check_namespace_not_found() -> tuple[Mesh, Expected]:
+    return default_mesh(), _check(
+        "ns/sampel is a typo of sample: no cluster has that namespace; the finding names "
+        "sample.", "problem", ["workload-not-found"], ["ns/sampel"], cluster=None)
+
+
+@scenario("check-deploy-refused-by-quota")
+def check_refused() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster1").workload("helloworld-v1").knobs = WorkloadKnobs(
+        refused_by_quota="compute-quota")
+    return mesh, _check(
+        "helloworld-v1 asks for one replica but the ResourceQuota compute-quota refuses its pod "
+        "(exceeded quota: limits.memory): its ReplicaSet records ReplicaFailure and FailedCreate, "
+        "no pod exists. Never healthy: the finding gives the ReplicaSet's reason.", "problem",
+        ["workload-no-pods"], ["deploy/helloworld-v1", "-n", "sample"])
+
+
+@scenario("check-deploy-without-replicasets")
+def check_without_replicasets() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster1").workload("helloworld-v1").knobs = WorkloadKnobs(injected=False)
+    mesh.uncaptured = ("replicasets.apps",)
+    return mesh, _check(
+        "Captured without ReplicaSets (RBAC without them): helloworld-v1's pods are found "
+        "through their ReplicaSet's name and pod-template-hash, so the missing sidecar is still "
+        "seen.", "problem", ["sidecar-not-injected"], ["deploy/helloworld-v1", "-n", "sample"])
