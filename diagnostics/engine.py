@@ -18,14 +18,14 @@ from diagnostics import identity, targets
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checks.base import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
-from diagnostics.inputs import (ISTIOD_PODS, SERVICES, TARGET_PODS, ClientConfigDumps,
-                                ClientProxyLogs, Input, IstiodDebug, IstiodLogs, Resources,
-                                TargetPodLogs)
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIOD_PODS, SERVICES, TARGET_PODS,
+                                ClientConfigDumps, ClientProxyLogs, Input, IstiodDebug,
+                                IstiodLogs, Resources, TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
 from diagnostics.sources.base import NotCaptured, Source, SourceFailure
 from diagnostics.sources.metering import counting
 from diagnostics.verdict import conclude
-from diagnostics.workloads import name_of, select_clients
+from diagnostics.workloads import Candidate, client_candidates, name_of
 
 DEFAULT_CLUSTER_TIMEOUT = 10.0
 
@@ -103,25 +103,35 @@ class _ClusterFetch:
             raise first if isinstance(first, BaseException) else SourceFailure("no replica")
         return out
 
-    async def _clients(self) -> list[dict]:
+    async def _clients(self) -> tuple[list[Candidate], str]:
+        """The client pods to examine here, best first, or why there is none."""
         if not self.examined:
-            return []
+            return [], "not examined"
         pods = await self.need(TARGET_PODS)
         try:
             services = await self.need(SERVICES)
         except SourceFailure:
             services = []
-        return select_clients(pods, services, service=self.args.get("service"),
-                              namespace=self.args.get("namespace") or "default",
-                              from_pod=self.args.get("from"))
+        return client_candidates(pods, services, service=self.args.get("service"),
+                                 namespace=self.args.get("namespace") or "default",
+                                 from_pod=self.args.get("from"))
 
     async def _client_config_dumps(self) -> dict[str, ClientFact]:
-        clients = await self._clients()
-        if not clients:
+        """istiod's view of one client: the first candidate's, or, when istiod cannot give it,
+        the next candidates' (asked together, so a fallback costs one round, not several)."""
+        candidates, why_none = await self._clients()
+        if not candidates:
             return {}
         targets = await self._config_targets()
-        facts = await asyncio.gather(*(self._config_dump(p, targets) for p in clients))
-        return {name_of(f.pod): f for f in facts}
+        first = await self._config_dump(candidates[0], targets)
+        facts = [first]
+        if first.missing and len(candidates) > 1:
+            facts += await asyncio.gather(*(self._config_dump(c, targets)
+                                            for c in candidates[1:]))
+        chosen = next((f for f in facts if not f.missing), first)
+        chosen.tried = [f"{name_of(f.pod)}: {f.missing}" for f in facts
+                        if f is not chosen and f.missing]
+        return {name_of(chosen.pod): chosen}
 
     async def _config_targets(self) -> list[tuple[str, str]]:
         """The istiod replicas that may configure this cluster's proxies: its own, or, for a
@@ -138,7 +148,9 @@ class _ClusterFetch:
             targets += [(peer.info.key, r) for r in replicas]
         return targets
 
-    async def _config_dump(self, pod: dict, targets: list[tuple[str, str]]) -> ClientFact:
+    async def _config_dump(self, client: Candidate, targets: list[tuple[str, str]]
+                           ) -> ClientFact:
+        pod = client.pod
         proxy_id = f"{name_of(pod)}.{pod['metadata'].get('namespace', '')}"
         path = f"/debug/config_dump?proxyID={proxy_id}&include_eds"
         results = await asyncio.gather(
@@ -148,16 +160,23 @@ class _ClusterFetch:
         for (cluster, replica), result in zip(targets, results):
             label = replica if cluster == self.info.key else f"{replica} in {cluster}"
             if not isinstance(result, BaseException):
-                return ClientFact(pod, result, label)
+                return ClientFact(pod, result, label, why=client.why)
             _reraise_unexpected(result)
-            reasons.append(f"{label}: {result}")
+            # a 404 (or a file a snapshot lacks) means the same thing whatever the source
+            reasons.append(f"{label}: no config for this proxy" if isinstance(result, NotCaptured)
+                           else f"{label}: {result}")
         why = "; ".join(reasons) or "no running istiod replica configures this cluster"
-        return ClientFact(pod, missing=why)
+        return ClientFact(pod, missing=why, why=client.why)
 
     async def _client_logs(self, tail: int) -> dict[str, ClientFact]:
-        clients = await self._clients()
+        """The access log of the client whose config is examined. The first candidate's log is
+        read alongside its config; only when istiod's view came from another client is that
+        client's log read after it."""
+        candidates, _ = await self._clients()
+        if not candidates:
+            return {}
 
-        async def one(pod: dict) -> ClientFact:
+        async def log_of(pod: dict) -> ClientFact:
             try:
                 text = await self.source.pod_log(self.info.key, pod["metadata"]["namespace"],
                                                  name_of(pod), "istio-proxy", tail)
@@ -165,8 +184,18 @@ class _ClusterFetch:
             except SourceFailure as exc:
                 return ClientFact(pod, missing=str(exc))
 
-        facts = await asyncio.gather(*(one(p) for p in clients))
-        return {name_of(f.pod): f for f in facts}
+        first = asyncio.ensure_future(log_of(candidates[0].pod))
+        try:
+            dumps = await self.need(CLIENT_CONFIG_DUMPS)
+        except SourceFailure:
+            dumps = {}
+        chosen = next(iter(dumps.values())).pod if dumps else candidates[0].pod
+        if name_of(chosen) == name_of(candidates[0].pod):
+            fact = await first
+        else:
+            first.cancel()
+            fact = await log_of(chosen)
+        return {name_of(fact.pod): fact}
 
     async def _target_logs(self, tail: int) -> dict[str, PodLogs]:
         """Logs of the pods `check <kind>/<name>` targets, as diagnostics/targets.py picks them."""

@@ -32,12 +32,15 @@ class PerReplica:
 
 @dataclass
 class ClientFact:
-    """What was read for one client pod: the pod, and the body (or why there is none)."""
+    """What was read for one client pod: the pod, and the body (or why there is none); why
+    this client was examined, and the clients tried before it whose view could not be read."""
 
     pod: dict
     value: Any = None
     replica: str | None = None
     missing: str | None = None
+    why: str = ""
+    tried: list[str] = field(default_factory=list)
 
 
 @dataclass

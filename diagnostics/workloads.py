@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from diagnostics.selectors import selector_matches
 
 PROXY_CONTAINER = "istio-proxy"
@@ -55,20 +57,45 @@ def service_selects(service: dict | None, pod: dict, fallback_app: str | None = 
     return bool(fallback_app) and labels_of(pod).get("app") == fallback_app
 
 
-def select_clients(pods: list[dict], services: list[dict], *, service: str | None,
-                   namespace: str, from_pod: str | None) -> list[dict]:
-    """The client pod whose view a command examines in one cluster.
+#: How many client pods a cluster's view may be read from before it is called unreadable.
+MAX_CLIENTS = 3
 
-    `--from` names it; otherwise the first (by name) Ready, sidecar-injected pod of the namespace
-    that is not itself behind the service, so the answer is about a caller, not a callee.
+
+@dataclass(frozen=True)
+class Candidate:
+    """A client pod whose view may be examined, and why it was chosen."""
+
+    pod: dict
+    why: str
+
+
+def client_candidates(pods: list[dict], services: list[dict], *, service: str | None,
+                      namespace: str, from_pod: str | None) -> tuple[list[Candidate], str]:
+    """The client pods whose view a command examines in one cluster, best first, and, when
+    there is none, why.
+
+    `--from` names the one; otherwise the Ready, sidecar-injected pods of the namespace that
+    are not themselves behind the service (the answer is about a caller, not a callee), by
+    name, at most MAX_CLIENTS: when istiod cannot give one's config, the next is asked.
     """
     in_ns = [p for p in pods if namespace_of(p) == namespace]
     if from_pod:
-        return [p for p in in_ns if name_of(p) == from_pod]
+        named = [p for p in in_ns if name_of(p) == from_pod]
+        if not named:
+            return [], f"--from {from_pod}: no pod of that name in namespace {namespace}"
+        if not has_sidecar(named[0]):
+            return [], f"--from {from_pod}: the pod has no sidecar, so istiod configures nothing"
+        return [Candidate(named[0], "named by --from")], ""
     svc = find_service(services, service, namespace) if service else None
-    eligible = [p for p in in_ns if has_sidecar(p) and is_ready(p)
-                and not service_selects(svc, p, fallback_app=service)]
-    return sorted(eligible, key=name_of)[:1]
+    eligible = sorted((p for p in in_ns if has_sidecar(p) and is_ready(p)
+                       and not service_selects(svc, p, fallback_app=service)), key=name_of)
+    if not eligible:
+        behind = f" (other than {service}'s own)" if service else ""
+        return [], f"no Ready sidecar-injected pod in {namespace}{behind}; pick one with --from"
+    first = (f"the first Ready, sidecar-injected pod of {namespace} by name"
+             + (f" that {service} does not select" if service else ""))
+    return [Candidate(p, first if i == 0 else f"the next such pod ({i + 1} of {len(eligible)})")
+            for i, p in enumerate(eligible[:MAX_CLIENTS])], ""
 
 
 def endpoint_addresses(slices: list[dict], service: str) -> tuple[list[str], list[str]]:

@@ -12,7 +12,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSL
 from diagnostics.mesh_view import describe_endpoint, gateway_index, locate, pod_index
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, eds_endpoints, field, load_assignments
-from diagnostics.workloads import endpoint_addresses, find_service, name_of
+from diagnostics.workloads import client_candidates, endpoint_addresses, find_service, name_of
 
 
 def service_ports(ctx: CheckContext, name: str, ns: str) -> list[int]:
@@ -57,10 +57,10 @@ def client_endpoints(ctx: CheckContext) -> list[Step]:
     def one(cluster: str) -> Step:
         clients: dict[str, ClientFact] = ctx.get(CLIENT_CONFIG_DUMPS, cluster)
         if not clients:
-            who = f"pod {ctx.args['from']}" if ctx.args.get("from") else \
-                f"Ready sidecar-injected client pod in {ns} (other than {name}'s own)"
-            return ctx.step(title, cluster, [f"no {who} to examine here; pick one with --from <pod>"],
-                            status="skip")
+            _, why = client_candidates(ctx.get(TARGET_PODS, cluster),
+                                       ctx.available(SERVICES).get(cluster, []), service=name,
+                                       namespace=ns, from_pod=ctx.args.get("from"))
+            return ctx.step(title, cluster, [f"no client to examine here: {why}"], status="skip")
         fact = next(iter(clients.values()))
         return _client_step(ctx, title, cluster, fact, ports, pods, gateways, ready_in)
 
@@ -71,12 +71,15 @@ def _client_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, 
                  pods, gateways, ready_in: list[str]) -> Step:
     name, ns = ctx.args["service"], ctx.args["namespace"]
     client = name_of(fact.pod)
+    tried = [f"tried before it: {t}" for t in fact.tried]
     if fact.missing:
         step = ctx.step(title, cluster, [f"no config_dump for {client}.{ns} from istiod "
-                                         f"({fact.missing})"], status="skip")
+                                         f"({fact.missing})", *tried], status="skip")
         step.incomplete = True
         return step
-    evidence, remote_seen, received_any = [f"client {client}.{ns} (config from {fact.replica})"], False, False
+    chosen = f"; chosen as {fact.why}" if fact.why else ""
+    evidence = [f"client {client}.{ns} (config from {fact.replica}{chosen})", *tried]
+    remote_seen, received_any = False, False
     for port in ports:
         eps = endpoints_for(fact.value, name, ns, port)
         if eps is None:

@@ -1,5 +1,6 @@
-"""Scenarios of `check` targets as users name them: missing ones, Deployments whose pods were
-refused, and captures without the ReplicaSets that link a Deployment to its pods.
+"""Scenarios of targets and clients as users meet them: missing `check` targets, Deployments
+whose pods were refused, captures without the ReplicaSets that link a Deployment to its pods,
+and a `why-local-only` client whose view istiod cannot give.
 
 `expected` states what a perfect diagnosis reports, decided from the meanings of the finding
 ids in DESIGN.md C3: a target that exists nowhere is a finding with similar names, and a
@@ -8,7 +9,7 @@ Deployment that wants pods and has none is never healthy.
 
 from __future__ import annotations
 
-from tests.meshgen.model import Mesh, default_mesh
+from tests.meshgen.model import Mesh, default_mesh, sleep
 from tests.meshgen.scenarios import Expected, scenario
 from tests.meshgen.scenarios_workloads import _check
 from tests.meshgen.workload_knobs import WorkloadKnobs
@@ -50,3 +51,18 @@ def check_without_replicasets() -> tuple[Mesh, Expected]:
         "Captured without ReplicaSets (RBAC without them): helloworld-v1's pods are found "
         "through their ReplicaSet's name and pod-template-hash, so the missing sidecar is still "
         "seen.", "problem", ["sidecar-not-injected"], ["deploy/helloworld-v1", "-n", "sample"])
+
+
+@scenario("client-fallback-first-unconfigured")
+def client_fallback() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    c1 = mesh.cluster("cluster1")
+    curl = sleep()
+    curl.name, curl.app, curl.service_account = "curl", "curl", "curl"
+    curl.knobs = WorkloadKnobs(connected=False)
+    c1.workloads.append(curl)
+    return mesh, Expected(
+        "A healthy mesh where cluster1's first client pod by name (curl) runs a sidecar that "
+        "no istiod lists, so istiod has no config for it: meshbot reads the next client "
+        "(sleep) instead, says so, and sees both clusters' endpoints: healthy, not "
+        "inconclusive.", "healthy", [])
