@@ -916,9 +916,14 @@ def test_dockerfile_installs_the_locked_dependencies_as_binary_wheels():
         assert pkg.rstrip("*") in sources, pkg
     allowed = {line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.startswith("!")}
-    for name in ["pyproject.toml", "README.md", "requirements.lock",
-                 *(p.rstrip("*") for p in packages)]:
+    # The build reads setup.py (which copies the demo mesh into the wheel) and the LICENSE.
+    for name in ["pyproject.toml", "setup.py", "README.md", "LICENSE", "requirements.lock",
+                 "examples/demo-mesh", *(p.rstrip("*") for p in packages)]:
         assert name in allowed and (ROOT / name).exists(), name
+        assert name in sources or name == "requirements.lock" and "requirements.lock" in copies, name
+    # The installed package runs the demo outside the source tree: a file missing from the
+    # package fails the image build (tests/test_package.py proves the same for the wheel).
+    assert any("cd / && /opt/meshbot/bin/meshbot demo" in r for r in runs)
 
 
 def test_meshbot_console_script_serves():
