@@ -22,7 +22,7 @@ from diagnostics.inputs import (ISTIOD_PODS, SERVICES, TARGET_PODS, ClientConfig
                                 ClientProxyLogs, Input, IstiodDebug, IstiodLogs, Resources,
                                 TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
-from diagnostics.sources.base import NotCaptured, Source, SourceFailure
+from diagnostics.sources.base import NotCaptured, Source, SourceFailure, Withheld
 from diagnostics.sources.metering import counting
 from diagnostics.verdict import conclude
 from diagnostics.workloads import name_of, select_clients
@@ -252,7 +252,9 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
         else:
             facts[inp] = Fact(task.result())
             continue
-        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
+        withheld = isinstance(task.exception(), Withheld) if task.done() else False
+        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured,
+                                              withheld))
         if captured and (counted is None or inp in counted):
             errors.setdefault(reason, SourceError(info.name, src, reason))
     return facts, list(errors.values())
