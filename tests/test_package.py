@@ -129,6 +129,8 @@ def test_changelog_chart_and_manifests_name_the_same_version():
     releases = re.findall(r"^## \[(\d+\.\d+\.\d+[^\]]*)\]", changelog, flags=re.M)
     assert releases[0] == VERSION and releases[-1] == "0.1.0"
     assert "## [Unreleased]" in changelog
+    chart = yaml.safe_load((ROOT / "deploy" / "helm" / "meshbot" / "Chart.yaml").read_text())
+    assert chart["appVersion"] == VERSION
     kustomization = yaml.safe_load((ROOT / "deploy" / "base" / "kustomization.yaml").read_text())
     assert [i["newTag"] for i in kustomization["images"]] == [VERSION]
 
@@ -139,7 +141,9 @@ def test_sdist_holds_the_project_and_its_own_tests_run(dist, venv, tmp_path):
         tar.extractall(tmp_path, filter="data")
     for needed in ("LICENSE", "CHANGELOG.md", "README.md", "setup.py", "MANIFEST.in",
                    "requirements.lock", "Dockerfile", "examples/demo-mesh/snapshot.yaml",
-                   "tests/conftest.py", "tests/meshgen/__main__.py", "deploy/README.md"):
+                   "tests/conftest.py", "tests/meshgen/__main__.py", "deploy/README.md",
+                   "deploy/helm/meshbot/Chart.yaml", "deploy/helm/meshbot/files/rbac/clusterrole.yaml",
+                   "deploy/monitoring/prometheusrule.yaml", "tests/promtool/alerts.test.yaml"):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.startswith((".venv/", ".cache/")) for n in names)
     data = {str(p.relative_to(ROOT)) for d in ("tests/scenarios", "examples")
