@@ -13,17 +13,23 @@ WORKDIR /src
 RUN python -m venv /opt/meshbot
 COPY requirements.lock ./
 RUN /opt/meshbot/bin/pip install --only-binary=:all: --requirement requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY diagnostics ./diagnostics
-# meshbot itself (pure Python); its dependencies are already there, exactly as locked.
+# The demo mesh, which the wheel carries as package data (setup.py): `meshbot demo` in the image.
+COPY examples/demo-mesh ./examples/demo-mesh
+# meshbot itself (pure Python); its dependencies are already there, exactly as locked. The demo
+# runs once from the installed package, outside the source tree, so a missing file fails the build.
 RUN /opt/meshbot/bin/pip install --no-deps --constraint requirements.lock . \
  && /opt/meshbot/bin/pip check \
+ && cd / && /opt/meshbot/bin/meshbot demo --output json >/dev/null \
+ && /opt/meshbot/bin/meshbot --version \
  && /opt/meshbot/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11.11-slim-bookworm
 LABEL org.opencontainers.image.title="meshbot" \
+      org.opencontainers.image.source="https://github.com/meshbot/meshbot" \
       org.opencontainers.image.description="Istio mesh troubleshooting runbooks as Slack commands" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN groupadd --system --gid 10001 meshbot \

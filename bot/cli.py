@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from bot import __version__
 from bot.blocks import thread
 from bot.thread_text import thread_as_text
 from diagnostics.catalog import CatalogError
@@ -35,6 +36,7 @@ VERDICT_EXIT = {"healthy": EXIT_OK, "expected": EXIT_OK, "problem": EXIT_PROBLEM
                 "inconclusive": EXIT_UNDIAGNOSED}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SNAPSHOT = REPO_ROOT / "examples" / "demo-mesh"
+BUNDLED_DEMO = Path(__file__).resolve().parent / "demo-mesh"  # in a wheel: setup.py puts it here
 DEMO_COMMAND = "why-local-only helloworld -n sample"
 
 
@@ -105,6 +107,11 @@ def cmd_mesh(words: list[str]) -> int:
     return VERDICT_EXIT[report.verdict]
 
 
+def demo_snapshot() -> Path:
+    """The bundled demo mesh: the installed package's copy (wheel, image), else the checkout's."""
+    return BUNDLED_DEMO if BUNDLED_DEMO.is_dir() else DEMO_SNAPSHOT
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole pipeline on the bundled demo mesh, printed as the bot's Slack thread."""
     from diagnostics.sources.snapshot import SnapshotSource
@@ -112,12 +119,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     request = parse(DEMO_COMMAND, terminal=False)
     assert isinstance(request, Request)
     try:
-        source = SnapshotSource.open(args.snapshot or DEMO_SNAPSHOT)
+        source = SnapshotSource.open(args.snapshot or demo_snapshot())
     except SnapshotError as exc:
         return _fail(str(exc), EXIT_USAGE)
     report = asyncio.run(answer(request, source))
     if args.output == "thread":
-        print(f"$ /mesh {DEMO_COMMAND}   (demo mesh: {args.snapshot or 'examples/demo-mesh'})\n")
+        print(f"$ /mesh {DEMO_COMMAND}   (demo mesh: {args.snapshot or 'the bundled demo mesh'})\n")
         sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND), color=_color()))
     else:
         sys.stdout.write(render(report, args.output, DEMO_COMMAND))
@@ -202,6 +209,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
                                 "in Slack and in the terminal.")
+    p.add_argument("--version", action="version", version=f"meshbot {__version__}")
     sub = p.add_subparsers(dest="cmd", metavar="{mesh,serve,demo,replay,snapshot,catalog}")
     sub.required = True
     mesh = sub.add_parser("mesh", help="run a diagnosis: meshbot mesh <command> [args]",

@@ -1,11 +1,23 @@
-"""Prometheus metrics of the bot, on a registry of its own (served at /metrics)."""
+"""Prometheus metrics of the bot, on a registry of its own (served at /metrics).
+
+Besides meshbot's own series, the registry carries prometheus_client's standard process,
+platform and garbage-collector collectors (process_*, python_info, python_gc_*), as
+`prometheus_client`'s default registry would; deploy/monitoring's alerts and dashboard use both
+(tests/test_monitoring.py checks that every series they name is exported here).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import platform
+
+from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR,
+                               CollectorRegistry, Counter, Gauge, Histogram, generate_latest)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot import __version__
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 
 
 class Metrics:
@@ -13,16 +25,33 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)  # stateless readers of /proc and gc: shareable across registries
+        self.build_info = Gauge("meshbot_build_info", "meshbot's version and Python (always 1)",
+                                ["version", "python_version"], registry=r)
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        self.slack_connected = Gauge("meshbot_slack_connected", "1 while connected to Slack "
+                                     "(Socket Mode: the WebSocket is open; HTTP mode: the bot "
+                                     "token was accepted), by mode", ["mode"], registry=r)
         self.commands = Counter("meshbot_commands_total", "Commands answered, by command, "
                                 "verdict and trigger", ["command", "verdict", "trigger"], registry=r)
         self.diagnosis_seconds = Histogram(
             "meshbot_diagnosis_duration_seconds", "Time to diagnose, by command", ["command"],
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60), registry=r)
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.cluster_read_seconds = Histogram(
+            "meshbot_cluster_read_duration_seconds", "Time a diagnosis spent reading one "
+            "cluster (API server and istiod), by command and cluster", ["command", "cluster"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.cluster_reachable = Gauge("meshbot_cluster_reachable", "1 when the last diagnosis "
+                                       "that read the cluster could read it, else 0",
+                                       ["cluster"], registry=r)
         self.api_calls = Counter("meshbot_cluster_api_calls_total",
                                  "Kubernetes and istiod requests made by diagnoses, by cluster",
                                  ["cluster"], registry=r)
-        self.cluster_errors = Counter("meshbot_cluster_errors_total", "Reads that failed, by "
-                                      "cluster and side", ["cluster", "source"], registry=r)
+        self.cluster_errors = Counter("meshbot_cluster_errors_total", "Reads of a diagnosis "
+                                      "that failed, by command, cluster and side (kubernetes, "
+                                      "istiod, envoy)", ["command", "cluster", "source"],
+                                      registry=r)
         self.slack_errors = Counter("meshbot_slack_api_errors_total", "Slack Web API errors, by "
                                     "method and error", ["method", "error"], registry=r)
         self.slack_ratelimited = Counter("meshbot_slack_ratelimited_total", "Slack 429 answers "
@@ -47,10 +76,14 @@ class Metrics:
     def diagnosed(self, report) -> None:
         """Measure one diagnosis that ran (cache hits made no calls and take no time)."""
         self.diagnosis_seconds.labels(report.command).observe(report.duration_ms / 1000)
+        for cluster, seconds in report.read_seconds_by_cluster.items():
+            self.cluster_read_seconds.labels(report.command, cluster).observe(seconds)
+        for status in report.clusters:
+            self.cluster_reachable.labels(status.name).set(1 if status.reachable else 0)
         for cluster, calls in report.calls_by_cluster.items():
             self.api_calls.labels(cluster).inc(calls)
         for error in report.errors:
-            self.cluster_errors.labels(error.cluster, error.source).inc()
+            self.cluster_errors.labels(report.command, error.cluster, error.source).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

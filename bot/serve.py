@@ -3,9 +3,19 @@
 Both modes serve /healthz, /readyz and /metrics; HTTP mode also takes Slack's requests at
 /slack/events. Slack is connected in the background (Socket Mode: retried with a fresh WebSocket
 URL and a growing pause, one warning per failed attempt), so health, metrics and signals work
-while Slack is unreachable; /readyz says not ready until it is connected. On SIGTERM the bot stops
-taking work, lets running diagnoses finish for a while, and marks the ones it had to cut as
-interrupted.
+while Slack is unreachable.
+
+Readiness (README "Operations"): /readyz is 503 until Slack first accepted the bot (a rollout
+waits for a new pod that can answer) and from SIGTERM on (the pod leaves the Service before it
+stops). After the first connection, a Slack outage or a Socket Mode reconnect is reported (status
+"degraded", `meshbot_slack_connected` 0, the SlackDisconnected alert) but never makes the pod
+unready: every replica shares the outage, and unready pods under a PodDisruptionBudget would
+block node drains without helping anyone.
+
+On SIGTERM the bot closes its Socket Mode connection (Slack sends new events to the other
+replicas' connections), keeps acknowledging what still reaches it over HTTP while the endpoints
+are updated, lets running diagnoses (and those that arrive meanwhile) finish within the drain
+time, and marks the ones it had to cut as interrupted.
 """
 
 from __future__ import annotations
@@ -44,7 +54,9 @@ from diagnostics.store.resilient import open_store
 from handlers.run import Answerer
 
 log = logs.get("meshbot.serve")
-DRAIN_SECONDS = 20.0
+# Within the pods' terminationGracePeriodSeconds (45), after the preStop pause (5 s).
+DRAIN_SECONDS = 35.0
+SLACK_POLL_SECONDS = 1.0  # how often meshbot_slack_connected is refreshed
 
 
 class SetupError(Exception):
@@ -124,6 +136,9 @@ class Bot:
         self._runner: web.AppRunner | None = None
         self._authenticated = False
         self._auth_task: asyncio.Task | None = None
+        self._watch_task: asyncio.Task | None = None
+        self._slack_seen = False  # Slack accepted the bot at least once
+        self._draining = False
         self.port: int | None = None
 
     @staticmethod
@@ -147,9 +162,22 @@ class Bot:
                                           skip_if_healthy=entry.skip_if_healthy)
 
     async def _slack_connected(self) -> bool:
-        if self.socket is not None:
-            return await self.socket.connected()
-        return self._authenticated
+        connected = await self.socket.connected() if self.socket is not None \
+            else self._authenticated
+        self._slack_seen = self._slack_seen or connected
+        return connected
+
+    def _slack_gates(self) -> bool:
+        """A disconnected Slack keeps the pod unready only until Slack first accepted it."""
+        return not self._slack_seen
+
+    async def _watch_slack(self) -> None:
+        """Keep meshbot_slack_connected current (the alert on it is how an outage is seen)."""
+        gauge = self.metrics.slack_connected.labels("socket" if self.settings.socket_mode
+                                                    else "http")
+        while True:
+            gauge.set(1 if await self._slack_connected() else 0)
+            await asyncio.sleep(SLACK_POLL_SECONDS)
 
     async def _authenticate(self) -> None:
         """HTTP mode: Slack counts as connected once auth.test accepts our token."""
@@ -163,7 +191,8 @@ class Bot:
 
     async def start(self, port: int | None = None) -> None:
         health = Health(self._slack_connected, source_configured=bool(self.source.cluster_infos()),
-                        store_degraded=lambda: bool(getattr(self.store, "degraded", False)))
+                        store_degraded=lambda: bool(getattr(self.store, "degraded", False)),
+                        slack_gates=self._slack_gates, draining=lambda: self._draining)
         web_app = build_web_app(
             self.metrics, health, None if self.settings.socket_mode else self.app,
             alerts=lambda n: self.responder.track(self.incidents.handle(n), "alert"),
@@ -182,6 +211,7 @@ class Bot:
             self.socket.start()
         else:
             self._auth_task = asyncio.create_task(self._authenticate())
+        self._watch_task = asyncio.create_task(self._watch_slack(), name="slack-watch")
         if self.config.digests:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="digests")
         if not self.settings.alertmanager_token:
@@ -191,15 +221,22 @@ class Bot:
                  clusters=[c.name for c in self.source.cluster_infos()], store=self.store.name)
 
     async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        self._draining = True  # /readyz answers 503 from now on
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_seconds
         self.scheduler.stop()
         if self._scheduler_task is not None:
             await asyncio.wait([self._scheduler_task], timeout=drain_seconds)
-        if self._auth_task is not None:
-            self._auth_task.cancel()
-            await asyncio.wait([self._auth_task])
+        for task in (self._auth_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
         if self.socket is not None:
             await self.socket.close()
-        interrupted = await self.responder.drain(drain_seconds)
+        # The HTTP side stays open: asks that still arrive are acknowledged and waited for too.
+        while self.responder.tasks and loop.time() < deadline:
+            await asyncio.wait(set(self.responder.tasks), timeout=deadline - loop.time())
+        interrupted = await self.responder.drain(max(0.0, deadline - loop.time()))
         if self._runner is not None:
             await self._runner.cleanup()
         await self.source.close()

@@ -38,11 +38,17 @@ _CHUNK = 64 * 1024
 
 @dataclass
 class Health:
-    """What /readyz reports: Slack connected, a source configured; the store may be degraded."""
+    """What /readyz reports: Slack connected, a source configured; the store may be degraded.
+
+    Ready means "send me work": a source is configured, the bot is not draining for shutdown,
+    and Slack is connected while `slack_gates()` says a disconnection still matters (serve.py:
+    only until Slack first accepted the bot; later outages are degraded, not unready)."""
 
     slack_connected: Callable[[], Awaitable[bool]]
     source_configured: bool
     store_degraded: Callable[[], bool] = lambda: False
+    slack_gates: Callable[[], bool] = lambda: True
+    draining: Callable[[], bool] = lambda: False
 
 
 def _json(status: int, data: dict) -> web.Response:
@@ -148,11 +154,14 @@ def build_web_app(metrics: Metrics, health: Health, bolt: AsyncApp | None = None
 
     async def readyz(_request: web.Request) -> web.Response:
         checks = {"slack": await health.slack_connected(), "sources": health.source_configured}
-        ready = all(checks.values())
-        degraded = health.store_degraded()
-        status = "ready" if ready and not degraded else ("degraded" if ready else "not ready")
+        ready = checks["sources"] and not health.draining() \
+            and (checks["slack"] or not health.slack_gates())
+        degraded = health.store_degraded() or not checks["slack"]
+        status = "draining" if health.draining() else \
+            "not ready" if not ready else "degraded" if degraded else "ready"
         return _json(200 if ready else 503, {"status": status, **checks,
-                                              "store": "degraded" if degraded else "ok"})
+                                              "store": "degraded" if health.store_degraded()
+                                              else "ok"})
 
     async def metrics_endpoint(_request: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())

@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from diagnostics.redact import decode_secret_value
-
 
 @dataclass(frozen=True)
 class CertInfo:
@@ -44,12 +42,3 @@ def parse_pem_bundle(text: str | None) -> list[CertInfo]:
                             cert.subject.rfc4514_string(),
                             cert.not_valid_after_utc.astimezone(timezone.utc)))
     return out
-
-
-def secret_pem(secret: dict, key: str) -> str | None:
-    """A PEM value of a Secret's data (base64) or stringData; None when absent or redacted."""
-    data = secret.get("data") or {}
-    if key in data:
-        return decode_secret_value(data[key])
-    value = (secret.get("stringData") or {}).get(key)
-    return value if isinstance(value, str) else None

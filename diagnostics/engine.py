@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from diagnostics import identity, targets
 from diagnostics.catalog import Catalog, default_catalog
@@ -22,7 +22,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIOD_PODS, SERVICES, TARG
                                 ClientConfigDumps, ClientProxyLogs, Input, IstiodDebug,
                                 IstiodLogs, Resources, TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
-from diagnostics.sources.base import NotCaptured, Source, SourceFailure
+from diagnostics.sources.base import NotCaptured, Source, SourceFailure, Withheld
 from diagnostics.sources.metering import counting
 from diagnostics.verdict import conclude
 from diagnostics.workloads import Candidate, client_candidates, name_of
@@ -281,7 +281,9 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
         else:
             facts[inp] = Fact(task.result())
             continue
-        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured))
+        withheld = isinstance(task.exception(), Withheld) if task.done() else False
+        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured,
+                                              withheld))
         if captured and (counted is None or inp in counted):
             errors.setdefault(reason, SourceError(info.name, src, reason))
     return facts, list(errors.values())
@@ -316,6 +318,14 @@ def run_checks(plan: Plan, facts: dict[tuple[str, Input], Fact], clusters: list[
 
 
 ReadsObserver = Callable[[dict[str, set[Input]]], None]
+T = TypeVar("T")
+
+
+async def _timed(coro: Awaitable[T]) -> tuple[T, float]:
+    """The result and how long it took (per-cluster read time, a metric of the bot)."""
+    started = time.perf_counter()
+    result = await coro
+    return result, time.perf_counter() - started
 
 
 def _matches(info: ClusterInfo, name: str) -> bool:
@@ -375,8 +385,10 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
     for fetch in fetchers:
         fetch.peers = [p for p in fetchers if p is not fetch]
     with counting() as counter:
-        fetched = await asyncio.gather(*(fetch_cluster(f, inputs, timeout, set(wanted))
-                                         for f in fetchers))
+        timed = await asyncio.gather(*(_timed(fetch_cluster(f, inputs, timeout, set(wanted)))
+                                       for f in fetchers))
+    fetched = [result for result, _ in timed]
+    seconds = {info.key: spent for info, (_, spent) in zip(infos, timed)}
     found = {info.key: identity.discover(cf) for info, (cf, _) in zip(infos, fetched)}
     resolved = identity.resolve(infos, found)
     read = _select(resolved, plan.clusters)
@@ -407,5 +419,6 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
         duration_ms=(time.perf_counter() - started) * 1000,
         api_calls=counter.calls, cached=False,
         calls_by_cluster={names.get(k, k): n for k, n in counter.by_cluster.items()},
+        read_seconds_by_cluster={i.name: seconds[i.key] for i in read},
         generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), step_refs=conclusion.step_refs,
     )

@@ -7,10 +7,13 @@ from typing import Any
 
 
 class Unavailable(Exception):
-    """An input could not be read for a cluster; `captured=False` means absent from the source."""
+    """An input could not be read for a cluster; `captured=False` means absent from the source,
+    `withheld` that the install chose not to grant the read (no Secrets): not checked, by design."""
 
-    def __init__(self, cluster: str, what: str, reason: str, captured: bool = True):
+    def __init__(self, cluster: str, what: str, reason: str, captured: bool = True,
+                 withheld: bool = False):
         self.cluster, self.what, self.reason, self.captured = cluster, what, reason, captured
+        self.withheld = withheld
         super().__init__(f"{cluster}: {what}: {reason}")
 
 

@@ -218,6 +218,7 @@ class Report:
     step_refs: list[list[int]] = field(default_factory=list)  # per step: indexes into findings
     extra: dict[str, Any] = field(default_factory=dict)
     calls_by_cluster: dict[str, int] = field(default_factory=dict)  # for metrics; not in JSON
+    read_seconds_by_cluster: dict[str, float] = field(default_factory=dict)  # for metrics too
 
     def step_findings(self, index: int) -> list[RenderedFinding]:
         """The rendered findings of step `index` (0-based)."""

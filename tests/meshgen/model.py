@@ -115,6 +115,9 @@ class ClusterSpec:
     local_istiod: bool = False         # remote only (fault): in-cluster istiod, no istiod-remote
     root_ca: str = "mesh-root"         # seed name of the root CA; differing names → mismatch
     root_not_after: datetime = datetime(2036, 1, 3, tzinfo=timezone.utc)
+    # False: istiod has not (yet) written istio-ca-root-cert into its own namespace; the root is
+    # then known from the caBundle istiod patched into its injection webhook
+    root_configmap: bool = True
     trust_domain: str = "cluster.local"
     system_namespace_network_label: bool = True
     eastwest: EastWestGatewaySpec = field(default_factory=EastWestGatewaySpec)

@@ -300,6 +300,17 @@ def trust_root_mismatch() -> tuple[Mesh, Expected]:
                         "problem", ["root-cert-mismatch"])
 
 
+@scenario("trust-root-mismatch-from-webhook")
+def trust_root_mismatch_from_webhook() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    c2 = mesh.cluster("cluster2")
+    c2.root_ca, c2.root_configmap = "cluster2-root", False
+    return mesh, _trust("cluster2's istio-system has no istio-ca-root-cert ConfigMap; its root "
+                        "is read from the caBundle of istiod's injection webhook (public, like "
+                        "the ConfigMap) and differs from cluster1's.",
+                        "problem", ["root-cert-mismatch"])
+
+
 def _expiring(not_after: datetime) -> Mesh:
     mesh = default_mesh()
     for c in mesh.clusters:  # the same root everywhere, so no mismatch: only its expiry matters
