@@ -212,9 +212,21 @@ def test_single_network_mesh_needs_no_gateway():
         assert "one network" in step.evidence[0]
 
 
+def _gateway_unknown_to_istiod(mesh: dict[str, dict]) -> None:
+    """What istiod does when network2's gateway Service is unusable: networkz lacks network2,
+    and cluster1's client receives cluster2's raw pod IP instead of the gateway."""
+    for objs in mesh.values():
+        objs[NETWORKZ] = networkz(("network1", "cluster1", "34.120.10.20"))
+    client = mesh["cluster1"][CLIENT_CONFIG_DUMPS]
+    (name, fact), = client.items()
+    client[name] = ClientFact(fact.pod, eds_dump([("10.10.1.26", 5000), ("10.20.1.26", 5000)]),
+                              "istiod-1")
+
+
 def test_wrong_gateway_label_value():
     mesh = two_networks()
     mesh["cluster2"][SERVICES][1] = gateway_service("network1", "35.190.20.30")
+    _gateway_unknown_to_istiod(mesh)
     steps = run("network-gateways", mesh)
     assert ids(steps) == [("eastwest-gateway-network-label", "cluster2")]
     finding = next(f for s in steps for f in s.findings)
@@ -231,6 +243,8 @@ def test_wrong_gateway_label_value():
 def test_gateway_address_kinds(kind, ip, pending):
     mesh = two_networks()
     mesh["cluster2"][SERVICES][1] = gateway_service("network2", ip, kind)
+    if pending:
+        _gateway_unknown_to_istiod(mesh)
     found = ids(run("network-gateways", mesh))
     assert (("eastwest-gateway-pending", "cluster2") in found) is pending
 
@@ -241,6 +255,7 @@ def test_helm_gateway_without_label_is_recognised():
     svc["metadata"]["labels"]["istio"] = "eastwest"
     svc["spec"]["selector"] = {"app": "istio-eastwest", "istio": "eastwest"}
     mesh["cluster2"][SERVICES][1] = svc
+    _gateway_unknown_to_istiod(mesh)
     # recognised by `istio=eastwest`; the istioctl-style Gateway (istio=eastwestgateway) misses it
     assert ids(run("network-gateways", mesh)) == [("cross-network-gateway-missing", "cluster2"),
                                                   ("eastwest-gateway-network-label", "cluster2")]
@@ -255,6 +270,29 @@ def test_helm_gateway_without_label_is_recognised():
 def test_cross_network_gateway_that_does_not_serve(gateway):
     mesh = two_networks()
     mesh["cluster2"][ISTIO_GATEWAYS] = [gateway]
+    assert ids(run("network-gateways", mesh)) == [("cross-network-gateway-missing", "cluster2")]
+
+
+def test_runtime_evidence_outranks_a_reading_of_the_gateway_config():
+    """The gateway Service lacks its label and no Gateway opens 15443, yet istiod lists the
+    gateway, clients receive it and requests through it are answered: the configuration is
+    somewhere meshbot does not read, and the answer says so instead of a false finding."""
+    mesh = two_networks()
+    mesh["cluster2"][SERVICES][1] = gateway_service(None, "35.190.20.30")
+    mesh["cluster2"][ISTIO_GATEWAYS] = []
+    sleep = mesh["cluster1"][TARGET_PODS][1]
+    line = ('[2026-11-20T08:59:00.000Z] "GET /hello HTTP/1.1" 200 - via_upstream - "-" 0 60 '
+            '31 30 "-" "curl/8.5.0" "1" "helloworld:5000" "35.190.20.30:15443" '
+            f'{HELLO} 10.10.1.42:41234 10.96.0.10:5000 10.10.1.42:41232 - default\n')
+    mesh["cluster1"][CLIENT_PROXY_LOGS] = {sleep["metadata"]["name"]: ClientFact(sleep, line)}
+    steps = run("network-gateways", mesh)
+    assert ids(steps) == []
+    text = "\n".join(e for s in steps for e in s.evidence)
+    assert "eastwest-gateway-network-label not reported" in text
+    assert "cross-network-gateway-missing not reported" in text
+    assert "1 requests answered through 35.190.20.30:15443" in text
+    # without the access log, the 15443 finding stands: EDS alone proves no passthrough
+    mesh["cluster1"][CLIENT_PROXY_LOGS] = {}
     assert ids(run("network-gateways", mesh)) == [("cross-network-gateway-missing", "cluster2")]
 
 

@@ -18,7 +18,8 @@ from diagnostics.checks.base import CheckContext, check, per_cluster
 from diagnostics.checks.client_view import (clusters_with_ready_endpoints, endpoints_for,
                                             service_ports)
 from diagnostics.facts import ClientFact, PerReplica
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIO_CONFIGMAPS, ISTIO_NS, ISTIOD_PODS,
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIO_CONFIGMAPS,
+                                ISTIO_NS, ISTIOD_PODS,
                                 NAMESPACES, NETWORKZ, SERVICES, TARGET_ENDPOINTSLICES,
                                 TARGET_PODS, Resources)
 from diagnostics.mesh_view import (ISTIO_META_NETWORK, NETWORK_LABEL, Where, describe_endpoint,
@@ -27,14 +28,19 @@ from diagnostics.mesh_view import (ISTIO_META_NETWORK, NETWORK_LABEL, Where, des
                                    mesh_config, mesh_networks, pod_index, proxy_env,
                                    registry_networks, workload_ref)
 from diagnostics.model import Finding, Step
+from diagnostics.parse.access_log import parse_access_log
 from diagnostics.parse.networkz import NetworkGateway, parse_networkz
 from diagnostics.selectors import selector_matches
 from diagnostics.workloads import (SERVICE_NAME_LABEL, has_sidecar, labels_of, name_of,
                                    namespace_of)
 
 ISTIO_GATEWAYS = Resources("gateways.networking.istio.io")  # Gateways may live in any namespace
+K8S_GATEWAYS = Resources("gateways.gateway.networking.k8s.io")  # Gateway API Gateways
 ISTIO_PODS = Resources("pods", ISTIO_NS)  # the east-west gateway's pods, for Gateway selectors
 CROSS_NETWORK_PORT = 15443
+GATEWAY_PORT_LABEL = "networking.istio.io/gatewayPort"  # a network gateway's port, if not 15443
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+LISTENER_PROTOCOL = "gateway.istio.io/listener-protocol"
 
 # Where a cluster's network is written, in the order the value is trusted: istiod's own
 # precedence for endpoints (system namespace label, then meshNetworks), the install's values,
@@ -247,11 +253,71 @@ def _cluster_domain(ctx: CheckContext, cluster: str) -> str:
     return str(install_value(values, "global", "proxy", "clusterDomain") or "cluster.local")
 
 
+def k8s_cross_network_listeners(gw: dict) -> list[dict]:
+    """The listeners of a Gateway API Gateway that Istio programs as the cross-network
+    AUTO_PASSTHROUGH server: TLS Passthrough on the gateway port (15443, or the
+    `networking.istio.io/gatewayPort` label) with `gateway.istio.io/listener-protocol:
+    auto-passthrough` among its TLS options (pilot/pkg/config/kube/gateway conversion)."""
+    port = _gateway_port(gw)
+    out = []
+    for listener in (gw.get("spec") or {}).get("listeners") or []:
+        if not isinstance(listener, dict):
+            continue
+        tls = listener.get("tls") or {}
+        options = tls.get("options") or {}
+        if (str(listener.get("port")) == str(port) and tls.get("mode") == "Passthrough"
+                and options.get(LISTENER_PROTOCOL) == "auto-passthrough"):
+            out.append(listener)
+    return out
+
+
+def _gateway_port(obj: dict) -> int:
+    try:
+        return int(labels_of(obj).get(GATEWAY_PORT_LABEL) or CROSS_NETWORK_PORT)
+    except ValueError:
+        return CROSS_NETWORK_PORT
+
+
+def _k8s_gateway_of(svc: dict, gateways: list[dict]) -> dict | None:
+    """The Gateway API Gateway behind a Service Istio's gateway controller made for it: the
+    Service carries the Gateway's name in `gateway.networking.k8s.io/gateway-name` (and is
+    named `<gateway>-<class>`), in the Gateway's namespace."""
+    name = labels_of(svc).get(GATEWAY_NAME_LABEL) or \
+        ((svc.get("spec") or {}).get("selector") or {}).get(GATEWAY_NAME_LABEL)
+    return next((g for g in gateways if name and name_of(g) == name
+                 and namespace_of(g) == namespace_of(svc)), None)
+
+
+def _k8s_cross_network(ctx: CheckContext, cluster: str, svc: dict, fqdn: str,
+                       evidence: list[str]) -> bool | None:
+    """Whether the Gateway API Gateway behind `svc` (if any) opens the cross-network port for
+    `fqdn`; None when the Service is not a Gateway API gateway's."""
+    gw = _k8s_gateway_of(svc, ctx.available(K8S_GATEWAYS).get(cluster, []))
+    if gw is None:
+        return None
+    listeners = [lst for lst in k8s_cross_network_listeners(gw)
+                 if _host_matches(str(lst.get("hostname") or "*"), fqdn)]
+    ref = f"Gateway {namespace_of(gw)}/{name_of(gw)} (gateway.networking.k8s.io, class " \
+        f"{(gw.get('spec') or {}).get('gatewayClassName')}) in {cluster}"
+    if listeners:
+        hosts = ", ".join(str(lst.get("hostname") or "*") for lst in listeners)
+        evidence.append(f"{ref}: listener {listeners[0].get('name')} {_gateway_port(gw)} TLS "
+                        f"Passthrough with {LISTENER_PROTOCOL}: auto-passthrough, hostname "
+                        f"{hosts}; Istio programs it as AUTO_PASSTHROUGH for {name_of(svc)}")
+        return True
+    evidence.append(f"{ref}: no listener on {_gateway_port(gw)} is TLS Passthrough with "
+                    f"{LISTENER_PROTOCOL}: auto-passthrough for {fqdn}")
+    return False
+
+
 def _cross_network(ctx: CheckContext, cluster: str, svc: dict, evidence: list[str],
                    seen: list[str]) -> Finding | None:
-    """A Gateway opening 15443 with AUTO_PASSTHROUGH for the service, selecting this gateway."""
+    """A Gateway opening 15443 with AUTO_PASSTHROUGH for the service, selecting this gateway:
+    an Istio Gateway, or the Gateway API Gateway the gateway Service was made for."""
     name, ns = ctx.args["service"], ctx.args["namespace"]
     fqdn = f"{name}.{ns}.svc.{_cluster_domain(ctx, cluster)}"
+    if _k8s_cross_network(ctx, cluster, svc, fqdn, evidence):
+        return None
     labels = _gateway_pod_labels(ctx, cluster, svc)
     where = config_clusters(ctx, cluster)
     readable = ctx.available(ISTIO_GATEWAYS)
@@ -293,12 +359,73 @@ def _gateway_findings(ctx: CheckContext, cluster: str, svc: dict, network: str,
                   istio_namespace=namespace_of(svc))
     label = labels_of(svc).get(NETWORK_LABEL)
     want = expected or network
+    runtime = _runtime(ctx, network, svc)
     if not label or label != want:
         out.append(ctx.finding("eastwest-gateway-network-label", network=want, **params))
     if not has_external_address(svc):
         out.append(ctx.finding("eastwest-gateway-pending", network=want, **params))
     crossing = _cross_network(ctx, cluster, svc, evidence, seen)
-    return out + ([crossing] if crossing else [])
+    out += [crossing] if crossing else []
+    kept = []
+    for finding in out:
+        wins = runtime.contradicts(finding.id)
+        if wins:  # what istiod and the proxies do outranks meshbot's reading of the config
+            evidence.append(f"{finding.id} not reported: the configuration read says so, but "
+                            f"{wins}; the configuration that makes it work is somewhere meshbot "
+                            "does not read it")
+        else:
+            kept.append(finding)
+    return kept
+
+
+@dataclass
+class Runtime:
+    """What istiod and the clients show about one network's gateway, whatever its config."""
+
+    known: list[str] = field(default_factory=list)  # istiod's networkz lists its gateway
+    received: list[str] = field(default_factory=list)  # clients receive the gateway address
+    answered: list[str] = field(default_factory=list)  # requests through it were answered
+
+    def contradicts(self, finding_id: str) -> str:
+        """The runtime evidence that a configuration finding is wrong, or ""."""
+        if finding_id in ("eastwest-gateway-network-label", "eastwest-gateway-pending"):
+            return "; ".join(self.known + self.received)
+        if finding_id == "cross-network-gateway-missing":
+            return "; ".join(self.answered)
+        return ""
+
+
+def _runtime(ctx: CheckContext, network: str, svc: dict) -> Runtime:
+    """istiod's networkz, the clients' EDS and the clients' access logs about `network`'s
+    gateway (the addresses of `svc`, and those istiod gives the network): evidence that
+    outranks a reading of the gateway's configuration."""
+    rt = Runtime()
+    addresses = set(gateway_addresses(svc))
+    for cluster, replicas in ctx.available(NETWORKZ).items():
+        for g in _known_gateways(replicas):
+            if g.network == network and g.address:
+                rt.known.append(f"istiod of {cluster} knows {network}'s gateway {g.target}")
+                addresses.add(g.address)
+                break
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    for cluster, clients in ctx.available(CLIENT_CONFIG_DUMPS).items():
+        for fact in clients.values():
+            hits = [ep.target for port in service_ports(ctx, name, ns) if not fact.missing
+                    for ep in endpoints_for(fact.value, name, ns, port) or []
+                    if ep.address in addresses]
+            if hits:
+                rt.received.append(f"{name_of(fact.pod)} ({cluster}) receives {hits[0]}, "
+                                   f"{network}'s gateway, from istiod")
+    for cluster, logs in ctx.available(CLIENT_PROXY_LOGS).items():
+        for fact in logs.values():
+            ok = [e for e in parse_access_log(fact.value or "") if not e.failed_to_connect
+                  and e.upstream_host.rsplit(":", 1)[0] in addresses and e.code is not None
+                  and e.upstream_cluster.endswith(f"|{name}.{ns}.svc.{_cluster_domain(ctx, cluster)}")]
+            if ok:
+                rt.answered.append(f"{name_of(fact.pod)} ({cluster}) has {len(ok)} requests "
+                                   f"answered through {ok[-1].upstream_host}, {network}'s "
+                                   "gateway, in its access log")
+    return rt
 
 
 def networkz_lines(mesh: MeshNetworks, network: str) -> list[str]:
@@ -358,7 +485,7 @@ def _network_step(ctx: CheckContext, network: str, mesh: MeshNetworks, ready_in:
 
 @check("network-gateways", title="East-west gateway of each network that others must reach",
        inputs=(*NETWORK_INPUTS, TARGET_ENDPOINTSLICES, CLIENT_CONFIG_DUMPS, ISTIO_GATEWAYS,
-               ISTIO_PODS, ISTIOD_PODS),
+               K8S_GATEWAYS, ISTIO_PODS, ISTIOD_PODS, CLIENT_PROXY_LOGS),
        emits=("eastwest-gateway-missing", "eastwest-gateway-pending",
               "eastwest-gateway-network-label", "cross-network-gateway-missing"))
 def network_gateways(ctx: CheckContext) -> list[Step]:

@@ -19,7 +19,9 @@ from tests.meshgen.k8s_workloads import (deployment_objects, node_objects, pod_o
                                          replicaset_objects)
 from tests.meshgen.model import ClusterSpec, RemoteSecretSpec, version_tuple
 from tests.meshgen.naming import at, k8s_suffix
-from tests.meshgen.topology import ISTIO_NS, NET_LABEL, ClusterWorld, Service, World
+from tests.meshgen.topology import (ISTIO_NS, K8S_EASTWEST, NET_LABEL, ClusterWorld, Service,
+                                    World, eastwest_gateway, gateway_external_ip,
+                                    gateway_network_label)
 
 NAMESPACES = ["default", "kube-system", ISTIO_NS, "sample"]
 INSTALL = at(20)          # Istio installed 2026-11-19T10:20Z
@@ -303,20 +305,53 @@ def _webhooks(world: World, cw: ClusterWorld) -> tuple[list[dict], list[dict]]:
     return mutating, validating
 
 
+def _k8s_eastwest(cw: ClusterWorld) -> dict:
+    """The Gateway API east-west gateway of istio.io's multicluster docs: a TLS Passthrough
+    listener on 15443 whose option `gateway.istio.io/listener-protocol: auto-passthrough`
+    makes Istio program it as AUTO_PASSTHROUGH (pilot/pkg/config/kube/gateway), with the
+    network label that makes istiod use it as the network's gateway."""
+    spec = cw.spec
+    labels = {NET_LABEL: net} if (net := gateway_network_label(spec)) else {}
+    tls: dict = {"mode": "Passthrough"}
+    if spec.eastwest.auto_passthrough:
+        tls["options"] = {"gateway.istio.io/listener-protocol": "auto-passthrough"}
+    listener = {"name": "cross-network", "hostname": "*.local", "port": 15443,
+                "protocol": "TLS", "tls": tls, "allowedRoutes": {"namespaces": {"from": "Same"}}}
+    address = gateway_external_ip(spec)
+    programmed = {"lastTransitionTime": "2026-11-20T08:00:26Z", "observedGeneration": 1,
+                  "type": "Programmed", "status": "True" if address else "False",
+                  "reason": "Programmed" if address else "AddressNotAssigned",
+                  "message": "Resource programmed, assigned to service(s) "
+                             f"{K8S_EASTWEST}-istio.{ISTIO_NS}.svc.cluster.local:15443"
+                  if address else "Assigned to service(s) "
+                  f"{K8S_EASTWEST}-istio.{ISTIO_NS}.svc.cluster.local:15443, but failed to "
+                  "assign to all requested addresses: address pending for hostname "
+                  f"\"{K8S_EASTWEST}-istio.{ISTIO_NS}.svc.cluster.local\""}
+    status: dict = {"conditions": [programmed]}
+    if address:
+        status["addresses"] = [{"type": "IPAddress", "value": address}]
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": meta(cw.id, "Gateway", K8S_EASTWEST, ISTIO_NS, at(25), labels),
+            "spec": {"gatewayClassName": "istio", "listeners": [listener]},
+            "status": status}
+
+
 def _istio_config(world: World, cw: ClusterWorld) -> dict[str, list[dict]]:
     spec = cw.spec
     gateways, vss, drs = [], [], []
-    if spec.cross_network_gateway:
+    selector = eastwest_gateway(spec)[2]
+    k8s_api = spec.eastwest.present and spec.eastwest.api == "gateway-api"
+    if spec.cross_network_gateway and not k8s_api:
         gateways.append({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
                          "metadata": meta(cw.id, "Gateway", "cross-network-gateway", ISTIO_NS, at(26)),
-                         "spec": {"selector": {"istio": "eastwestgateway"}, "servers": [
+                         "spec": {"selector": selector, "servers": [
                              {"hosts": ["*.local"], "port": {"name": "tls", "number": 15443,
                                                             "protocol": "TLS"},
                               "tls": {"mode": "AUTO_PASSTHROUGH"}}]}})
     if any(c.primary == spec.id for c in world.mesh.clusters):
         gateways.append({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
                          "metadata": meta(cw.id, "Gateway", "istiod-gateway", ISTIO_NS, at(26)),
-                         "spec": {"selector": {"istio": "eastwestgateway"}, "servers": [
+                         "spec": {"selector": selector, "servers": [
                              {"hosts": ["*"], "port": {"name": "tls-istiod", "number": 15012,
                                                       "protocol": "tls"},
                               "tls": {"mode": "PASSTHROUGH"}},
@@ -341,7 +376,10 @@ def _istio_config(world: World, cw: ClusterWorld) -> dict[str, list[dict]]:
                     "metadata": meta(cw.id, "DestinationRule", dr.name, dr.namespace,
                                      at(22 * 60 + 32)),
                     "spec": {"host": dr.host, "trafficPolicy": tp}})
-    return {"gateways.networking.istio.io": gateways,
+    out = {}
+    if k8s_api:
+        out["gateways.gateway.networking.k8s.io"] = [_k8s_eastwest(cw)]
+    return {**out, "gateways.networking.istio.io": gateways,
             "virtualservices.networking.istio.io": vss,
             "destinationrules.networking.istio.io": drs}
 
@@ -373,6 +411,7 @@ CAPTURED = [
     "destinationrules.networking.istio.io", "virtualservices.networking.istio.io",
     "gateways.networking.istio.io", "serviceentries.networking.istio.io",
     "sidecars.networking.istio.io", "peerauthentications.security.istio.io",
+    "gateways.gateway.networking.k8s.io",
 ]
 
 

@@ -95,6 +95,12 @@ class EastWestGatewaySpec:
     present: bool = True
     external_ip: str | None = AUTO     # None → LoadBalancer pending (no status.loadBalancer.ingress)
     network_label: str | None = AUTO   # AUTO → cluster network; None → absent; other → wrong value
+    # "istio": istioctl's/Helm's istio-eastwestgateway plus an Istio Gateway for 15443;
+    # "gateway-api": a gateway.networking.k8s.io Gateway `eastwestgateway` (class istio) whose
+    # Deployment and Service `eastwestgateway-istio` Istio's gateway controller creates
+    # (manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml)
+    api: str = "istio"
+    auto_passthrough: bool = True      # gateway-api: the listener's listener-protocol option
 
 
 @dataclass

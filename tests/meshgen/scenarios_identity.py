@@ -72,3 +72,35 @@ def name_mismatch() -> tuple[Mesh, Expected]:
         "remote-secret-key-mismatch, and no fix deleting a working secret), and warns about "
         "the name.", "healthy", ["cluster-name-mismatch"], "cluster-name-mismatch", "cluster2",
         command="remote-clusters", args=[])
+
+
+# ---------------------------------------------------------------- Gateway API east-west gateways
+
+
+def _gateway_api(mesh: Mesh) -> Mesh:
+    for c in mesh.clusters:
+        c.eastwest.api = "gateway-api"
+    return mesh
+
+
+@scenario("gateway-api-eastwest-healthy")
+def gateway_api_healthy() -> tuple[Mesh, Expected]:
+    return _gateway_api(default_mesh()), Expected(
+        "The multi-network mesh with east-west gateways defined as istio.io's docs show for "
+        "the Kubernetes Gateway API: a gateway.networking.k8s.io Gateway `eastwestgateway` "
+        "(class istio, label topology.istio.io/network) with a 15443 TLS Passthrough listener "
+        "carrying gateway.istio.io/listener-protocol: auto-passthrough; Istio's controller runs "
+        "it as Deployment and Service eastwestgateway-istio. Istio programs it exactly like an "
+        "Istio Gateway with AUTO_PASSTHROUGH, so nothing is missing: healthy.", "healthy", [])
+
+
+@scenario("gateway-api-eastwest-no-auto-passthrough")
+def gateway_api_plain_passthrough() -> tuple[Mesh, Expected]:
+    mesh = _gateway_api(default_mesh())
+    mesh.cluster("cluster2").eastwest.auto_passthrough = False
+    return mesh, Expected(
+        "cluster2's Gateway API east-west gateway has its 15443 TLS Passthrough listener but "
+        "without gateway.istio.io/listener-protocol: auto-passthrough, so Istio programs plain "
+        "SNI passthrough with no routes and nothing crosses into network2: "
+        "cross-network-gateway-missing in cluster2.", "problem",
+        ["cross-network-gateway-missing"], "cross-network-gateway-missing", "cluster2")

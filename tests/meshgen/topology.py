@@ -19,8 +19,23 @@ ISTIO_NS = "istio-system"
 NET_LABEL = "topology.istio.io/network"
 
 # Deployment order: a stable slot per Deployment keeps pod IPs stable across scenarios.
-_SLOTS = {"istiod": 0, "istio-eastwestgateway": 1, "helloworld-v1": 2, "helloworld-v2": 3,
-          "sleep": 4}
+_SLOTS = {"istiod": 0, "istio-eastwestgateway": 1, "eastwestgateway-istio": 1, "helloworld-v1": 2,
+          "helloworld-v2": 3, "sleep": 4}
+
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+K8S_EASTWEST = "eastwestgateway"  # the gateway.networking.k8s.io Gateway's name
+
+
+def eastwest_gateway(spec: ClusterSpec) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(Deployment/Service name, labels, selector) of a cluster's east-west gateway: Istio's
+    Helm/istioctl one, or what Istio's gateway controller makes for a Gateway API Gateway
+    (named `<gateway>-<class>`, labelled with the Gateway's labels and its name and class)."""
+    if spec.eastwest.api == "gateway-api":
+        labels = {GATEWAY_NAME_LABEL: K8S_EASTWEST,
+                  "gateway.networking.k8s.io/gateway-class-name": "istio"}
+        return f"{K8S_EASTWEST}-istio", labels, {GATEWAY_NAME_LABEL: K8S_EASTWEST}
+    labels = {"app": "istio-eastwestgateway", "istio": "eastwestgateway"}
+    return "istio-eastwestgateway", labels, dict(labels)
 
 
 @dataclass
@@ -175,11 +190,13 @@ def _deployments(spec: ClusterSpec) -> list[dict]:
                     "template": {"image": f"docker.io/istio/pilot:{spec.istio_version}"},
                     "created": at(20 + 22 * 60), "ready": True})
     if spec.eastwest.present:
-        labels = {"app": "istio-eastwestgateway", "istio": "eastwestgateway",
-                  NET_LABEL: spec.network}
-        out.append({"name": "istio-eastwestgateway", "namespace": ISTIO_NS, "replicas": 1,
+        name, gw_labels, _ = eastwest_gateway(spec)
+        labels = {**gw_labels, NET_LABEL: spec.network}
+        account = name if spec.eastwest.api == "gateway-api" else \
+            "istio-eastwestgateway-service-account"
+        out.append({"name": name, "namespace": ISTIO_NS, "replicas": 1,
                     "role": "gateway", "labels": labels,
-                    "service_account": "istio-eastwestgateway-service-account",
+                    "service_account": account,
                     "container": "istio-proxy", "port": 15443,
                     "template": {"image": f"docker.io/istio/proxyv2:{spec.istio_version}",
                                  "network": spec.network},
@@ -220,7 +237,7 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
                     labels[NET_LABEL] = spec.network
                     network_meta = spec.network
             elif dep["role"] == "gateway":
-                labels.update({"service.istio.io/canonical-name": "istio-eastwestgateway",
+                labels.update({"service.istio.io/canonical-name": dep["name"],
                                "service.istio.io/canonical-revision": "latest",
                                "sidecar.istio.io/inject": "false"})
                 network_meta = spec.network
@@ -263,15 +280,14 @@ def _system_services(spec: ClusterSpec) -> list[tuple[ServiceSpec, bool]]:
                                 labels={"app": "istiod", "istio": "pilot",
                                         "istio.io/rev": "default"}), True))
     if spec.eastwest.present:
-        labels = {"app": "istio-eastwestgateway", "istio": "eastwestgateway"}
+        name, labels, selector = eastwest_gateway(spec)
         net = gateway_network_label(spec)
         if net is not None:
             labels[NET_LABEL] = net
         ports = [ServicePort("status-port", 15021, 15021), ServicePort("tls", 15443, 15443),
                  ServicePort("tls-istiod", 15012, 15012), ServicePort("tls-webhook", 15017, 15017)]
-        out.append((ServiceSpec("istio-eastwestgateway", ISTIO_NS, ports,
-                                {"app": "istio-eastwestgateway", "istio": "eastwestgateway"},
-                                type="LoadBalancer", labels=labels), False))
+        out.append((ServiceSpec(name, ISTIO_NS, ports, selector, type="LoadBalancer",
+                                labels=labels), False))
     return out
 
 
@@ -291,7 +307,7 @@ def _services(spec: ClusterSpec, mesh: Mesh, pods: list[Pod]) -> list[Service]:
         if sspec.type in ("LoadBalancer", "NodePort"):
             svc.node_ports = {p.name: 30000 + number("nodeport", spec.id, sspec.name, p.name) % 2700
                               for p in sspec.ports}
-        if sspec.type == "LoadBalancer" and sspec.name == "istio-eastwestgateway":
+        if sspec.type == "LoadBalancer" and sspec.name == eastwest_gateway(spec)[0]:
             svc.lb_ip = gateway_external_ip(spec)
         out.append(svc)
     return out
