@@ -30,7 +30,25 @@ class ControlPlaneKnobs:
     injection_webhook: WebhookState = "ok"    # absent, or left pointing at a removed revision
     validation_webhook: WebhookState = "ok"
     control_plane_annotation: bool = True     # remote: controlPlaneClusters on its namespace
+    # A revisioned install (`--set revision=1-28-1`): istiod-<rev>, istio-<rev> and
+    # istio-sidecar-injector-<rev> ConfigMaps, webhooks per revision, namespaces labelled
+    # istio.io/rev=<rev>, and the `default` revision tag pointing at it (istioctl tag set).
+    revision: str | None = None
     slash_escaped: bool = True                # remote: `/` in its id written --slash-- in the URL
+
+
+def revision(spec) -> str:
+    """The install's revision as it labels things (`istio.io/rev`): `default` when unset."""
+    return spec.cp.revision or "default"
+
+
+def rev_suffix(spec) -> str:
+    """`-<rev>` for a revisioned install's object names (istiod-<rev>), else ``."""
+    return f"-{spec.cp.revision}" if spec.cp.revision else ""
+
+
+def istiod_host(spec) -> str:
+    return f"istiod{rev_suffix(spec)}.istio-system.svc"
 
 
 def cluster_id(spec) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from tests.meshgen.istiod_view import (PUSH_TIME, ControlPlane, IstioEndpoint, istio_endpoints,
                                        merged_services, network_gateways)
+from tests.meshgen.control_plane_knobs import istiod_host
 from tests.meshgen.naming import hexid, ts, ts_micro, uid
 from tests.meshgen.topology import ISTIO_NS, Pod
 
@@ -173,7 +174,7 @@ def mesh_config(cp: ControlPlane) -> dict:
         "defaultConfig": {
             "binaryPath": "/usr/local/bin/envoy", "concurrency": 2,
             "configPath": "./etc/istio/proxy",
-            "discoveryAddress": "istiod.istio-system.svc:15012", "drainDuration": "45s",
+            "discoveryAddress": f"{istiod_host(spec)}:15012", "drainDuration": "45s",
             "meshId": cp.mesh_id, "proxyAdminPort": 15000,
             "serviceCluster": "istio-proxy", "statNameLength": 189,
             "statusPort": 15020, "terminationDrainDuration": "5s",

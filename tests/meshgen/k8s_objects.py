@@ -17,6 +17,7 @@ from tests.meshgen.remote_secrets import secret_name, secret_server
 from tests.meshgen.k8s_common import REDACTED, b64, meta, owner_ref
 from tests.meshgen.k8s_workloads import (deployment_objects, node_objects, pod_objects,
                                          replicaset_objects)
+from tests.meshgen.control_plane_knobs import istiod_host, rev_suffix, revision
 from tests.meshgen.model import ClusterSpec, RemoteSecretSpec, version_tuple
 from tests.meshgen.naming import at, k8s_suffix
 from tests.meshgen.topology import (ISTIO_NS, K8S_EASTWEST, NET_LABEL, ClusterWorld, Service,
@@ -50,7 +51,9 @@ def _namespaces(world: World, cw: ClusterWorld) -> list[dict]:
             labels[NET_LABEL] = cw.spec.network
         if ns == ISTIO_NS and cw.spec.role == "remote" and cw.spec.primary:
             annotations = {"topology.istio.io/controlPlaneClusters": cw.spec.primary}
-        if ns == "sample":
+        if ns == "sample" and cw.spec.cp.revision:
+            labels["istio.io/rev"] = revision(cw.spec)  # revision-based injection
+        elif ns == "sample":
             labels["istio-injection"] = "enabled"
             created = at(22 * 60 + 29)
         labels.update(cw.spec.namespace_labels.get(ns, {}))
@@ -194,7 +197,7 @@ def _secrets(world: World, cw: ClusterWorld) -> list[dict]:
 
 
 def mesh_yaml(world: World, spec: ClusterSpec) -> str:
-    mesh: dict = {"defaultConfig": {"discoveryAddress": "istiod.istio-system.svc:15012",
+    mesh: dict = {"defaultConfig": {"discoveryAddress": f"{istiod_host(spec)}:15012",
                                     "meshId": world.mesh.mesh_id,
                                     "proxyMetadata": {},
                                     "tracing": {"zipkin": {"address": "zipkin.istio-system:9411"}}},
@@ -221,7 +224,7 @@ def injector_values(world: World, spec: ClusterSpec) -> dict:
                    "remotePilotAddress": primary.gateway_ip if primary else "",
                    "configCluster": False, "externalIstiod": False},
         "istiodRemote": {"enabled": remote, "injectionPath": path, "injectionURL": ""},
-        "revision": "",
+        "revision": spec.cp.revision or "",
         "sidecarInjectorWebhook": {"enableNamespacesByDefault": False,
                                    "reinvocationPolicy": "Never"},
     }
@@ -232,14 +235,15 @@ def _configmaps(world: World, cw: ClusterWorld) -> list[dict]:
     root_pem = root_cert(serving_cluster(world, cw)).pem
     out = [
         {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": meta(cw.id, "ConfigMap", "istio", ISTIO_NS, INSTALL,
+         "metadata": meta(cw.id, "ConfigMap", f"istio{rev_suffix(spec)}", ISTIO_NS, INSTALL,
                           {"install.operator.istio.io/owning-resource": "unknown",
-                           "istio.io/rev": "default", "operator.istio.io/component": "Pilot",
+                           "istio.io/rev": revision(spec), "operator.istio.io/component": "Pilot",
                            "release": "istio"}),
          "data": {"mesh": mesh_yaml(world, spec), "meshNetworks": "networks: {}\n"}},
         {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": meta(cw.id, "ConfigMap", "istio-sidecar-injector", ISTIO_NS, INSTALL,
-                          {"istio.io/rev": "default", "operator.istio.io/component": "Pilot",
+         "metadata": meta(cw.id, "ConfigMap", f"istio-sidecar-injector{rev_suffix(spec)}",
+                          ISTIO_NS, INSTALL,
+                          {"istio.io/rev": revision(spec), "operator.istio.io/component": "Pilot",
                            "release": "istio"}),
          "data": {"config": "defaultTemplates: [sidecar]\npolicy: enabled\n"
                             "alwaysInjectSelector: []\nneverInjectSelector: []\n"
@@ -265,38 +269,51 @@ def _webhooks(world: World, cw: ClusterWorld) -> tuple[list[dict], list[dict]]:
     path = f"/inject/cluster/{spec.id}/net/{spec.network}" if remote else "/inject"
     rules = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
               "resources": ["pods"], "scope": "*"}]
-    svc = {"name": "istiod", "namespace": ISTIO_NS, "path": path, "port": 443}
+    svc = {"name": f"istiod{rev_suffix(spec)}", "namespace": ISTIO_NS, "path": path,
+           "port": 443}
     common = {"admissionReviewVersions": ["v1"], "clientConfig": {"caBundle": ca, "service": svc},
               "failurePolicy": "Fail", "matchPolicy": "Equivalent",
               "objectSelector": {"matchExpressions": [{"key": "sidecar.istio.io/inject",
                                                        "operator": "NotIn", "values": ["false"]}]},
               "reinvocationPolicy": "Never", "rules": rules, "sideEffects": "None",
               "timeoutSeconds": 10}
-    hooks = [
-        dict(common, name="rev.namespace.sidecar-injector.istio.io", namespaceSelector={
-            "matchExpressions": [{"key": "istio.io/rev", "operator": "In", "values": ["default"]},
-                                 {"key": "istio-injection", "operator": "DoesNotExist"}]}),
-        dict(common, name="namespace.sidecar-injector.istio.io", namespaceSelector={
-            "matchExpressions": [{"key": "istio-injection", "operator": "In",
-                                  "values": ["enabled"]}]}),
-    ]
-    labels = {"app": "sidecar-injector", "istio.io/rev": "default", "release": "istio"}
+    def hooks(rev: str) -> list[dict]:
+        out = [dict(common, name="rev.namespace.sidecar-injector.istio.io", namespaceSelector={
+            "matchExpressions": [{"key": "istio.io/rev", "operator": "In", "values": [rev]},
+                                 {"key": "istio-injection", "operator": "DoesNotExist"}]})]
+        if rev == "default":  # the default revision (or tag) also serves istio-injection=enabled
+            out.append(dict(common, name="namespace.sidecar-injector.istio.io",
+                            namespaceSelector={"matchExpressions": [
+                                {"key": "istio-injection", "operator": "In",
+                                 "values": ["enabled"]}]}))
+        return out
+
+    labels = {"app": "sidecar-injector", "istio.io/rev": revision(spec), "release": "istio"}
     mutating = [{"apiVersion": "admissionregistration.k8s.io/v1",
                  "kind": "MutatingWebhookConfiguration",
-                 "metadata": meta(cw.id, "MutatingWebhookConfiguration", "istio-sidecar-injector",
-                                  None, INSTALL, labels),
-                 "webhooks": hooks}]
+                 "metadata": meta(cw.id, "MutatingWebhookConfiguration",
+                                  f"istio-sidecar-injector{rev_suffix(spec)}", None, INSTALL,
+                                  labels),
+                 "webhooks": hooks(revision(spec))}]
+    if spec.cp.revision:  # `istioctl tag set default --revision <rev>`
+        mutating.append({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": meta(cw.id, "MutatingWebhookConfiguration", "istio-revision-tag-default",
+                             None, INSTALL, {**labels, "istio.io/tag": "default"}),
+            "webhooks": hooks("default")})
     validating = [{
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-        "metadata": meta(cw.id, "ValidatingWebhookConfiguration", "istio-validator-istio-system",
-                         None, INSTALL, {"app": "istiod", "istio": "istiod", "istio.io/rev": "default"}),
+        "metadata": meta(cw.id, "ValidatingWebhookConfiguration",
+                         f"istio-validator{rev_suffix(spec)}-istio-system", None, INSTALL,
+                         {"app": "istiod", "istio": "istiod", "istio.io/rev": revision(spec)}),
         "webhooks": [{"admissionReviewVersions": ["v1"], "clientConfig": {
-            "caBundle": ca, "service": {"name": "istiod", "namespace": ISTIO_NS,
+            "caBundle": ca, "service": {"name": f"istiod{rev_suffix(spec)}", "namespace": ISTIO_NS,
                                         "path": "/validate", "port": 443}},
             "failurePolicy": "Ignore", "matchPolicy": "Equivalent",
             "name": "rev.validation.istio.io",
             "objectSelector": {"matchExpressions": [{"key": "istio.io/rev", "operator": "In",
-                                                     "values": ["default"]}]},
+                                                     "values": [revision(spec)]}]},
             "rules": [{"apiGroups": ["security.istio.io", "networking.istio.io",
                                      "telemetry.istio.io", "extensions.istio.io"],
                        "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],

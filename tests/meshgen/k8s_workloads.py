@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from tests.meshgen.control_plane_knobs import istiod_host, revision
 from tests.meshgen.k8s_common import meta, owner_ref
 from tests.meshgen.model import ClusterSpec
 from tests.meshgen.naming import at, ts
@@ -53,7 +54,7 @@ def _field_env(name: str, path: str) -> dict:
 def _proxy_env(spec: ClusterSpec, mesh_id: str, pod: Pod, owner: str) -> list[dict]:
     env = [
         {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
-        {"name": "CA_ADDR", "value": "istiod.istio-system.svc:15012"},
+        {"name": "CA_ADDR", "value": f"{istiod_host(spec)}:15012"},
         _field_env("POD_NAME", "metadata.name"),
         _field_env("POD_NAMESPACE", "metadata.namespace"),
         _field_env("INSTANCE_IP", "status.podIP"),
@@ -129,7 +130,7 @@ def _app_container(pod: Pod) -> dict:
 
 
 def _istiod_container(spec: ClusterSpec) -> dict:
-    env = [{"name": "REVISION", "value": "default"},
+    env = [{"name": "REVISION", "value": revision(spec)},
            {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
            _field_env("POD_NAME", "metadata.name"), _field_env("POD_NAMESPACE", "metadata.namespace"),
            _field_env("SERVICE_ACCOUNT", "spec.serviceAccountName"),
@@ -205,8 +206,8 @@ def _pod_spec_and_status(spec: ClusterSpec, mesh_id: str, pod: Pod) -> tuple[dic
                       "volumes": ["workload-socket", "credential-socket", "workload-certs",
                                   "istio-envoy", "istio-data", "istio-podinfo", "istio-token",
                                   "istiod-ca-cert", "istio-ca-crl"],
-                      "imagePullSecrets": None, "revision": "default"}
-        annotations = {"istio.io/rev": "default",
+                      "imagePullSecrets": None, "revision": revision(spec)}
+        annotations = {"istio.io/rev": revision(spec),
                        "kubectl.kubernetes.io/default-container": app["name"],
                        "kubectl.kubernetes.io/default-logs-container": app["name"],
                        "prometheus.io/path": "/stats/prometheus", "prometheus.io/port": "15020",
@@ -216,7 +217,7 @@ def _pod_spec_and_status(spec: ClusterSpec, mesh_id: str, pod: Pod) -> tuple[dic
         proxy = _proxy_container(spec, mesh_id, pod)
         containers = [proxy]
         statuses = [_status_running("istio-proxy", proxy["image"], started, True)]
-        annotations = {"istio.io/rev": "default"}
+        annotations = {"istio.io/rev": revision(spec)}
     else:
         c = _istiod_container(spec)
         containers = [c]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from tests.meshgen.certs import intermediate_ca
 from tests.meshgen.config_dump import sidecar_clusters
+from tests.meshgen.control_plane_knobs import istiod_host
 from tests.meshgen.istiod_view import PUSH_TIME, ControlPlane, merged_services
 from tests.meshgen.k8s_objects import root_cert
 from tests.meshgen.naming import hexid, number, ts_micro, ts_milli
@@ -180,7 +181,7 @@ def proxy_log(world: World, cp: ControlPlane, client: Pod) -> str:
         f"{ts_micro(t0 + timedelta(milliseconds=40))}\tinfo\tProxy role\tips=[{client.ip}] "
         f"type=sidecar id={client.proxy_id} domain=sample.svc.cluster.local\n",
         f"{ts_micro(t0 + timedelta(milliseconds=900))}\tinfo\txdsproxy\tconnected to upstream XDS "
-        f"server: istiod.istio-system.svc:15012\n",
+        f"server: {istiod_host(cp.spec)}:15012\n",
         f"{ts_micro(t0 + timedelta(seconds=1, milliseconds=420))}\tinfo\tReadiness succeeded in 1.42s\n",
         f"{ts_micro(t0 + timedelta(seconds=1, milliseconds=421))}\tinfo\tEnvoy proxy is ready\n",
     ]

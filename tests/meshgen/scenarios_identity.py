@@ -9,7 +9,7 @@ question answered from a view that cannot answer it is `inconclusive`, never `he
 from __future__ import annotations
 
 from tests.meshgen.model import Mesh, RemoteSecretSpec, default_mesh
-from tests.meshgen.scenarios import Expected, scenario
+from tests.meshgen.scenarios import CAPTURED, Expected, scenario
 
 
 def _view(mesh: Mesh, *clusters: str) -> Mesh:
@@ -104,3 +104,33 @@ def gateway_api_plain_passthrough() -> tuple[Mesh, Expected]:
         "SNI passthrough with no routes and nothing crosses into network2: "
         "cross-network-gateway-missing in cluster2.", "problem",
         ["cross-network-gateway-missing"], "cross-network-gateway-missing", "cluster2")
+
+
+# ---------------------------------------------------------------- revisioned control planes
+
+REVISION = "1-28-1"
+
+
+def revisioned_mesh() -> Mesh:
+    """Both clusters installed with `--set revision=1-28-1` (istiod-1-28-1, istio-1-28-1 and
+    istio-sidecar-injector-1-28-1, webhooks per revision, namespace sample labelled
+    istio.io/rev=1-28-1) and the `default` revision tag pointing at it."""
+    mesh = default_mesh()
+    for c in mesh.clusters:
+        c.cp.revision = REVISION
+    return mesh
+
+
+def _revisioned(command: str, args: list[str]) -> tuple[Mesh, Expected]:
+    return revisioned_mesh(), Expected(
+        f"A healthy mesh whose control planes are revisioned ({REVISION}: istiod-{REVISION}, "
+        f"its ConfigMaps, webhooks and the `default` tag): `{command}` reads them as the "
+        "install they are and finds nothing wrong.", "healthy", [], command=command,
+        args=args, now=CAPTURED)
+
+
+for _command, _args in (("why-local-only", ["helloworld", "-n", "sample"]),
+                        ("remote-clusters", []), ("control-plane", []), ("trust", []),
+                        ("proxy-status", []), ("check", ["ns/sample"])):
+    scenario(f"revisioned-healthy-{_command}")(
+        lambda c=_command, a=_args: _revisioned(c, a))

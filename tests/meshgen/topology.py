@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 from tests.meshgen.model import AUTO, ClusterSpec, Mesh, ServicePort, ServiceSpec, WorkloadSpec, version_tuple
 from tests.meshgen.naming import at, k8s_suffix, number
-from tests.meshgen.control_plane_knobs import mark_istiod_faults
+from tests.meshgen.control_plane_knobs import mark_istiod_faults, rev_suffix, revision
 
 ISTIO_NS = "istio-system"
 NET_LABEL = "topology.istio.io/network"
 
 # Deployment order: a stable slot per Deployment keeps pod IPs stable across scenarios.
-_SLOTS = {"istiod": 0, "istio-eastwestgateway": 1, "eastwestgateway-istio": 1, "helloworld-v1": 2,
+_SLOTS = {"istiod": 0, "istiod-1-28-1": 0, "istio-eastwestgateway": 1, "eastwestgateway-istio": 1, "helloworld-v1": 2,
           "helloworld-v2": 3, "sleep": 4}
 
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -184,8 +184,10 @@ def _deployments(spec: ClusterSpec) -> list[dict]:
     """The Deployments of a cluster: control plane, gateway, then the sample workloads."""
     out: list[dict] = []
     if spec.has_istiod:
-        out.append({"name": "istiod", "namespace": ISTIO_NS, "replicas": spec.istiod_replicas,
-                    "role": "istiod", "labels": {"app": "istiod", "istio": "pilot"},
+        out.append({"name": f"istiod{rev_suffix(spec)}", "namespace": ISTIO_NS,
+                    "replicas": spec.istiod_replicas, "role": "istiod",
+                    "labels": {"app": "istiod", "istio": "pilot",
+                               **({"istio.io/rev": revision(spec)} if spec.cp.revision else {})},
                     "service_account": "istiod", "container": "discovery", "port": 15010,
                     "template": {"image": f"docker.io/istio/pilot:{spec.istio_version}"},
                     "created": at(20 + 22 * 60), "ready": True})
@@ -242,7 +244,7 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
                                "sidecar.istio.io/inject": "false"})
                 network_meta = spec.network
             elif dep["role"] == "istiod":
-                labels.update({"istio.io/rev": "default", "sidecar.istio.io/inject": "false"})
+                labels.update({"istio.io/rev": revision(spec), "sidecar.istio.io/inject": "false"})
             stateful = w is not None and w.knobs.kind == "StatefulSet"
             pods.append(Pod(
                 cluster=spec.id, namespace=dep["namespace"],
@@ -269,10 +271,11 @@ def _system_services(spec: ClusterSpec) -> list[tuple[ServiceSpec, bool]]:
                     ServicePort("https-webhook", 443, 15017),
                     ServicePort("http-monitoring", 15014, 15014)]
     if spec.has_istiod:
-        out.append((ServiceSpec("istiod", ISTIO_NS, istiod_ports,
-                                {"app": "istiod", "istio": "pilot"},
+        selector = {"app": "istiod", "istio": "pilot"} if not spec.cp.revision else \
+            {"app": "istiod", "istio.io/rev": revision(spec)}  # as the chart selects per revision
+        out.append((ServiceSpec(f"istiod{rev_suffix(spec)}", ISTIO_NS, istiod_ports, selector,
                                 labels={"app": "istiod", "istio": "pilot",
-                                        "istio.io/rev": "default"}), False))
+                                        "istio.io/rev": revision(spec)}), False))
     else:
         remote_ports = [ServicePort("tcp-istiod", 15012, 15012),
                         ServicePort("tcp-webhook", 443, 15017)]
