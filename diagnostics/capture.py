@@ -27,7 +27,9 @@ from typing import Any, Awaitable, Callable
 
 import yaml
 
+from diagnostics.identity import discover_source
 from diagnostics.kinds import KNOWN_KINDS, Kind
+from diagnostics.model import OVERRIDES, SNAPSHOT_FOLDER, ClusterInfo
 from diagnostics.names import is_cluster_folder, is_label, is_object_name, split_proxy_id
 from diagnostics.redact import redact_debug, redact_for_capture, redact_text
 from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, log_path
@@ -70,14 +72,15 @@ class _Writer:
     """Writes one cluster's folder, bounding concurrent reads."""
 
     def __init__(self, source: Source, cluster: str, istio_ns: str, root: Path,
-                 options: CaptureOptions):
-        if not is_cluster_folder(cluster):
-            raise UnsafePath(f"cluster id {cluster!r} cannot name a folder (one path component "
+                 options: CaptureOptions, folder: str | None = None):
+        folder = folder or cluster
+        if not is_cluster_folder(folder):
+            raise UnsafePath(f"cluster id {folder!r} cannot name a folder (one path component "
                              "of letters, digits, '.', '_', ':', '-'); name it so in the config")
         self.source, self.cluster, self.istio_ns = source, cluster, istio_ns
         self.out = root.resolve()
-        self.root, self.options = root / "clusters" / cluster, options
-        self.result = ClusterCapture(cluster)
+        self.root, self.options = root / "clusters" / folder, options
+        self.result = ClusterCapture(folder)
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
     async def _read(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -193,6 +196,25 @@ class _Writer:
             self.result.files += 1
 
 
+def folder_name(info: ClusterInfo) -> str:
+    """A cluster's snapshot folder: its Istio cluster id when that names it (an id with `/`
+    written `--slash--`, as Istio escapes it in URLs), else the source's name for it."""
+    return info.name.replace("/", "--slash--")
+
+
+def folder_origin(info: ClusterInfo) -> str | None:
+    """What snapshot.yaml's `id_origins` records for the folder: nothing special when the
+    folder is the id the cluster states; the override that named it; None when the folder
+    is only the context's name (the id is unknown, or shared with another cluster)."""
+    if info.named_by:
+        return info.named_by
+    if info.id_origin in OVERRIDES:
+        return info.id_origin
+    if info.id_origin is None or info.carried_id:
+        return None
+    return SNAPSHOT_FOLDER
+
+
 async def capture(source: Source, out: Path, options: CaptureOptions | None = None
                   ) -> list[ClusterCapture]:
     """Capture every cluster of `source` into `out` (a folder, or a path ending in .tar.gz)."""
@@ -200,13 +222,17 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
     archive = out.name.endswith((".tar.gz", ".tgz"))
     root = Path(tempfile.mkdtemp(prefix="meshbot-capture-")) if archive else out
     root.mkdir(parents=True, exist_ok=True)
-    infos = source.cluster_infos()
+    # Folders are named by the Istio cluster id each cluster states, as C4 asks, not by
+    # the kubeconfig context it was reached through (that is recorded beside it).
+    infos = await discover_source(source)
+    folders = {i.key: folder_name(i) for i in infos}
 
-    async def one(info) -> ClusterCapture:
+    async def one(info: ClusterInfo) -> ClusterCapture:
         try:
-            writer = _Writer(source, info.name, info.istio_namespace, root, options)
+            writer = _Writer(source, info.key, info.istio_namespace, root, options,
+                             folders[info.key])
         except UnsafePath as exc:
-            return ClusterCapture(info.name, errors=[str(exc)])
+            return ClusterCapture(folders[info.key], errors=[str(exc)])
         pods = await writer.resources()
         await asyncio.gather(writer.istiod(pods), writer.workload_logs(pods))
         return writer.result
@@ -220,10 +246,19 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
         "clusters": [r.name for r in written],
         "kinds": {r.name: sorted(r.kinds) for r in written},
     }
-    custom = {i.name: i.istio_namespace for i in infos if i.istio_namespace != DEFAULT_ISTIO_NAMESPACE
-              and any(r.name == i.name for r in written)}
+    by_folder = {folders[i.key]: i for i in infos}
+    kept = [by_folder[r.name] for r in written]
+    custom = {folders[i.key]: i.istio_namespace for i in kept
+              if i.istio_namespace != DEFAULT_ISTIO_NAMESPACE}
     if custom:
         meta["istio_namespaces"] = custom
+    contexts = {folders[i.key]: i.context for i in kept if i.context}
+    if contexts:
+        meta["contexts"] = contexts
+    origins = {folders[i.key]: folder_origin(i) for i in kept
+               if folder_origin(i) != SNAPSHOT_FOLDER}
+    if origins:
+        meta["id_origins"] = origins
     (root / "snapshot.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
     if archive:
         with tarfile.open(out, "w:gz") as tar:

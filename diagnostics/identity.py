@@ -22,17 +22,19 @@ cluster that says nothing keeps the source's name and is marked as having no kno
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from diagnostics.checks.control_plane_facts import (cluster_id_of, control_plane_of,
                                                     values_cluster_name)
-from diagnostics.facts import Fact
+from diagnostics.facts import Fact, Unavailable
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, ISTIOD_PODS,
-                                TARGET_PODS, Input)
+                                TARGET_PODS, Input, Resources)
 from diagnostics.mesh_view import injector_values, proxy_env
 from diagnostics.model import OVERRIDES, ClusterInfo
+from diagnostics.sources.base import SourceFailure
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
@@ -164,3 +166,25 @@ def _resolved(info: ClusterInfo, d: Discovery, counts: Counter) -> ClusterInfo:
         notes.insert(0, f"carries cluster id {d.id}, as another cluster read does")
         return replace(info, notes=tuple(notes), carried_id=d.id, id_origin=d.origin)
     return replace(info, notes=tuple(notes))
+
+
+async def discover_source(source: Any) -> list[ClusterInfo]:
+    """Every cluster of a source, named by the id it carries: the identity inputs are read
+    once per cluster (what `meshbot snapshot` needs before it names a folder). A failed read
+    only leaves that source of evidence out."""
+    infos = source.cluster_infos()
+
+    async def read(info: ClusterInfo, inp: Resources) -> Fact:
+        ns = inp.resolve_namespace(info.istio_namespace, None)
+        try:
+            return Fact(await source.list(info.key, inp.resource, ns, inp.label_selector))
+        except SourceFailure as exc:  # missing evidence, not a failed capture
+            return Fact(missing=Unavailable(info.key, inp.describe(), str(exc)))
+
+    async def facts_of(info: ClusterInfo) -> dict[Input, Fact]:
+        inputs = [i for i in IDENTITY_INPUTS if isinstance(i, Resources)]
+        values = await asyncio.gather(*(read(info, i) for i in inputs))
+        return dict(zip(inputs, values))
+
+    found = await asyncio.gather(*(facts_of(i) for i in infos))
+    return resolve(infos, {i.key: discover(f) for i, f in zip(infos, found)})

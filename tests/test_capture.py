@@ -21,7 +21,7 @@ from diagnostics.replay.runner import ReplayThread, start_replay
 from diagnostics.snapshot import Snapshot
 from diagnostics.sources.factory import live_source
 from diagnostics.sources.snapshot import SnapshotSource
-from tests.scenario_support import comparable, run_snapshot, scenarios
+from tests.scenario_support import comparable, real_context_names, run_snapshot, scenarios
 
 DEMO = next(s for s in scenarios() if s.name == "demo")
 CRASHED_AT_START = next(s for s in scenarios()
@@ -33,9 +33,9 @@ async def _capture_demo(out: Path, options: CaptureOptions | None = None, scenar
 
 
 async def _capture_from(mesh: Path, out: Path, options: CaptureOptions | None,
-                        config: Config | None = None):
+                        config: Config | None = None, contexts: dict[str, str] | None = None):
     """`mesh` served by meshbot replay, captured through the live source into `out`."""
-    servers = await start_replay(Snapshot.open(mesh))
+    servers = await start_replay(Snapshot.open(mesh), contexts=contexts)
     kubeconfig = out.parent / "kubeconfig"
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
@@ -338,3 +338,24 @@ async def test_a_cluster_id_that_is_not_a_folder_name_is_refused_not_written(tmp
     assert "cannot name a folder" in results[0].errors[0] and not results[0].kinds
     assert not (tmp_path / "escaped").exists() and not (out.parent / "escaped").exists()
     assert Snapshot.open(out).cluster_names == ["cluster2"]
+
+
+async def test_folders_are_named_by_the_ids_clusters_state_not_by_contexts(tmp_path):
+    """Contexts named as real ones are (kind-east, gke_…, arn:aws:eks:…/prod-c): each folder is
+    the cluster id the cluster states (`/` written --slash--); a cluster that states none keeps
+    its context's name, recorded as not an id; contexts are recorded so fix commands name
+    them. The capture diagnoses as the original does."""
+    (scenario,) = [s for s in scenarios() if s.name == "remote-clusters-external-healthy"]
+    contexts = real_context_names(Snapshot.open(scenario.snapshot_dir))
+    out = tmp_path / "captured"
+    await _capture_from(scenario.snapshot_dir, out, None, contexts=contexts)
+    meta = yaml.safe_load((out / "snapshot.yaml").read_text())
+    unknown = contexts["external"].replace("/", "--slash--")
+    assert meta["clusters"] == [unknown, "prod--slash--remote1", "remote2"]
+    assert meta["id_origins"] == {unknown: None}
+    assert meta["contexts"] == {unknown: contexts["external"], "prod--slash--remote1":
+                                contexts["remote1"], "remote2": contexts["remote2"]}
+    report = await diagnose(scenario.request.plan(), SnapshotSource(Snapshot.open(out)))
+    assert report.verdict == "healthy"
+    original = comparable(await run_snapshot(scenario))
+    assert comparable(report, {contexts["external"]: "external"}) == original
