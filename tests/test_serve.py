@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from pathlib import Path
 
@@ -45,7 +47,7 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
                 return rs if rs and len(slack.api.thread("C0GENERAL", rs[0].ts)) >= 14 else None
             (root,) = await slack.api.wait_for(answered, timeout=30)
             assert "PROBLEM" in root.all_text
-            metrics = await _scrape(port)
+            metrics = await _scrape_answered(port)
         finally:
             logs = stop_serve(proc)
             if servers:
@@ -69,6 +71,17 @@ def _config_for(servers, tmp_path) -> Path:
         {"name": name, "context": name, "kubeconfig": str(kubeconfig)}
         for name in ("cluster1", "cluster2")]}))
     return config
+
+
+async def _scrape_answered(port: int) -> str:
+    """/metrics once the answer is counted: the thread's last replies and the counter land
+    after the messages a reader already sees (bounded wait, no sleep on the happy path)."""
+    for _ in range(100):
+        text = await _scrape(port)
+        if 'meshbot_commands_total{command="why-local-only"' in text:
+            return text
+        await asyncio.sleep(0.1)
+    return text
 
 
 async def _scrape(port: int) -> str:
