@@ -1,184 +1,48 @@
-"""istiod's `discovery` log: records, the secret controller's events, and what their errors mean.
+"""istiod's `discovery` log: the events about remote clusters, and which cluster each concerns.
 
-istiod writes `time TAB level TAB [scope TAB] message [TAB labels]` (labels are `k=v k=v`,
-appended after a TAB since 1.16), or one JSON object per line with `--log_as_json`. A
-go-multierror spreads one record over several lines. What a remote cluster's failure looks
-like changed across releases (docs/istio-surface.md §3.3, §3.4, §8), so every wording is
-matched here, and each error text is reduced to one cause:
+Records come from diagnostics/parse/log_framing.py (every framing: TAB text, spaces, JSON,
+container-runtime and kubectl prefixes), error texts are read by diagnostics/parse/go_errors.py.
+What a remote cluster's failure looks like changed across releases; every wording istiod 1.1 to
+1.31 prints is matched here (docs/istiod-log-versions.md, real examples in
+tests/fixtures/istiod-logs/):
 
-- `watch error in cluster X: ...` (1.10+) and client-go's `reflector.go:N: failed to list ...`
-  (klog scope; names no cluster, only the API server URL) for every list/watch failure;
-- `Add cluster: create remote cluster failed: ...` with `cluster=` labels (1.16+),
-  `Adding cluster_id=X from secret=Y: ...` (1.9-1.15), `Failed to add remote cluster from
-  secret=Y for cluster_id=X: ...` (<= 1.8), and the queue's `error adding secret|remote config`;
-- `remote cluster X failed to sync after D` (1.15+), `remote clusters failed to sync after D`
-  (1.10-1.14, one global timeout).
+- list/watch failures: `watch error in cluster X: ...` (1.10+, istiod's own informers) and
+  client-go's lines, which name no cluster: `<file>.go:N: Failed to watch|list T: ...` (klog
+  printf form; `<file>` is client-go's reflector.go, Pilot's controller.go, an informer factory),
+  `<err>: Unhandled Error` (client-go 0.31-0.32 through istiod's klog bridge), `<err>: Failed
+  to watch` with `reflector=`/`type=` labels (0.33+), and the CRD client's `failed to list CRDs:`;
+- the secret controller: `Add|Update cluster` + `cluster=` labels (1.16+; `config=` label 1.30+),
+  `... create remote cluster failed`, `Adding cluster_id=X from secret=Y: ...` (1.9-1.15),
+  `Failed to add remote cluster from secret=Y for cluster_id=X: ...` (<= 1.8), the queue's
+  `error adding secret|remote config` (1.30 renamed), `Deleting cluster_id=X ...`;
+- sync: `remote cluster X failed to sync after D` (1.15+; `remote clusters failed to sync after
+  D` 1.10-1.14), `remote cluster X failed to sync [handler|KRT collection ...]`, 1.30's
+  `remote cluster X is closed or timed out, omitting it from the clusters collection` (1.31:
+  `is closed` / `is timed out`);
+- the ads/security scope's `KubeJWTAuthenticator: could not get cluster X's kube client`: istiod
+  has no client for X, so proxies of X cannot be authenticated either.
+
+A line that names no cluster is attributed by the API server it names, or, when it names none,
+by the identity a `forbidden` names: the reader service account only remote secrets use.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Literal
 
-Cause = Literal["unreachable", "dns", "tls", "unauthorized", "kubeconfig", "timeout"]
-#: Causes that name why a cluster cannot be read; "timeout" only says that it was not.
-SPECIFIC_CAUSES: tuple[Cause, ...] = ("kubeconfig", "dns", "tls", "unauthorized", "unreachable")
+from diagnostics.parse.go_errors import (SPECIFIC_CAUSES, Cause, ErrorMeaning, Rejection,
+                                         classify_error, essential_error, meaning, shorten)
+from diagnostics.parse.log_framing import LogRecord, parse_labels, parse_log
 
-_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-_SCOPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
-_LABELS = re.compile(r"^[A-Za-z_][\w./-]*=\S*")
-_LABEL_SPLIT = re.compile(r"\s+(?=[A-Za-z_][\w./-]*=)")
-_LEVELS = frozenset({"debug", "info", "warn", "warning", "error", "fatal"})
-_JSON_KEYS = frozenset({"time", "level", "scope", "msg", "caller", "stack"})
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One log record (possibly spanning several lines)."""
-
-    time: str
-    level: str
-    scope: str
-    msg: str
-    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-    line: int = 0  # 1-based line number of the record's first line
-
-
-def parse_labels(text: str) -> dict[str, str]:
-    """`cluster=c2 secret=ns/name controller=multicluster secret`: values may contain spaces."""
-    out = {}
-    for part in _LABEL_SPLIT.split(text.strip()):
-        key, sep, value = part.partition("=")
-        if sep:
-            out[key] = value
-    return out
-
-
-def _json_record(line: str, number: int) -> LogRecord | None:
-    try:
-        doc = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict) or "msg" not in doc:
-        return None
-    labels = {k: str(v) for k, v in doc.items() if k not in _JSON_KEYS}
-    return LogRecord(str(doc.get("time", "")), str(doc.get("level", "")),
-                     str(doc.get("scope", "") or ""), str(doc["msg"]), labels, number)
-
-
-def _text_record(line: str, number: int) -> LogRecord | None:
-    """`time TAB level TAB [scope TAB] msg [TAB labels]`; the scope is omitted for `default`."""
-    fields = line.split("\t")
-    if len(fields) < 3 or fields[1] not in _LEVELS:
-        return None
-    time, level, rest = fields[0], fields[1], fields[2:]
-    labels: dict[str, str] = {}
-    if len(rest) >= 2 and _LABELS.match(rest[-1]) and not _LABELS.match(rest[-2]):
-        labels = parse_labels(rest.pop())
-    if len(rest) >= 2 and _SCOPE.match(rest[0]):
-        scope = rest.pop(0)
-    else:
-        scope = ""
-    return LogRecord(time, level, scope, "\t".join(rest), labels, number)
-
-
-def _continue(record: LogRecord, lines: list[str]) -> LogRecord:
-    """Append continuation lines (a multierror's body); a trailing `TAB k=v` line is labels."""
-    while lines and not lines[-1].strip():
-        lines.pop()
-    labels = dict(record.labels)
-    if lines and lines[-1].startswith("\t") and _LABELS.match(lines[-1].strip()):
-        labels.update(parse_labels(lines.pop()))
-    msg = "\n".join([record.msg, *lines]).rstrip()
-    return LogRecord(record.time, record.level, record.scope, msg, labels, record.line)
-
-
-def parse_log(text: str) -> list[LogRecord]:
-    """Every record of a log in the text or JSON layout; lines that fit neither are skipped."""
-    records: list[LogRecord] = []
-    pending: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        record = None
-        if stripped.startswith("{"):
-            record = _json_record(stripped, number)
-        elif _TIME.match(line):
-            record = _text_record(line, number)
-        if record is None:
-            if records:
-                pending.append(line)
-            continue
-        if pending:
-            records[-1] = _continue(records[-1], pending)
-            pending = []
-        records.append(record)
-    if pending and records:
-        records[-1] = _continue(records[-1], pending)
-    return records
-
-
-# ---------------------------------------------------------------------------- classification
-
-_KUBECONFIG = re.compile(r"kubeconfig (?:is empty|cannot be loaded|is not valid|is not allowed)"
-                         r"|\b(?:exec|clientKey|clientCertificate|tokenFile) is not allowed"
-                         r"|auth provider \S+ is not allowed|failed to create kube clients")
-_DNS = re.compile(r"\blookup \S+|no such host|server misbehaving"
-                  r"|[Tt]emporary failure in name resolution")
-_TLS = re.compile(r"x509: |tls: failed to verify certificate|certificate is valid for"
-                  r"|certificate signed by unknown authority")
-_UNAUTHORIZED = re.compile(r"\bUnauthorized\b|\bis forbidden\b|\bforbidden:"
-                           r"|provide credentials")
-_UNREACHABLE = re.compile(r"i/o timeout|connection refused|no route to host"
-                          r"|network is unreachable|connection timed out|connection reset by peer"
-                          r"|Client\.Timeout exceeded|TLS handshake timeout")
-_SYNC_TIMEOUT = re.compile(r"failed to sync after")
-
-_RULES: tuple[tuple[Cause, re.Pattern], ...] = (
-    ("kubeconfig", _KUBECONFIG), ("dns", _DNS), ("tls", _TLS), ("unauthorized", _UNAUTHORIZED),
-    ("unreachable", _UNREACHABLE), ("timeout", _SYNC_TIMEOUT))
-
-
-def classify_error(text: str) -> Cause | None:
-    """The cause an error text names, most specific first (a DNS lookup that times out is DNS)."""
-    for cause, pattern in _RULES:
-        if pattern.search(text):
-            return cause
-    return None
-
-
-_MULTIERROR = re.compile(r"\d+ errors? occurred:\s*\n\s*\*\s*(?P<first>.+)")
-_FAILED_LIST = re.compile(r"^(?:[Ff]ailed to (?:list|watch) \S+: )+")
-_REQUEST = re.compile(r'^(?:Get|Post|Put|Patch|Delete|Head) "[^"]*": ')
-
-
-def essential_error(text: str) -> str:
-    """The decisive part of an error: no multierror wrapper, list prefix or request URL."""
-    text = text.strip()
-    if m := _MULTIERROR.search(text):
-        text = m.group("first").strip()
-    text = _FAILED_LIST.sub("", text)
-    return _REQUEST.sub("", text).strip()
-
-
-_URL = re.compile(r'(https?://[^/"\s]+)/[^"\s]*')
-
-
-def shorten(text: str, limit: int = 220) -> str:
-    """One line of at most `limit` characters: URLs keep only scheme, host and port, and an
-    overlong line loses its middle, since the decisive error is at the end."""
-    one = " ".join(_URL.sub(r"\1/…", text).split())
-    if len(one) <= limit:
-        return one
-    head = limit // 3
-    return one[:head] + " … " + one[-(limit - head - 3):]
-
-
-# --------------------------------------------------------------------- secret-controller events
+__all__ = ["SPECIFIC_CAUSES", "Cause", "ClusterEvent", "LogRecord", "Rejection",
+           "classify_error", "cluster_events", "current", "decisive", "essential_error",
+           "events_for", "parse_labels", "parse_log", "shorten", "sync_status_from_log"]
 
 EventKind = Literal["added", "synced", "deleted", "watch_error", "list_error", "create_failed",
-                    "sync_timeout", "sync_failed"]
+                    "sync_timeout", "sync_failed", "omitted", "no_client"]
 #: Events after which earlier failures of the cluster no longer describe its current state.
 RESET_KINDS = frozenset({"added", "synced", "deleted"})
 
@@ -190,8 +54,12 @@ class ClusterEvent:
     kind: EventKind
     record: LogRecord
     cluster: str | None = None  # None: the line names no cluster (klog, queue, legacy timeout)
-    secret: str | None = None  # "<namespace>/<name>" when the line names it
+    secret: str | None = None  # "<namespace>/<name>" (or a bare name) when the line names it
     error: str | None = None  # the error text as logged
+
+    @cached_property
+    def meaning(self) -> ErrorMeaning:
+        return meaning(self.error) if self.error else ErrorMeaning(None)
 
     @property
     def cause(self) -> Cause | None:
@@ -199,10 +67,14 @@ class ClusterEvent:
             return "timeout"
         if self.error is None:
             return None
-        found = classify_error(self.error)
+        found = self.meaning.cause
         if found is None and self.kind == "create_failed":
             return "kubeconfig"  # istiod could not build a client from the kubeconfig
         return found
+
+    @property
+    def rejection(self) -> Rejection | None:
+        return self.meaning.rejection if self.error else None
 
     @property
     def essential(self) -> str:
@@ -213,44 +85,76 @@ def _secret_label(rec: LogRecord) -> str | None:
     return rec.labels.get("secret") or rec.labels.get("config")
 
 
-_PATTERNS: tuple[tuple[EventKind, re.Pattern], ...] = (
-    ("watch_error", re.compile(r"^watch error in cluster (?P<cluster>\S+?): (?P<error>.+)", re.S)),
-    ("list_error", re.compile(r"reflector\.go:\d+\]?:? (?P<error>[Ff]ailed to (?:list|watch) .+)",
-                              re.S)),
-    ("create_failed", re.compile(r"^(?:Add|Update) cluster: create remote cluster failed: "
-                                 r"(?P<error>.+)", re.S)),
-    ("create_failed", re.compile(r"^(?:Adding|Updating) cluster_id=(?P<cluster>\S+) from "
-                                 r"secret=(?P<secret>\S+?): (?P<error>.+)", re.S)),
-    ("create_failed", re.compile(r"^Failed to add remote cluster from secret=(?P<secret>\S+) "
-                                 r"for cluster_id=(?P<cluster>\S+?): (?P<error>.+)", re.S)),
-    ("create_failed", re.compile(r"error adding (?:secret|remote config) (?P<secret>\S+?): "
-                                 r"(?P<error>.+)", re.S)),
-    ("sync_timeout", re.compile(r"^remote cluster (?P<cluster>\S+) failed to sync after \S+")),
-    ("sync_timeout", re.compile(r"^remote clusters failed to sync after \S+")),
-    ("sync_failed", re.compile(r"^remote cluster (?P<cluster>\S+) failed to sync$")),
-    ("added", re.compile(r"^(?:Add|Update) cluster$")),
-    ("added", re.compile(r"^(?:Adding|Updating) cluster_id=(?P<cluster>\S+) from "
-                         r"secret=(?P<secret>\S+)$")),
-    ("deleted", re.compile(r"^Deleting cluster_id=(?P<cluster>\S+) configured by "
-                           r"secret=(?P<secret>\S+)")),
-)
+_LIST = r"[Ff]ailed to (?:list|watch) \S+: "
+_PATTERNS: tuple[tuple[EventKind, re.Pattern], ...] = tuple(
+    (kind, re.compile(pattern, re.S)) for kind, pattern in (
+        ("watch_error", r"^watch error in cluster (?P<cluster>\S+?): (?P<error>.+)"),
+        # klog printf form: `<path>.go:N: Failed to watch T: ...`, also behind klog's own
+        # `E0102 ... reflector.go:N] ` header and inside its `err="..."` value
+        ("list_error", rf"(?:^|[\s\"])[\w@.+/-]*\.go:\d+\]?:? (?P<error>{_LIST}.+?)"
+                       rf"(?:: Unhandled Error)?\"?$"),
+        ("list_error", r"(?:^|\] )(?P<error>(?:Failed to (?:list|watch)|failed to list) \S+: .+)"),
+        # client-go >= 0.33 through istiod's klog bridge: `<err>: Failed to watch`
+        ("list_error", r"^(?P<error>.+): Failed to watch$"),
+        ("list_error", r"^(?P<error>failed to list CRDs: .+)"),
+        ("create_failed", r"^(?:Add|Update) cluster: create remote cluster failed: (?P<error>.+)"),
+        ("create_failed", r"^(?:Adding|Updating) cluster_id=(?P<cluster>\S+) from "
+                          r"secret=(?P<secret>\S+?): (?P<error>.+)"),
+        ("create_failed", r"^Failed to add remote cluster from secret=(?P<secret>\S+) "
+                          r"for cluster_id=(?P<cluster>\S+?): (?P<error>.+)"),
+        ("create_failed", r"error adding (?:secret|remote config) (?P<secret>\S+?): (?P<error>.+)"),
+        ("sync_timeout", r"^remote cluster (?P<cluster>\S+) failed to sync after \S+"),
+        ("sync_timeout", r"^remote clusters failed to sync after \S+"),
+        ("omitted", r"^remote cluster (?P<cluster>\S+) is (?P<error>closed or timed out|closed"
+                    r"|timed out), omitting it from the clusters collection"),
+        ("sync_failed", r"^remote cluster (?P<cluster>\S+) failed to sync"
+                        r"(?: handler| KRT collection .*)?$"),
+        ("sync_failed", r"^Timed out waiting for cluster (?P<cluster>\S+) to sync"),
+        ("no_client", r"KubeJWTAuthenticator(?: at index \d+ got error)?: could not get cluster "
+                      r"(?P<cluster>.+?)'s kube client"),
+        ("added", r"^(?:Add|Update) cluster$"),
+        ("added", r"^(?:Adding|Updating) cluster_id=(?P<cluster>\S+) from secret=(?P<secret>\S+)$"),
+        ("deleted", r"^Deleting cluster_id=(?P<cluster>\S+) configured by secret=(?P<secret>\S+)"),
+    ))
+# Lines whose text matches a pattern above but that are not about reading a cluster.
+_NOT_EVENTS = re.compile(r"error retrieving resource lock|Trace\[\d+\]")
 _SYNCED_NAME = re.compile(r"cluster\[(?P<cluster>[^\]]+)\]")
+_INLINE_LABEL = re.compile(r"\b(?P<key>cluster|secret|config)=(?P<value>\S+)")
+
+
+def _text(rec: LogRecord) -> str:
+    """The message, with client-go's structured `err=` value where klog printed one."""
+    if "err" in rec.labels:  # klog's own text form: `Unhandled Error err="...reflector.go:N: ..."`
+        return f"{rec.msg} {rec.labels['err'].strip(chr(34))}"
+    return rec.msg
+
+
+def _inline_labels(rec: LogRecord, text: str) -> dict[str, str]:
+    """Labels, also where a single-space paste left them inside the message."""
+    if rec.labels:
+        return rec.labels
+    return {m.group("key"): m.group("value") for m in _INLINE_LABEL.finditer(text)}
 
 
 def _event(rec: LogRecord) -> ClusterEvent | None:
     if rec.msg == "sync complete":
         m = _SYNCED_NAME.search(rec.labels.get("name", ""))
         return ClusterEvent("synced", rec, m.group("cluster")) if m else None
-    text = rec.msg
-    if "err" in rec.labels:  # newer client-go: `Unhandled Error err="...reflector.go:N: ..."`
-        text = f"{text} {rec.labels['err'].strip(chr(34))}"
+    text = _text(rec)
+    if _NOT_EVENTS.search(text):
+        return None
+    labels = _inline_labels(rec, text)
+    bare = text if rec.labels else _INLINE_LABEL.sub("", text).rstrip()
     for kind, pattern in _PATTERNS:
-        m = pattern.search(text)
+        m = pattern.search(text) or (bare != text and pattern.search(bare))
         if m:
             groups = m.groupdict()
-            cluster = groups.get("cluster") or rec.labels.get("cluster")
-            secret = groups.get("secret") or _secret_label(rec)
-            return ClusterEvent(kind, rec, cluster, secret, groups.get("error"))
+            cluster = groups.get("cluster") or labels.get("cluster")
+            secret = groups.get("secret") or labels.get("secret") or labels.get("config")
+            error = groups.get("error")
+            if kind == "omitted":
+                error = None if error is None else f"cluster is {error}"
+            return ClusterEvent(kind, rec, cluster, secret, error)
     return None
 
 
@@ -259,20 +163,47 @@ def cluster_events(records: Iterable[LogRecord]) -> list[ClusterEvent]:
     return [e for e in map(_event, records) if e is not None]
 
 
+# -------------------------------------------------------------------------------- attribution
+
+_URL_HOST = re.compile(r'https?://(?P<host>\[[^\]]+\]|[^/:"\s]+)(?::(?P<port>\d+))?')
+_DIAL = re.compile(r"dial tcp (?P<host>\[[^\]]+\]|[^\s:]+):(?P<port>\d+)")
+
+
+def servers_named(text: str) -> set[tuple[str, int]]:
+    """Every `(host, port)` an error text names: request URLs and dial targets."""
+    out = set()
+    for m in _URL_HOST.finditer(text):
+        default = 443 if m.group(0).startswith("https") else 80
+        out.add((m.group("host").strip("[]"), int(m.group("port") or default)))
+    out |= {(m.group("host").strip("[]"), int(m.group("port"))) for m in _DIAL.finditer(text)}
+    return out
+
+
 def _mentions_server(text: str, host: str, port: int) -> bool:
     """Whether an error text concerns `host:port` (request URL or dial target)."""
-    bracketed = f"[{host}]" if ":" in host else host
-    targets = {f"{bracketed}:{port}"}
-    if port == 443:
-        targets.add(f"//{bracketed}/")
-    return any(t in text for t in targets)
+    return (host.strip("[]"), port) in servers_named(text)
+
+
+def _same_secret(named: str | None, secret: str | None) -> bool:
+    """`ns/name` as 1.16+ logs it, or the bare name older wordings and clusterz used."""
+    if not named or not secret:
+        return False
+    return named == secret or named == secret.rsplit("/", 1)[-1]
+
+
+def _anonymous_remote(e: ClusterEvent) -> bool:
+    """A list failure naming no server but the reader identity only remote secrets use."""
+    return (e.kind == "list_error" and e.error is not None and not servers_named(e.error)
+            and e.meaning.remote_reader is True)
 
 
 def events_for(events: list[ClusterEvent], cluster: str, secret: str | None = None,
-               server: tuple[str, int] | None = None) -> list[ClusterEvent]:
+               server: tuple[str, int] | None = None,
+               anonymous: bool = False) -> list[ClusterEvent]:
     """Events about `cluster`: named by id, by its secret (queue errors), or, for client-go
-    lines that name no cluster, by its API server `(host, port)`; plus the legacy global
-    sync timeout."""
+    lines that name no cluster, by its API server `(host, port)`; plus the legacy global sync
+    timeout. With `anonymous` (the caller knows `cluster` is the only remote cluster these
+    lines can be about), also the lines that name no server but the remote reader identity."""
     out = []
     for e in events:
         if e.cluster is not None:
@@ -280,11 +211,21 @@ def events_for(events: list[ClusterEvent], cluster: str, secret: str | None = No
                 out.append(e)
         elif e.kind == "sync_timeout":
             out.append(e)
-        elif secret and e.secret == secret:
+        elif _same_secret(e.secret, secret):
             out.append(e)
         elif e.kind == "list_error" and server and e.error and _mentions_server(e.error, *server):
             out.append(e)
+        elif anonymous and _anonymous_remote(e):
+            out.append(e)
     return out
+
+
+def anonymous_remote_failures(events: list[ClusterEvent]) -> bool:
+    """Whether the log holds list failures that only the reader identity ties to a remote."""
+    return any(_anonymous_remote(e) for e in events)
+
+
+# ------------------------------------------------------------------------------ cluster state
 
 
 def current(events: list[ClusterEvent]) -> list[ClusterEvent]:
@@ -307,24 +248,32 @@ def decisive(events: list[ClusterEvent]) -> ClusterEvent | None:
     return named[-1] if named else latest
 
 
-_FAILURE_KINDS = frozenset({"watch_error", "list_error", "create_failed", "sync_timeout",
-                            "sync_failed"})
+FAILURE_KINDS = frozenset({"watch_error", "list_error", "create_failed", "sync_timeout",
+                           "sync_failed", "omitted", "no_client"})
+
+
+def failures(events: list[ClusterEvent]) -> list[ClusterEvent]:
+    """The current events that show the cluster is not read."""
+    return [e for e in current(events) if e.kind in FAILURE_KINDS]
 
 
 def sync_status_from_log(events: list[ClusterEvent]) -> str | None:
     """A clusterz-like status read from a cluster's log events, for istiods without clusterz.
 
-    `absent` when istiod refused the kubeconfig or dropped the cluster, `timeout` after a sync
-    timeout, `syncing` while lists fail, `synced` after a completed sync; None when the log
-    says nothing about the cluster.
+    `absent` when istiod refused the kubeconfig, dropped the cluster or has no client for it,
+    `timeout` after a sync timeout, `closed` when it omitted a closed cluster, `syncing` while
+    lists fail, `synced` after a completed sync; None when the log says nothing about it.
     """
     now = current(events)
     kinds = {e.kind for e in now}
-    if "create_failed" in kinds:
+    if kinds & {"create_failed", "no_client"}:
         return "absent"
-    if "sync_timeout" in kinds:
+    if "sync_timeout" in kinds or any(e.kind == "omitted" and "timed out" in (e.error or "")
+                                      for e in now):
         return "timeout"
-    if kinds & _FAILURE_KINDS:
+    if "omitted" in kinds:
+        return "closed"
+    if kinds & FAILURE_KINDS:
         return "syncing"
     resets = [e.kind for e in events if e.kind in RESET_KINDS]
     if resets and resets[-1] == "synced":

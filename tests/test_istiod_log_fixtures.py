@@ -1,0 +1,142 @@
+"""Every real istiod line, source wording and Go error text in tests/fixtures/istiod-logs/ reads
+as what it says.
+
+The fixtures carry their source next to each line (real-lines.yaml: pasted by people running
+Istio; format-strings.yaml: built from the format strings at a cited tag; go-errors.yaml: error
+texts client-go programs printed), so a wording meshbot stops recognising fails here by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diagnostics.parse.go_errors import meaning
+from diagnostics.parse.istiod_logs import (cluster_events, events_for, parse_log, servers_named,
+                                           sync_status_from_log)
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "istiod-logs"
+
+
+def _load(name: str, key: str) -> list[dict]:
+    return yaml.safe_load((FIXTURES / name).read_text())[key]
+
+
+REAL = _load("real-lines.yaml", "lines")
+SOURCE_WORDINGS = _load("format-strings.yaml", "lines")
+GO_ERRORS = _load("go-errors.yaml", "errors")
+
+
+def _ids(entries: list[dict]) -> list[str]:
+    return [f"{i}-{e['source'].rsplit('/', 2)[-2]}-{e['source'].rsplit('/', 1)[-1][:24]}"
+            for i, e in enumerate(entries)]
+
+
+def test_every_fixture_names_its_public_source():
+    for entry in REAL + SOURCE_WORDINGS + GO_ERRORS:
+        assert entry["source"].startswith("https://github.com/"), entry
+    assert len(REAL) >= 25 and len(GO_ERRORS) >= 20
+
+
+def _check_record(entry: dict) -> None:
+    records = parse_log(entry["text"])
+    assert len(records) == 1, records  # a wrapped or multi-line record stays one record
+    want = entry["expect"].get("record")
+    if want:
+        rec = records[0]
+        assert (rec.level, rec.scope) == (want["level"], want["scope"]), rec
+        for key, value in (want.get("labels") or {}).items():
+            assert rec.labels.get(key) == value, rec.labels
+
+
+def _check_event(entry: dict) -> None:
+    expect = entry["expect"]
+    events = cluster_events(parse_log(entry["text"]))
+    if expect["kind"] == "none":
+        assert events == [], events
+        return
+    assert [e.kind for e in events] == [expect["kind"]], events
+    event = events[0]
+    if "cause" in expect:
+        assert event.cause == expect["cause"], event.error
+    if "detail" in expect:
+        assert event.meaning.detail == expect["detail"], event.error
+    if "rejection" in expect:
+        assert event.rejection == expect["rejection"]
+    if "cluster" in expect:
+        assert event.cluster == expect["cluster"]
+    if "secret" in expect:
+        assert event.secret == expect["secret"]
+    if "identity" in expect:
+        assert event.meaning.remote_reader is (expect["identity"] == "remote")
+    if "server" in expect:
+        host, port = expect["server"].rsplit(":", 1)
+        assert (host, int(port)) in servers_named(event.error or "")
+    if "status" in expect:
+        assert sync_status_from_log(events) == expect["status"]
+
+
+@pytest.mark.parametrize("entry", REAL, ids=_ids(REAL))
+def test_real_line(entry):
+    _check_record(entry)
+    _check_event(entry)
+
+
+@pytest.mark.parametrize("entry", SOURCE_WORDINGS, ids=_ids(SOURCE_WORDINGS))
+def test_source_wording(entry):
+    _check_record(entry)
+    _check_event(entry)
+
+
+@pytest.mark.parametrize("entry", GO_ERRORS, ids=_ids(GO_ERRORS))
+def test_go_error_text(entry):
+    found = meaning(entry["text"])
+    expect = entry["expect"]
+    assert found.cause == expect["cause"]
+    if "detail" in expect:
+        assert found.detail == expect["detail"]
+    if "rejection" in expect:
+        assert found.rejection == expect["rejection"]
+
+
+# ------------------------------------------------------------------------------ attribution
+
+
+def _reader_forbidden() -> list:
+    entry = next(e for e in REAL if e["expect"].get("identity") == "remote")
+    return cluster_events(parse_log(entry["text"]))
+
+
+def test_reader_identity_attributes_a_line_only_when_one_remote_can_be_meant():
+    events = _reader_forbidden()
+    assert events_for(events, "cluster2", "istio-system/istio-remote-secret-cluster2",
+                      ("172.18.0.3", 6443)) == []
+    assert events_for(events, "cluster2", anonymous=True) == events
+
+
+def test_own_identity_is_never_a_remote_cluster():
+    local = [e for e in REAL if e["expect"].get("identity") == "local"]
+    assert local
+    for entry in local:
+        events = cluster_events(parse_log(entry["text"]))
+        assert events_for(events, "cluster2", anonymous=True) == []
+
+
+def test_a_line_naming_another_server_is_not_attributed_by_identity():
+    text = next(e["text"] for e in REAL if e["expect"].get("server") == "10.96.0.1:443")
+    events = cluster_events(parse_log(text))
+    assert events_for(events, "cluster2", server=("172.18.0.3", 6443), anonymous=True) == []
+    assert events_for(events, "cluster2", server=("10.96.0.1", 443)) == events
+
+
+def test_bare_secret_names_of_older_wordings_match_the_secret():
+    text = ("2019-06-01T10:00:00.000001Z\terror\tFailed to add remote cluster from "
+            "secret=istio-remote-secret-cluster2 for cluster_id=cluster9: kubeconfig is empty")
+    events = cluster_events(parse_log(text))
+    assert events_for(events, "cluster2", "istio-system/istio-remote-secret-cluster2") == []
+    queue = cluster_events(parse_log(
+        "2019-06-01T10:00:00.000001Z\terror\terror adding secret istio-remote-secret-cluster2: "
+        "kubeconfig is empty"))
+    assert events_for(queue, "cluster2", "istio-system/istio-remote-secret-cluster2") == queue
