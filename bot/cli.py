@@ -132,15 +132,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from diagnostics.debug_auth import DebugCaller
     from diagnostics.replay.runner import ReplayTLS, run_replay_cli
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("meshbot replay: --tls-cert and --tls-key go together", file=sys.stderr)
         return EXIT_USAGE
     tls = ReplayTLS(args.tls_cert, args.tls_key) if args.tls_cert else None
+    try:
+        caller = DebugCaller.parse(args.debug_caller)
+    except ValueError as exc:
+        print(f"meshbot replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
                           kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
-                          context_names=args.context_name)
+                          context_names=args.context_name, debug_caller=caller)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -230,6 +236,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--context-name", action="append", default=[],
                         metavar="CLUSTER=CONTEXT", help="name a cluster's kubeconfig context "
                         "unlike its id, as real contexts are (repeatable)")
+    replay.add_argument("--debug-caller", default="loopback", metavar="WHO",
+                        help="who istiod's debug endpoints see calling through a port-forward: "
+                        "loopback (default, as in a real cluster), anonymous (not loopback, no "
+                        "credentials: 401) or namespace:<ns> (authenticated workload of <ns>: "
+                        "403 where istiod's debug authorization applies)")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

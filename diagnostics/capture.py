@@ -32,8 +32,9 @@ from diagnostics.kinds import KNOWN_KINDS, Kind
 from diagnostics.model import OVERRIDES, SNAPSHOT_FOLDER, ClusterInfo
 from diagnostics.names import is_cluster_folder, is_label, is_object_name, split_proxy_id
 from diagnostics.redact import redact_debug, redact_for_capture, redact_text
-from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, log_path
-from diagnostics.sources.base import NotCaptured, Source, SourceFailure
+from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, REFUSALS_FILE, log_path
+from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
+                                      SourceFailure)
 from diagnostics.targets import log_reads
 from diagnostics.workloads import name_of, namespace_of
 
@@ -138,17 +139,38 @@ class _Writer:
         await asyncio.gather(*(self._replica(r) for r in replicas if is_object_name(r)))
 
     async def _replica(self, replica: str) -> None:
+        refused: dict[str, int] = {}
+
         async def endpoint(name: str) -> Any:
-            body = await self._read(f"{replica} /debug/{name}", lambda: self.source.istiod_get(
-                self.cluster, replica, f"/debug/{name}"))
+            async def get() -> Any:
+                try:
+                    return await self.source.istiod_get(self.cluster, replica, f"/debug/{name}")
+                except DebugRefused as exc:
+                    refused[name] = exc.status  # recorded as refused, not as not captured
+                    raise
+            body = await self._read(f"{replica} /debug/{name}", get)
             if body is not None:
                 self._json(f"istiod/{replica}/{name}.json", body)
             return body
 
-        bodies = await asyncio.gather(*(endpoint(e) for e in DEBUG_ENDPOINTS), self._istiod_log(replica))
+        bodies = await asyncio.gather(*(endpoint(e) for e in DEBUG_ENDPOINTS),
+                                      self._istiod_log(replica), self._metrics(replica))
+        if refused:
+            if set(refused.values()) == {401}:  # no accepted credentials: config_dump as well
+                refused["config_dump"] = 401
+            self._json(f"istiod/{replica}/{REFUSALS_FILE}", refused)
         syncz = bodies[DEBUG_ENDPOINTS.index("syncz")] or []
         await asyncio.gather(*(self._config_dump(replica, proxy)
                                for proxy in self._proxies(replica, syncz)))
+
+    async def _metrics(self, replica: str) -> None:
+        """istiod's Prometheus text: the remote clusters' sync state even where debug
+        endpoints are refused."""
+        text = await self._read(f"{replica} {METRICS_PATH}", lambda: self.source.istiod_get(
+            self.cluster, replica, METRICS_PATH))
+        if isinstance(text, str) and self._write(f"istiod/{replica}/metrics.txt",
+                                                 redact_text(text)):
+            self.result.files += 1
 
     def _proxies(self, replica: str, syncz: Any) -> list[str]:
         """The proxy ids whose config_dump to capture: `<pod>.<namespace>` ids only (anything

@@ -20,9 +20,10 @@ from diagnostics.checks.base import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIOD_PODS, SERVICES, TARGET_PODS,
                                 ClientConfigDumps, ClientProxyLogs, Input, IstiodDebug,
-                                IstiodLogs, Resources, TargetPodLogs)
+                                IstiodLogs, IstiodMetrics, Resources, TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
-from diagnostics.sources.base import NotCaptured, Source, SourceFailure, Withheld
+from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
+                                      SourceFailure, Withheld)
 from diagnostics.sources.metering import counting
 from diagnostics.verdict import conclude
 from diagnostics.workloads import Candidate, client_candidates, name_of
@@ -72,6 +73,9 @@ class _ClusterFetch:
         if isinstance(inp, IstiodDebug):
             return await self._per_replica(lambda t: self.source.istiod_get(
                 self.info.key, t, f"/debug/{inp.endpoint}"))
+        if isinstance(inp, IstiodMetrics):
+            return await self._per_replica(lambda t: self.source.istiod_get(
+                self.info.key, t, METRICS_PATH))
         if isinstance(inp, IstiodLogs):
             return await self._per_replica(lambda t: self.source.pod_log(
                 self.info.key, self.info.istio_namespace, t, "discovery", inp.tail_lines))
@@ -95,6 +99,8 @@ class _ClusterFetch:
             if isinstance(result, BaseException):
                 _reraise_unexpected(result)
                 out.missing[target] = str(result)
+                if isinstance(result, DebugRefused):
+                    out.refused[target] = result.status
             else:
                 out.values[target] = result
         if targets and not out.values:
@@ -270,12 +276,14 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
     facts: dict[Input, Fact] = {}
     errors: dict[str, SourceError] = {}  # one line per distinct reason
     for inp, task in tasks.items():
+        refused = None
         if not task.done():
             reason, src, captured = f"timed out after {timeout:g}s", _side(inp), True
         elif isinstance(task.exception(), SourceFailure):
             exc = task.exception()
             reason, src = str(exc), exc.source
             captured = not isinstance(exc, NotCaptured)
+            refused = exc.status if isinstance(exc, DebugRefused) else None
         elif task.exception() is not None:
             raise task.exception()  # a programming error, not a cluster problem
         else:
@@ -283,14 +291,15 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
             continue
         withheld = isinstance(task.exception(), Withheld) if task.done() else False
         facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured,
-                                              withheld))
+                                              withheld, refused))
         if captured and (counted is None or inp in counted):
             errors.setdefault(reason, SourceError(info.name, src, reason))
     return facts, list(errors.values())
 
 
 def _side(inp: Input) -> str:
-    return "istiod" if isinstance(inp, (IstiodDebug, ClientConfigDumps)) else "kubernetes"
+    return "istiod" if isinstance(inp, (IstiodDebug, IstiodMetrics, ClientConfigDumps)) \
+        else "kubernetes"
 
 
 def _reachable(facts: dict[Input, Fact]) -> bool:

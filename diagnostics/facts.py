@@ -11,9 +11,10 @@ class Unavailable(Exception):
     `withheld` that the install chose not to grant the read (no Secrets): not checked, by design."""
 
     def __init__(self, cluster: str, what: str, reason: str, captured: bool = True,
-                 withheld: bool = False):
+                 withheld: bool = False, refused: int | None = None):
         self.cluster, self.what, self.reason, self.captured = cluster, what, reason, captured
         self.withheld = withheld
+        self.refused = refused  # the HTTP status istiod refused a debug request with (401/403)
         super().__init__(f"{cluster}: {what}: {reason}")
 
 
@@ -31,6 +32,7 @@ class PerReplica:
 
     values: dict[str, Any] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)  # replica -> 401/403 (also in missing)
 
 
 @dataclass

@@ -103,6 +103,16 @@ class IstiodLogs(Input):
         return f"istiod discovery logs (last {self.tail_lines} lines, every replica)"
 
 
+@dataclass(frozen=True)
+class IstiodMetrics(Input):
+    """istiod's Prometheus text (`GET :15014/metrics`) on every replica: a cheap per-replica
+    view (for example `istiod_remote_cluster_sync_status`, 1.29+) that debug endpoint
+    authorization does not guard."""
+
+    def describe(self) -> str:
+        return "istiod /metrics (every replica)"
+
+
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
 TARGET_PODS = Resources("pods", TARGET_NS)
@@ -122,3 +132,4 @@ MESH = IstiodDebug("mesh")
 CLIENT_CONFIG_DUMPS = ClientConfigDumps()
 CLIENT_PROXY_LOGS = ClientProxyLogs()
 ISTIOD_LOGS = IstiodLogs()
+ISTIOD_METRICS = IstiodMetrics()

@@ -31,6 +31,9 @@ from diagnostics.model import SNAPSHOT_FOLDER
 from diagnostics.selectors import field_predicate, label_predicate
 
 FORMAT = "meshbot.snapshot/v1"
+#: `istiod/<pod>/refused.json`: `{"<endpoint>": <HTTP status>}` for the debug endpoints istiod
+#: refused to the capturing caller (C4 extension; see README "Snapshots").
+REFUSALS_FILE = "refused.json"
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
 MIB = 1024 * 1024
 MAX_FILE_BYTES = 256 * MIB  # one resources or debug file (YAML takes ~10x that in memory)
@@ -73,6 +76,11 @@ def _read_text(path: Path) -> str:
         raise SnapshotError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path) from None
     except OSError as exc:
         raise SnapshotError(f"cannot read: {exc.strerror}", path) from None
+
+
+def read_text_file(path: Path) -> str:
+    """A text file (istiod's captured /metrics) within the same bounds as every other file."""
+    return _read_text(path)
 
 
 def load_json_file(path: Path) -> Any:
@@ -217,6 +225,24 @@ class ClusterSnapshot:
 
     def config_dump_file(self, pod: str, proxy_id: str) -> Path:
         return self._inside(self.root / "istiod" / pod / "config_dump" / f"{proxy_id}.json")
+
+    def metrics_file(self, pod: str) -> Path:
+        """istiod's Prometheus text (`GET :15014/metrics`), as captured."""
+        return self.root / "istiod" / pod / "metrics.txt"
+
+    def refusals_file(self, pod: str) -> Path:
+        return self.root / "istiod" / pod / REFUSALS_FILE
+
+    def refusals(self, pod: str) -> dict[str, int]:
+        """Debug endpoints istiod refused at capture (401/403), by endpoint name: those are
+        known to be refused, not merely absent."""
+        path = self.refusals_file(pod)
+        if not path.is_file():
+            return {}
+        body = load_json_file(path)
+        if not isinstance(body, dict):
+            raise SnapshotError("expected an object of endpoint: HTTP status", path)
+        return {str(k): int(v) for k, v in body.items() if isinstance(v, int)}
 
     def proxy_file(self, namespace: str, pod: str, name: str) -> Path:
         return self._inside(self.root / "proxies" / namespace / pod / name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from diagnostics.selectors import selector_matches
@@ -29,6 +30,23 @@ def has_sidecar(pod: dict) -> bool:
         return True
     return any(c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always"
                for c in spec.get("initContainers") or [])
+
+
+_TAG_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def istiod_version(pod: dict) -> tuple[int, int, int] | None:
+    """The `discovery` container's image tag as (major, minor, patch), where behaviour depends
+    on the istiod release; None for an untagged image or a digest."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        image = str(container.get("image") or "")
+        if container.get("name") != "discovery" or "@" in image:
+            continue
+        tail = image.rsplit("/", 1)[-1]
+        match = _TAG_VERSION.match(tail.rsplit(":", 1)[1]) if ":" in tail else None
+        if match:
+            return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    return None
 
 
 def is_ready(pod: dict) -> bool:

@@ -19,6 +19,7 @@ from diagnostics.replay import discovery
 from diagnostics.replay.listing import get_object, list_item, list_objects, served_object
 from diagnostics.replay.logs import read_log
 from diagnostics.replay.paths import ResourcePath, parse_api_path
+from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.portforward import serve_portforward
 from diagnostics.replay.printers import parse_time
 from diagnostics.replay.resources import ResourceIndex, Served
@@ -42,10 +43,12 @@ class ReplayStats:
 class ClusterAPI:
     """The request handlers of one replayed cluster."""
 
-    def __init__(self, cluster: ClusterSnapshot, captured_at: str | None = None):
+    def __init__(self, cluster: ClusterSnapshot, captured_at: str | None = None,
+                 debug_caller: DebugCaller | None = None):
         self.cluster = cluster
         self.index = ResourceIndex(cluster)
         self.captured_at = parse_time(captured_at)
+        self.debug_caller = debug_caller
 
     def now(self) -> dt.datetime:
         """AGE is computed at capture time when known, so a replay prints what kubectl printed
@@ -111,7 +114,7 @@ class ClusterAPI:
             raise no_such_path()
         pod = get_object(self.cluster, served, target.namespace, str(target.name))
         if target.subresource == "portforward":
-            return await serve_portforward(request, self.cluster, pod)
+            return await serve_portforward(request, self.cluster, pod, self.debug_caller)
         body = await asyncio.to_thread(read_log, self.cluster, pod, request.query)
         return web.Response(body=body, content_type="text/plain")
 
@@ -155,9 +158,10 @@ def _latency_middleware(latency_ms: float, stats: ReplayStats) -> Callable:
 
 
 def build_app(cluster: ClusterSnapshot, *, captured_at: str | None = None,
-              latency_ms: float = 0, stats: ReplayStats | None = None) -> web.Application:
+              latency_ms: float = 0, stats: ReplayStats | None = None,
+              debug_caller: DebugCaller | None = None) -> web.Application:
     """The aiohttp application serving one cluster."""
-    api = ClusterAPI(cluster, captured_at)
+    api = ClusterAPI(cluster, captured_at, debug_caller)
     app = web.Application(middlewares=[_latency_middleware(latency_ms, stats or ReplayStats()),
                                        _status_middleware()])
     app.router.add_route("*", "/{path:.*}", api.handle)

@@ -2,7 +2,11 @@
 
 Two servers are replayed from the snapshot's files, nothing else:
 - istiod's debug endpoints on 15014 (monitoring) and 8080 (http-debug): `/debug/<endpoint>` from
-  `istiod/<pod>/<endpoint>.json`, `/debug/config_dump?proxyID=` from `istiod/<pod>/config_dump/`;
+  `istiod/<pod>/<endpoint>.json`, `/debug/config_dump?proxyID=` from `istiod/<pod>/config_dump/`,
+  and `/metrics` on 15014 from `istiod/<pod>/metrics.txt`; an endpoint listed in
+  `istiod/<pod>/refused.json` answers the status istiod refused it with at capture, and
+  `--debug-caller` makes replay authorize requests as istiod would for that caller
+  (diagnostics/debug_auth.py);
 - a sidecar's Envoy admin on 15000: `/clusters?format=json` and `/config_dump` from
   `proxies/<ns>/<pod>/`.
 A file the snapshot lacks answers 404 with a body saying it was not captured; istiod's own errors
@@ -17,12 +21,16 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from diagnostics.debug_auth import DebugCaller, refusal, root_namespace, sees_proxy
 from diagnostics.replay.httpwire import TunnelRequest, TunnelResponse, text
-from diagnostics.snapshot import MAX_FILE_BYTES, ClusterSnapshot
+from diagnostics.snapshot import (MAX_FILE_BYTES, ClusterSnapshot, SnapshotError,
+                                  load_json_file)
 
 Handler = Callable[[TunnelRequest], TunnelResponse]
 
 ISTIOD_DEBUG_PORTS = (15014, 8080)
+ISTIOD_MONITORING_PORT = 15014  # also serves /metrics, which is not behind debug auth
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 ENVOY_ADMIN_PORT = 15000
 MISSING_PROXY_ID = "You must provide a proxyID in the query string\n"
 PROXY_NOT_CONNECTED = ("Proxy not connected to this Pilot instance. It may be connected to "
@@ -54,11 +62,12 @@ def has_sidecar(cluster: ClusterSnapshot, pod: dict) -> bool:
     return "istio-proxy" in _containers(pod) or cluster.proxy_file(ns, name, "x").parent.is_dir()
 
 
-def port_handler(cluster: ClusterSnapshot, pod: dict, port: int) -> Handler | None:
+def port_handler(cluster: ClusterSnapshot, pod: dict, port: int,
+                 caller: DebugCaller | None = None) -> Handler | None:
     """The replayed server behind `port` of `pod`, or None when nothing listens there."""
     ns, name = _pod_id(pod)
     if port in ISTIOD_DEBUG_PORTS and is_istiod(cluster, pod):
-        return IstiodDebug(cluster, name)
+        return IstiodDebug(cluster, name, pod_object=pod, port=port, caller=caller)
     if port == ENVOY_ADMIN_PORT and has_sidecar(cluster, pod):
         return EnvoyAdmin(cluster, ns, name)
     return None
@@ -101,19 +110,29 @@ def _read_only(req: TunnelRequest) -> TunnelResponse | None:
 
 
 class IstiodDebug:
-    """istiod's `/debug/*` handlers on one replica, answered from its captured files."""
+    """istiod's `/debug/*` handlers (and `/metrics` on 15014) on one replica, answered from its
+    captured files; requests are authorized as istiod does (diagnostics/debug_auth.py)."""
 
-    def __init__(self, cluster: ClusterSnapshot, pod: str):
+    def __init__(self, cluster: ClusterSnapshot, pod: str, *, pod_object: dict | None = None,
+                 port: int = ISTIOD_MONITORING_PORT, caller: DebugCaller | None = None):
         self.cluster = cluster
         self.pod = pod
+        self.pod_object = pod_object or {}
+        self.port = port
+        self.caller = caller or DebugCaller()
 
     def __call__(self, req: TunnelRequest) -> TunnelResponse:
         refused = _read_only(req)
         if refused:
             return refused
+        if req.path == "/metrics" and self.port == ISTIOD_MONITORING_PORT:
+            return _metrics(self.cluster.metrics_file(self.pod), self.pod)
         endpoint = req.path[len("/debug/"):] if req.path.startswith("/debug/") else ""
         if not _ENDPOINT_RE.fullmatch(endpoint):
             return text(404, f"{req.path} of istiod {self.pod} was not captured in this snapshot\n")
+        status = self._refusal(endpoint)
+        if status:
+            return TunnelResponse(status, b"", "text/plain; charset=utf-8")
         if endpoint == "config_dump":
             return self._config_dump(req)
         response = _file_response(self.cluster.istiod_file(self.pod, endpoint),
@@ -123,13 +142,27 @@ class IstiodDebug:
             response = _syncz_in_namespace(response, namespace)
         return response
 
+    def _refusal(self, endpoint: str) -> int | None:
+        """The status istiod refused this endpoint with at capture, else what istiod would
+        answer the configured caller."""
+        recorded = self.cluster.refusals(self.pod).get(endpoint)
+        return recorded or refusal(self.caller, self.pod_object, endpoint, self._root())
+
+    def _root(self) -> str:
+        mesh = self.cluster.istiod_file(self.pod, "mesh")
+        try:
+            body = load_json_file(mesh) if mesh.is_file() else None
+        except SnapshotError:
+            body = None
+        return root_namespace(body, self.pod_object)
+
     def _config_dump(self, req: TunnelRequest) -> TunnelResponse:
         proxy_id = req.param("proxyID")
         if not proxy_id:
             return text(400, MISSING_PROXY_ID)
         # istiod matches by substring on its connection ids, first match wins.
         match = next((p for p in self.connected_proxies() if proxy_id in p), None)
-        if match is None:
+        if match is None or not sees_proxy(self.caller, self.pod_object, match, self._root()):
             return text(404, PROXY_NOT_CONNECTED)
         response = _file_response(self.cluster.config_dump_file(self.pod, match),
                                   f"/debug/config_dump for proxy {match} on istiod {self.pod}")
@@ -152,6 +185,13 @@ class IstiodDebug:
         if dumps.is_dir():
             proxies += sorted(p.stem for p in dumps.glob("*.json") if p.stem not in proxies)
         return proxies
+
+
+def _metrics(path: Path, pod: str) -> TunnelResponse:
+    response = _file_response(path, f"/metrics of istiod {pod}")
+    if response.status != 200:
+        return response
+    return TunnelResponse(200, response.body, PROMETHEUS_TEXT)
 
 
 def _syncz_in_namespace(response: TunnelResponse, namespace: str) -> TunnelResponse:

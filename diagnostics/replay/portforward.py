@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.httpwire import (
     MalformedRequest,
     TunnelResponse,
@@ -71,9 +72,10 @@ def requested_ports(values: list[str]) -> list[int]:
 
 
 async def serve_portforward(request: web.Request, cluster: ClusterSnapshot,
-                            pod: dict) -> web.WebSocketResponse:
+                            pod: dict, caller: DebugCaller | None = None
+                            ) -> web.WebSocketResponse:
     """Upgrade to WebSocket and replay the pod's ports until every port has answered."""
-    ports = [_Port(i, n, port_handler(cluster, pod, n))
+    ports = [_Port(i, n, port_handler(cluster, pod, n, caller))
              for i, n in enumerate(requested_ports(request.query.getall("ports", [])))]
     ws = web.WebSocketResponse(protocols=(PROTOCOL,), compress=False)
     if not ws.can_prepare(request).ok:

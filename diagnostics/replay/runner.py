@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from diagnostics.replay.apiserver import ReplayStats, build_app
+from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.kubeconfig import (build_kubeconfig, dump_kubeconfig,
                                            parse_context_names, write_kubeconfig)
 from diagnostics.snapshot import Snapshot, SnapshotError
@@ -94,10 +95,12 @@ def _url(host: str, port: int, scheme: str = "http") -> str:
 
 async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int = 0,
                        latency_ms: float = 0, tls: ReplayTLS | None = None,
-                       contexts: dict[str, str] | None = None) -> ReplayServers:
+                       contexts: dict[str, str] | None = None,
+                       debug_caller: DebugCaller | None = None) -> ReplayServers:
     """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
     port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind.
-    `contexts` names some clusters' kubeconfig contexts unlike their ids."""
+    `contexts` names some clusters' kubeconfig contexts unlike their ids; `debug_caller` is who
+    istiod's debug endpoints see calling (default: loopback, as a real port-forward)."""
     context = tls.context() if tls else None
     stats = ReplayStats()
     runners: dict[str, web.AppRunner] = {}
@@ -105,7 +108,7 @@ async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int
     try:
         for i, (name, cluster) in enumerate(snapshot.clusters.items()):
             app = build_app(cluster, captured_at=snapshot.captured_at, latency_ms=latency_ms,
-                            stats=stats)
+                            stats=stats, debug_caller=debug_caller)
             runner = web.AppRunner(app, access_log_class=_DebugAccessLogger,
                                    access_log=access_log, shutdown_timeout=_SHUTDOWN_TIMEOUT)
             await runner.setup()
@@ -130,10 +133,11 @@ class ReplayThread:
     """`start_replay` on a background thread with its own event loop, as a context manager."""
 
     def __init__(self, snapshot: Snapshot | str | Path, *, host: str = "127.0.0.1",
-                 port: int = 0, latency_ms: float = 0, contexts: dict[str, str] | None = None):
+                 port: int = 0, latency_ms: float = 0, contexts: dict[str, str] | None = None,
+                 debug_caller: DebugCaller | None = None):
         self._snapshot = _as_snapshot(snapshot)
         self._options = {"host": host, "port": port, "latency_ms": latency_ms,
-                         "contexts": contexts}
+                         "contexts": contexts, "debug_caller": debug_caller}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="meshbot-replay", daemon=True)
         self._ready = threading.Event()
@@ -198,7 +202,8 @@ class ReplayThread:
 
 def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
                    kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None,
-                   context_names: list[str] | None = None) -> int:
+                   context_names: list[str] | None = None,
+                   debug_caller: DebugCaller | None = None) -> int:
     """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read, a context name
     is malformed or a port is taken, else serve until SIGINT/SIGTERM and return 0."""
     try:
@@ -215,15 +220,15 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
             return 2
     return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
                               kubeconfig_out=kubeconfig_out, host=host, tls=tls,
-                              contexts=contexts))
+                              contexts=contexts, debug_caller=debug_caller))
 
 
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
                  kubeconfig_out: str | None, host: str, tls: ReplayTLS | None,
-                 contexts: dict[str, str]) -> int:
+                 contexts: dict[str, str], debug_caller: DebugCaller | None = None) -> int:
     try:
         servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms,
-                                     tls=tls, contexts=contexts)
+                                     tls=tls, contexts=contexts, debug_caller=debug_caller)
     except OSError as exc:
         print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)

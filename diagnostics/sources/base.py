@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from diagnostics.model import ClusterInfo
 
+METRICS_PATH = "/metrics"  # istiod's Prometheus text on its monitoring port, next to /debug/*
+
 
 class SourceFailure(Exception):
     """A read failed; `source` says which side (kubernetes, istiod, envoy, snapshot)."""
@@ -47,6 +49,26 @@ def secrets_withheld(namespace: str | None, refusal: str) -> Withheld:
                     "(its /debug/clusterz): `istioctl remote-clusters`")
 
 
+class DebugRefused(SourceFailure):
+    """istiod answered a debug request with 401 or 403: it does not let this caller read it.
+
+    istiod serves its debug endpoints to loopback callers (a port-forward counts) and to
+    authenticated ones; since 1.27.6/1.28.4/1.29 (ENABLE_DEBUG_ENDPOINT_AUTH) only those of the
+    system namespace, or of DEBUG_ENDPOINT_AUTH_ALLOWED_NAMESPACES, may read more than their own
+    namespace's config_dump, ndsz and edsz (docs/istiod-log-versions.md).
+    """
+
+    REASONS = {401: "istiod could not authenticate the caller (not loopback, no accepted "
+                    "credentials)",
+               403: "istiod authenticated the caller but its namespace may not read this "
+                    "endpoint (debug endpoint authorization)"}
+
+    def __init__(self, path: str, target: str, status: int):
+        self.path, self.target, self.status = path, target, status
+        why = self.REASONS.get(status, "istiod refused the request")
+        super().__init__(f"{path} on {target}: HTTP {status}, refused: {why}", "istiod")
+
+
 class Source(Protocol):
     """What the engine needs from a place facts come from."""
 
@@ -62,7 +84,8 @@ class Source(Protocol):
         ...
 
     async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
-        """Parsed JSON body of GET <path> (e.g. `/debug/syncz`) on one istiod replica."""
+        """Parsed JSON body of GET <path> (e.g. `/debug/syncz`) on one istiod replica; for
+        `/metrics` (METRICS_PATH) the Prometheus text as a string."""
         ...
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,

@@ -27,8 +27,8 @@ from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
-from diagnostics.sources.base import (Forbidden, NotCaptured, SourceFailure, running_istiod_pods,
-                                      secrets_withheld)
+from diagnostics.sources.base import (METRICS_PATH, DebugRefused, Forbidden, NotCaptured,
+                                      SourceFailure, running_istiod_pods, secrets_withheld)
 from diagnostics.sources.metering import record_call
 
 ISTIOD_MONITORING_PORT = 15014
@@ -187,8 +187,12 @@ def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
     text = body.decode("utf-8", errors="replace")
     if status == 404:
         raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
+    if status in (401, 403):
+        raise DebugRefused(path, target, status)
     if status >= 400:
         raise SourceFailure(f"{path} on {target}: HTTP {status} {text.strip()[:200]}", "istiod")
+    if path == METRICS_PATH:
+        return text
     if not text.strip():
         return None
     try:

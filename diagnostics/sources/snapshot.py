@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from diagnostics.model import ClusterInfo
-from diagnostics.snapshot import ClusterSnapshot, Snapshot, load_json_file, read_tail
-from diagnostics.sources.base import NotCaptured, SourceFailure, running_istiod_pods
+from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, read_tail,
+                                  read_text_file)
+from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, SourceFailure,
+                                      running_istiod_pods)
 
 
 class SnapshotSource:
@@ -50,6 +52,8 @@ class SnapshotSource:
     async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
         cs = self._cluster(cluster)
         parts = urlsplit(path)
+        if parts.path == METRICS_PATH:
+            return await asyncio.to_thread(_read_text, cs.metrics_file(target), path, target)
         endpoint = parts.path.removeprefix("/debug/")
         if endpoint == "config_dump":
             proxy = (parse_qs(parts.query).get("proxyID") or [""])[0]
@@ -57,6 +61,9 @@ class SnapshotSource:
         else:
             file = cs.istiod_file(target, endpoint)
         if not file.is_file():
+            refused = cs.refusals(target).get(endpoint)
+            if refused:
+                raise DebugRefused(parts.path, target, refused)
             raise NotCaptured(f"{path} of {target} not captured", "istiod")
         return await asyncio.to_thread(load_json_file, file)  # megabytes: off the event loop
 
@@ -71,6 +78,12 @@ class SnapshotSource:
 
     async def close(self) -> None:
         return None
+
+
+def _read_text(file: Path, path: str, target: str) -> str:
+    if not file.is_file():
+        raise NotCaptured(f"{path} of {target} not captured", "istiod")
+    return read_text_file(file)
 
 
 def _tail(file: Path, tail_lines: int) -> str:
