@@ -15,19 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.checks.istiod_evidence import (CONTRADICTED, DEBUG_REFUSED, contradiction,
+                                                metrics_note, metrics_status, refused_finding,
+                                                sole_unread)
 from diagnostics.checks.remote_reach import (EgressDecision, KubeconfigView, describe_egress,
                                              egress_decision, insecure_options, inspect_kubeconfig,
                                              secret_kubeconfig_text)
 from diagnostics.checks.remote_secrets import is_config_secret, is_remote_secret, secret_keys
 from diagnostics.facts import PerReplica, Unavailable
 from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIO_NS, ISTIO_SECRETS, ISTIOD_LOGS,
-                                ISTIOD_PODS, Input, Resources)
+                                ISTIOD_METRICS, ISTIOD_PODS, Input, Resources)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.istiod_debug import (ClusterSync, Shard, parse_clusterz,
                                             parse_endpoint_shardz, service_shards)
 from diagnostics.parse.istiod_logs import (Cause, ClusterEvent, cluster_events, current, decisive,
                                            events_for, parse_log, shorten, sync_status_from_log)
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.parse.istiod_metrics import MetricsError, remote_sync_status
+from diagnostics.workloads import istiod_version, name_of, namespace_of
 
 NETWORK_POLICIES = Resources("networkpolicies.networking.k8s.io", ISTIO_NS)
 TITLE = "istiod's view of remote clusters"
@@ -40,7 +44,7 @@ CAUSE_IDS: dict[Cause, str] = {"kubeconfig": KUBECONFIG_INVALID, "dns": "remote-
                                "tls": "remote-api-tls", "unauthorized": "remote-api-unauthorized",
                                "unreachable": UNREACHABLE}
 # The further a status is from synced, the better it names the finding.
-_STATUS_ORDER = ("absent", "closed", "timeout", "syncing", "unknown")
+_STATUS_ORDER = ("absent", "closed", "timeout", "syncing", CONTRADICTED, "unknown")
 # The most restrictive NetworkPolicy outcome among istiod's pods is the one that matters.
 _VERDICT_ORDER = ("blocked", "unknown", "allowed", "unrestricted")
 
@@ -60,6 +64,9 @@ class Replica:
     shards: list[Shard] | None = None
     events: list[ClusterEvent] | None = None
     missing: dict[str, str] = field(default_factory=dict)  # input -> why it was not read
+    metrics: dict[str, str] | None = None  # istiod_remote_cluster_sync_status: cluster -> status
+    refused: dict[str, int] = field(default_factory=dict)  # input -> HTTP 401/403
+    version: tuple[int, int, int] | None = None
 
     @property
     def own(self) -> ClusterSync | None:
@@ -84,6 +91,7 @@ class PeerView:
     events: dict[str, list[ClusterEvent]]  # replica -> current log events about the peer
     shards: dict[str, list[Shard]] = field(default_factory=dict)  # replica -> the peer's shards
     name: str = ""  # the peer as the report names it (its id, unless the id is shared)
+    notes: dict[str, str] = field(default_factory=dict)  # replica -> where its status came from
 
     def __post_init__(self) -> None:
         self.name = self.name or self.peer
@@ -109,7 +117,8 @@ def _read_replicas(ctx: CheckContext, inp: Input, cluster: str) -> PerReplica:
         return ctx.get(inp, cluster)
     except Unavailable as exc:
         verb = "could not read" if exc.captured else "not captured"
-        return PerReplica(missing={"*": f"{verb} ({exc.reason})"})
+        return PerReplica(missing={"*": f"{verb} ({exc.reason})"},
+                          refused={"*": exc.refused} if exc.refused else {})
 
 
 def _replicas(ctx: CheckContext, cluster: str) -> list[Replica]:
@@ -117,12 +126,15 @@ def _replicas(ctx: CheckContext, cluster: str) -> list[Replica]:
     clusterz = _read_replicas(ctx, CLUSTERZ, cluster)
     shardz = _read_replicas(ctx, ENDPOINT_SHARDZ, cluster)
     logs = _read_replicas(ctx, ISTIOD_LOGS, cluster)
+    metrics = _read_replicas(ctx, ISTIOD_METRICS, cluster)
+    versions = {name_of(p): istiod_version(p) for p in ctx.get(ISTIOD_PODS, cluster)}
     names: dict[str, None] = {}
     for per in (clusterz, shardz, logs):
         names.update(dict.fromkeys(p for p in [*per.values, *per.missing] if p != "*"))
     replicas = []
     for pod in names:
-        rep = Replica(pod)
+        rep = Replica(pod, version=versions.get(pod))
+        _add_metrics(rep, metrics)
         if pod in clusterz.values:
             rep.clusterz = parse_clusterz(clusterz.values[pod])
         if pod in shardz.values:
@@ -132,28 +144,76 @@ def _replicas(ctx: CheckContext, cluster: str) -> list[Replica]:
         for label, per in (("clusterz", clusterz), ("endpointShardz", shardz), ("log", logs)):
             if pod not in per.values:
                 rep.missing[label] = per.missing.get(pod) or per.missing.get("*") or "no answer"
+            if per.refused.get(pod) or per.refused.get("*"):
+                rep.refused[label] = per.refused.get(pod) or per.refused["*"]
         replicas.append(rep)
     return replicas
 
 
+def _add_metrics(rep: Replica, metrics: PerReplica) -> None:
+    """The replica's remote-cluster states from /metrics (1.29+), where it answered."""
+    if rep.pod not in metrics.values:
+        return
+    try:
+        rep.metrics = remote_sync_status(metrics.values[rep.pod])
+    except MetricsError as exc:
+        rep.missing["metrics"] = f"could not read ({exc})"
+
+
 def _peer_view(peer: str, secret: dict, kubeconfig: KubeconfigView,
-               replicas: list[Replica], name: str = "") -> PeerView:
-    """Each replica's status for the peer: clusterz when it answered, else what its log says."""
-    statuses, events, shards = {}, {}, {}
+               replicas: list[Replica], name: str = "",
+               sole: dict[str, str | None] | None = None) -> PeerView:
+    """Each replica's status for the peer: clusterz when it answered (unless its log and shards
+    contradict a `synced`), else /metrics, else what its log says."""
+    view = PeerView(peer, secret, kubeconfig, {}, {}, name=name)
+    sole = sole or {}
     for rep in replicas:
         own = rep.own
         if rep.shards is not None:  # shards under istiod's own id are its own cluster's
-            shards[rep.pod] = [s for s in rep.shards if s.cluster == peer
-                               and not (own and own.id == peer)]
-        about = (events_for(rep.events, peer, f"{namespace_of(secret)}/{name_of(secret)}",
-                            kubeconfig.endpoint) if rep.events is not None else None)
+            view.shards[rep.pod] = [s for s in rep.shards if s.cluster == peer
+                                    and not (own and own.id == peer)]
+        about = (events_for(rep.events, peer, view.secret_ref, kubeconfig.endpoint,
+                            anonymous=sole.get(rep.pod) == peer)
+                 if rep.events is not None else None)
         if about is not None:
-            events[rep.pod] = current(about)
+            view.events[rep.pod] = current(about)
+        status = _replica_status(rep, peer, about, view)
+        if status:
+            view.statuses[rep.pod] = status
+    return view
+
+
+def _replica_status(rep: Replica, peer: str, about: list[ClusterEvent] | None,
+                    view: PeerView) -> str | None:
+    if rep.clusterz is not None:
+        status = next((c.status for c in rep.remotes if c.id == peer), "absent")
+        why = contradiction(about or [], view.shards.get(rep.pod)) if status == "synced" else None
+        if why:
+            view.notes[rep.pod] = f"clusterz lists {peer} as synced, but {why}"
+            return CONTRADICTED
+        return status
+    note = metrics_note(rep.metrics, peer, rep.version)
+    if note:
+        view.notes[rep.pod] = note
+    from_metrics = metrics_status(rep.metrics, peer, rep.version)
+    if from_metrics:
+        return from_metrics
+    return sync_status_from_log(about) if about is not None else None
+
+
+def _sole_unread(rep: Replica, peers: list[str]) -> str | None:
+    """The one peer a log line naming only the remote reader identity can be about."""
+    def status_of(peer: str) -> str | None:
         if rep.clusterz is not None:
-            statuses[rep.pod] = next((c.status for c in rep.remotes if c.id == peer), "absent")
-        elif about is not None and (from_log := sync_status_from_log(about)):
-            statuses[rep.pod] = from_log
-    return PeerView(peer, secret, kubeconfig, statuses, events, shards, name)
+            return next((c.status for c in rep.remotes if c.id == peer), "absent")
+        return (rep.metrics or {}).get(peer)
+
+    def has_endpoints(peer: str) -> bool | None:
+        if rep.shards is None:
+            return None
+        return any(s.endpoints for s in rep.shards if s.cluster == peer)
+
+    return sole_unread(peers, status_of, has_endpoints)
 
 
 # ------------------------------------------------------------------------------- the check
@@ -161,8 +221,8 @@ def _peer_view(peer: str, secret: dict, kubeconfig: KubeconfigView,
 
 @check("istiod-remote-view", title=TITLE,
        inputs=(ISTIOD_PODS, ISTIO_SECRETS, CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS,
-               NETWORK_POLICIES),
-       emits=(NOT_SYNCED, *CAUSE_IDS.values(), EGRESS_BLOCKED))
+               ISTIOD_METRICS, NETWORK_POLICIES),
+       emits=(NOT_SYNCED, *CAUSE_IDS.values(), EGRESS_BLOCKED, DEBUG_REFUSED))
 def istiod_remote_view(ctx: CheckContext) -> list[Step]:
     """Ask every istiod replica whether it reads each peer it has a secret for, and if not, why."""
     return per_cluster(ctx, TITLE, ctx.focus, lambda cluster: _primary_step(ctx, cluster))
@@ -185,16 +245,18 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
                   if c != cluster and ctx.info(c).cluster_id == own_id]
     replicas = _replicas(ctx, cluster)
     evidence = _table(ctx, cluster, replicas, by_key, any(map(is_config_secret, secrets)))
+    refused = {rep.pod: rep.refused for rep in replicas if rep.refused}
+    findings: list[Finding] = [refused_finding(ctx, cluster, refused, pods)] if refused else []
     if not peers:
         evidence.append("no remote secret keyed by a peer's cluster id (see Remote secrets)")
-        return ctx.step(TITLE, cluster, evidence, status="skip")
+        return ctx.step(TITLE, cluster, evidence, findings, status="skip")
     allowed = insecure_options(pods)
     policies = _policies(ctx, cluster, evidence)
-    findings: list[Finding] = []
     unknown = []
+    sole = {rep.pod: _sole_unread(rep, [p for p, _ in peers]) for rep in replicas}
     for peer, name in peers:
         kubeconfig = inspect_kubeconfig(secret_kubeconfig_text(by_key[peer], peer), allowed)
-        view = _peer_view(peer, by_key[peer], kubeconfig, replicas, name)
+        view = _peer_view(peer, by_key[peer], kubeconfig, replicas, name, sole)
         evidence += _peer_lines(view)
         if not view.statuses:
             unknown.append(peer)
@@ -204,7 +266,7 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
             evidence += _egress_lines(egress, view)
             findings += _findings(ctx, cluster, view, _blocked(egress), policies)
     step = ctx.step(TITLE, cluster, evidence, findings)
-    step.incomplete = bool(unknown) and not findings
+    step.incomplete = (bool(unknown) and not findings) or bool(refused)
     return step
 
 
@@ -289,8 +351,12 @@ def _status_lines(ctx: CheckContext, view: PeerView) -> list[str]:
     service, ns = ctx.args.get("service"), ctx.args.get("namespace") or "default"
     lines = []
     for replica, status in view.failing.items():
-        lines.append(f"{replica}: clusterz lists {view.peer} as {status}" if status != "absent"
-                     else f"{replica}: clusterz does not list {view.peer}")
+        if replica in view.notes:
+            lines.append(f"{replica}: {view.notes[replica]}")
+        elif status != "absent":
+            lines.append(f"{replica}: clusterz lists {view.peer} as {status}")
+        else:
+            lines.append(f"{replica}: clusterz does not list {view.peer}")
         shards = view.shards.get(replica)
         if shards is None:
             continue
@@ -322,6 +388,8 @@ def _cause_finding(ctx: CheckContext, cluster: str, view: PeerView, cause: Cause
                               **_server_params(view)}
     if cause == "kubeconfig":
         params["reason"] = event.essential
+    if cause == "unauthorized":
+        params["rejection"] = event.rejection or "credentials"
     return ctx.finding(CAUSE_IDS[cause], cluster=cluster, resource=_resource(view),
                        evidence=evidence, basis=_secret_basis(ctx, view, evidence), **params)
 
@@ -444,6 +512,8 @@ def _status_cell(rep: Replica, entry: ClusterSync | None, *, own: bool, has_secr
                  in_mesh: bool) -> str:
     if rep.clusterz is None:
         return "not read"
+    if entry is None and own and rep.clusterz and all(c.secret for c in rep.clusterz):
+        return "not listed (before 1.22 clusterz lists remote clusters only)"
     if entry is None:
         return "absent" if has_secret or own else "absent (no remote secret)"
     if own or not entry.secret:
@@ -472,6 +542,7 @@ def _peer_lines(view: PeerView) -> list[str]:
     lines = [f"{view.name}: secret {view.secret_ref}, {where}"]
     if k.problem:
         lines.append(f"{view.name}: {k.problem}")
+    lines += [f"{view.name}: {replica}: {note}" for replica, note in view.notes.items()]
     if not view.failing and view.statuses:
         lines.append(f"{view.name}: synced on {len(view.statuses)} of {len(view.statuses)} "
                      f"replica{'s' if len(view.statuses) != 1 else ''}")
