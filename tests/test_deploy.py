@@ -234,7 +234,8 @@ def _declared_needs() -> set[tuple[str, str, str]]:
         if isinstance(inp, inputs.Resources):
             scope = "istio" if inp.namespace == inputs.ISTIO_NS else "cluster"
             needs.add((scope, *_perm(inp.resource)))
-        elif isinstance(inp, (inputs.IstiodDebug, inputs.ClientConfigDumps)):
+        elif isinstance(inp, (inputs.IstiodDebug, inputs.IstiodMetrics,
+                              inputs.ClientConfigDumps)):
             needs.add(("istio", "", "pods/portforward"))  # istiod :15014 through port-forward
         elif isinstance(inp, inputs.IstiodLogs):
             needs.add(("istio", "", "pods/log"))
