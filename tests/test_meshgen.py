@@ -137,6 +137,12 @@ def config_cluster(s: Snapshot, istiod_cluster: str) -> str:
     raise AssertionError(f"no cluster has id {cid}")
 
 
+def answered_replicas(root: Path) -> list[Path]:
+    """istiod replica folders with debug bodies: a replica that refused the capture's debug
+    requests (refused.json) has none."""
+    return [r for r in root.glob("clusters/*/istiod/*") if not (r / "refused.json").exists()]
+
+
 def unservable_proxies(root: Path, s: Snapshot) -> set[str]:
     """Proxies no captured istiod can serve: rejected (logged 'Failed to authenticate client
     from <ip>'), in a cluster whose istiod has no Ready replica, or gateways of a cluster that
@@ -149,9 +155,12 @@ def unservable_proxies(root: Path, s: Snapshot) -> set[str]:
         down = istiods and not any(c.get("type") == "Ready" and c.get("status") == "True"
                                    for p in istiods for c in p["status"].get("conditions", []))
         external = _istiod_env(cs).get("EXTERNAL_ISTIOD") == "true"
+        # an istiod that refused the capture's debug requests: no syncz lists its proxies
+        refused = any(root.glob(f"clusters/{name}/istiod/*/refused.json"))
         for pod in cs.list("pods"):
             ip = pod["status"].get("podIP")
-            if down or external or (ip and f"Failed to authenticate client from {ip}:" in logs):
+            rejected = ip and f"Failed to authenticate client from {ip}:" in logs
+            if down or external or refused or rejected:
                 out.add(f"{pod['metadata']['name']}.{pod['metadata']['namespace']}")
     return out
 
@@ -227,7 +236,7 @@ def test_config_dumps_belong_to_connected_sidecars(name):
     root = snap(name)
     s = Snapshot.open(root)
     all_pods = pods(s)
-    for replica in root.glob("clusters/*/istiod/*"):
+    for replica in answered_replicas(root):
         synced = {e["proxy"]: e["cluster_id"] for e in load_json(replica / "syncz.json")}
         for dump in (replica / "config_dump").glob("*.json"):
             proxy = dump.name[:-len(".json")]
@@ -272,7 +281,7 @@ def _shard_cluster(s: Snapshot, istiod_cluster: str, cid: str, clusterz: list[di
 def test_endpoint_shards_hold_pod_ips_of_their_cluster(name):
     root = snap(name)
     s = Snapshot.open(root)
-    for replica in root.glob("clusters/*/istiod/*"):
+    for replica in answered_replicas(root):
         istiod_cluster = replica.parent.parent.name
         clusterz = load_json(replica / "clusterz.json")
         synced = {e["id"] for e in clusterz if e["syncStatus"] == "synced"}

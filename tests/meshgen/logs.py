@@ -1,13 +1,23 @@
 """istiod (`discovery`) and sidecar (`istio-proxy`) container logs.
 
 istiod lines use the text layout of docs/istio-surface.md §3.3
-(`time TAB level TAB [scope TAB] message [TAB labels]`) and the secret-controller wordings of §3.4
-for the cluster's istiod version. Sidecar logs hold Istio's default access-log format and are
-written only when the mesh config turns access logging on, as on a live cluster.
+(`time TAB level TAB [scope TAB] message [TAB labels]`), or with `--log_as_json` (LogKnobs.json)
+one JSON object per record (`level`, `time`, `scope` unless default, `msg`, one key per label).
+Secret-controller wordings follow the cluster's istiod version (docs/istiod-log-versions.md):
+`processing secret event for secret` / `error adding secret` and the `secret=` label before
+1.30, `processing remote config event for` / `error adding remote config` and `config=` from
+1.30, and from 1.30 the clusters collection's warning when it omits a timed-out cluster.
+client-go's reflector also logs each failed list (`<reflector.go:N>: failed to list T: ...`,
+klog at info) up to client-go 0.32 (Istio 1.26); from 0.33 on only istiod's own watch error
+handler reports it. Sidecar logs hold Istio's default access-log format and are written only
+when the mesh config turns access logging on, as on a live cluster.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tests.meshgen.certs import intermediate_ca
@@ -20,32 +30,63 @@ from tests.meshgen.remote_secrets import SecretResult, failing_informers, list_e
 from tests.meshgen.topology import ISTIO_NS, Pod, World
 from tests.meshgen.traffic import Request, simulate
 
+# (client-go version in Istio's go.mod at the minor's .0 tag, reflector.go line naming the
+# reflector there); None: client-go >= 0.33 logs no list warning of its own.
+_CLIENT_GO = {22: ("v0.30.0", 232), 23: ("v0.30.1", 232), 24: ("v0.31.1", 243),
+              25: ("v0.32.1", 251), 26: ("v0.32.3", 251)}
+_LABEL_SPLIT = re.compile(r" (?=[A-Za-z_][\w./-]*=)")
 
-def _client_go(version: tuple[int, int]) -> str:
-    return {22: "v0.30.0", 23: "v0.31.0", 24: "v0.31.2", 25: "v0.32.1", 26: "v0.33.0",
-            27: "v0.33.3", 28: "v0.34.1", 29: "v0.34.2"}.get(version[1], "v0.34.1")
+
+def _reflector(version: tuple[int, int]) -> str | None:
+    found = _CLIENT_GO.get(version[1]) if version[1] >= 22 else _CLIENT_GO[22]
+    if found is None:
+        return None
+    go, line = found
+    return f"k8s.io/client-go@{go}/tools/cache/reflector.go:{line}"
+
+
+@dataclass(frozen=True)
+class _Record:
+    time: datetime
+    seq: int
+    level: str
+    scope: str
+    msg: str
+    labels: str
+
+    def text(self) -> str:
+        line = f"{ts_micro(self.time)}\t{self.level}\t" + (f"{self.scope}\t" if self.scope else "")
+        return line + self.msg + (f"\t{self.labels}" if self.labels else "")
+
+    def json(self) -> str:
+        doc = {"level": self.level, "time": ts_micro(self.time)}
+        if self.scope:
+            doc["scope"] = self.scope
+        doc["msg"] = self.msg
+        for part in _LABEL_SPLIT.split(self.labels) if self.labels else []:
+            key, _, value = part.partition("=")
+            doc[key] = value
+        return json.dumps(doc, separators=(",", ":"))  # zap writes compact JSON
 
 
 class _Log:
     def __init__(self) -> None:
-        self.lines: list[tuple[datetime, int, str]] = []
+        self.records: list[_Record] = []
 
     def add(self, t: datetime, level: str, msg: str, scope: str = "", labels: str = "") -> None:
-        text = f"{ts_micro(t)}\t{level}\t" + (f"{scope}\t" if scope else "") + msg
-        if labels:
-            text += f"\t{labels}"
-        self.lines.append((t, len(self.lines), text))
+        self.records.append(_Record(t, len(self.records), level, scope, msg, labels))
 
-    def text(self) -> str:
-        return "".join(line + "\n" for _t, _i, line in sorted(self.lines))
+    def text(self, as_json: bool = False) -> str:
+        ordered = sorted(self.records, key=lambda r: (r.time, r.seq))
+        return "".join((r.json() if as_json else r.text()) + "\n" for r in ordered)
 
 
 def _secret_lines(log: _Log, cp: ControlPlane, t: datetime, s: SecretResult, count: int) -> int:
     v = cp.version
     ref = f"{ISTIO_NS}/{s.secret}"
-    master = v >= (1, 31)
-    labels = f"cluster={s.key} " + (f"config={ref}" if master else f"secret={ref}")
-    log.add(t, "info", f"processing remote config event for {ref}" if master
+    renamed = v >= (1, 30)
+    labels = f"cluster={s.key} " + (f"config={ref}" if renamed else f"secret={ref}")
+    log.add(t, "info", f"processing remote config event for {ref}" if renamed
             else f"processing secret event for secret {ref}")
     t += timedelta(microseconds=70)
     if s.status == "ignored":
@@ -59,7 +100,7 @@ def _secret_lines(log: _Log, cp: ControlPlane, t: datetime, s: SecretResult, cou
         log.add(t + timedelta(microseconds=450), "error",
                 f"Add cluster: create remote cluster failed: {s.error}", labels=labels)
         log.add(t + timedelta(microseconds=530), "info", f"Number of remote clusters: {count}")
-        inner = "error adding remote config" if master else "error adding secret"
+        inner = "error adding remote config" if renamed else "error adding secret"
         log.add(t + timedelta(microseconds=640), "error",
                 f"error handling {ref}, and retry budget exceeded: {inner} {ref}: "
                 f"1 error occurred:\n\t* {s.error}\n\n", scope="controllers",
@@ -81,18 +122,23 @@ def _failure_lines(log: _Log, cp: ControlPlane, t: datetime, s: SecretResult) ->
     slow = s.outcome in ("timeout", "networkpolicy")
     rounds = [30.0, 95.0, 2100.0] if slow else [0.3, 1.6, 12.8, 130.0, 2100.0]
     dns = f"{cp.spec.service_prefix}.0.10"
-    klog = f"k8s.io/client-go@{_client_go(cp.version)}/tools/cache/reflector.go:290"
+    klog = _reflector(cp.version)
     for r in rounds:
         for i, (typ, path, resource, group) in enumerate(failing_informers(s.outcome)):
             at = t + timedelta(seconds=r, microseconds=61 * i + 17)
             err = f"failed to list {typ}: " + list_error(s.outcome, s.server, path, resource, group, dns)
-            log.add(at, "info", f"{klog}: {err}", scope="klog")
+            if klog:
+                log.add(at, "info", f"{klog}: {err}", scope="klog")
             log.add(at + timedelta(microseconds=25), "error", f"watch error in cluster {s.key}: {err}")
     timeout_at = t + timedelta(seconds=30, milliseconds=6)
     if cp.version >= (1, 15):
         log.add(timeout_at, "error", f"remote cluster {s.key} failed to sync after 30s")
     else:
         log.add(timeout_at, "error", "remote clusters failed to sync after 30s")
+    if cp.version >= (1, 30):
+        omitted = "is timed out" if cp.version >= (1, 31) else "is closed or timed out"
+        log.add(timeout_at + timedelta(microseconds=310), "warn",
+                f"remote cluster {s.key} {omitted}, omitting it from the clusters collection")
 
 
 def discovery_log(world: World, cp: ControlPlane, replica: Pod) -> str:
@@ -120,7 +166,7 @@ def discovery_log(world: World, cp: ControlPlane, replica: Pod) -> str:
     for i, s in enumerate(cp.secrets):
         count = _secret_lines(log, cp, st + timedelta(milliseconds=3 * i), s, count)
     _ads_lines(log, cp, replica)
-    return log.text()
+    return log.text(as_json=cp.spec.logs.json)
 
 
 def _ads_lines(log: _Log, cp: ControlPlane, replica: Pod) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from tests.meshgen.control_plane_knobs import ControlPlaneKnobs
+from tests.meshgen.log_knobs import LogKnobs
 from tests.meshgen.workload_knobs import AppKnobs, WorkloadKnobs
 
 AuthKind = Literal["token", "exec", "client-certificate", "auth-provider-gcp", "auth-provider-oidc"]
@@ -141,6 +142,7 @@ class ClusterSpec:
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # extra labels
     apps: AppKnobs = field(default_factory=AppKnobs)  # PeerAuthentications, extra namespaces
     cp: ControlPlaneKnobs = field(default_factory=ControlPlaneKnobs)  # control-plane faults
+    logs: LogKnobs = field(default_factory=LogKnobs)  # istiod log framing, debug refusals
 
     @property
     def has_istiod(self) -> bool:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.meshgen import config_dump, debug_bodies, envoy_admin, logs, workload_faults
+from tests.meshgen import (config_dump, debug_bodies, envoy_admin, istiod_extras, logs,
+                           workload_faults)
 from tests.meshgen.istiod_view import control_planes, connected_to
 from tests.meshgen.k8s_objects import CAPTURED, cluster_objects
 from tests.meshgen.model import Mesh
@@ -109,9 +110,11 @@ def render_files(mesh: Mesh) -> dict[str, str]:
                 "mesh": debug_bodies.mesh_config(cp),
                 "connections": debug_bodies.connections(cp, replica),
             }
+            extras = istiod_extras.replica_files(cp, bodies)  # drops refused bodies
+            files.update({f"{base}/{name}": text for name, text in extras.items()})
             for name, body in bodies.items():
                 files[f"{base}/{name}.json"] = dump_json(body, FLAT.get(name))
-            for pod in cp.proxies[replica.name]:
+            for pod in cp.proxies[replica.name] if not istiod_extras.refused(cp) else []:
                 if pod.proxy_type == "sidecar" and (mesh.config_dumps_for is None
                                                     or pod.deployment in mesh.config_dumps_for):
                     files[f"{base}/config_dump/{pod.proxy_id}.json"] = dump_json(
