@@ -8,6 +8,7 @@ texts client-go programs printed), so a wording meshbot stops recognising fails 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,42 @@ def test_bare_secret_names_of_older_wordings_match_the_secret():
         "2019-06-01T10:00:00.000001Z\terror\terror adding secret istio-remote-secret-cluster2: "
         "kubeconfig is empty"))
     assert events_for(queue, "cluster2", "istio-system/istio-remote-secret-cluster2") == queue
+
+
+# --------------------------------------------------------------------- the framing on the way
+
+def _cri(line: str, split: bool = False) -> str:
+    """containerd/CRI-O's node log framing: `<RFC 3339> stream F|P <text>`."""
+    ts = "2026-09-01T10:00:00.123456789Z stderr"
+    if split and len(line) > 20:
+        return f"{ts} P {line[:20]}\n{ts} F {line[20:]}"
+    return f"{ts} F {line}"
+
+
+FRAMINGS = {
+    "cri": _cri,
+    "cri-partial": lambda line: _cri(line, split=True),
+    "docker-json": lambda line: json.dumps({"log": line + "\n", "stream": "stderr",
+                                            "time": "2026-09-01T10:00:00.1Z"}),
+    "kubectl-prefix": lambda line: f"[pod/istiod-7d9c6b5f8-x2x4q/discovery] {line}",
+}
+SINGLE_LINE = [e for e in REAL + SOURCE_WORDINGS if "\n" not in e["text"]]
+
+
+@pytest.mark.parametrize("framing", sorted(FRAMINGS))
+def test_runtime_framing_changes_nothing(framing):
+    """Every single-line real line and source wording reads the same behind each framing."""
+    for entry in SINGLE_LINE:
+        plain = cluster_events(parse_log(entry["text"]))
+        framed = cluster_events(parse_log(FRAMINGS[framing](entry["text"])))
+        assert [(e.kind, e.cluster, e.cause) for e in framed] == \
+            [(e.kind, e.cluster, e.cause) for e in plain], entry["text"]
+
+
+def test_stackdriver_json_keys():
+    text = json.dumps({"severity": "ERROR", "timestamp": "2026-09-01T10:00:00Z", "logger": "",
+                       "message": "watch error in cluster cluster2: failed to list *v1.Pod: "
+                                  "Unauthorized"})
+    (event,) = cluster_events(parse_log(text))
+    assert (event.record.level, event.kind, event.cause) == ("error", "watch_error",
+                                                             "unauthorized")
