@@ -145,7 +145,10 @@ class IstiodDebug:
     def _refusal(self, endpoint: str) -> int | None:
         """The status istiod refused this endpoint with at capture, else what istiod would
         answer the configured caller."""
-        recorded = self.cluster.refusals(self.pod).get(endpoint)
+        try:
+            recorded = self.cluster.refusals(self.pod).get(endpoint)
+        except SnapshotError:  # a malformed refused.json records nothing usable
+            recorded = None
         return recorded or refusal(self.caller, self.pod_object, endpoint, self._root())
 
     def _root(self) -> str:
