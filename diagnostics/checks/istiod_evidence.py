@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Callable
 
 from diagnostics.checks.base import CheckContext
+from diagnostics.debug_auth import (allowed_namespaces, authorization_enforced,
+                                    reads_allowed_namespaces)
 from diagnostics.model import Finding
 from diagnostics.parse.istiod_debug import Shard
 from diagnostics.parse.istiod_logs import ClusterEvent, failures
 from diagnostics.parse.istiod_metrics import reports_timeout_for_synced
-from diagnostics.debug_auth import (allowed_namespaces, authorization_enforced,
-                                    reads_allowed_namespaces)
 from diagnostics.sources.base import DebugRefused
 from diagnostics.workloads import istiod_version, name_of
 
