@@ -370,7 +370,8 @@ def _rename_facts(cluster_facts: dict[Input, Fact], name: str) -> dict[Input, Fa
     for inp, fact in cluster_facts.items():
         if fact.missing is not None and fact.missing.cluster != name:
             m = fact.missing
-            fact = Fact(missing=Unavailable(name, m.what, m.reason, m.captured, m.refused))
+            fact = Fact(missing=Unavailable(name, m.what, m.reason, m.captured,
+                                            withheld=m.withheld, refused=m.refused))
         out[inp] = fact
     return out
 

@@ -105,7 +105,8 @@ def _metrics(statuses: dict[str, str]) -> str:
 
 
 def _refused(inp) -> Fact:
-    return Fact(missing=Unavailable("cluster1", inp.describe(), "HTTP 403, refused", True, 403))
+    return Fact(missing=Unavailable("cluster1", inp.describe(), "HTTP 403, refused", True,
+                                    refused=403))
 
 
 def run(*, version: str = "1.30.1", clusterz=None, metrics: str | None = None, log: str = "",
