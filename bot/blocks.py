@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, Context
                                      MarkdownTextObject, SectionBlock)
 
 from bot.alerts import Notification
-from diagnostics.checks.base import REGISTRY
+from diagnostics.checking import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
 from diagnostics.render.grouping import group_findings
 from diagnostics.render.text import command_line

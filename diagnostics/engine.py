@@ -16,13 +16,14 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from diagnostics import identity, targets
 from diagnostics.catalog import Catalog, default_catalog
-from diagnostics.checks.base import CheckContext, CheckSpec
+from diagnostics.checking import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIOD_PODS, SERVICES, TARGET_PODS,
-                                ClientConfigDumps, ClientProxyLogs, Input, IstiodDebug,
-                                IstiodLogs, IstiodMetrics, Resources, TargetPodLogs)
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ClientConfigDumps, ClientProxyLogs,
+                                ISTIOD_PODS, Input, IstiodDebug, IstiodLogs, IstiodMetrics,
+                                Resources, SERVICES, TARGET_DEPLOYMENTS, TARGET_PODS,
+                                TARGET_REPLICASETS, TARGET_SERVICES, TargetPodLogs)
 from diagnostics.model import ClusterInfo, ClusterStatus, Report, SourceError, Step
-from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
+from diagnostics.sources.base import (DebugRefused, METRICS_PATH, NotCaptured, Source,
                                       SourceFailure, Withheld)
 from diagnostics.sources.metering import counting
 from diagnostics.verdict import conclude
@@ -217,8 +218,8 @@ class _ClusterFetch:
 
         pods = await self.need(TARGET_PODS)
         services, replicasets, deployments = await asyncio.gather(
-            optional(targets.TARGET_SERVICES), optional(targets.TARGET_REPLICASETS),
-            optional(targets.TARGET_DEPLOYMENTS))
+            optional(TARGET_SERVICES), optional(TARGET_REPLICASETS),
+            optional(TARGET_DEPLOYMENTS))
         target = targets.resolve(kind, name, self.args.get("namespace") or "default", pods=pods,
                                  services=services or [], replicasets=replicasets or [],
                                  deployments=deployments)

@@ -27,14 +27,13 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from diagnostics.checks.control_plane_facts import (cluster_id_of, control_plane_of,
-                                                    values_cluster_name)
 from diagnostics.facts import Fact, Unavailable
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, ISTIOD_PODS,
-                                TARGET_PODS, Input, Resources)
-from diagnostics.mesh_view import injector_values, proxy_env
-from diagnostics.model import OVERRIDES, ClusterInfo
+from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, Input,
+                                Resources, TARGET_PODS)
+from diagnostics.model import ClusterInfo, OVERRIDES
 from diagnostics.sources.base import SourceFailure
+from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
+from diagnostics.views.mesh import injector_values, proxy_env
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.

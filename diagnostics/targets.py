@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from diagnostics.inputs import TARGET_NS, Resources
 from diagnostics.selectors import label_selector_matches, selector_matches
 from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, labels_of, name_of, namespace_of
 
 # The Kubernetes objects a target is resolved from (the command's namespace).
-TARGET_SERVICES = Resources("services", TARGET_NS)
-TARGET_REPLICASETS = Resources("replicasets.apps", TARGET_NS)
-TARGET_DEPLOYMENTS = Resources("deployments.apps", TARGET_NS)
 
 KINDS = {
     "pod": ("pod", "pods", "po"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from diagnostics.checks.base import REGISTRY, CheckSpec
+from diagnostics.checking import CheckSpec, REGISTRY
 from diagnostics.engine import Plan
 from handlers.grammar import ParsedArgs
 

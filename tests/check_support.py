@@ -12,7 +12,7 @@ from typing import Any
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
+from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact
 from diagnostics.inputs import Input
 from diagnostics.model import ClusterInfo, Step

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import diagnostics.checks  # noqa: F401 - registers every check
-from diagnostics.checks.base import REGISTRY
+from diagnostics.checking import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import CheckContext, CheckSpec, UndeclaredInput
+from diagnostics.checking import CheckContext, CheckSpec, UndeclaredInput
 from diagnostics.engine import Plan, diagnose
 from diagnostics.facts import Fact, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ

@@ -19,7 +19,7 @@ import pytest
 
 import diagnostics.checks  # noqa: F401 - registers every check
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY
+from diagnostics.checking import REGISTRY
 from handlers.commands import COMMANDS
 from tests.scenario_support import PENDING_IDS, run_snapshot, scenarios
 

@@ -12,15 +12,14 @@ import pytest
 import yaml
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.checks.control_plane_facts import (ISTIO_DEPLOYMENTS, ISTIO_ENDPOINTS,
-                                                    ISTIO_ENDPOINTSLICES, ISTIO_EVENTS, ISTIO_PODS,
-                                                    MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS,
-                                                    image_version, pod_health)
 from diagnostics.checks.external_control_plane import unescaped_slash
 from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIO_SERVICES, ISTIOD_LOGS,
-                                ISTIOD_PODS, NAMESPACES, IstiodLogs, Resources)
+from diagnostics.inputs import (ISTIOD_LOGS, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_DEPLOYMENTS,
+                                ISTIO_ENDPOINTS, ISTIO_ENDPOINTSLICES, ISTIO_EVENTS, ISTIO_PODS,
+                                ISTIO_SECRETS, ISTIO_SERVICES, IstiodLogs, MUTATING_WEBHOOKS,
+                                NAMESPACES, Resources, VALIDATING_WEBHOOKS)
 from diagnostics.model import Step
+from diagnostics.views.control_plane import image_version, pod_health
 from tests.check_support import ids, run_check
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)

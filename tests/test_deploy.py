@@ -224,7 +224,7 @@ def _declared_needs() -> set[tuple[str, str, str]]:
     """What the checks declare, plus the engine's and target resolution's own Resources."""
     import diagnostics.checks  # noqa: F401  (registers every check)
     from diagnostics import engine, inputs, targets
-    from diagnostics.checks.base import REGISTRY
+    from diagnostics.checking import REGISTRY
 
     declared = [inp for spec in REGISTRY.values() for inp in spec.inputs]
     implicit = [v for module in (engine, targets, inputs) for v in vars(module).values()
@@ -319,7 +319,7 @@ def test_cluster_role_is_exactly_what_meshbot_reads(shape):
 def test_cluster_role_covers_every_declared_input_of_every_check():
     import diagnostics.checks  # noqa: F401
     from diagnostics import inputs
-    from diagnostics.checks.base import REGISTRY
+    from diagnostics.checking import REGISTRY
 
     granted = _rules(one("base", "ClusterRole", "meshbot-reader"))
     istio = _rules(one("base", "Role", "meshbot-istio"))

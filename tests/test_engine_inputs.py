@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from diagnostics.checks.base import CheckSpec
+from diagnostics.checking import CheckSpec
 from diagnostics.engine import Plan, diagnose
 from diagnostics.facts import PodLogs
 from diagnostics.inputs import TARGET_PODS, TargetPodLogs

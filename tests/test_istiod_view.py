@@ -12,16 +12,15 @@ import yaml
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
-from diagnostics.checks.istiod_view import NETWORK_POLICIES
-from diagnostics.checks.remote_reach import (egress_decision, inspect_kubeconfig,
-                                             insecure_options, is_loopback,
-                                             label_selector_matches, secret_kubeconfig_text)
+from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIO_SECRETS, ISTIOD_LOGS,
-                                ISTIOD_PODS)
+from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS, ISTIOD_PODS, ISTIO_SECRETS,
+                                NETWORK_POLICIES)
 from diagnostics.model import ClusterInfo
+from diagnostics.selectors import label_selector_matches
 from diagnostics.verdict import ordered_findings
+from diagnostics.views.remote_access import (egress_decision, insecure_options, inspect_kubeconfig,
+                                             is_loopback, secret_kubeconfig_text)
 
 T = "2026-11-20T08:20:40.142458Z"
 SECRET = "istio-remote-secret-cluster2"

@@ -11,14 +11,13 @@ import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.networks import ISTIO_GATEWAYS, ISTIO_PODS
 from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIO_CONFIGMAPS,
-                                ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, NETWORKZ, SERVICES,
-                                SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS, ClientConfigDumps,
-                                ClientProxyLogs, IstiodDebug, Resources)
-from diagnostics.mesh_view import remote_intent, workload_ref
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ClientConfigDumps,
+                                ClientProxyLogs, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS,
+                                ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
+                                Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS)
 from diagnostics.model import Step
+from diagnostics.views.mesh import remote_intent, workload_ref
 from tests.check_support import ids, run_check
 
 NET = "topology.istio.io/network"

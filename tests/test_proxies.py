@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.checks.proxies import ALL_PODS, image_version, skewed
+from diagnostics.checks.proxy_versions import skewed
 from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import ISTIOD_PODS, SYNCZ
+from diagnostics.inputs import ALL_PODS, ISTIOD_PODS, SYNCZ
 from diagnostics.model import Step
-from tests.check_support import ids, run_check
 from diagnostics.parse.syncz import NOT_SENT, STALE, parse_syncz
+from diagnostics.views.proxies import image_version
+from tests.check_support import ids, run_check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "istio"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
+from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIO_SECRETS, ISTIOD_LOGS,
-                                ISTIOD_METRICS, ISTIOD_PODS)
+from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS, ISTIOD_METRICS,
+                                ISTIOD_PODS, ISTIO_SECRETS)
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.istiod_metrics import MetricsError, remote_sync_status
 from diagnostics.parse.syncz import parse_syncz

@@ -14,18 +14,17 @@ import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.checks.base import REGISTRY, CheckContext
-from diagnostics.checks.workload_common import (MUTATING_WEBHOOKS, PEER_AUTHENTICATIONS,
-                                                TARGET_EVENTS, TARGET_LOGS, effective_mtls,
-                                                label_selector_matches)
-from diagnostics.checks.workload_ports import declared_protocol
+from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact, PodLogs, Unavailable
-from diagnostics.inputs import ISTIO_CONFIGMAPS, NAMESPACES, TARGET_PODS
+from diagnostics.inputs import (ISTIO_CONFIGMAPS, MUTATING_WEBHOOKS, NAMESPACES,
+                                PEER_AUTHENTICATIONS, TARGET_DEPLOYMENTS, TARGET_EVENTS,
+                                TARGET_LOGS, TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import ClusterInfo, Step
+from diagnostics.selectors import label_selector_matches
+from diagnostics.targets import log_containers, log_pods, normalize_kind, resolve
+from diagnostics.views.workload import declared_protocol, effective_mtls
 from diagnostics.workloads import name_of
 from tests.check_support import run_check
-from diagnostics.targets import (TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES,
-                                 log_containers, log_pods, normalize_kind, resolve)
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 NS = "shop"

@@ -1,11 +1,13 @@
-"""Every check module; importing this package registers them all in `base.REGISTRY`.
+"""Every check, one module each, named for the check it holds; importing this package
+registers them all in `diagnostics.checking.REGISTRY`.
 
-Modules are discovered rather than listed, so adding a check is adding a module.
+Modules are discovered rather than listed, so adding a check is adding a module. What checks
+share (views of the mesh built from facts) lives in diagnostics/views/, the framework in
+diagnostics/checking.py.
 """
 
 import importlib
 import pkgutil
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -14,16 +14,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from diagnostics.checks.base import CheckContext, Unavailable, check
-from diagnostics.checks.control_plane_facts import (CLUSTER_ANNOTATION, ISTIO_PODS,
-                                                    cluster_id_of, control_plane_of, peer_secrets,
-                                                    values_cluster_name)
-from diagnostics.checks.remote_secrets import secret_keys
+from diagnostics.checking import CheckContext, Unavailable, check
 from diagnostics.facts import PerReplica
-from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_LOGS, ISTIOD_PODS
-from diagnostics.mesh_view import injector_values, proxy_env
+from diagnostics.inputs import (ISTIOD_LOGS, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS,
+                                ISTIO_SECRETS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.istiod_logs import parse_log, shorten
+from diagnostics.views.control_plane import (CLUSTER_ANNOTATION, cluster_id_of, control_plane_of,
+                                             peer_secrets, values_cluster_name)
+from diagnostics.views.mesh import injector_values, proxy_env
+from diagnostics.views.secrets import secret_keys
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 TITLE = "Cluster ids"

@@ -16,19 +16,17 @@ An external istiod (`EXTERNAL_ISTIOD=true`) runs in one cluster and serves other
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.checks.control_plane import hook_path, injector_hooks
-from diagnostics.checks.control_plane_facts import (MUTATING_WEBHOOKS, ControlPlane,
-                                                    cluster_for_id, control_plane_of,
-                                                    peer_secrets, values_cluster_name)
-from diagnostics.checks.networks import ISTIO_GATEWAYS
-from diagnostics.checks.remote_reach import inspect_kubeconfig, secret_kubeconfig_text
-from diagnostics.checks.remote_secrets import CONFIG_KEY, secret_keys
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIO_SERVICES, ISTIOD_PODS,
-                                NAMESPACES)
-from diagnostics.mesh_view import (CONTROL_PLANE_CLUSTERS, gateway_addresses, injector_values,
-                                   install_value)
+from diagnostics.checking import CheckContext, check, per_cluster
+from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS, ISTIO_SECRETS,
+                                ISTIO_SERVICES, MUTATING_WEBHOOKS, NAMESPACES)
 from diagnostics.model import Finding, Step
+from diagnostics.views.control_plane import (ControlPlane, cluster_for_id, control_plane_of,
+                                             hook_path, injector_hooks, peer_secrets,
+                                             values_cluster_name)
+from diagnostics.views.mesh import (CONTROL_PLANE_CLUSTERS, gateway_addresses, injector_values,
+                                    install_value)
+from diagnostics.views.remote_access import inspect_kubeconfig, secret_kubeconfig_text
+from diagnostics.views.secrets import CONFIG_KEY, secret_keys
 from diagnostics.workloads import name_of, namespace_of
 
 TITLE = "External and remote control plane wiring"

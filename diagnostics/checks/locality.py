@@ -8,16 +8,15 @@ by-design answer to "why only local", and it is read from what istiod actually s
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.checks.client_view import endpoints_for, service_ports
+from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
-from diagnostics.inputs import CLIENT_CONFIG_DUMPS, NODES, SERVICES, TARGET_PODS, Resources
-from diagnostics.mesh_view import Where, gateway_index, locate, pod_index
+from diagnostics.inputs import CLIENT_CONFIG_DUMPS, DESTINATION_RULES, NODES, SERVICES, TARGET_PODS
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
+from diagnostics.views.endpoints import endpoints_for, service_ports
+from diagnostics.views.mesh import Where, gateway_index, locate, pod_index
 from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
 
-DESTINATION_RULES = Resources("destinationrules.networking.istio.io")
 TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
 REGION, ZONE = "topology.kubernetes.io/region", "topology.kubernetes.io/zone"
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from diagnostics.checks.base import CheckContext, check
-from diagnostics.checks.remote_secrets import (CLUSTER_ANNOTATION, is_config_secret,
-                                               is_remote_secret, secret_keys)
+from diagnostics.checking import CheckContext, check
 from diagnostics.facts import PerReplica
 from diagnostics.inputs import CLUSTERZ, ISTIO_CONFIGMAPS, ISTIO_SECRETS, NAMESPACES
-from diagnostics.mesh_view import annotated_control_planes, mesh_networks, registry_networks
-from diagnostics.model import OVERRIDES, Finding, Step
+from diagnostics.model import Finding, OVERRIDES, Step
 from diagnostics.parse.istiod_debug import parse_clusterz
+from diagnostics.views.mesh import annotated_control_planes, mesh_networks, registry_networks
+from diagnostics.views.secrets import (CLUSTER_ANNOTATION, is_config_secret, is_remote_secret,
+                                       secret_keys)
 from diagnostics.workloads import name_of, namespace_of
 
 TITLE = "Clusters of the mesh"

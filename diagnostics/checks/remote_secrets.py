@@ -3,81 +3,17 @@ whose data key is that peer's cluster id."""
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.inputs import ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES
-from diagnostics.mesh_view import RemoteIntent, injector_values, install_value, remote_intent
+from diagnostics.checking import CheckContext, check, per_cluster
+from diagnostics.inputs import ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_SECRETS, NAMESPACES
 from diagnostics.model import Step
-from diagnostics.workloads import labels_of, name_of, namespace_of
-
-MULTICLUSTER_LABEL = "istio/multiCluster"
-CLUSTER_ANNOTATION = "networking.istio.io/cluster"
-
-
-def is_remote_secret(secret: dict) -> bool:
-    return labels_of(secret).get(MULTICLUSTER_LABEL) == "true"
-
-
-def secret_keys(secret: dict) -> list[str]:
-    return sorted(set(secret.get("data") or {}) | set(secret.get("stringData") or {}))
-
-
-CONFIG_SECRET, CONFIG_KEY = "istio-kubeconfig", "config"
-
-
-def is_config_secret(secret: dict) -> bool:
-    """The config-type secret of an external control plane (`create-remote-secret --type=config`):
-    it names the cluster istiod reads as its own (config) cluster, not a remote one."""
-    return name_of(secret) == CONFIG_SECRET or secret_keys(secret) == [CONFIG_KEY]
-
-
-def _meant_for(secret: dict, peer: str) -> bool:
-    """Whether a secret was evidently created for `peer` (istioctl's name or annotation)."""
-    annotations = (secret.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(CLUSTER_ANNOTATION) == peer or \
-        name_of(secret) == f"istio-remote-secret-{peer}"
+from diagnostics.views.secrets import (CONFIG_KEY, MULTICLUSTER_LABEL, config_cluster_of,
+                                       is_config_secret, is_remote_secret, meant_for,
+                                       remote_intent_of, secret_keys)
+from diagnostics.workloads import name_of, namespace_of
 
 
 def _ref(secret: dict) -> str:
     return f"{namespace_of(secret)}/{name_of(secret)}"
-
-
-def secrets_held(ctx: CheckContext) -> dict[str, set[str]]:
-    """Each readable cluster → the keys of its labelled secrets (the clusters its istiod reads)."""
-    return {c: {k for s in secrets if is_remote_secret(s) for k in secret_keys(s)}
-            for c, secrets in ctx.available(ISTIO_SECRETS).items()}
-
-
-def remote_intent_of(ctx: CheckContext, cluster: str) -> RemoteIntent | None:
-    """Whether the cluster's install says it is a remote (see mesh_view.remote_intent); callers
-    declare NAMESPACES, ISTIO_CONFIGMAPS and ISTIO_SECRETS. Unreadable inputs count as silent."""
-    istio_ns = ctx.info(cluster).istio_namespace
-    namespace = next((n for n in ctx.available(NAMESPACES).get(cluster, [])
-                      if name_of(n) == istio_ns), None)
-    values = injector_values(ctx.available(ISTIO_CONFIGMAPS).get(cluster, []))
-    return remote_intent(cluster, ctx.cluster_names, namespace, values, secrets_held(ctx))
-
-
-def config_cluster_of(ctx: CheckContext, host: str, secrets: list[dict],
-                      istiod_pods: list[dict]) -> tuple[str, dict] | None:
-    """(cluster, secret) when the istiod in `host` reads a cluster of the mesh as its config
-    cluster through a config-type secret: named by istiod's CLUSTER_ID or the secret's
-    annotation, as a cluster name or an install's clusterName. Callers declare ISTIO_CONFIGMAPS."""
-    secret = next((s for s in secrets if is_config_secret(s)), None)
-    if secret is None:
-        return None
-    ids = [str(e.get("value")) for p in istiod_pods[:1]
-           for c in (p.get("spec") or {}).get("containers") or [] if c.get("name") == "discovery"
-           for e in c.get("env") or [] if e.get("name") == "CLUSTER_ID"]
-    ids.append(((secret.get("metadata") or {}).get("annotations") or {}).get(CLUSTER_ANNOTATION))
-    installs = ctx.available(ISTIO_CONFIGMAPS)
-    for cid in filter(None, ids):
-        if cid in ctx.cluster_names and cid != host:
-            return cid, secret
-        named = [c for c, cms in installs.items() if c != host and install_value(
-            injector_values(cms), "global", "multiCluster", "clusterName") == cid]
-        if named:
-            return named[0], secret
-    return None
 
 
 @check("remote-secrets", title="Remote secrets on each primary",
@@ -151,7 +87,7 @@ def _unsure_line(ctx: CheckContext, peer: str, stray: dict[str, dict]) -> str:
 def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, peer_id: str,
                            secrets: list[dict], labelled: list[dict], stray: dict[str, dict],
                            missing_count: int, evidence: list[str]):
-    meant = [s for s in labelled if _meant_for(s, peer_id)]
+    meant = [s for s in labelled if meant_for(s, peer_id)]
     named = bool(meant)  # its annotation or istioctl's name says so; not an inference
     if not meant and len(stray) == 1 and missing_count == 1:
         meant = list(stray.values())  # the only unknown key must be this peer's, misnamed
@@ -172,7 +108,7 @@ def _missing_or_mismatched(ctx: CheckContext, cluster: str, peer: str, peer_id: 
                            secret=name_of(secret), secret_key=", ".join(wrong),
                            expected_key=peer_id,
                            basis=[id_line, line] if id_line and named else [])
-    unlabelled = [s for s in secrets if not is_remote_secret(s) and _meant_for(s, peer_id)]
+    unlabelled = [s for s in secrets if not is_remote_secret(s) and meant_for(s, peer_id)]
     hint = (f"; {_ref(unlabelled[0])} exists but lacks the label {MULTICLUSTER_LABEL}=true"
             if unlabelled else "")
     line = f"{ctx.label(peer)}: no remote secret with key {peer_id}{hint}"

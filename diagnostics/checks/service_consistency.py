@@ -7,7 +7,7 @@ others' endpoints can be mis-routed or dropped.
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check
+from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import SERVICES
 from diagnostics.model import Step
 from diagnostics.workloads import find_service

@@ -12,16 +12,14 @@ container not ready, restarted, or an `Unhealthy` event.
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check
-from diagnostics.checks.workload_common import (PEER_AUTHENTICATIONS, STATUS_PORT, TARGET_EVENTS,
-                                                TARGET_INPUTS, annotations_of, app_containers,
-                                                container_status, effective_mtls, inbound_captured,
-                                                injector_setting, is_gateway, optional_get,
-                                                owner_ref, per_target, port_number,
-                                                root_namespace, short)
-from diagnostics.inputs import ISTIO_CONFIGMAPS
+from diagnostics.checking import CheckContext, check
+from diagnostics.inputs import ISTIO_CONFIGMAPS, PEER_AUTHENTICATIONS, TARGET_EVENTS
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
+from diagnostics.views.workload import (STATUS_PORT, TARGET_INPUTS, annotations_of, app_containers,
+                                        container_status, effective_mtls, inbound_captured,
+                                        injector_setting, is_gateway, optional_get, owner_ref,
+                                        per_target, port_number, root_namespace, short)
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 REWRITE_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"

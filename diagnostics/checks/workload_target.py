@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import difflib
 
-from diagnostics.checks.base import CheckContext, Unavailable, check
-from diagnostics.checks.workload_common import (TARGET_EVENTS, TARGET_INPUTS, container_status,
-                                                optional_get, target_in)
-from diagnostics.inputs import NAMESPACES, TARGET_PODS
+from diagnostics.checking import CheckContext, Unavailable, check
+from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, TARGET_PODS,
+                                TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Finding, Step
-from diagnostics.targets import TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES, Target, \
-    Workload
+from diagnostics.targets import Target, Workload
+from diagnostics.views.workload import TARGET_INPUTS, container_status, optional_get, target_in
 from diagnostics.workloads import has_sidecar, is_ready, name_of, namespace_of
 
 SUMMARY_LIMIT = 40

@@ -8,15 +8,14 @@ as opaque bytes) and clients outside the mesh are refused.
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check
-from diagnostics.checks.workload_common import (PEER_AUTHENTICATIONS, TARGET_INPUTS,
-                                                effective_mtls, inbound_captured, is_gateway,
-                                                optional_get, per_target, root_namespace)
-from diagnostics.checks.workload_ports import _examined_services, _target_port, declared_protocol
-from diagnostics.inputs import ISTIO_CONFIGMAPS
+from diagnostics.checking import CheckContext, check
+from diagnostics.inputs import ISTIO_CONFIGMAPS, PEER_AUTHENTICATIONS
 from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
 from diagnostics.targets import Target
+from diagnostics.views.workload import (TARGET_INPUTS, declared_protocol, effective_mtls,
+                                        examined_services, inbound_captured, is_gateway,
+                                        optional_get, per_target, root_namespace, target_port)
 from diagnostics.workloads import has_sidecar, labels_of, name_of, namespace_of
 
 APP_TLS = ("HTTPS", "TLS")
@@ -34,7 +33,7 @@ def workload_tls(ctx: CheckContext) -> list[Step]:
         policies = optional_get(ctx, PEER_AUTHENTICATIONS, cluster, []) or []
         root = root_namespace(ctx, cluster)
         evidence, findings = [], []
-        for svc in _examined_services(target):
+        for svc in examined_services(target):
             selector = (svc.get("spec") or {}).get("selector")
             pods = [p for p in target.pods if selector_matches(selector, labels_of(p))
                     and has_sidecar(p) and not is_gateway(p)]
@@ -42,7 +41,7 @@ def workload_tls(ctx: CheckContext) -> list[Step]:
                 proto, where = declared_protocol(port)
                 if proto not in APP_TLS or not pods:
                     continue
-                tp = _target_port(port, pods)
+                tp = target_port(port, pods)
                 if not isinstance(tp, int) or not inbound_captured(pods[0], tp):
                     evidence.append(f"Service {name_of(svc)} port {port.get('port')} ({where}): "
                                     "app TLS, port not captured by the sidecar")

@@ -7,7 +7,7 @@ import json
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import CatalogEntry, default_catalog
-from diagnostics.checks.base import REGISTRY, CheckSpec
+from diagnostics.checking import CheckSpec, REGISTRY
 
 
 def _emitters() -> dict[str, list[str]]:

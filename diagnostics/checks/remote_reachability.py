@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.checks.client_view import endpoints_for, service_ports
+from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
 from diagnostics.inputs import CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, SERVICES, TARGET_PODS
-from diagnostics.mesh_view import Where, gateway_index, pod_index
 from diagnostics.model import Finding, Step
 from diagnostics.parse.access_log import AccessLogEntry, parse_access_log
 from diagnostics.parse.envoy import Endpoint
+from diagnostics.views.endpoints import endpoints_for, service_ports
+from diagnostics.views.mesh import Where, gateway_index, pod_index
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from diagnostics.checks.base import CheckContext
+from diagnostics.checking import CheckContext
 from diagnostics.debug_auth import (allowed_namespaces, authorization_enforced,
                                     reads_allowed_namespaces)
 from diagnostics.model import Finding

@@ -14,8 +14,8 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 from diagnostics.catalog import Catalog
 from diagnostics.facts import Fact, Unavailable
 from diagnostics.inputs import Input
-from diagnostics.model import (OVERRIDES, SNAPSHOT_FOLDER, ClusterInfo, Finding, Severity,
-                               Status, Step)
+from diagnostics.model import (ClusterInfo, Finding, OVERRIDES, SNAPSHOT_FOLDER, Severity, Status,
+                               Step)
 
 
 class UndeclaredInput(Exception):

@@ -18,19 +18,13 @@ Input constants used by several checks are defined here rather than in diagnosti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from diagnostics.checks.remote_secrets import is_config_secret, is_remote_secret
-from diagnostics.inputs import ISTIO_NS, ISTIO_PODS, Resources
-from diagnostics.mesh_view import install_value
 from diagnostics.model import Severity
+from diagnostics.views.mesh import install_value
+from diagnostics.views.secrets import is_config_secret, is_remote_secret
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
-ISTIO_DEPLOYMENTS = Resources("deployments.apps", ISTIO_NS)
-ISTIO_EVENTS = Resources("events", ISTIO_NS)
-ISTIO_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", ISTIO_NS)
-ISTIO_ENDPOINTS = Resources("endpoints", ISTIO_NS)
-MUTATING_WEBHOOKS = Resources("mutatingwebhookconfigurations.admissionregistration.k8s.io")
-VALIDATING_WEBHOOKS = Resources("validatingwebhookconfigurations.admissionregistration.k8s.io")
 
 DEFAULT_CLUSTER_ID = "Kubernetes"
 CLUSTER_ANNOTATION = "networking.istio.io/cluster"
@@ -299,3 +293,37 @@ def deployment_line(dep: dict) -> str:
     if failing:
         line += f"; ReplicaFailure: {failing[0].get('message') or failing[0].get('reason')}"
     return line
+
+
+INJECTOR_SUFFIX = "sidecar-injector.istio.io"
+VALIDATOR_SUFFIX = "validation.istio.io"
+
+
+def injector_hooks(configs: list[dict]) -> list[tuple[dict, dict]]:
+    """(configuration, webhook) pairs that inject sidecars."""
+    return [(cfg, hook) for cfg in configs for hook in cfg.get("webhooks") or []
+            if str(hook.get("name", "")).endswith(INJECTOR_SUFFIX)
+            or "/inject" in hook_path(hook)]
+
+
+def validator_hooks(configs: list[dict]) -> list[tuple[dict, dict]]:
+    """(configuration, webhook) pairs that validate Istio resources."""
+    return [(cfg, hook) for cfg in configs for hook in cfg.get("webhooks") or []
+            if str(hook.get("name", "")).endswith(VALIDATOR_SUFFIX)
+            or hook_path(hook).startswith("/validate")]
+
+
+def hook_path(hook: dict) -> str:
+    client = hook.get("clientConfig") or {}
+    if client.get("url"):
+        return urlsplit(str(client["url"])).path
+    return str((client.get("service") or {}).get("path") or "")
+
+
+def hook_target(hook: dict) -> str:
+    client = hook.get("clientConfig") or {}
+    if client.get("url"):
+        return str(client["url"])
+    svc = client.get("service") or {}
+    port = svc.get("port", 443)
+    return f"Service {svc.get('namespace')}/{svc.get('name')}:{port}{svc.get('path') or ''}"

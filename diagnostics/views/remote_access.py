@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from diagnostics.redact import REDACTED, decode_secret_value
+from diagnostics.selectors import label_selector_matches
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
 ALLOWLIST_ENV = "PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS"
@@ -183,27 +184,6 @@ def insecure_options(istiod_pods: list[dict]) -> frozenset[str]:
 
 Tri = bool | None  # True, False, or None when it cannot be known from the objects
 Verdict = Literal["unrestricted", "allowed", "blocked", "unknown"]
-
-
-def _expression_matches(expr: dict, labels: dict[str, str]) -> bool:
-    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-    if op == "In":
-        return labels.get(key) in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False
-
-
-def label_selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
-    """A metav1.LabelSelector (matchLabels and matchExpressions); `{}` selects everything."""
-    selector = selector or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
 
 
 def restricts_egress(policy: dict) -> bool:

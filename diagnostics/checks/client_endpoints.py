@@ -6,38 +6,13 @@ IPs only, remote pod IPs or remote gateways each point down a different branch o
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSLICES, TARGET_PODS)
-from diagnostics.mesh_view import describe_endpoint, gateway_index, locate, pod_index
+from diagnostics.inputs import CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSLICES, TARGET_PODS
 from diagnostics.model import Step
-from diagnostics.parse.envoy import Endpoint, eds_endpoints, field, load_assignments
-from diagnostics.workloads import client_candidates, endpoint_addresses, find_service, name_of
-
-
-def service_ports(ctx: CheckContext, name: str, ns: str) -> list[int]:
-    """The service's ports, from whichever cluster defines it."""
-    for services in ctx.available(SERVICES).values():
-        svc = find_service(services, name, ns)
-        if svc:
-            return [int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or []
-                    if "port" in p]
-    return []
-
-
-def endpoints_for(dump: object, service: str, ns: str, port: int) -> list[Endpoint] | None:
-    """The endpoints of `outbound|<port>||<service>.<ns>.svc.<domain>`, whatever the domain."""
-    prefix = f"outbound|{port}||{service}.{ns}.svc."
-    for cla in load_assignments(dump):
-        name = field(cla, "cluster_name") or ""
-        if name.startswith(prefix):
-            return eds_endpoints(dump, name)
-    return None
-
-
-def clusters_with_ready_endpoints(ctx: CheckContext, service: str) -> list[str]:
-    return [c for c, slices in ctx.available(TARGET_ENDPOINTSLICES).items()
-            if endpoint_addresses(slices, service)[0]]
+from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
+from diagnostics.views.mesh import describe_endpoint, gateway_index, locate, pod_index
+from diagnostics.workloads import client_candidates, name_of
 
 
 @check("client-endpoints", title="Endpoints a client proxy receives",

@@ -1,4 +1,5 @@
-"""Root of trust and trust domain across clusters: cross-cluster mTLS needs both to agree.
+"""Root of trust across clusters: cross-cluster mTLS needs one root (trust domains are
+trust_domain.py's).
 
 Roots are compared by SHA-256 fingerprint, read from public certificates only: the
 `istio-ca-root-cert` ConfigMap that istiod writes into its namespace (the roots its workloads
@@ -14,20 +15,18 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-import yaml
 
 from diagnostics.certs import CertInfo, parse_pem_bundle
-from diagnostics.checks.base import CheckContext, Unavailable, check
-from diagnostics.checks.control_plane import injector_hooks
-from diagnostics.checks.control_plane_facts import MUTATING_WEBHOOKS
-from diagnostics.inputs import ISTIO_CONFIGMAPS
+from diagnostics.checking import CheckContext, Unavailable, check
+from diagnostics.inputs import ISTIO_CONFIGMAPS, MUTATING_WEBHOOKS
 from diagnostics.model import Finding, Step
+from diagnostics.views.control_plane import injector_hooks
+from diagnostics.views.trust import across_clusters_step, unread_lines
 from diagnostics.workloads import name_of
 
 ROOT_CONFIGMAP = "istio-ca-root-cert"
 EXPIRY_WARNING_DAYS = 30
 EXPIRY_ERROR_DAYS = 7
-DEFAULT_TRUST_DOMAIN = "cluster.local"
 
 
 @dataclass
@@ -73,19 +72,6 @@ def _describe(roots: Roots) -> str:
     return f"{certs} (from {roots.origin})"
 
 
-def _unread(cluster: str, exc: Unavailable) -> str:
-    return f"{cluster}: {'could not read' if exc.captured else 'not captured'} ({exc.reason})"
-
-
-def _across_clusters(ctx: CheckContext, title: str, evidence: list[str], findings: list[Finding],
-                     unread: list[Unavailable]) -> Step:
-    """The one step comparing every cluster; a cluster that could not be read makes it
-    incomplete (and so, without a finding, not a pass: see CheckContext.settle)."""
-    step = ctx.step(title, None, evidence, findings)
-    step.incomplete = bool(unread)
-    return step
-
-
 def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], list[Unavailable]]:
     roots, evidence, unread = {}, [], []
     for cluster in ctx.cluster_names:
@@ -94,7 +80,7 @@ def _read_roots(ctx: CheckContext) -> tuple[dict[str, Roots], list[str], list[Un
             found = configmap_roots(ctx.get(ISTIO_CONFIGMAPS, cluster), ns) \
                 or webhook_roots(ctx.get(MUTATING_WEBHOOKS, cluster), ns)
         except Unavailable as exc:
-            evidence.append(_unread(cluster, exc))
+            evidence.append(unread_lines(cluster, exc))
             unread.append(exc)
             continue
         if found is None:
@@ -124,7 +110,7 @@ def root_of_trust(ctx: CheckContext) -> list[Step]:
                 peer_cluster=peer, fingerprint=roots[ref].certs[0].fingerprint,
                 peer_fingerprint=roots[peer].certs[0].fingerprint))
     findings += _expiry(ctx, roots)
-    step = _across_clusters(ctx, "Root of trust across clusters", evidence, findings, unread)
+    step = across_clusters_step(ctx, "Root of trust across clusters", evidence, findings, unread)
     step.data = {"root_days_left": {c: min(cert.days_left(ctx.now) for cert in r.certs)
                                     for c, r in roots.items()},
                  "shared_root": len({frozenset(r.fingerprints) for r in roots.values()}) <= 1}
@@ -155,56 +141,3 @@ def _expiry(ctx: CheckContext, roots: dict[str, Roots]) -> list[Finding]:
     return out
 
 
-def mesh_config(configmaps: list[dict]) -> dict | None:
-    """The mesh config of the `istio` ConfigMap (or a revision's `istio-<rev>`)."""
-    candidates = sorted((cm for cm in configmaps
-                         if name_of(cm) == "istio" or name_of(cm).startswith("istio-")),
-                        key=lambda cm: name_of(cm) != "istio")
-    for cm in candidates:
-        text = (cm.get("data") or {}).get("mesh")
-        if text is None:
-            continue
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue
-        return doc if isinstance(doc, dict) else {}
-    return None
-
-
-@check("trust-domain", title="Trust domain across clusters", inputs=(ISTIO_CONFIGMAPS,),
-       emits=("trust-domain-mismatch",))
-def trust_domain(ctx: CheckContext) -> list[Step]:
-    """Compare meshConfig.trustDomain across clusters, honouring trustDomainAliases."""
-    domains: dict[str, tuple[str, set[str]]] = {}
-    evidence: list[str] = []
-    unread: list[Unavailable] = []
-    for cluster in ctx.cluster_names:
-        try:
-            mesh = mesh_config(ctx.get(ISTIO_CONFIGMAPS, cluster))
-        except Unavailable as exc:
-            evidence.append(_unread(cluster, exc))
-            unread.append(exc)
-            continue
-        if mesh is None:
-            evidence.append(f"{cluster}: no mesh config (ConfigMap istio) in "
-                            f"{ctx.info(cluster).istio_namespace}")
-            continue
-        domain = str(mesh.get("trustDomain") or DEFAULT_TRUST_DOMAIN)
-        aliases = {str(a) for a in mesh.get("trustDomainAliases") or []}
-        domains[cluster] = (domain, aliases)
-        alias_text = f" (aliases: {', '.join(sorted(aliases))})" if aliases else ""
-        evidence.append(f"{cluster}: trustDomain {domain}{alias_text}")
-    findings = []
-    names = list(domains)
-    for peer in names[1:]:
-        (ref_domain, ref_aliases), (peer_domain, peer_aliases) = domains[names[0]], domains[peer]
-        accepted = peer_domain in ref_aliases and ref_domain in peer_aliases
-        if ref_domain != peer_domain and not accepted:
-            findings.append(ctx.finding(
-                "trust-domain-mismatch", cluster=names[0],
-                resource=f"ConfigMap {ctx.info(peer).istio_namespace}/istio",
-                evidence=[evidence[ctx.cluster_names.index(names[0])],
-                          evidence[ctx.cluster_names.index(peer)]],
-                peer_cluster=peer, trust_domain=ref_domain, peer_trust_domain=peer_domain))
-    return [_across_clusters(ctx, "Trust domain across clusters", evidence, findings, unread)]

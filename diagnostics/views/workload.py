@@ -14,21 +14,16 @@ from typing import Callable, Iterable
 
 import yaml
 
-from diagnostics.checks.base import CheckContext, Unavailable, per_cluster
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, TARGET_NS, TARGET_PODS, Resources,
-                                TargetPodLogs)
-from diagnostics.mesh_view import PROXY_CONFIG_ANNOTATION, injector_values, install_value, mesh_config
+from diagnostics.checking import CheckContext, Unavailable, per_cluster
+from diagnostics.inputs import (ISTIO_CONFIGMAPS, NAMESPACES, Resources, TARGET_DEPLOYMENTS,
+                                TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Step
 from diagnostics.redact import REDACTED, redact_log
-from diagnostics.selectors import label_selector_matches  # noqa: F401 - the checks' selector
-from diagnostics.targets import (TARGET_DEPLOYMENTS, TARGET_REPLICASETS, TARGET_SERVICES, Target,
-                                 Workload, resolve)
+from diagnostics.targets import Target, Workload, resolve
+from diagnostics.views.mesh import (PROXY_CONFIG_ANNOTATION, injector_values, install_value,
+                                    mesh_config)
 from diagnostics.workloads import PROXY_CONTAINER, labels_of, name_of, namespace_of
 
-PEER_AUTHENTICATIONS = Resources("peerauthentications.security.istio.io")
-MUTATING_WEBHOOKS = Resources("mutatingwebhookconfigurations.admissionregistration.k8s.io")
-TARGET_EVENTS = Resources("events", TARGET_NS)
-TARGET_LOGS = TargetPodLogs()
 
 #: Everything a check needs to find its target; every `check` check declares these.
 TARGET_INPUTS = (TARGET_PODS, TARGET_SERVICES, TARGET_REPLICASETS, TARGET_DEPLOYMENTS)
@@ -251,3 +246,59 @@ def inbound_captured(pod: dict, port: int) -> bool:
     if included is None or included.strip() == "*":
         return True
     return str(port) in {p.strip() for p in included.split(",")}
+
+
+# Protocols istiod recognises in a port name prefix or appProtocol (protocol.Parse).
+KNOWN = {"http": "HTTP", "http2": "HTTP2", "https": "HTTPS", "grpc": "GRPC",
+         "grpc-web": "GRPC-Web", "tcp": "TCP", "tls": "TLS", "udp": "UDP", "mongo": "Mongo",
+         "mysql": "MySQL", "redis": "Redis", "h2c": "HTTP2", "ws": "HTTP", "wss": "HTTPS",
+         "http_proxy": "HTTP_PROXY", "hbone": "HBONE"}
+
+
+def declared_protocol(port: dict) -> tuple[str | None, str]:
+    """(protocol or None, where it comes from) for one Service port."""
+    app = str(port.get("appProtocol") or "")
+    if app:
+        key = app.lower().removeprefix("kubernetes.io/")
+        return KNOWN.get(key), f"appProtocol {app}"
+    name = str(port.get("name") or "")
+    prefix = name.split("-", 1)[0].lower()
+    if prefix in KNOWN:
+        return KNOWN[prefix], f"name {name}"
+    return None, f"name {name!r}" if name else "no name"
+
+
+def target_port(svc_port: dict, pods: list[dict]) -> object:
+    raw = svc_port.get("targetPort", svc_port.get("port"))
+    for pod in pods:
+        number = port_number(pod, raw)
+        if number is not None:
+            return number
+    return raw
+
+
+def ports_of(svc: dict) -> list[dict]:
+    return list((svc.get("spec") or {}).get("ports") or [])
+
+
+def is_control_plane(svc: dict) -> bool:
+    """What istioctl analyze leaves out of port naming checks (IST0118): Services of the system
+    namespaces and of Istio's own install (label `istio`, or `release: istio`)."""
+    labels = labels_of(svc)
+    return (namespace_of(svc) in SYSTEM_NAMESPACES or "istio" in labels
+            or labels.get("release") == "istio")
+
+
+def examined_services(target: Target) -> list[dict]:
+    """The Services whose ports are judged: the Service itself for `svc/<name>`, else every
+    Service of the target's pods (ExternalName services have no ports of their own)."""
+    services = [target.service] if target.service is not None else target.services
+    return [s for s in services if (s.get("spec") or {}).get("type") != "ExternalName"
+            and not is_control_plane(s)]
+
+
+def namespace_object(ctx: CheckContext, cluster: str, name: str) -> dict:
+    for ns in optional_get(ctx, NAMESPACES, cluster, []) or []:
+        if name_of(ns) == name:
+            return ns
+    return {}

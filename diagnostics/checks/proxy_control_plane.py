@@ -12,18 +12,17 @@ cluster); whether a cluster is *meant* to be a remote only from what its install
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
-from diagnostics.checks.networks import ISTIO_GATEWAYS
-from diagnostics.checks.proxies import syncz_proxies
-from diagnostics.checks.remote_secrets import remote_intent_of
+from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import PerReplica
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES,
-                                SERVICES, SYNCZ)
-from diagnostics.mesh_view import (CONTROL_PLANE_CLUSTERS, NETWORK_LABEL, RemoteIntent,
-                                   gateway_addresses, injector_values, install_value,
-                                   looks_like_eastwest_gateway)
+from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS, ISTIO_SECRETS,
+                                NAMESPACES, SERVICES, SYNCZ)
 from diagnostics.model import Step
 from diagnostics.parse.syncz import ProxySync
+from diagnostics.views.mesh import (CONTROL_PLANE_CLUSTERS, NETWORK_LABEL, RemoteIntent,
+                                    gateway_addresses, injector_values, install_value,
+                                    looks_like_eastwest_gateway)
+from diagnostics.views.proxies import syncz_proxies
+from diagnostics.views.secrets import remote_intent_of
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
 ISTIOD_SERVICE_NAMES = ("istiod", "istiod-remote")

@@ -1,0 +1,1 @@
+"""What checks derive from fetched facts and share: views of the mesh, not checks."""
