@@ -18,9 +18,11 @@ class SelectorError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Requirement:
+class Requirement:
+    """One requirement of a label selector, as k8s.io/apimachinery/pkg/labels holds it."""
+
     key: str
-    op: str  # "=", "!=", "in", "notin", "exists", "!exists"
+    op: str  # "=", "!=", "in", "notin", "exists", "!exists", "gt", "lt"
     values: tuple[str, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:
@@ -30,54 +32,154 @@ class _Requirement:
             return present
         if self.op == "!exists":
             return not present
-        if self.op == "=":
-            return present and value == self.values[0]
-        if self.op == "!=":
-            return not present or value != self.values[0]
-        if self.op == "in":
+        if self.op in ("=", "in"):
             return present and value in self.values
-        return not present or value not in self.values  # notin
+        if self.op in ("!=", "notin"):
+            return not present or value not in self.values
+        # gt / lt: both sides integers, else no match (Requirement.Matches)
+        try:
+            have, want = int(value or ""), int(self.values[0])
+        except ValueError:
+            return False
+        return have > want if self.op == "gt" else have < want
 
 
-_SET_RE = re.compile(r"^\s*([^\s!=,()]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(r"^\s*([^\s!=,()]+)\s*(==|=|!=)\s*([^\s,()]*)\s*$")
-_EXISTS_RE = re.compile(r"^\s*(!?)\s*([^\s!=,()]+)\s*$")
+# The lexer of k8s.io/apimachinery/pkg/labels/selector.go: these characters end an identifier;
+# `in` and `notin` are keywords; everything else (`|`, `~`, …) is part of an identifier.
+_SPECIAL = set("=!(),<>")
+_OPERATORS = ("==", "!=", "=", "!", "(", ")", ",", ">", "<")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside `in (...)` parentheses."""
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """(kind, literal) pairs: kind is the operator itself, "in", "notin" or "id"."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+        if op:
+            out.append((op, op))
+            i += len(op)
+            continue
+        j = i
+        while j < len(text) and not text[j].isspace() and text[j] not in _SPECIAL:
+            j += 1
+        word = text[i:j]
+        out.append((word if word in ("in", "notin") else "id", word))
+        i = j
+    return out
+
+
+def _valid_key(key: str) -> bool:
+    """A qualified name: `[prefix/]name`, name ≤ 63 characters, prefix a DNS subdomain."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253
+                       or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_NAME_PART.fullmatch(name))
+
+
+def _valid_value(value: str) -> bool:
+    return len(value) <= 63 and bool(_LABEL_VALUE.fullmatch(value))
+
+
+class _Parser:
+    """selector := requirement (',' requirement)*, as apimachinery's Parser reads it."""
+
+    def __init__(self, text: str):
+        self.toks, self.pos, self.text = _tokens(text), 0, text
+
+    def peek(self) -> tuple[str, str]:
+        return self.toks[self.pos] if self.pos < len(self.toks) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        self.pos += 1
+        return tok
+
+    def fail(self, why: str) -> SelectorError:
+        return SelectorError(f"unable to parse requirement: {why} in {self.text.strip()!r}")
+
+    def selector(self) -> list[Requirement]:
+        reqs = [self.requirement()]
+        while self.peek()[0] == ",":
+            self.take()
+            reqs.append(self.requirement())
+        if self.peek()[0] != "end":
+            raise self.fail(f"found {self.peek()[1]!r}, expected ','")
+        return reqs
+
+    def requirement(self) -> Requirement:
+        negated = self.peek()[0] == "!"
+        if negated:
+            self.take()
+        kind, key = self.take()
+        if kind not in ("id", "in", "notin"):  # a keyword where a key belongs is a key
+            raise self.fail(f"found {key!r}, expected a key")
+        if not _valid_key(key):
+            raise self.fail(f"invalid label key {key!r}")
+        op = self.peek()[0]
+        if negated or op in (",", "end"):
+            if negated and op not in (",", "end"):
+                raise self.fail(f"'!{key}' takes no operator")
+            return Requirement(key, "!exists" if negated else "exists")
+        self.take()
+        if op in ("in", "notin"):
+            return Requirement(key, op, self.value_set())
+        if op in ("=", "==", "!=", ">", "<"):
+            return Requirement(key, {"==": "=", ">": "gt", "<": "lt"}.get(op, op),
+                               (self.single(op),))
+        raise self.fail(f"found {op!r}, expected an operator")
+
+    def single(self, op: str) -> str:
+        kind, value = self.peek()
+        if kind in ("id", "in", "notin"):
+            self.take()
+        elif kind in (",", "end"):
+            value = ""
         else:
-            current.append(ch)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]
+            raise self.fail(f"found {value!r}, expected a value")
+        if op in (">", "<"):
+            if not re.fullmatch(r"-?[0-9]+", value):
+                raise self.fail(f"{value!r} is not an integer, as {op} needs")
+        elif not _valid_value(value):
+            raise self.fail(f"invalid label value {value!r}")
+        return value
+
+    def value_set(self) -> tuple[str, ...]:
+        if self.take()[0] != "(":
+            raise self.fail("expected '(' after in/notin")
+        values, expect_value = [], True
+        while True:
+            kind, lit = self.take()
+            if kind == ")":
+                if expect_value:
+                    values.append("")  # `x in ()` and `x in (a,)` hold the empty value
+                return tuple(values)
+            if kind == ",":
+                if expect_value:
+                    values.append("")
+                expect_value = True
+            elif kind in ("id", "in", "notin") and expect_value:
+                if not _valid_value(lit):
+                    raise self.fail(f"invalid label value {lit!r}")
+                values.append(lit)
+                expect_value = False
+            else:
+                raise self.fail(f"found {lit or 'the end'!r} in a value list")
 
 
-def parse_label_selector(selector: str | None) -> list[_Requirement]:
-    """Parse `a=b,c!=d,e in (x,y),!f` into requirements; raise SelectorError when malformed."""
+def parse_label_selector(selector: str | None) -> list[Requirement]:
+    """Parse a label selector string as the API server does (k8s.io/apimachinery labels.Parse):
+    `a=b,c!=d,e in (x,y),!f,g>1`; raise SelectorError for what it rejects."""
     if not selector or not selector.strip():
         return []
-    reqs = []
-    for part in _split_top_level(selector):
-        if m := _SET_RE.match(part):
-            values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
-            reqs.append(_Requirement(m.group(1), m.group(2), values))
-        elif m := _EQ_RE.match(part):
-            op = "!=" if m.group(2) == "!=" else "="
-            reqs.append(_Requirement(m.group(1), op, (m.group(3),)))
-        elif m := _EXISTS_RE.match(part):
-            reqs.append(_Requirement(m.group(2), "!exists" if m.group(1) else "exists"))
-        else:
-            raise SelectorError(f"unable to parse requirement: {part.strip()!r}")
-    return reqs
+    return _Parser(selector).selector()
 
 
 def label_predicate(selector: str | None) -> Predicate:

@@ -35,17 +35,37 @@ def has_sidecar(pod: dict) -> bool:
 _TAG_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
 
+def image_tag(image: str) -> str:
+    """What an image says of its version, for people: `pilot:1.28.1-distroless` →
+    `1.28.1-distroless`, a digest shortened, `latest` for an untagged image."""
+    if "@" in image:
+        return image.split("@", 1)[1][:19]
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def image_version(image: str | None) -> str | None:
+    """An image's tag when it is a release version (`1.28.1`, `1.28.1-distroless`); None for a
+    digest, an untagged image or a tag like `latest`."""
+    if not image or "@" in image:
+        return None
+    tag = image_tag(image)
+    return tag if _TAG_VERSION.match(tag) else None
+
+
+def version_tuple(version: str | None) -> tuple[int, int, int] | None:
+    """`1.28.1-distroless` → (1, 28, 1); `1.28` → (1, 28, 0); None when it is no version."""
+    match = _TAG_VERSION.match(version or "")
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)) if match \
+        else None
+
+
 def istiod_version(pod: dict) -> tuple[int, int, int] | None:
     """The `discovery` container's image tag as (major, minor, patch), where behaviour depends
     on the istiod release; None for an untagged image or a digest."""
     for container in (pod.get("spec") or {}).get("containers") or []:
-        image = str(container.get("image") or "")
-        if container.get("name") != "discovery" or "@" in image:
-            continue
-        tail = image.rsplit("/", 1)[-1]
-        match = _TAG_VERSION.match(tail.rsplit(":", 1)[1]) if ":" in tail else None
-        if match:
-            return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        if container.get("name") == "discovery":
+            return version_tuple(image_version(str(container.get("image") or "")))
     return None
 
 

@@ -19,7 +19,8 @@ from diagnostics.inputs import (ISTIOD_LOGS, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTI
                                 ISTIO_SECRETS, ISTIO_SERVICES, IstiodLogs, MUTATING_WEBHOOKS,
                                 NAMESPACES, Resources, VALIDATING_WEBHOOKS)
 from diagnostics.model import Step
-from diagnostics.views.control_plane import image_version, pod_health
+from diagnostics.views.control_plane import pod_health
+from diagnostics.workloads import image_tag
 from tests.check_support import ids, run_check
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -217,8 +218,8 @@ def test_terminating_pods_are_not_judged():
     ("localhost:5000/pilot", "latest"),
     ("docker.io/istio/pilot@sha256:0123456789abcdef0123", "sha256:0123456789ab"),
 ])
-def test_image_version(image, version):
-    assert image_version(image) == version
+def test_image_tag(image, version):
+    assert image_tag(image) == version
 
 
 # ---------------------------------------------------------------------------- istiod-health

@@ -18,7 +18,7 @@ from diagnostics.facts import Fact, PerReplica, Unavailable
 from diagnostics.inputs import ALL_PODS, ISTIOD_PODS, SYNCZ
 from diagnostics.model import Step
 from diagnostics.parse.syncz import NOT_SENT, STALE, parse_syncz
-from diagnostics.views.proxies import image_version
+from diagnostics.workloads import image_version
 from tests.check_support import ids, run_check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "istio"

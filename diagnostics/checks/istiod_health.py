@@ -12,9 +12,9 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, Unavailable, check, per_cluster
 from diagnostics.inputs import ISTIOD_PODS, ISTIO_DEPLOYMENTS, ISTIO_EVENTS, NODES
 from diagnostics.model import Finding, Step
-from diagnostics.views.control_plane import (PodHealth, deployment_line, image_version,
-                                             istiod_container, istiod_deployments, pod_health)
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.views.control_plane import (PodHealth, deployment_line, istiod_container,
+                                             istiod_deployments, pod_health)
+from diagnostics.workloads import image_tag, name_of, namespace_of
 
 HEALTH = "istiod health"
 
@@ -45,7 +45,7 @@ def _health_step(ctx: CheckContext, cluster: str) -> Step:
         events = _optional(ctx, ISTIO_EVENTS, cluster, evidence, f"events in {ns}")
         healths = [pod_health(p, events, nodes) for p in pods]
     evidence += [h.summary for h in healths]
-    versions = {image_version(istiod_container(h.pod).get("image", "")) for h in healths}
+    versions = {image_tag(istiod_container(h.pod).get("image", "")) for h in healths}
     if len(versions) > 1:
         evidence.append(f"istiod replicas run different versions: {', '.join(sorted(versions))}")
     findings = []

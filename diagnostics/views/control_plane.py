@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from diagnostics.model import Severity
 from diagnostics.views.mesh import install_value
 from diagnostics.views.secrets import is_config_secret, is_remote_secret
-from diagnostics.workloads import labels_of, name_of, namespace_of
+from diagnostics.workloads import image_tag, labels_of, name_of, namespace_of
 
 
 DEFAULT_CLUSTER_ID = "Kubernetes"
@@ -131,14 +131,6 @@ class PodHealth:
         return name_of(self.pod)
 
 
-def image_version(image: str) -> str:
-    """`docker.io/istio/pilot:1.28.1-distroless` → `1.28.1-distroless`; digests shortened."""
-    if "@" in image:
-        return image.split("@", 1)[1][:19]
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
-
-
 def resources_text(container: dict) -> str:
     res = container.get("resources") or {}
 
@@ -214,7 +206,7 @@ def pod_health(pod: dict, events: list[dict] | None, nodes: dict[str, dict]) -> 
     node_name = (pod.get("spec") or {}).get("nodeName")
     restarts = int(st.get("restartCount") or 0)
     summary = (f"{name}: {phase}, {'Ready' if ready else 'not Ready'}, version "
-               f"{image_version(container.get('image', ''))}, node {node_name or 'none'}, "
+               f"{image_tag(container.get('image', ''))}, node {node_name or 'none'}, "
                f"{restarts} restart{'s' if restarts != 1 else ''}, {resources_text(container)}")
     health = PodHealth(pod, summary)
     if (pod.get("metadata") or {}).get("deletionTimestamp"):

@@ -7,13 +7,12 @@ primary-remote check reads which istiod a remote's proxies connect to.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from diagnostics.checking import CheckContext, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
 from diagnostics.model import Finding
 from diagnostics.parse.syncz import ERROR, NOT_SENT, ProxySync, STALE, SYNCED, parse_syncz
-from diagnostics.workloads import PROXY_CONTAINER, name_of
+from diagnostics.workloads import PROXY_CONTAINER, image_version, name_of, version_tuple
 
 
 #: A sidecar started less than this long ago may still be connecting.
@@ -24,7 +23,6 @@ TABLE_LIMIT = 20
 FINDING_LIMIT = 10
 NO_TYPES = "NO TYPES"  # connected, subscribed to nothing (istioctl: 0 subscribed types)
 STATE_ORDER = {ERROR: 0, STALE: 1, NOT_SENT: 2, NO_TYPES: 3, SYNCED: 4}
-VERSION_TAG = re.compile(r"(\d+)\.(\d+)")
 
 
 @dataclass
@@ -67,20 +65,9 @@ class ProxyView:
         return any(self.replicas.values())
 
 
-def image_version(image: str | None) -> str | None:
-    """`docker.io/istio/pilot:1.28.1` → `1.28.1`; None for a digest or an untagged image."""
-    if not image or "@" in image:
-        return None
-    tail = image.rsplit("/", 1)[-1]
-    if ":" not in tail:
-        return None
-    tag = tail.rsplit(":", 1)[1]
-    return tag if VERSION_TAG.match(tag) else None
-
-
 def minor_of(version: str | None) -> tuple[int, int] | None:
-    match = VERSION_TAG.match(version or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    parts = version_tuple(version)
+    return parts[:2] if parts else None
 
 
 def istiod_versions(pods: list[dict]) -> dict[str, str]:
