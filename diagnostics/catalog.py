@@ -86,10 +86,11 @@ def _text(value: Any) -> str:
 
 
 class Catalog:
-    """Loaded catalog entries by id."""
+    """Loaded catalog entries by id, and the ids that went away (`retired`: id → why)."""
 
-    def __init__(self, entries: dict[str, CatalogEntry]):
+    def __init__(self, entries: dict[str, CatalogEntry], retired: dict[str, str] | None = None):
         self.entries = entries
+        self.retired = dict(retired or {})
 
     def __contains__(self, finding_id: str) -> bool:
         return finding_id in self.entries
@@ -159,7 +160,10 @@ def parse_catalog(data: Any, source: str = str(CATALOG_PATH)) -> Catalog:
         if entries[fid].destructive and not entries[fid].guard:
             raise CatalogError(f"{source}: entry {fid!r}: a command deletes or overwrites, so "
                                "the entry needs a `guard` (what must have been read first)")
-    return Catalog(entries)
+    retired = data.get("retired") or {}
+    if not isinstance(retired, dict):
+        raise CatalogError(f"{source}: retired: must map each retired id to why it went away")
+    return Catalog(entries, {str(k): str(v) for k, v in retired.items()})
 
 
 @lru_cache(maxsize=1)

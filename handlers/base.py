@@ -49,3 +49,4 @@ class CommandSpec:
     examples: tuple[str, ...]
     build: Callable[[ParsedArgs], Request | TextReply]
     description: str = ""
+    checks: tuple[str, ...] = ()  # the checks it runs, in runbook order (none for help)

@@ -74,4 +74,5 @@ SPEC = CommandSpec(
     examples=("check deploy/helloworld-v1 -n sample", "check svc/payload-api -n shop",
               "check ns/sample"),
     build=build,
+    checks=tuple(CHECKS),
 )

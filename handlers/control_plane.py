@@ -31,4 +31,5 @@ SPEC = CommandSpec(
     usage="control-plane [--cluster <name>]...",
     examples=("control-plane", "control-plane --cluster cluster1"),
     build=build,
+    checks=tuple(CHECKS),
 )

@@ -27,4 +27,5 @@ SPEC = CommandSpec(
     usage="digest [--cluster <name>]...",
     examples=("digest",),
     build=build,
+    checks=tuple(CHECKS),
 )

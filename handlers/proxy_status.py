@@ -31,4 +31,5 @@ SPEC = CommandSpec(
     usage="proxy-status [-n <namespace>] [--cluster <name>]...",
     examples=("proxy-status", "proxy-status -n sample --cluster cluster1"),
     build=build,
+    checks=tuple(CHECKS),
 )

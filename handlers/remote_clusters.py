@@ -33,4 +33,5 @@ SPEC = CommandSpec(
     usage="remote-clusters [--cluster <name>]...",
     examples=("remote-clusters", "remote-clusters --cluster cluster1"),
     build=build,
+    checks=tuple(CHECKS),
 )

@@ -22,4 +22,5 @@ SPEC = CommandSpec(
     usage="trust [--cluster <name>]...",
     examples=("trust",),
     build=build,
+    checks=tuple(CHECKS),
 )

@@ -59,4 +59,5 @@ SPEC = CommandSpec(
     examples=("why-local-only helloworld -n sample",
               "why-local-only helloworld -n sample --from sleep-7656cf8794-8fhdk"),
     build=build,
+    checks=tuple(CHECKS),
 )

@@ -29,7 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 @lru_cache(maxsize=1)
 def scenario_runs() -> tuple[set[str], dict[str, set]]:
     """(ids produced, inputs read per check) over every scenario, via the snapshot source."""
+    produced, _pairs, reads = _runs()
+    return produced, reads
+
+
+@lru_cache(maxsize=1)
+def _runs() -> tuple[set[str], set[tuple[str, str]], dict[str, set]]:
+    """(ids produced, (check, id) pairs produced, inputs read per check) over every scenario."""
     produced: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
     reads: dict[str, set] = {}
 
     def observe(per_check):
@@ -42,9 +50,33 @@ def scenario_runs() -> tuple[set[str], dict[str, set]]:
             produced.update(f.id for f in report.findings)
             for step in report.steps:
                 produced.update(f.id for f in step.findings)
+                pairs.update((step.check, f.id) for f in step.findings)
 
     asyncio.run(run_all())
-    return produced, reads
+    return produced, pairs, reads
+
+
+def test_every_id_a_check_declares_is_produced_by_that_check_in_some_scenario():
+    """An id is not enough: the check that declares it must be the one seen producing it, so
+    a declaration copied to a second check, or a check that lost the branch emitting an id,
+    fails here even when another check still produces the id."""
+    _, pairs, _ = _runs()
+    declared = {(name, fid) for name, spec in REGISTRY.items() for fid in spec.emits}
+    never = sorted(declared - pairs - {(c, i) for c, i in declared if i in PENDING_IDS})
+    assert not never, f"(check, id) pairs no scenario produces: {never}"
+
+
+def test_retired_ids_stay_retired_and_published_ids_never_vanish():
+    """Ids are a contract (C3): one that goes away moves to the catalog's `retired:` section,
+    never simply disappears, and a retired id is never emitted again."""
+    catalog = default_catalog()
+    emitted = {fid for spec in REGISTRY.values() for fid in spec.emits}
+    assert not set(catalog.retired) & set(catalog.entries)
+    assert not set(catalog.retired) & emitted, "a check emits a retired id"
+    published = set((REPO / "tests" / "published_ids.txt").read_text().split())
+    vanished = published - set(catalog.entries) - set(catalog.retired)
+    assert not vanished, f"published ids neither in the catalog nor retired: {vanished}"
+    assert set(catalog.entries) <= published, "add new ids to tests/published_ids.txt"
 
 
 def test_every_emittable_id_is_in_the_catalog():
@@ -88,8 +120,7 @@ def test_every_declared_input_is_read_in_some_scenario():
 
 
 def _checks_of(spec) -> list[str]:
-    module = __import__(spec.build.__module__, fromlist=["CHECKS"])
-    return list(getattr(module, "CHECKS", []))
+    return list(spec.checks)
 
 
 def test_every_check_is_used_by_a_command_and_described():

@@ -42,6 +42,8 @@ async def test_scenario_diagnosis(scenario: Scenario):
         assert report.findings[0].cluster == exp["first_cluster"]
     if exp["verdict"] == "healthy":
         assert not [f for f in report.findings if f.severity == "error"]
+    failing = {s.check for s in report.steps if s.status in ("fail", "warn")}
+    assert failing == set(exp["failing"]), [(s.check, s.status) for s in report.steps]
 
 
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in ALL])

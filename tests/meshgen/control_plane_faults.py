@@ -156,7 +156,7 @@ def _external(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) -> No
                                      ("INJECTION_WEBHOOK_CONFIG_NAME", ""),
                                      ("VALIDATION_WEBHOOK_CONFIG_NAME", ""))):
             _set_env(container, name, value, after="CLUSTER_ID")
-    text = kubeconfig(spec, config, RemoteSecretSpec())
+    text = kubeconfig(spec, config, RemoteSecretSpec(auth=spec.cp.config_secret_auth))
     objs["secrets"].append({
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": meta(cw.id, "Secret", "istio-kubeconfig", ISTIO_NS, SECRETS,

@@ -34,6 +34,9 @@ class ControlPlaneKnobs:
     # istio-sidecar-injector-<rev> ConfigMaps, webhooks per revision, namespaces labelled
     # istio.io/rev=<rev>, and the `default` revision tag pointing at it (istioctl tag set).
     revision: str | None = None
+    # external control plane: the auth its config-type secret's kubeconfig uses (token, or a
+    # method istiod refuses, such as exec)
+    config_secret_auth: str = "token"
     slash_escaped: bool = True                # remote: `/` in its id written --slash-- in the URL
 
 

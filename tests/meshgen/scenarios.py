@@ -27,6 +27,15 @@ class Expected:
     command: str = "why-local-only"
     args: list[str] = field(default_factory=lambda: ["helloworld", "-n", "sample"])
     now: str | None = None  # the clock the diagnosis runs at, when the answer depends on time
+    # Steps that must fail or warn besides those of the expected findings: the client step
+    # when a fault leaves a client only local endpoints (its symptom finding yields to the
+    # cause), the clusters step when the mesh names a cluster that was not read.
+    also_failing: list[str] = field(default_factory=list)
+
+    def failing(self) -> list[str]:
+        """The checks whose steps fail or warn: those that report each expected error or
+        warning (as the command runs them), and `also_failing`."""
+        return sorted(set(failing_checks(self.command, self.findings)) | set(self.also_failing))
 
     def as_dict(self) -> dict:
         d: dict = {"description": self.description, "command": self.command,
@@ -38,7 +47,28 @@ class Expected:
         d["findings"] = sorted(self.findings)
         if self.first_cluster:
             d["first_cluster"] = self.first_cluster
+        d["failing"] = self.failing()
         return d
+
+
+def failing_checks(command: str, findings: list[str]) -> list[str]:
+    """The checks of `command` that report each error or warning finding: a step whose check
+    reports one fails (error) or warns (warning); info findings leave it passing."""
+    import diagnostics.checks  # noqa: F401 - registers the checks
+    from diagnostics.catalog import default_catalog
+    from diagnostics.checking import REGISTRY
+    from handlers.commands import COMMANDS
+
+    catalog, out = default_catalog(), set()
+    for fid in findings:
+        if catalog.entry(fid).severity == "info":
+            continue
+        emitters = [c for c in COMMANDS[command].checks if fid in REGISTRY[c].emits]
+        if len(emitters) != 1:
+            raise ValueError(f"{fid}: {len(emitters)} checks of {command} report it; "
+                             "list the failing steps in also_failing")
+        out.add(emitters[0])
+    return sorted(out)
 
 
 Scenario = Callable[[], tuple[Mesh, Expected]]
@@ -50,6 +80,13 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
         SCENARIOS[name] = fn
         return fn
     return register
+
+
+def _local_only(exp: Expected) -> Expected:
+    """The fault leaves a client with only local endpoints: the client step fails too (its
+    symptom finding yields to the cause)."""
+    exp.also_failing.append("client-endpoints")
+    return exp
 
 
 def _problem(description: str, findings: list[str], cluster: str | None = None) -> Expected:
@@ -130,10 +167,10 @@ def service_mismatch() -> tuple[Mesh, Expected]:
 def demo() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
     mesh.cluster("cluster1").remote_secrets["cluster2"].present = False
-    return mesh, _problem(
+    return mesh, _local_only(_problem(
         "cluster1's istiod has no remote secret for cluster2, so cluster1's clients see only "
         "cluster1's helloworld pod; cluster2 is fine (it sees cluster1 via the gateway).",
-        ["remote-secret-missing"], "cluster1")
+        ["remote-secret-missing"], "cluster1"))
 
 
 @scenario("service-not-found")
@@ -168,11 +205,15 @@ def not_ready() -> tuple[Mesh, Expected]:
 def key_mismatch() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
     mesh.cluster("cluster1").remote_secrets["cluster2"].key = "kind-cluster2"
-    return mesh, _problem(
+    exp = _problem(
         "cluster1's secret istio-remote-secret-cluster2 uses data key `kind-cluster2`: istiod "
         "registers cluster2 under that id (clusterz, shard Kubernetes/kind-cluster2, endpoint "
         "metadata ending in kind-cluster2). remote-cluster-not-synced is not expected: the "
-        "cluster is read, only under the wrong name.", ["remote-secret-key-mismatch"], "cluster1")
+        "cluster is read, only under the wrong name. The clusters step warns: the mesh names a "
+        "cluster kind-cluster2 that no cluster read carries.", ["remote-secret-key-mismatch"],
+        "cluster1")
+    exp.also_failing.append("mesh-membership")
+    return mesh, exp
 
 
 def _remote_api(outcome: str, specific: str, description: str, version: str = "1.28.1",
@@ -182,7 +223,8 @@ def _remote_api(outcome: str, specific: str, description: str, version: str = "1
     s.outcome = outcome
     for k, v in secret.items():
         setattr(s, k, v)
-    return mesh, _problem(description, [specific, "remote-cluster-not-synced"], "cluster1")
+    return mesh, _local_only(_problem(description, [specific, "remote-cluster-not-synced"],
+                                      "cluster1"))
 
 
 @scenario("remote-api-tls-1-22")
@@ -244,11 +286,11 @@ def egress_policy() -> tuple[Mesh, Expected]:
     c1 = mesh.cluster("cluster1")
     c1.istiod_egress_policy = True
     c1.remote_secrets["cluster2"].outcome = "networkpolicy"
-    return mesh, _problem(
+    return mesh, _local_only(_problem(
         "A NetworkPolicy in cluster1's istio-system restricts istiod egress to DNS and its own API "
         "server, so calls to 172.18.0.3:6443 time out and clusterz shows timeout. "
         "remote-api-unreachable is not expected: the policy is the specific cause of the timeouts.",
-        ["istiod-egress-blocked-by-networkpolicy", "remote-cluster-not-synced"], "cluster1")
+        ["istiod-egress-blocked-by-networkpolicy", "remote-cluster-not-synced"], "cluster1"))
 
 
 @scenario("root-cert-mismatch")
@@ -370,12 +412,12 @@ def locality_td() -> tuple[Mesh, Expected]:
 def istiod_remote_missing() -> tuple[Mesh, Expected]:
     mesh = primary_remote_mesh()
     mesh.cluster("cluster2").local_istiod = True
-    return mesh, _problem(
+    return mesh, _local_only(_problem(
         "cluster2 is meant to be a remote of cluster1 (controlPlaneClusters annotation, cluster1 "
         "holds its secret, istiod-gateway exposed) but was installed with an in-cluster istiod and "
         "no istiod-remote/remotePilotAddress: cluster2's proxies sync from it and see only "
         "cluster2's endpoints. remote-secret-missing for cluster2 is not expected: a remote needs "
-        "no secret.", ["istiod-remote-missing"], "cluster2")
+        "no secret.", ["istiod-remote-missing"], "cluster2"))
 
 
 @scenario("eastwest-gateway-missing")
@@ -461,10 +503,10 @@ def two_secret_root() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
     mesh.cluster("cluster1").remote_secrets["cluster2"].present = False
     mesh.cluster("cluster2").root_ca = "cluster2-root"
-    return mesh, _problem(
+    return mesh, _local_only(_problem(
         "cluster1 has no remote secret for cluster2 (first: it explains cluster1's local-only "
         "endpoints) and the clusters' roots differ (breaks cluster2 → cluster1 mTLS).",
-        ["remote-secret-missing", "root-cert-mismatch"], "cluster1")
+        ["remote-secret-missing", "root-cert-mismatch"], "cluster1"))
 
 
 @scenario("two-faults-pending-and-podnet")

@@ -352,3 +352,14 @@ def cp_validation_missing() -> tuple[Mesh, Expected]:
         "cluster2 has no Istio ValidatingWebhookConfiguration: invalid Istio resources are "
         "accepted. A warning only, so the verdict stays healthy.",
         ["validation-webhook-missing"], "cluster2", verdict="healthy")
+
+
+@scenario("control-plane-external-config-secret-exec")
+def cp_config_secret_exec() -> tuple[Mesh, Expected]:
+    mesh = external_mesh()
+    mesh.cluster("external").cp.config_secret_auth = "exec"
+    return mesh, _cp(
+        "The external istiod's config-type secret istio-kubeconfig holds a kubeconfig that "
+        "authenticates with an exec plugin, which istiod refuses for remote kubeconfigs: the "
+        "external istiod cannot read its config cluster remote1 (remote-kubeconfig-invalid, "
+        "from the external control plane step).", ["remote-kubeconfig-invalid"], "external")
