@@ -48,7 +48,7 @@ from diagnostics.reports import ReportCache
 from diagnostics.snapshot import SnapshotError
 from diagnostics.sources.base import Source
 from diagnostics.sources.caching import CachingSource
-from diagnostics.sources.factory import build_source
+from diagnostics.sources.factory import build_source, snapshot_paths
 from diagnostics.store.base import Store
 from diagnostics.store.resilient import open_store
 from handlers.run import Answerer
@@ -145,7 +145,8 @@ class Bot:
     def _build_source(config: Config, settings: Settings, timeout: float) -> Source:
         """The snapshot or the live clusters; raises SetupError saying what to set."""
         try:
-            return build_source(config, snapshot=settings.snapshot, timeout=timeout)
+            return build_source(config, snapshot=snapshot_paths(settings.snapshot),
+                                timeout=timeout)
         except (ConfigError, SnapshotError) as exc:
             raise _source_error(exc, settings, config) from None
 

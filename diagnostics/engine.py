@@ -30,6 +30,8 @@ from diagnostics.verdict import conclude
 from diagnostics.workloads import Candidate, client_candidates, name_of
 
 DEFAULT_CLUSTER_TIMEOUT = 10.0
+# Where a client's config came from when it is the proxy's own, not istiod's (ClientFact.replica).
+OWN_CONFIG_DUMP = "the proxy's own Envoy admin config_dump"
 
 
 class UnknownCluster(Exception):
@@ -172,8 +174,23 @@ class _ClusterFetch:
             # a 404 (or a file a snapshot lacks) means the same thing whatever the source
             reasons.append(f"{label}: no config for this proxy" if isinstance(result, NotCaptured)
                            else f"{label}: {result}")
+        if all(isinstance(r, NotCaptured) for r in results):
+            own = await self._own_config_dump(pod)
+            if own is not None:
+                return ClientFact(pod, own, OWN_CONFIG_DUMP, why=client.why)
         why = "; ".join(reasons) or "no running istiod replica configures this cluster"
         return ClientFact(pod, missing=why, why=client.why)
+
+    async def _own_config_dump(self, pod: dict) -> Any:
+        """The proxy's own Envoy config dump, where a source has it and istiod's view of the
+        proxy was not captured (an istioctl bug-report holds each proxy's own dump only)."""
+        read = getattr(self.source, "proxy_config_dump", None)
+        if read is None:
+            return None
+        try:
+            return await read(self.info.key, pod["metadata"].get("namespace", ""), name_of(pod))
+        except NotCaptured:
+            return None
 
     async def _client_logs(self, tail: int) -> dict[str, ClientFact]:
         """The access log of the client whose config is examined. The first candidate's log is

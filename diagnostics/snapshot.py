@@ -96,13 +96,18 @@ def _yaml_documents(path: Path) -> list[Any]:
     text = _read_text(path)
     if path.suffix == ".json":
         return [load_json_file(path)]
+    return yaml_documents(text, path)
+
+
+def yaml_documents(text: str, where: Path | str) -> list[Any]:
+    """The documents of a YAML text; SnapshotError naming `where` and the line when malformed."""
     try:
         return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SnapshotError(f"malformed YAML: {problem}", path, line) from None
+        raise SnapshotError(f"malformed YAML: {problem}", where, line) from None
 
 
 def iter_objects(path: Path) -> Iterator[dict]:
@@ -111,7 +116,13 @@ def iter_objects(path: Path) -> Iterator[dict]:
         yield from _expand(doc, path)
 
 
-def _expand(doc: Any, path: Path) -> Iterator[dict]:
+def objects_of(docs: list[Any], where: Path | str) -> Iterator[dict]:
+    """The Kubernetes objects of parsed documents (`kind: List` expanded)."""
+    for doc in docs:
+        yield from _expand(doc, where)
+
+
+def _expand(doc: Any, path: Path | str) -> Iterator[dict]:
     if not isinstance(doc, dict):
         raise SnapshotError("expected a Kubernetes object (a mapping)", path)
     kind = doc.get("kind")
@@ -168,6 +179,11 @@ class ClusterSnapshot:
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     kinds_captured: frozenset[str] | None = None
     context: str | None = None  # the kubeconfig context it was captured through
+    # Kinds captured in some namespaces only (an istioctl bug-report's `cluster/pods` holds the
+    # Istio namespace's pods, 1.30's `--include` scopes every namespaced kind), and why a kind,
+    # or `logs`, was not captured (snapshot.yaml `kind_namespaces`, `not_captured`).
+    kind_namespaces: dict[str, frozenset[str]] = field(default_factory=dict)
+    not_captured: dict[str, str] = field(default_factory=dict)
     # What made the folder name the cluster's id, when not the capture's own discovery
     # (snapshot.yaml `id_origins`): an operator's override, or None when nothing stated it.
     id_origin: str | None = SNAPSHOT_FOLDER
@@ -189,6 +205,26 @@ class ClusterSnapshot:
     def captured(self, key: str) -> bool:
         """False only when snapshot.yaml lists the captured kinds and this one is not among them."""
         return self.kinds_captured is None or key in self.kinds_captured
+
+    def captured_in(self, key: str, namespace: str | None) -> bool:
+        """Whether a list of `key` in `namespace` (None: all namespaces) holds every object
+        there is: the kind is captured, and in that namespace when only some were."""
+        if not self.captured(key):
+            return False
+        scope = self.kind_namespaces.get(key)
+        return scope is None or (namespace is not None and namespace in scope)
+
+    def why_not_captured(self, key: str, namespace: str | None) -> str:
+        """Why a list of `key` in `namespace` (None: all) is not captured, as a step says it."""
+        scope = self.kind_namespaces.get(key)
+        if not self.captured(key) or scope is None:
+            what = f"{key} not captured"
+        else:
+            where = f"namespace {namespace}" if namespace else "every namespace"
+            what = f"{key} in {where} not captured (only in {', '.join(sorted(scope))})"
+        reason = self.not_captured.get(key) or \
+            (self.not_captured.get("*") if not self.captured(key) else None)
+        return f"{what}: {reason}" if reason else what
 
     def list(self, key: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict]:
@@ -253,32 +289,60 @@ class ClusterSnapshot:
 
 @dataclass
 class Snapshot:
-    """A loaded snapshot: metadata from snapshot.yaml and one ClusterSnapshot per cluster."""
+    """A loaded snapshot: metadata from snapshot.yaml and one ClusterSnapshot per cluster.
+
+    `sources` are the paths it was opened from (several when snapshots or bug-report archives
+    of different clusters are read as one mesh); `bug_reports` describes, per cluster read from
+    an istioctl bug-report, the archive and what it lacks (diagnostics/bugreport)."""
 
     path: Path
     captured_at: str | None
     clusters: dict[str, ClusterSnapshot]
+    sources: tuple[Path, ...] = ()
+    bug_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def cluster_names(self) -> list[str]:
         return list(self.clusters)
 
     @classmethod
-    def open(cls, path: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> "Snapshot":
-        """Open a snapshot directory or `.tar.gz`; raise SnapshotError with a clear reason."""
+    def open(cls, path: str | Path, limits: ArchiveLimits = ArchiveLimits(),
+             workdir: Path | None = None) -> "Snapshot":
+        """Open a snapshot directory or `.tar.gz`, or an istioctl bug-report (archive or
+        unpacked folder), which is translated into this format first; raise SnapshotError
+        with a clear reason. Archives are unpacked, and bug-reports translated, below
+        `workdir` (default: a private temporary folder removed at exit)."""
         p = Path(path)
         if not p.exists():
             raise SnapshotError("no such snapshot (directory or .tar.gz)", p)
-        root = _unpack(p, limits) if p.is_file() else p
+        if p.is_file():
+            root = _unpack(p, limits, workdir)
+        else:
+            root = _bug_report_folder(p, limits, workdir) or p
+        return cls._load(root, p)
+
+    @classmethod
+    def open_many(cls, paths: list[str | Path], limits: ArchiveLimits = ArchiveLimits(),
+                  workdir: Path | None = None) -> "Snapshot":
+        """Several snapshots or bug-reports (one per cluster, typically) as one mesh."""
+        if len(paths) == 1:
+            return cls.open(paths[0], limits, workdir)
+        return merge([cls.open(p, limits, workdir) for p in paths])
+
+    @classmethod
+    def _load(cls, root: Path, path: Path) -> "Snapshot":
         meta = _read_meta(root)
         clusters_dir = root / "clusters"
         if not clusters_dir.is_dir():
-            raise SnapshotError("not a meshbot snapshot: no clusters/ folder", root)
+            raise SnapshotError("not a meshbot snapshot (no clusters/ folder) nor an istioctl "
+                                "bug-report (no cluster/cluster-context)", root)
         names = _cluster_order(meta, clusters_dir)
         kinds = meta.get("kinds") or {}
         istio_ns = meta.get("istio_namespaces") or {}
         contexts = meta.get("contexts") or {}
         origins = meta.get("id_origins") or {}
+        scopes = meta.get("kind_namespaces") or {}
+        reasons = meta.get("not_captured") or {}
         clusters = {}
         for name in names:
             cs = ClusterSnapshot(
@@ -288,10 +352,46 @@ class Snapshot:
                 kinds_captured=_captured_keys(kinds.get(name), root),
                 context=_str_or_none(contexts.get(name)),
                 id_origin=_str_or_none(origins[name]) if name in origins else SNAPSHOT_FOLDER,
+                kind_namespaces={str(k): frozenset(str(n) for n in v or ())
+                                 for k, v in (scopes.get(name) or {}).items()},
+                not_captured={str(k): str(v) for k, v in (reasons.get(name) or {}).items()},
             )
             cs.load()
             clusters[name] = cs
-        return cls(path=p, captured_at=_str_or_none(meta.get("captured_at")), clusters=clusters)
+        reports = meta.get("bug_reports") if isinstance(meta.get("bug_reports"), dict) else {}
+        return cls(path=path, captured_at=_str_or_none(meta.get("captured_at")),
+                   clusters=clusters, sources=(path,), bug_reports=dict(reports or {}))
+
+
+def merge(snapshots: list[Snapshot]) -> Snapshot:
+    """One mesh out of snapshots of different clusters. A cluster read from a bug-report is
+    named after its kubeconfig context until its id is discovered, so two such names may clash
+    (`kubernetes-admin@kubernetes` everywhere): the later one gets a suffix. Two snapshots
+    naming the same cluster id are a contradiction, refused."""
+    clusters: dict[str, ClusterSnapshot] = {}
+    reports: dict[str, dict[str, Any]] = {}
+    for snap in snapshots:
+        for name, cs in snap.clusters.items():
+            if name in clusters:
+                if cs.id_origin is not None:
+                    raise SnapshotError(f"cluster {name} is in {clusters[name].root.parents[1]} "
+                                        f"and in {snap.path}: give each cluster once", snap.path)
+                name = _free_name(name, clusters)
+                cs.name = name
+            clusters[name] = cs
+            if cs.name in snap.bug_reports or name in snap.bug_reports:
+                reports[name] = snap.bug_reports.get(name) or snap.bug_reports[cs.name]
+    times = [s.captured_at for s in snapshots if s.captured_at]
+    return Snapshot(path=snapshots[0].path, captured_at=max(times) if times else None,
+                    clusters=clusters, sources=tuple(p for s in snapshots for p in s.sources),
+                    bug_reports=reports)
+
+
+def _free_name(name: str, taken: dict[str, Any]) -> str:
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -335,15 +435,36 @@ def _captured_keys(kinds: Any, root: Path) -> frozenset[str] | None:
     return frozenset(keys)
 
 
+_LINK_OR_DEVICE = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link",
+                   tarfile.CHRTYPE: "a device", tarfile.BLKTYPE: "a device",
+                   tarfile.FIFOTYPE: "a FIFO"}
+
+
+def member_problem(name: str, kind: str | None = None) -> str | None:
+    """Why an archive member (or a file of a folder) may not be read: a name that points
+    outside the archive, or a link or device instead of a regular file or folder."""
+    if kind:
+        return f"member {name[:200]!r} is {kind}; meshbot reads regular files only"
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
+        return f"member {name[:200]!r} points outside the archive"
+    return None
+
+
 def _checked_members(tar: tarfile.TarFile, archive: Path, limits: ArchiveLimits
                      ) -> list[tarfile.TarInfo]:
     """The archive's members, read one header at a time (each member's data is skipped, not
-    kept) and refused as soon as one limit is passed, before anything is extracted."""
+    kept) and refused as soon as one limit is passed or one member is not a plain file or
+    folder inside the archive, before anything is extracted."""
     members: list[tarfile.TarInfo] = []
     total = 0
     for member in tar:
         members.append(member)
         total += member.size
+        problem = member_problem(member.name, _LINK_OR_DEVICE.get(member.type)) \
+            or member_problem(member.name)
+        if problem:
+            raise SnapshotError(f"archive {problem}", archive)
         if len(members) > limits.members:
             raise SnapshotError(f"archive holds more than {limits.members:,} files", archive)
         if member.size > limits.member_bytes:
@@ -356,19 +477,54 @@ def _checked_members(tar: tarfile.TarFile, archive: Path, limits: ArchiveLimits
     return members
 
 
-def _unpack(archive: Path, limits: ArchiveLimits) -> Path:
-    """Extract a `.tar.gz` snapshot, within `limits`, into a temporary folder removed at exit."""
+def private_folder(workdir: Path | None, prefix: str) -> Path:
+    """A new folder only this user may read: below `workdir` (whose owner removes it), or a
+    temporary one removed at exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=workdir))
+    if workdir is None:
+        atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
+def _unpack(archive: Path, limits: ArchiveLimits, workdir: Path | None = None) -> Path:
+    """Extract a `.tar.gz` snapshot, within `limits`, into a private folder; an istioctl
+    bug-report archive is translated instead (nothing of it is extracted as it is)."""
+    from diagnostics.bugreport import translate
+
     if not tarfile.is_tarfile(archive):
         raise SnapshotError("not a directory or a .tar.gz archive", archive)
-    tmp = Path(tempfile.mkdtemp(prefix="meshbot-snapshot-"))
-    atexit.register(shutil.rmtree, tmp, True)
+    tmp = private_folder(workdir, "meshbot-snapshot-")
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = _checked_members(tar, archive, limits)
+            names = [m.name for m in members if m.isfile()]
+            if not _meshbot_layout(names) and translate.roots(names):
+                return translate.from_tar(tar, members, archive, tmp, limits)
             tar.extractall(tmp, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise SnapshotError(f"cannot extract archive: {exc}", archive) from None
     for candidate in [tmp, *sorted(p for p in tmp.iterdir() if p.is_dir())]:
         if (candidate / "clusters").is_dir():
             return candidate
-    raise SnapshotError("archive holds no clusters/ folder", archive)
+    raise SnapshotError("archive holds no clusters/ folder (a meshbot snapshot) nor "
+                        "cluster/cluster-context (an istioctl bug-report)", archive)
+
+
+def _meshbot_layout(names: list[str]) -> bool:
+    """Whether archive members hold `clusters/<id>/resources/` (this format)."""
+    for name in names:
+        parts = name.split("/")
+        if any(parts[i] == "clusters" and parts[i + 2] == "resources"
+               for i in range(len(parts) - 3)):
+            return True
+    return False
+
+
+def _bug_report_folder(folder: Path, limits: ArchiveLimits, workdir: Path | None) -> Path | None:
+    """An unpacked istioctl bug-report, translated; None for anything else."""
+    from diagnostics.bugreport import translate
+
+    if (folder / "clusters").is_dir():
+        return None
+    return translate.from_folder(folder, lambda: private_folder(workdir, "meshbot-bugreport-"),
+                                 limits)

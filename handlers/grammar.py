@@ -65,8 +65,9 @@ COMMON_OPTIONS = (
     Option(("--from",), "from"),
 )
 TERMINAL_OPTIONS = (
-    Option(("--snapshot",), "snapshot", terminal_only=True, metavar="path",
-           help="read a snapshot (folder or .tar.gz) instead of live clusters"),
+    Option(("--snapshot",), "snapshot", repeatable=True, terminal_only=True, metavar="path",
+           help="read a snapshot or an istioctl bug-report (folder or .tar.gz) instead of "
+           "live clusters; one per cluster"),
     Option(("--kubeconfig",), "kubeconfig", terminal_only=True, metavar="file",
            help="kubeconfig to read; alone, every context in it is a cluster"),
     Option(("--context",), "contexts", repeatable=True, terminal_only=True, metavar="name",

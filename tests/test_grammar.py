@@ -74,7 +74,7 @@ def test_bad_input_gets_a_clear_message(text: str, fragment: str):
 def test_terminal_options_are_refused_in_slack_but_accepted_in_a_terminal():
     assert "only works in a terminal" in usage_error("why-local-only hw --snapshot /tmp/x")
     req = ask("why-local-only hw --snapshot /tmp/x --output json --no-cache", terminal=True)
-    assert req.options == {"snapshot": "/tmp/x", "output": "json", "no_cache": True}
+    assert req.options == {"snapshot": ["/tmp/x"], "output": "json", "no_cache": True}
 
 
 def test_help_lists_commands_with_examples():

@@ -46,13 +46,13 @@ def list_item(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
 
 
-def require_captured(cluster: ClusterSnapshot, served: Served) -> None:
-    if not cluster.captured(served.key):
+def require_captured(cluster: ClusterSnapshot, served: Served, namespace: str | None) -> None:
+    if not cluster.captured_in(served.key, namespace if served.kind.namespaced else None):
         raise not_captured(f"resource {served.key} of cluster {cluster.name}")
 
 
 def get_object(cluster: ClusterSnapshot, served: Served, namespace: str | None, name: str) -> dict:
-    require_captured(cluster, served)
+    require_captured(cluster, served, namespace)
     obj = cluster.get(served.key, namespace if served.kind.namespaced else None, name)
     if obj is None:
         raise not_found(served.kind.plural, name, served.kind.group)
@@ -62,7 +62,7 @@ def get_object(cluster: ClusterSnapshot, served: Served, namespace: str | None, 
 def list_objects(cluster: ClusterSnapshot, served: Served, namespace: str | None,
                  query: Mapping[str, str], resource_version: str) -> Page:
     """Filter, sort and paginate; raise ApiError for bad selectors, limits and tokens."""
-    require_captured(cluster, served)
+    require_captured(cluster, served, namespace)
     try:
         objects = cluster.list(served.key, namespace, query.get("labelSelector"),
                                query.get("fieldSelector"))

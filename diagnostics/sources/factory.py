@@ -76,18 +76,28 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
     return LiveSource(clusters, request_timeout=timeout)
 
 
-def build_source(config: Config, *, snapshot: str | None = None, kubeconfig: str | None = None,
-                 contexts: list[str] | None = None, timeout: float = 10.0) -> Source:
+def snapshot_paths(value: str | None) -> list[str]:
+    """MESHBOT_SNAPSHOT as paths: one, or several joined by the OS path separator (`:` on
+    Linux), snapshots or istioctl bug-reports read as one mesh."""
+    return [p for p in (value or "").split(os.pathsep) if p]
+
+
+def build_source(config: Config, *, snapshot: str | list[str] | None = None,
+                 kubeconfig: str | None = None, contexts: list[str] | None = None,
+                 timeout: float = 10.0) -> Source:
     """The source a command reads from; raises ConfigError or SnapshotError on bad setup.
     An explicit --kubeconfig/--context beats MESHBOT_SNAPSHOT from the environment; given with
-    an explicit --snapshot they are a contradiction, refused rather than silently ignored."""
+    an explicit --snapshot they are a contradiction, refused rather than silently ignored.
+    Several snapshots or bug-report archives (one per cluster) are read as one mesh."""
     live_asked = bool(kubeconfig or contexts)
     if snapshot and live_asked:
         raise ConfigError("--snapshot reads recorded clusters, so --kubeconfig and --context do "
                           "not apply: give one or the other (--cluster <name> picks clusters of "
                           "a snapshot)")
-    snapshot = snapshot or (None if live_asked else os.environ.get("MESHBOT_SNAPSHOT"))
-    if snapshot:
+    paths = [snapshot] if isinstance(snapshot, str) else list(snapshot or [])
+    if not paths and not live_asked:
+        paths = snapshot_paths(os.environ.get("MESHBOT_SNAPSHOT"))
+    if paths:
         names = {c.name: c.context for c in config.clusters if c.context}
-        return SnapshotSource(Snapshot.open(snapshot), contexts=names)
+        return SnapshotSource(Snapshot.open_many(paths), contexts=names)
     return live_source(config, kubeconfig=kubeconfig, contexts=contexts, timeout=timeout)

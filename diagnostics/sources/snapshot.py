@@ -19,7 +19,8 @@ class SnapshotSource:
 
     def __init__(self, snapshot: Snapshot, contexts: dict[str, str] | None = None):
         self.snapshot = snapshot
-        self.identity = f"snapshot:{Path(snapshot.path).resolve()}"
+        paths = snapshot.sources or (snapshot.path,)
+        self.identity = "snapshot:" + ",".join(str(Path(p).resolve()) for p in paths)
         self._contexts = contexts or {}
 
     @classmethod
@@ -42,8 +43,8 @@ class SnapshotSource:
     async def list(self, cluster: str, resource: str, namespace: str | None,
                    label_selector: str | None = None) -> list[dict]:
         cs = self._cluster(cluster)
-        if not cs.captured(resource):
-            raise NotCaptured(f"{resource} not captured", "snapshot")
+        if not cs.captured_in(resource, namespace):
+            raise NotCaptured(cs.why_not_captured(resource, namespace), "snapshot")
         return cs.list(resource, namespace, label_selector)
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
@@ -69,12 +70,23 @@ class SnapshotSource:
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
-        file = self._cluster(cluster).log_file(namespace, pod, container, previous)
+        cs = self._cluster(cluster)
+        file = cs.log_file(namespace, pod, container, previous)
         if not file.is_file():
             which = "previous log" if previous else "log"
-            raise NotCaptured(f"{which} of {namespace}/{pod}/{container} not captured",
-                              "kubernetes")
+            why = cs.not_captured.get("logs")
+            raise NotCaptured(f"{which} of {namespace}/{pod}/{container} not captured"
+                              + (f" ({why})" if why else ""), "kubernetes")
         return await asyncio.to_thread(_tail, file, tail_lines)
+
+    async def proxy_config_dump(self, cluster: str, namespace: str, pod: str) -> Any:
+        """The sidecar's own Envoy admin `/config_dump?include_eds` (C4 `proxies/`): what the
+        proxy holds, where istiod's view of it was not captured (an istioctl bug-report has
+        every proxy's own dump and no istiod one)."""
+        file = self._cluster(cluster).proxy_file(namespace, pod, "config_dump.json")
+        if not file.is_file():
+            raise NotCaptured(f"Envoy config_dump of {namespace}/{pod} not captured", "envoy")
+        return await asyncio.to_thread(load_json_file, file)
 
     async def close(self) -> None:
         return None
