@@ -42,10 +42,11 @@ class Ask:
     text: str
     user: str
     channel: str
-    trigger: str  # slash | mention | rerun | details | welcome (a new incident channel)
+    trigger: str  # slash | mention | rerun | details | welcome (a new incident channel) | upload
     thread_ts: str | None = None  # answer inside this thread (mentions, re-runs in threads)
     fresh: bool = False  # bypass the report cache (Re-run)
     channel_name: str = ""  # welcome: the new channel's name
+    files: tuple[str, ...] = ()  # upload: the ids of the shared archives (bot/uploads.py)
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -62,6 +63,7 @@ class Responder:
         self.roots: dict[str, tuple[Ask, str]] = {}  # request id -> (ask, root ts) while running
         self.digests = None  # bot.digest.DigestPublisher: `/mesh digest` posts the real digest
         self.channels = None  # bot.incident_channels.IncidentChannels: welcomes new channels
+        self.uploads = None  # bot.uploads.Uploads: diagnoses archives shared with a command
 
     # -- before the ack ---------------------------------------------------------------------
 
@@ -102,6 +104,8 @@ class Responder:
                 return
             elif ask.trigger == "welcome" and self.channels is not None:
                 await self.channels.welcome(ask.channel, ask.channel_name)
+            elif ask.trigger == "upload" and self.uploads is not None:
+                await self.uploads.answer(ask, parsed)
             elif ask.trigger == "details":
                 await self._details(ask, parsed)
             elif parsed.command == "digest" and self.digests is not None:

@@ -42,6 +42,7 @@ from bot.responder import Responder
 from bot.server import Health, build_web_app
 from bot.settings import Settings
 from bot.slack_app import build_app
+from bot.uploads import Uploads
 from bot.socket_mode import SocketModeConnection
 from diagnostics.config import Config, ConfigError
 from diagnostics.reports import ReportCache
@@ -127,6 +128,9 @@ class Bot:
                                        {d.channel: entry_id(d) for d in config.digests})
         self.responder.digests = self.digests
         self.responder.channels = channels
+        self.responder.uploads = Uploads(self.client, self._slack_http, poster, self.metrics,
+                                         config.uploads, api_base_url=settings.api_base_url,
+                                         timeout=timeout, overall_timeout=overall)
         self.scheduler = DigestScheduler(config.digests, self.store, self._scheduled_digest)
         self._scheduler_task: asyncio.Task | None = None
         self.app = build_app(self.client, self.responder, Deduper(self.store, self.metrics),

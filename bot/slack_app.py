@@ -20,6 +20,7 @@ from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from bot.dedupe import Deduper
 from bot.incident_channels import SNAPSHOT_COMMAND, IncidentChannels
 from bot.responder import Ask, Responder, usage_message
+from bot.uploads import with_files
 from handlers.base import TextReply
 from handlers.grammar import UsageError
 
@@ -64,12 +65,19 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
         thread_ts = event.get("thread_ts") or event.get("ts")
         ask = Ask(strip_mentions(event.get("text", "")), event.get("user", ""),
                   event.get("channel", ""), "mention", thread_ts=thread_ts)
-        try:
-            parsed = responder.parse(ask)
-        except UsageError as exc:
-            await responder.poster.ephemeral(ask.channel, ask.user, usage_message(exc), thread_ts)
+        await _hand_over(responder, with_files(ask, event))  # files: an upload to diagnose
+
+    @app.event({"type": "message", "subtype": "file_share"})
+    async def on_file_share(body: dict, event: dict) -> None:
+        """Archives shared in meshbot's DM, the command as their comment (in a channel the
+        mention carries them); registered before on_message, which would take any message."""
+        if event.get("channel_type") != "im" or not await _first_event(deduper, body, event):
             return
-        responder.spawn(ask, parsed)
+        ask = with_files(Ask(strip_mentions(event.get("text", "")), event.get("user", ""),
+                             event.get("channel", ""), "dm",
+                             thread_ts=event.get("thread_ts") or event.get("ts")), event)
+        if ask.files:
+            await _hand_over(responder, ask)
 
     @app.event("message")
     async def on_message() -> None:
@@ -103,6 +111,16 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
                   type=(body or {}).get("type"))
 
     return app
+
+
+async def _hand_over(responder: Responder, ask: Ask) -> None:
+    """Parse an event's ask and spawn it; a usage error is told to the asker at once."""
+    try:
+        parsed = responder.parse(ask)
+    except UsageError as exc:
+        await responder.poster.ephemeral(ask.channel, ask.user, usage_message(exc), ask.thread_ts)
+        return
+    responder.spawn(ask, parsed)
 
 
 async def _first_event(deduper: Deduper, body: dict, event: dict) -> bool:

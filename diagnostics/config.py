@@ -129,6 +129,17 @@ class DiagnosisConfig(_Strict):
     envoy_admin: bool = False  # opt-in: read sidecars' own Envoy admin via port-forward
 
 
+class UploadsConfig(_Strict):
+    """Extension: archives (istioctl bug-reports, meshbot snapshots) uploaded to Slack with a
+    command are diagnosed. The limits bound what one upload may cost: the download, the
+    files it unpacks to, and their total size."""
+
+    enabled: bool = True
+    max_archive_mib: int = Field(default=100, ge=1, le=1024)
+    max_unpacked_mib: int = Field(default=2048, ge=1, le=16384)
+    max_files: int = Field(default=50_000, ge=10, le=1_000_000)
+
+
 class Config(_Strict):
     clusters: list[ClusterConfig] = Field(default_factory=list)
     permissions: Permissions = Field(default_factory=Permissions)
@@ -136,6 +147,7 @@ class Config(_Strict):
     incidents: Incidents = Field(default_factory=Incidents)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
+    uploads: UploadsConfig = Field(default_factory=UploadsConfig)
 
     @field_validator("clusters")
     @classmethod

@@ -1,4 +1,6 @@
 """Every way into the bot passes one gate: channel permissions, user groups, the rate limit.
+(Archives shared with a command, in a DM or with a mention, too: nothing is downloaded for a
+user the gate refuses.)
 
 The listeners are read from the bolt app itself, so a listener added later without a stimulus
 here fails the first test; each one is then driven through the real bolt app over HTTP and Socket
@@ -8,6 +10,7 @@ stimulus reaches the listener at all, by one it admits.
 
 from __future__ import annotations
 
+import functools
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -17,13 +20,16 @@ from bot.blocks import DETAILS_ACTION, RERUN_ACTION, root_message
 from diagnostics.config import Config, Incidents, Permissions
 from handlers.commands import parse
 from tests.bot_support import SlackUser, slack_user
+from tests.meshgen.bug_report import archive_bytes, render_bug_report
+from tests.meshgen.scenarios import build
+from tests.slackfake.files import share
 from tests.slackfake.payloads import channel_created_event
 
 TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket"])
 BOB, ALICE = "U0BOB", "U0ALICE"  # S0ONCALL = [U0ALICE]
 COMMAND = "trust"
 WORK_METHODS = ("chat.postMessage", "chat.update", "files.upload", "files.getUploadURLExternal",
-                "files.completeUploadExternal", "conversations.join")
+                "files.completeUploadExternal", "conversations.join", "files.info", "_files")
 
 
 Stimulus = Callable[[SlackUser, str, str], Awaitable[None]]  # (user, who acts, root ts)
@@ -65,6 +71,26 @@ async def _event(user: SlackUser, callback: dict) -> None:
         await user.slack.socket.wait_for_ack(await user.slack.socket.send_event(callback))
 
 
+@functools.cache
+def _archive() -> tuple[str, bytes]:
+    """One cluster of the demo mesh as an istioctl bug-report archive."""
+    members = render_bug_report(build("demo")[0], "1.30.0")["cluster1"]
+    return "bug-report.tar.gz", archive_bytes(members)
+
+
+def _upload(dm: bool) -> Stimulus:
+    """`who` shares a bug-report with COMMAND: in meshbot's DM, or with a mention in #general."""
+    async def upload(user: SlackUser, who: str, _root: str) -> None:
+        channel = f"D0{who[2:]}" if dm else "C0GENERAL"
+        if dm:
+            user.slack.state.add_channel(channel, who.lower(), is_im=True,
+                                         members={"U0MESHBOT", who})
+        inner, _ = share(user.slack.api, user=who, channel=channel, text=COMMAND,
+                         files=[_archive()])
+        await _event(user, user.slack.socket.payloads.event(inner))
+    return upload
+
+
 def _click(action_id: str) -> Stimulus:
     async def click(user: SlackUser, who: str, root: str) -> None:
         if user.http:
@@ -85,16 +111,20 @@ STIMULI: dict[str, Stimulus] = {
     "on_channel_created": _channel_created,
     "on_rerun": _click(RERUN_ACTION),
     "on_details": _click(DETAILS_ACTION),
+    "on_file_share": _upload(dm=True),
 }
+# More ways into a listener: a mention that shares an archive is an upload too.
+ENTRIES: dict[str, Stimulus] = {**STIMULI, "on_mention+archive": _upload(dm=False)}
 RESTRICTED = Permissions(restricted_commands={c: ["S0ONCALL"] for c in
                                               ("trust", "digest", "why-local-only")})
 DENIALS = {
     "user-group": (RESTRICTED, "restricted to members of <!subteam^S0ONCALL>"),
-    "channel": (Permissions(channels={"C0GENERAL": ["help"]}), "not enabled in this channel"),
+    "channel": (Permissions(channels={c: ["help"] for c in ("C0GENERAL", "D0BOB", "D0ALICE")}),
+                "not enabled in this channel"),
     "rate-limit": (Permissions(diagnoses_per_user_per_minute=1), "diagnoses in the last minute"),
 }
 # A channel that did not exist cannot be listed under permissions.channels: nothing to refuse.
-CASES = [(entry, denial) for entry in STIMULI for denial in DENIALS
+CASES = [(entry, denial) for entry in ENTRIES for denial in DENIALS
          if not (entry == "on_channel_created" and denial == "channel")]
 
 
@@ -136,7 +166,7 @@ async def test_a_refused_user_gets_a_notice_and_no_report_from_any_entry_point(
             await user.settled()
         root = await _root_with_buttons(user)
         before, posted = len(user.slack.api.calls()), len(_bot_messages(user))
-        await STIMULI[entry](user, BOB, root)
+        await ENTRIES[entry](user, BOB, root)
         await user.settled()
         assert [c.method for c in _work(user, before)] == [], "work done for a refused user"
         assert not user.slack.api.files()
@@ -150,14 +180,14 @@ async def test_a_refused_user_gets_a_notice_and_no_report_from_any_entry_point(
 
 
 @TRANSPORTS
-@pytest.mark.parametrize("entry", sorted(STIMULI))
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
 async def test_an_admitted_user_gets_the_answer_from_every_entry_point(transport, entry):
     """The control: the same stimulus from a member of the group is answered, so the refusals
     above come from the gate, not from a stimulus that never reached the listener."""
     async with _bot(transport, RESTRICTED) as user:
         root = await _root_with_buttons(user)
         before = len(user.slack.api.calls())
-        await STIMULI[entry](user, ALICE, root)
+        await ENTRIES[entry](user, ALICE, root)
         await user.settled()
         methods = {c.method for c in _work(user, before)}
         assert not user.slack.api.ephemerals(user=ALICE)

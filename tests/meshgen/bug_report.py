@@ -93,13 +93,19 @@ def render_bug_report(mesh: Mesh, version: str = "1.30.0", *, full_secrets: bool
     return out
 
 
-def write_archive(members: dict[str, bytes], path: Path, mtime: float = 0.0) -> Path:
+def archive_bytes(members: dict[str, bytes], mtime: float = 0.0) -> bytes:
     """A `.tar.gz` as archive/archive.go writes one: regular files only, mode 0644."""
-    with tarfile.open(path, "w:gz") as tar:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, mtime
             tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def write_archive(members: dict[str, bytes], path: Path, mtime: float = 0.0) -> Path:
+    path.write_bytes(archive_bytes(members, mtime))
     return path
 
 

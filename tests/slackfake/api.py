@@ -1,7 +1,8 @@
 """FakeSlackAPI: the Slack Web API on 127.0.0.1 (aiohttp), contract §5 and §10.1.
 
 Routes: `/{method}` (and `/api/{method}`), `/_upload/{file_id}` (files.getUploadURLExternal's
-upload_url; keeps the bytes) and `/_response/{id}` (response_url webhooks: 5 uses, 30 min).
+upload_url; keeps the bytes), `/_response/{id}` (response_url webhooks: 5 uses, 30 min) and
+`/_files/{id}/{name}` (url_private of files people share, see files.py).
 Point a client at it with `AsyncWebClient(token=..., base_url=api.url + "/")`.
 """
 
@@ -18,6 +19,7 @@ from .blockkit import DEFAULT_TEXT_BUDGET
 from .clock import SystemClock
 from .content import ApiError
 from .faults import Delay, Failure, FaultPlan
+from .files import download, sign_in
 from .methods import METHOD_SCOPES, Methods, missing_scope
 from .ratelimit import TokenBucket
 from .responses import deliver
@@ -60,6 +62,8 @@ class FakeSlackAPI:
         app = web.Application()
         app.router.add_route("*", "/_upload/{file_id}", self._upload)
         app.router.add_route("*", "/_response/{rid}", self._response)
+        app.router.add_route("GET", "/_files/{file_id}/{name}", self._download)
+        app.router.add_route("GET", "/_signin", sign_in)
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_route("*", "/{method}", self._dispatch)
         self._server = LocalServer(app)
@@ -256,6 +260,9 @@ class FakeSlackAPI:
                                token=None, status=status, http_method=request.method,
                                response={"ok": status == 200, "body": text}))
         return web.Response(status=status, text=text, content_type="text/plain")
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        return await download(self, request)
 
     async def _response(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from .blockkit import DEFAULT_TEXT_BUDGET, validate_view
 from .content import ApiError, read_content, truthy
+from .files import files_info
 from .ratelimit import TokenBucket
 from .state import Channel, Ephemeral, Message, SlackState, UploadedFile, View
 
@@ -24,6 +25,7 @@ METHOD_SCOPES = {
     "conversations.members": "channels:read", "users.info": "users:read",
     "usergroups.users.list": "usergroups:read", "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write", "reactions.add": "reactions:write",
+    "files.info": "files:read",
 }
 
 
@@ -54,6 +56,7 @@ class Methods:
             "views.open": self.views_open,
             "views.update": self.views_update,
             "reactions.add": self.reactions_add,
+            "files.info": lambda args: files_info(self.state, self._base_url(), args),
         }
 
     # ---- shared checks

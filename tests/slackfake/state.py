@@ -20,7 +20,8 @@ TRIGGER_ID_TTL = 3.0
 
 DEFAULT_SCOPES = frozenset({
     "app_mentions:read", "channels:read", "channels:join", "chat:write", "commands",
-    "files:write", "groups:read", "reactions:write", "usergroups:read", "users:read",
+    "files:read", "files:write", "groups:read", "im:history", "reactions:write",
+    "usergroups:read", "users:read",
 })
 
 
@@ -285,6 +286,7 @@ class SlackState:
         self.deleted: list[Message] = []
         self._ephemerals: list[Ephemeral] = []
         self._files: dict[str, UploadedFile] = {}
+        self.shared_files: dict[str, Any] = {}  # files people shared (files.SharedFile)
         self._calls: list[Call] = []
         self.response_urls: dict[str, ResponseUrl] = {}
         self.trigger_ids: dict[str, float | None] = {}  # id -> issued at (None once used)
