@@ -22,7 +22,8 @@ Read from istio/istio `tools/bug-report/pkg` at the release tags 1.22.0 to 1.30.
   to `k8s-cluster-resources`, and Endpoints and Event objects are no longer captured.
 - `common/common.go`: istiod's debug endpoints are written as `istio/<ns>/<pod>/debug/<name>`
   (the body of `pilot-discovery request GET debug/<name>` inside istiod: the raw body and a
-  newline); `debug/ambientz` from 1.24, `debug/krtz` from 1.25. A proxy's Envoy admin answers
+  newline), and `istio/<ns>/<pod>/metrics` its Prometheus text; `debug/ambientz` from 1.24,
+  `debug/krtz` from 1.25. A proxy's Envoy admin answers
   are `proxies/<ns>/<pod>/<url>`, the config dump literally `config_dump?include_eds`; a
   ztunnel's is `proxies/<ns>/<pod>/config_dump`.
 - Logs: `istio/<ns>/<pod>/discovery.log`, `proxies/<ns>/<pod>/istio-proxy.log`,
@@ -81,6 +82,7 @@ class Part(Enum):
     CONTEXT = "context"              # cluster/cluster-context
     ISTIOD_DEBUG = "istiod-debug"    # istio/<ns>/<pod>/debug/<endpoint>
     ISTIOD_LOG = "istiod-log"        # istio/<ns>/<pod>/discovery.log
+    ISTIOD_METRICS = "istiod-metrics"  # istio/<ns>/<pod>/metrics: GET :15014/metrics
     PROXY_DUMP = "proxy-dump"        # proxies/<ns>/<pod>/config_dump?include_eds
     ZTUNNEL_DUMP = "ztunnel-dump"    # proxies/<ns>/<pod>/config_dump
     PROXY_LOG = "proxy-log"          # proxies/<ns>/<pod>/istio-proxy.log
@@ -145,7 +147,9 @@ def _istiod_file(parts: tuple[str, ...]) -> Entry:
         return Entry(Part.ISTIOD_LOG, ns, pod)
     if len(rest) == 2 and rest[0] == "debug" and _DEBUG.fullmatch(rest[1]):
         return Entry(Part.ISTIOD_DEBUG, ns, pod, rest[1])
-    return Entry(Part.KNOWN if rest in (("metrics",),) else Part.UNKNOWN)
+    if rest == ("metrics",):
+        return Entry(Part.ISTIOD_METRICS, ns, pod)
+    return Entry(Part.UNKNOWN)
 
 
 def _proxy_file(parts: tuple[str, ...]) -> Entry:

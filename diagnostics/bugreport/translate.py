@@ -309,6 +309,10 @@ class _Cluster:
                 self.notes.append(f"{file.path}: not JSON (istiod did not answer it)")
                 continue
             self._write(f"istiod/{entry.pod}/{entry.name}.json", json.dumps(redact_debug(body)))
+        for file, entry in self.of(Part.ISTIOD_METRICS):
+            data = bfiles.read_head(file, MAX_FILE_BYTES) if self._named(entry) else None
+            if data:
+                self._write(f"istiod/{entry.pod}/metrics.txt", redact_text(_text(data)))
 
     def _proxies(self) -> None:
         for part, target in ((Part.PROXY_DUMP, "proxies/{ns}/{pod}/config_dump.json"),

@@ -12,7 +12,7 @@ own, from the source):
   `cluster/k8s-cluster-resources`), `cluster/crs`, `cluster/nodes`, `cluster/pods` (the Istio
   namespace), `cluster/secrets` (the names table, or every value with `full_secrets`),
   `cluster/events` (the table);
-- `istio/<ns>/<istiod>/debug/<endpoint>` (body and newline) and `discovery.log`;
+- `istio/<ns>/<istiod>/debug/<endpoint>` (body and newline), `metrics` and `discovery.log`;
 - `proxies/<ns>/<pod>/config_dump?include_eds` (the sidecar's own Envoy admin, snake_case, the
   same configuration istiod's dump for the proxy holds) and `istio-proxy.log`.
 
@@ -241,6 +241,8 @@ class _Cluster:
             for name in self.layout.debug_endpoints:
                 if name in MODELLED_DEBUG and f"{name}.json" in bodies:
                     out[f"{base}/debug/{name}"] = bodies[f"{name}.json"].rstrip("\n") + "\n"
+            if "metrics.txt" in bodies:
+                out[f"{base}/metrics"] = bodies["metrics.txt"]
             log = _joined(logs, f"istio-system/{replica}/discovery")
             if log:
                 out[f"{base}/discovery.log"] = log
