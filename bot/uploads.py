@@ -47,6 +47,7 @@ from handlers.run import Answerer
 log = logs.get("meshbot.uploads")
 audit = logs.get("meshbot.audit")
 MAX_FILES = 8  # archives in one message (one per cluster)
+MAX_CONCURRENT = 2  # uploads read at once: each may unpack and translate up to the limits
 DEFAULT_COMMAND = "digest"  # an archive shared without a command: the mesh's health
 DOWNLOAD_TIMEOUT = 120.0
 SLACK_FILE_HOST = ("https", "files.slack.com")
@@ -100,6 +101,7 @@ class Uploads:
         self.timeout, self.overall_timeout, self.root = timeout, overall_timeout, root
         api = urlsplit(api_base_url or "https://slack.com/api/")
         self.hosts = {SLACK_FILE_HOST, (api.scheme, api.hostname)}
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
 
     async def answer(self, ask: Any, request: Request) -> None:
         """Diagnose the uploaded archives and answer in the file's thread."""
@@ -108,16 +110,17 @@ class Uploads:
             await self._refuse(ask, request, "meshbot is set not to read uploaded archives "
                                "(uploads.enabled: false in its config)")
             return
-        folder = Path(tempfile.mkdtemp(prefix="meshbot-upload-", dir=self.root))
-        try:
+        async with self._slots:
+            folder = Path(tempfile.mkdtemp(prefix="meshbot-upload-", dir=self.root))
             try:
-                snapshot = await self._read(ask.files, folder)
-            except UploadError as exc:
-                await self._refuse(ask, request, str(exc))
-                return
-            await self._diagnose(ask, request, snapshot, started)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
+                try:
+                    snapshot = await self._read(ask.files, folder)
+                except UploadError as exc:
+                    await self._refuse(ask, request, str(exc))
+                    return
+                await self._diagnose(ask, request, snapshot, started)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def _refuse(self, ask: Any, request: Request, why: str) -> None:
         await self.poster.ephemeral(ask.channel, ask.user, f":warning: {why}", ask.thread_ts)

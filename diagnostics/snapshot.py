@@ -371,16 +371,16 @@ def merge(snapshots: list[Snapshot]) -> Snapshot:
     clusters: dict[str, ClusterSnapshot] = {}
     reports: dict[str, dict[str, Any]] = {}
     for snap in snapshots:
-        for name, cs in snap.clusters.items():
+        for key, cs in snap.clusters.items():
+            name = key
             if name in clusters:
                 if cs.id_origin is not None:
-                    raise SnapshotError(f"cluster {name} is in {clusters[name].root.parents[1]} "
-                                        f"and in {snap.path}: give each cluster once", snap.path)
-                name = _free_name(name, clusters)
-                cs.name = name
+                    raise SnapshotError(f"cluster {name} is in more than one of the snapshots "
+                                        "given: give each cluster once", snap.path)
+                name = cs.name = _free_name(name, clusters)
             clusters[name] = cs
-            if cs.name in snap.bug_reports or name in snap.bug_reports:
-                reports[name] = snap.bug_reports.get(name) or snap.bug_reports[cs.name]
+            if key in snap.bug_reports:
+                reports[name] = snap.bug_reports[key]
     times = [s.captured_at for s in snapshots if s.captured_at]
     return Snapshot(path=snapshots[0].path, captured_at=max(times) if times else None,
                     clusters=clusters, sources=tuple(p for s in snapshots for p in s.sources),
@@ -461,8 +461,7 @@ def _checked_members(tar: tarfile.TarFile, archive: Path, limits: ArchiveLimits
     for member in tar:
         members.append(member)
         total += member.size
-        problem = member_problem(member.name, _LINK_OR_DEVICE.get(member.type)) \
-            or member_problem(member.name)
+        problem = member_problem(member.name, _LINK_OR_DEVICE.get(member.type))
         if problem:
             raise SnapshotError(f"archive {problem}", archive)
         if len(members) > limits.members:
@@ -499,7 +498,7 @@ def _unpack(archive: Path, limits: ArchiveLimits, workdir: Path | None = None) -
             members = _checked_members(tar, archive, limits)
             names = [m.name for m in members if m.isfile()]
             if not _meshbot_layout(names) and translate.roots(names):
-                return translate.from_tar(tar, members, archive, tmp, limits)
+                return translate.from_tar(tar, members, archive, tmp)
             tar.extractall(tmp, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise SnapshotError(f"cannot extract archive: {exc}", archive) from None
@@ -524,7 +523,7 @@ def _bug_report_folder(folder: Path, limits: ArchiveLimits, workdir: Path | None
     """An unpacked istioctl bug-report, translated; None for anything else."""
     from diagnostics.bugreport import translate
 
-    if (folder / "clusters").is_dir():
+    if (folder / "clusters").is_dir() or not translate.looks_like(folder):
         return None
     return translate.from_folder(folder, lambda: private_folder(workdir, "meshbot-bugreport-"),
                                  limits)

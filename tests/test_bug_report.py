@@ -145,6 +145,15 @@ async def test_cluster_ids_come_from_what_the_archive_holds_not_its_context(demo
                and c["context"] == "kubernetes-admin@kubernetes" for c in clusters)
 
 
+def test_one_cluster_given_twice_is_refused_but_clashing_contexts_are_not(demo_mesh, tmp_path):
+    with pytest.raises(SnapshotError, match="cluster cluster1 is in more than one of the "
+                                            "snapshots given"):
+        Snapshot.open_many([REPO / "examples" / "demo-mesh"] * 2)
+    paths = write_archives(demo_mesh, tmp_path, NEW, contexts={"cluster1": "prod"})
+    twice = Snapshot.open_many([paths[0], paths[0]])  # two archives of one context: the ids
+    assert twice.cluster_names == ["prod", "prod-2"]  # decide (here: a collision finding)
+
+
 async def test_a_remote_cluster_without_istiod_is_named_by_its_injector_values(tmp_path):
     """primary-remote: cluster2 runs no istiod; its id is the clusterName the injector writes
     into its proxies, and its client's view is the proxy's own config dump."""

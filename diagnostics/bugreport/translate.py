@@ -56,10 +56,22 @@ def roots(paths: list[str]) -> list[str]:
     return sorted({r for r in (root_of(bfiles.normalized(p)) for p in paths) if r is not None})
 
 
-def from_tar(tar: tarfile.TarFile, members: list[tarfile.TarInfo], archive: Path, out: Path,
-             limits: ArchiveLimits) -> Path:
+def from_tar(tar: tarfile.TarFile, members: list[tarfile.TarInfo], archive: Path,
+             out: Path) -> Path:
     """Translate the bug-report(s) in an already checked archive into `out`."""
     return translate(bfiles.tar_files(tar, members), out, archive.name)
+
+
+def looks_like(folder: Path) -> bool:
+    """Whether `folder` holds a bug-report root near its top (`cluster/cluster-context` in it,
+    in `bug-report/`, or one level further down): checked before walking a whole folder, so a
+    wrong path is told so instead of being walked."""
+    for depth in ("", "*/", "*/*/"):
+        for cluster in folder.glob(f"{depth}cluster"):
+            if cluster.is_dir() and not cluster.is_symlink() and \
+                    any((cluster / n).is_file() for n in ("cluster-context", "pods")):
+                return True
+    return False
 
 
 def from_folder(folder: Path, make_out: Callable[[], Path], limits: ArchiveLimits) -> Path | None:
