@@ -4,7 +4,9 @@ tests/test_bug_report_parity.py runs a selection on each commit; this runs all o
 layouts of several istioctl versions (1.22: combined resources; 1.24: +ambientz; 1.25: +krtz;
 1.30: split resources, no Endpoints or Event objects) and prints, per version, how many
 diagnoses match the snapshot's (verdict and findings) and every difference, with or without
-`--full-secrets`, plus the time a translation takes.
+`--full-secrets`, plus the time a translation takes. Expected differences: findings that rest
+on what only meshbot's capture holds (application logs, a snapshot folder's name, istiod
+refusing meshbot's own debug requests).
 
     .venv/bin/python bench/bug_report_parity.py [--versions 1.22.0 1.30.0] [--no-secrets]
 """
