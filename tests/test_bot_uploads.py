@@ -57,13 +57,18 @@ async def _bot(transport: str, tmp_path: Path, config: Config | None = None,
 
 async def _share(user: SlackUser, text: str, files: list[tuple[str, bytes]],
                  channel: str = "C0GENERAL", who: str = "U0ALICE") -> str:
-    """`who` shares `files` with `text`; returns the ts of the sharing message (the thread)."""
+    """`who` shares `files` with `text`; returns the ts of the sharing message (the thread)
+    once meshbot has answered it (in the thread, or with a notice)."""
     inner, _ = share(user.slack.api, user=who, channel=channel, text=text, files=files)
+    notices = len(user.slack.api.ephemerals(user=who))
     callback = user.slack.socket.payloads.event(inner)
     if user.http:
         assert (await user.http.send(user.http.event_request(callback))).status == 200
     else:
         await user.slack.socket.wait_for_ack(await user.slack.socket.send_event(callback))
+    # Slack has its ack; the listener may still be deduplicating (Redis) before it spawns.
+    await user.slack.api.wait_for(lambda: _replies(user, channel, inner["ts"]) or len(
+        user.slack.api.ephemerals(user=who)) > notices, timeout=30)
     await user.settled()
     return inner["ts"]
 
@@ -182,6 +187,7 @@ async def test_the_bot_token_goes_to_slacks_file_host_only(tmp_path, archives):
                              files=archives[:1])
         files[0].url = "https://files.example.com/steal"
         await user.http.send(user.http.event_request(user.slack.socket.payloads.event(inner)))
+        await user.slack.api.wait_for(lambda: user.slack.api.ephemerals(user="U0ALICE"))
         await user.settled()
         notice = user.slack.api.ephemerals(user="U0ALICE")[0].text
         assert "no download address" in notice and _downloads(user) == []
