@@ -124,8 +124,11 @@ class CheckContext:
             raise UndeclaredInput(f"check {self.spec.name} read undeclared input {inp}")
         self.reads.add(inp)
         fact = self.facts.get((cluster, inp))
-        missing = fact.missing if fact is not None else \
-            Unavailable(cluster, inp.describe(), "not fetched", captured=False)
+        istio = next((c.istio_namespace for c in self.clusters if c.name == cluster),
+                     "istio-system")
+        missing = fact.missing if fact is not None else Unavailable(
+            cluster, inp.describe_in(istio, self.args.get("namespace")), "not fetched",
+            captured=False)
         if missing is not None:
             self.unread.append(missing)
             raise missing

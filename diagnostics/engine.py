@@ -279,7 +279,7 @@ async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: floa
     try:
         if tasks:
             await asyncio.wait(list(tasks.values()), timeout=timeout)
-        return _collect(fetch.info, tasks, timeout, counted)
+        return _collect(fetch.info, tasks, timeout, counted, fetch.args.get("namespace"))
     finally:
         for task in fetch.tasks.values():
             if not task.done():
@@ -289,7 +289,7 @@ async def fetch_cluster(fetch: _ClusterFetch, inputs: list[Input], timeout: floa
 
 
 def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float,
-             counted: set[Input] | None = None
+             counted: set[Input] | None = None, namespace: str | None = None
              ) -> tuple[dict[Input, Fact], list[SourceError]]:
     facts: dict[Input, Fact] = {}
     errors: dict[str, SourceError] = {}  # one line per distinct reason
@@ -308,8 +308,9 @@ def _collect(info: ClusterInfo, tasks: dict[Input, asyncio.Task], timeout: float
             facts[inp] = Fact(task.result())
             continue
         withheld = isinstance(task.exception(), Withheld) if task.done() else False
-        facts[inp] = Fact(missing=Unavailable(info.name, inp.describe(), reason, captured,
-                                              withheld, refused))
+        what = inp.describe_in(info.istio_namespace, namespace)
+        facts[inp] = Fact(missing=Unavailable(info.name, what, reason, captured,
+                                              withheld=withheld, refused=refused))
         if captured and (counted is None or inp in counted):
             errors.setdefault(reason, SourceError(info.name, src, reason))
     return facts, list(errors.values())

@@ -82,7 +82,7 @@ def _value(facts: dict[Input, Fact], inp: Input, unread: list[str]) -> Any:
     if fact is None:
         return None
     if fact.missing is not None:
-        unread.append(f"{inp.describe()}: {fact.missing.reason}")
+        unread.append(f"{fact.missing.what}: {fact.missing.reason}")
         return None
     return fact.value
 
@@ -178,7 +178,8 @@ async def discover_source(source: Any) -> list[ClusterInfo]:
         try:
             return Fact(await source.list(info.key, inp.resource, ns, inp.label_selector))
         except SourceFailure as exc:  # missing evidence, not a failed capture
-            return Fact(missing=Unavailable(info.key, inp.describe(), str(exc)))
+            return Fact(missing=Unavailable(info.key, inp.describe_in(info.istio_namespace, None),
+                                            str(exc)))
 
     async def facts_of(info: ClusterInfo) -> dict[Input, Fact]:
         inputs = [i for i in IDENTITY_INPUTS if isinstance(i, Resources)]

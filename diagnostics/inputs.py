@@ -24,6 +24,11 @@ class Input:
     def describe(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def describe_in(self, istio_namespace: str, target_namespace: str | None) -> str:
+        """What `describe` says, with namespace templates filled in for one cluster and
+        command: a message shown to people never carries `{istio}`."""
+        return self.describe()
+
 
 @dataclass(frozen=True)
 class Resources(Input):
@@ -34,8 +39,20 @@ class Resources(Input):
     label_selector: str | None = None
 
     def describe(self) -> str:
-        where = "all namespaces" if self.namespace == ALL_NAMESPACES else f"namespace {self.namespace}"
+        return self._described(self.namespace)
+
+    def describe_in(self, istio_namespace: str, target_namespace: str | None) -> str:
+        return self._described(self.resolve_namespace(istio_namespace, target_namespace)
+                               or ALL_NAMESPACES)
+
+    def _described(self, namespace: str) -> str:
+        from diagnostics.kinds import kind_by_key
+
+        kind = kind_by_key(self.resource)
         sel = f" -l {self.label_selector}" if self.label_selector else ""
+        if kind is not None and not kind.namespaced:
+            return f"{self.resource}{sel}"
+        where = "all namespaces" if namespace == ALL_NAMESPACES else f"namespace {namespace}"
         return f"{self.resource} in {where}{sel}"
 
     def resolve_namespace(self, istio_namespace: str, target_namespace: str | None) -> str | None:
