@@ -79,6 +79,7 @@ def workload_target(ctx: CheckContext) -> list[Step]:
         findings, evidence, incomplete = _empty_deployments(ctx, cluster, target)
         step = ctx.step(title, cluster, _overview(target) + evidence, findings)
         step.incomplete = incomplete
+        _unready_is_no_pass(step, target)
         steps.append(step)
         found.append(step)
     if not found and (missing or unsure):
@@ -86,6 +87,17 @@ def workload_target(ctx: CheckContext) -> list[Step]:
     elif missing:
         found[0].evidence.append(f"not present in {', '.join(missing)}")
     return steps
+
+
+def _unready_is_no_pass(step: Step, target: Target) -> None:
+    """Pods that are not Ready are the symptom a `check` is often asked about: the step that
+    shows them warns (the following steps look for the cause), it never passes."""
+    pods = target.pods
+    unready = sum(1 for p in pods if not is_ready(p))
+    if step.status == "pass" and unready:
+        step.status = "warn"
+        step.evidence.append(f"{unready} of {len(pods)} pods not Ready: the steps below look "
+                             "for a cause in the mesh")
 
 
 def _absence_unsure(ctx: CheckContext, cluster: str) -> bool:
