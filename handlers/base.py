@@ -50,3 +50,6 @@ class CommandSpec:
     build: Callable[[ParsedArgs], Request | TextReply]
     description: str = ""
     checks: tuple[str, ...] = ()  # the checks it runs, in runbook order (none for help)
+    # The options the command takes (an option's dest -> what it means here, with its real
+    # default); help lists them, and any other option is a usage error.
+    options: dict[str, str] = field(default_factory=dict)

@@ -75,4 +75,7 @@ SPEC = CommandSpec(
               "check ns/sample"),
     build=build,
     checks=tuple(CHECKS),
+    options={"namespace": "the target's namespace (default: default; ns/<name> needs none)",
+             "clusters": "look the target up only in this cluster (default: every cluster "
+                         "where it exists)"},
 )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import textwrap
 
-from handlers import (check, control_plane, digest, proxy_status, remote_clusters, trust,
+from handlers import (check, control_plane, digest, ping, proxy_status, remote_clusters, trust,
                       why_local_only)
 from handlers.base import CommandSpec, Request, TextReply
-from handlers.grammar import (HELP_FLAGS, SHOWN, ParsedArgs, UsageError, shown_word,
-                              split_args, terminal_options_help, tokenize)
+from handlers.grammar import (HELP_FLAGS, HELP_WIDTH, SHOWN, ParsedArgs, UsageError, options_help,
+                              refuse_others, shown_word, split_args, terminal_options_help,
+                              tokenize)
 
 # Commands of contract C1 that a later release adds; asking for one says so plainly.
 PLANNED: dict[str, str] = {}
@@ -36,7 +38,7 @@ HELP = CommandSpec(
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec for spec in (HELP, why_local_only.SPEC, remote_clusters.SPEC,
                                  control_plane.SPEC, trust.SPEC, proxy_status.SPEC, check.SPEC,
-                                 digest.SPEC)}
+                                 digest.SPEC, ping.SPEC)}
 
 
 def unknown_command_message(name: str) -> str:
@@ -70,6 +72,8 @@ def parse(text_or_tokens: str | list[str], *, terminal: bool) -> Request | TextR
         return TextReply("help", command_help(spec, terminal=terminal))
     parsed = split_args([t for t in rest if t not in HELP_FLAGS] if spec is HELP else rest,
                         name, terminal=terminal)
+    if spec is not HELP:
+        refuse_others(parsed, name, spec.options)
     return spec.build(parsed)
 
 
@@ -82,8 +86,11 @@ def usage_text(command: str | None) -> str:
 
 
 def command_help(spec: CommandSpec, *, terminal: bool = False) -> str:
-    lines = [f"{spec.name}: {spec.summary}", f"usage: {spec.usage}", "examples:"]
-    lines += [f"  {e}" for e in spec.examples]
+    """A command's summary, usage, every option it takes with its real default (in a terminal
+    the terminal-only options too), and examples."""
+    lines = textwrap.wrap(f"{spec.name}: {spec.summary}", HELP_WIDTH, subsequent_indent="  ")
+    lines += [f"usage: {spec.usage}", *options_help(spec.options)]
+    lines += ["examples:", *[f"  {e}" for e in spec.examples]]
     if terminal and spec is not HELP:
         lines += ["", *terminal_options_help()]
     return "\n".join(lines)
@@ -92,11 +99,11 @@ def command_help(spec: CommandSpec, *, terminal: bool = False) -> str:
 def overview(*, terminal: bool = False) -> str:
     """Every command with an example; in a terminal, also the terminal-only options."""
     lines = ["commands:"]
-    width = max(len(s.usage) for s in COMMANDS.values())
     for spec in COMMANDS.values():
-        lines.append(f"  {spec.usage.ljust(width)}  {spec.summary}")
-    lines += ["", "common options: -n/--namespace <ns> (default: default), --cluster <name> "
-              "(repeatable), --from <pod>",
+        lines.append(f"  {spec.usage}")
+        lines += textwrap.wrap(spec.summary, HELP_WIDTH, initial_indent=" " * 6,
+                               subsequent_indent=" " * 6)
+    lines += ["", "`help <command>` lists the options a command takes, with their defaults.",
               "examples:"]
     for spec in COMMANDS.values():
         if spec.name != "help":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
-from handlers.options import mesh_wide
+from handlers.options import CLUSTER_VIEW, mesh_wide
 
 NAME = "control-plane"
 CHECKS = [
@@ -32,4 +32,5 @@ SPEC = CommandSpec(
     examples=("control-plane", "control-plane --cluster cluster1"),
     build=build,
     checks=tuple(CHECKS),
+    options={"clusters": CLUSTER_VIEW},
 )

@@ -10,7 +10,7 @@ import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers import control_plane, proxy_status, remote_clusters, trust
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
-from handlers.options import mesh_wide
+from handlers.options import CLUSTER_VIEW, mesh_wide
 
 NAME = "digest"
 CHECKS = list(dict.fromkeys(control_plane.CHECKS + remote_clusters.CHECKS + trust.CHECKS
@@ -28,4 +28,5 @@ SPEC = CommandSpec(
     examples=("digest",),
     build=build,
     checks=tuple(CHECKS),
+    options={"clusters": CLUSTER_VIEW},
 )

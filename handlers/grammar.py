@@ -12,6 +12,7 @@ trailing newline), and a message quotes at most a short prefix of what was typed
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 from diagnostics.names import is_cluster, is_label, is_object_name, is_service
@@ -60,9 +61,10 @@ class Option:
 HELP_FLAGS = ("-h", "--help")
 OUTPUTS = ("text", "json", "slack")
 COMMON_OPTIONS = (
-    Option(("-n", "--namespace"), "namespace"),
-    Option(("--cluster",), "clusters", repeatable=True),
-    Option(("--from",), "from"),
+    Option(("-n", "--namespace"), "namespace", metavar="namespace"),
+    Option(("-A", "--all-namespaces"), "all_namespaces", takes_value=False),
+    Option(("--cluster",), "clusters", repeatable=True, metavar="name"),
+    Option(("--from",), "from", metavar="pod"),
 )
 TERMINAL_OPTIONS = (
     Option(("--snapshot",), "snapshot", repeatable=True, terminal_only=True, metavar="path",
@@ -76,21 +78,47 @@ TERMINAL_OPTIONS = (
            help="meshbot config file (default: $MESHBOT_CONFIG)"),
     Option(("--output", "-o"), "output", terminal_only=True, choices=OUTPUTS,
            help="report format (default: text)"),
+    Option(("-v", "--verbose"), "verbose", takes_value=False, terminal_only=True,
+           help="text: the evidence of every step, not only of those that need attention"),
+    Option(("--no-color",), "no_color", takes_value=False, terminal_only=True,
+           help="no colours (default: colours on a terminal unless NO_COLOR is set)"),
     Option(("--no-cache",), "no_cache", takes_value=False, terminal_only=True,
            help="diagnose afresh instead of reusing a cached report"),
     Option(("--timeout",), "timeout", terminal_only=True, metavar="seconds",
            help="deadline for each cluster's reads (default: 10, or the config's)"),
 )
+OPTIONS = {opt.dest: opt for opt in COMMON_OPTIONS + TERMINAL_OPTIONS}
+_FLAGS = {flag: opt for opt in COMMON_OPTIONS + TERMINAL_OPTIONS for flag in opt.flags}
+
+
+HELP_WIDTH = 80
+
+
+def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    """Two columns, the second wrapped to HELP_WIDTH under itself."""
+    width = max(len(usage) for usage, _ in rows)
+    out = []
+    for usage, text in rows:
+        lines = textwrap.wrap(text, max(30, HELP_WIDTH - width - 4), break_on_hyphens=False) \
+            or [""]
+        out.append(f"  {usage.ljust(width)}  {lines[0]}".rstrip())
+        out += [" " * (width + 4) + line for line in lines[1:]]
+    return out
+
+
+def options_help(options: dict[str, str]) -> list[str]:
+    """The "options:" lines of a command's help: each option it takes with what it means
+    there and its real default (`options` maps an option's dest to that text)."""
+    rows = [(OPTIONS[dest].usage(), text + (" (repeatable)" if OPTIONS[dest].repeatable else ""))
+            for dest, text in options.items()]
+    return ["options:", *_rows(rows)] if rows else []
 
 
 def terminal_options_help() -> list[str]:
     """The "terminal options" lines of `meshbot mesh help`, from the options parsed above."""
-    width = max(len(opt.usage()) for opt in TERMINAL_OPTIONS)
-    lines = ["terminal options:"]
-    for opt in TERMINAL_OPTIONS:
-        text = opt.help + (" (repeatable)" if opt.repeatable else "")
-        lines.append(f"  {opt.usage().ljust(width)}  {text}".rstrip())
-    return lines
+    return ["terminal options:", *_rows([(opt.usage(), opt.help + (" (repeatable)" if
+                                                                     opt.repeatable else ""))
+                                         for opt in TERMINAL_OPTIONS])]
 
 
 @dataclass
@@ -150,9 +178,29 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def _expand(token: str) -> list[tuple[str, str | None]]:
+    """One command-line word as (flag, inline value) pairs, the way kubectl reads flags:
+    `--namespace=sample`, `-n=sample`, `-nsample`, `-ojson`, and short flags without values
+    run together (`-Av`). A word that is not a known flag comes back as it is."""
+    flag, eq, inline = token.partition("=")
+    if flag in _FLAGS or token.startswith("--"):
+        return [(flag, inline if eq else None)]
+    pairs: list[tuple[str, str | None]] = []
+    rest = token[1:]
+    while rest:
+        opt = _FLAGS.get("-" + rest[0])
+        if opt is None:
+            return [(token, None)] if not pairs else pairs + [("-" + rest, None)]
+        if opt.takes_value:
+            value = rest[1:].removeprefix("=")
+            return pairs + [("-" + rest[0], value if value else None)]
+        pairs.append(("-" + rest[0], None))
+        rest = rest[1:]
+    return pairs
+
+
 def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs:
     """Separate options from positionals; unknown options and missing values are usage errors."""
-    table = {flag: opt for opt in COMMON_OPTIONS + TERMINAL_OPTIONS for flag in opt.flags}
     parsed = ParsedArgs(terminal=terminal)
     i = 0
     while i < len(tokens):
@@ -161,31 +209,45 @@ def split_args(tokens: list[str], command: str, *, terminal: bool) -> ParsedArgs
         if not token.startswith("-") or token == "-":
             parsed.positionals.append(token)
             continue
-        flag, _, inline = token.partition("=")
-        opt = table.get(flag)
-        if opt is None:
-            raise UsageError(f"unknown option {shown_word(flag)}", command)
-        if opt.terminal_only and not terminal:
-            raise UsageError(f"{flag} only works in a terminal (meshbot mesh ...)", command)
-        if not opt.takes_value:
-            parsed.options[opt.dest] = True
-            continue
-        if inline:
-            value = inline
-        elif i < len(tokens):
-            value, i = tokens[i], i + 1
-        else:
-            raise UsageError(f"{flag} needs a value", command)
-        if opt.choices and value not in opt.choices:  # the value is not quoted back
-            raise UsageError(f"{flag} must be one of {', '.join(opt.choices)}", command)
-        if opt.repeatable:
-            parsed.options.setdefault(opt.dest, [])
-            parsed.options[opt.dest].append(value)  # type: ignore[union-attr]
-        elif opt.dest in parsed.options:
-            raise UsageError(f"{flag} given twice", command)
-        else:
-            parsed.options[opt.dest] = value
+        for flag, inline in _expand(token):
+            opt = _FLAGS.get(flag)
+            if opt is None:
+                raise UsageError(f"unknown option {shown_word(flag)}", command)
+            if opt.terminal_only and not terminal:
+                raise UsageError(f"{flag} only works in a terminal (meshbot mesh ...)", command)
+            if not opt.takes_value:
+                if inline is not None:
+                    raise UsageError(f"{flag} takes no value", command)
+                parsed.options[opt.dest] = True
+                continue
+            if inline is not None and inline == "":
+                raise UsageError(f"{flag} needs a value", command)
+            if inline is None:
+                if i >= len(tokens):
+                    raise UsageError(f"{flag} needs a value", command)
+                inline, i = tokens[i], i + 1
+            _store(parsed, opt, flag, inline, command)
     return parsed
+
+
+def _store(parsed: ParsedArgs, opt: Option, flag: str, value: str, command: str) -> None:
+    if opt.choices and value not in opt.choices:  # the value is not quoted back
+        raise UsageError(f"{flag} must be one of {', '.join(opt.choices)}", command)
+    if opt.repeatable:
+        parsed.options.setdefault(opt.dest, [])
+        parsed.options[opt.dest].append(value)  # type: ignore[union-attr]
+    elif opt.dest in parsed.options:
+        raise UsageError(f"{flag} given twice", command)
+    else:
+        parsed.options[opt.dest] = value
+
+
+def refuse_others(parsed: ParsedArgs, command: str, takes: dict[str, str]) -> None:
+    """Options the command does not take are a usage error, never silently ignored."""
+    for dest in parsed.options:
+        opt = OPTIONS[dest]
+        if not opt.terminal_only and dest not in takes:
+            raise UsageError(f"{command} does not take {'/'.join(opt.flags)}", command)
 
 
 def validate_namespace(value: str, command: str | None = None) -> str:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.base import Request
-from handlers.grammar import ParsedArgs, UsageError, validate_cluster, validate_namespace
+from handlers.grammar import (TERMINAL_OPTIONS, ParsedArgs, UsageError, validate_cluster,
+                              validate_namespace)
 
-TERMINAL_KEYS = ("snapshot", "kubeconfig", "contexts", "config", "output", "no_cache", "timeout")
+TERMINAL_KEYS = tuple(opt.dest for opt in TERMINAL_OPTIONS)
+
+# What `--cluster` means for the commands over the whole mesh (help texts with real defaults).
+CLUSTER_VIEW = ("examine only this cluster's view; every cluster is still read, because each "
+                "is judged with its peers (default: every cluster)")
 
 
 def namespace_arg(parsed: ParsedArgs, command: str) -> str:

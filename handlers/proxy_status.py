@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
-from handlers.grammar import ParsedArgs
+from handlers.grammar import ParsedArgs, UsageError
 from handlers.options import mesh_wide
 
 NAME = "proxy-status"
 CHECKS = [
+    "namespace-presence",  # -n <ns>: the namespace exists somewhere (else namespace-not-found)
     "proxy-sync",       # per proxy and type: SYNCED / STALE / NOT SENT / ERROR
     "proxy-connected",  # running sidecars no istiod lists
     "proxy-versions",   # proxy vs istiod minor versions
@@ -22,14 +23,21 @@ CHECKS = [
 
 
 def build(parsed: ParsedArgs) -> Request:
+    if parsed.options.pop("all_namespaces", False) and "namespace" in parsed.options:
+        raise UsageError("-A/--all-namespaces and -n/--namespace exclude each other", NAME)
     return mesh_wide(parsed, NAME, CHECKS, namespace=True, hint="use -n <namespace> to narrow")
 
 
 SPEC = CommandSpec(
     name=NAME,
     summary="proxies not in sync (STALE / NOT SENT / errors), disconnected sidecars, version skew",
-    usage="proxy-status [-n <namespace>] [--cluster <name>]...",
+    usage="proxy-status [-n <namespace> | -A] [--cluster <name>]...",
     examples=("proxy-status", "proxy-status -n sample --cluster cluster1"),
     build=build,
     checks=tuple(CHECKS),
+    options={"namespace": "examine only this namespace's proxies (default: every namespace)",
+             "all_namespaces": "examine every namespace (the default)",
+             "clusters": "examine only the proxies of this cluster; every cluster is still "
+                         "read, since a primary's istiod lists its remotes' proxies (default: "
+                         "every cluster)"},
 )

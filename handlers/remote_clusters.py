@@ -12,7 +12,7 @@ from __future__ import annotations
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
-from handlers.options import mesh_wide
+from handlers.options import CLUSTER_VIEW, mesh_wide
 
 NAME = "remote-clusters"
 CHECKS = [
@@ -34,4 +34,5 @@ SPEC = CommandSpec(
     examples=("remote-clusters", "remote-clusters --cluster cluster1"),
     build=build,
     checks=tuple(CHECKS),
+    options={"clusters": CLUSTER_VIEW},
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
-from handlers.options import mesh_wide
+from handlers.options import CLUSTER_VIEW, mesh_wide
 
 NAME = "trust"
 # 0. the clusters read and those the mesh names but not read; then roots and trust domains
@@ -23,4 +23,5 @@ SPEC = CommandSpec(
     examples=("trust",),
     build=build,
     checks=tuple(CHECKS),
+    options={"clusters": CLUSTER_VIEW},
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
-from handlers.grammar import ParsedArgs, UsageError, validate_object_name, validate_service
+from handlers.grammar import (ParsedArgs, UsageError, shown, validate_namespace,
+                              validate_object_name, validate_service)
 from handlers.options import namespace_arg, request
 
 NAME = "why-local-only"
@@ -40,11 +41,41 @@ CHECKS = [
 ]
 
 
+SERVICE_KINDS = ("svc", "service", "services")
+
+
+def service_and_namespace(word: str, given: str | None) -> tuple[str, str | None]:
+    """The service and, when the word says it, its namespace: `helloworld`,
+    `helloworld.sample` (also `.svc` and `.svc.cluster.local` after it), `sample/helloworld`,
+    or kubectl's `svc/helloworld`. A Service name has no dot, so the forms cannot be confused;
+    a namespace in the word that differs from `-n` is a usage error."""
+    namespace = None
+    kind, slash, name = word.partition("/")
+    if slash and kind in SERVICE_KINDS:
+        word = name
+    elif slash:
+        namespace, word = validate_namespace(kind, NAME), name
+    elif "." in word:
+        word, _, rest = word.partition(".")
+        namespace, _, domain = rest.partition(".")
+        if domain and not (domain == "svc" or domain.startswith("svc.")):
+            raise UsageError(f"{shown(word + '.' + rest)} is not <service>.<namespace>"
+                             "[.svc[.<cluster domain>]]", NAME)
+        validate_namespace(namespace, NAME)
+    if namespace and given and given != namespace:
+        raise UsageError(f"the service is given in namespace {namespace} and -n says "
+                         f"{shown(given)}", NAME)
+    return validate_service(word, NAME), namespace
+
+
 def build(parsed: ParsedArgs) -> Request:
     if len(parsed.positionals) != 1:
         raise UsageError("give exactly one service name", NAME)
-    args = {"service": validate_service(parsed.positionals[0], NAME),
-            "namespace": namespace_arg(parsed, NAME)}
+    given = parsed.options.get("namespace")
+    service, namespace = service_and_namespace(parsed.positionals[0],
+                                               str(given) if given is not None else None)
+    args = {"service": service,
+            "namespace": namespace or namespace_arg(parsed, NAME)}
     if "from" in parsed.options:
         args["from"] = validate_object_name(str(parsed.options["from"]), NAME)
     req = request(NAME, args, list(CHECKS), parsed)
@@ -57,7 +88,16 @@ SPEC = CommandSpec(
     summary="why calls to a multicluster service reach only the local cluster's instances",
     usage="why-local-only <service> [-n <namespace>] [--cluster <name>]... [--from <pod>]",
     examples=("why-local-only helloworld -n sample",
+              "why-local-only helloworld.sample",
               "why-local-only helloworld -n sample --from sleep-7656cf8794-8fhdk"),
     build=build,
     checks=tuple(CHECKS),
+    options={"namespace": "the service's namespace (default: default; "
+                          "<service>.<namespace> or <namespace>/<service> say it too)",
+             "clusters": "examine only the clients of this cluster; every cluster is still "
+                         "read, since the service's endpoints everywhere count (default: "
+                         "every cluster)",
+             "from": "the client pod whose view is examined (default: per cluster, the first "
+                     "Ready, sidecar-injected pod of the namespace that the service does not "
+                     "select)"},
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tests.meshgen.model import Mesh, default_mesh, sleep
 from tests.meshgen.scenarios import Expected, scenario
-from tests.meshgen.scenarios_workloads import _check
+from tests.meshgen.scenarios_workloads import _check, _proxy_status
 from tests.meshgen.workload_knobs import WorkloadKnobs
 
 
@@ -66,3 +66,18 @@ def client_fallback() -> tuple[Mesh, Expected]:
         "no istiod lists, so istiod has no config for it: meshbot reads the next client "
         "(sleep) instead, says so, and sees both clusters' endpoints: healthy, not "
         "inconclusive.", "healthy", [])
+
+
+@scenario("proxy-status-namespace-not-found")
+def proxy_status_namespace_not_found() -> tuple[Mesh, Expected]:
+    return default_mesh(), _proxy_status(
+        "proxy-status -n sampel: no cluster has that namespace, so there is no proxy to list; "
+        "a finding naming sample, not an empty healthy answer.", "problem",
+        ["namespace-not-found"], args=["-n", "sampel"])
+
+
+@scenario("ping")
+def ping() -> tuple[Mesh, Expected]:
+    return default_mesh(), Expected(
+        "Both clusters list their namespaces: meshbot can read every cluster.", "healthy", [],
+        command="ping", args=[])
