@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.blocks import thread  # noqa: E402
+from bot.answer_blocks import thread  # noqa: E402
 from diagnostics.config import Config  # noqa: E402
 from diagnostics.sources.factory import live_source  # noqa: E402
 from handlers.commands import parse  # noqa: E402

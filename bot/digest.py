@@ -19,11 +19,12 @@ from datetime import datetime
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
 from bot import logs
+from bot.answer_blocks import findings_digest, problems_message
 from bot.blocks import (DETAILS_ACTION, RERUN_ACTION, STATUS_EMOJI, VERDICT_EMOJI, SlackMessage,
-                        fit_text, section, escape, findings_digest, step_groups, step_message,
-                        text_message)
+                        escape, fit_text, section, text_message)
 from bot.poster import Poster
 from diagnostics.model import Report
+from diagnostics.render.steps import runbook_steps
 from diagnostics.store.base import KEY_PREFIX, Store, StoreError
 from handlers.base import Request
 from handlers.commands import parse
@@ -191,18 +192,14 @@ def root_message(report: Report, summary: Summary, changes: Changes, trigger: st
 
 
 def thread_messages(report: Report, summary: Summary, changes: Changes) -> list[SlackMessage]:
-    """The thread: what changed, the findings, then every step that is not clean."""
+    """The thread: what changed, the findings, then every step that is not clean, in one reply
+    (numbered as `meshbot mesh digest` numbers them)."""
     messages = [text_message("\n".join(changes.lines(summary)))]
     if report.findings:
         messages.append(findings_digest(report))
-    for number, group in enumerate(step_groups(report), 1):
-        steps = [report.steps[i] for i in group]
-        if all(s.status in ("pass", "skip") for s in steps):
-            continue
-        findings = []
-        for i in group:
-            findings += [f for f in report.step_findings(i) if f not in findings]
-        messages.append(step_message(number, steps, findings))
+    notable = [s for s in runbook_steps(report) if s.notable]
+    if notable:
+        messages.append(problems_message(notable))
     return messages
 
 

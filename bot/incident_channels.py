@@ -10,7 +10,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from bot import logs
-from bot.blocks import findings_digest, root_message
+from bot.answer_blocks import findings_digest, root_message
 from bot.poster import Poster
 from handlers.base import Request
 from handlers.commands import parse

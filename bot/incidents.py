@@ -22,7 +22,8 @@ from typing import Callable
 from bot import logs
 from bot.alert_routing import commands_for, route
 from bot.alerts import FIRING, Notification
-from bot.blocks import incident_message, text_message, thread
+from bot.answer_blocks import thread
+from bot.blocks import incident_message, text_message
 from bot.metrics import Metrics
 from bot.poster import Poster
 from diagnostics.config import Incidents as IncidentsConfig

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks import MAX_BLOCKS, MAX_SECTION, findings_digest, thread
+from bot.answer_blocks import details_view, findings_digest, thread
+from bot.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.metrics import Metrics
 from bot.poster import Poster, web_client
 from diagnostics.model import ClusterStatus, RenderedFinding, Report, Step
@@ -36,9 +37,10 @@ def test_huge_reports_stay_within_block_kit_limits_and_spill_into_files():
         assert len(message.blocks) <= MAX_BLOCKS
         for block in message.blocks:
             assert len(block.get("text", {}).get("text", "")) <= MAX_SECTION
+    assert len(messages) == 2  # the root and the one step that needs attention; none passed
     step = messages[1]
     names = [name for name, _ in step.files]
-    assert "step-1-evidence.txt" in names and "step-1-more.txt" in names
+    assert "step-1-evidence.txt" in names and "steps-more.txt" in names
     evidence = dict(step.files)["step-1-evidence.txt"]
     assert evidence.count("\n") == 3000  # the whole evidence, not the cut
 
@@ -49,7 +51,7 @@ def test_findings_of_one_id_are_shown_once_with_one_line_per_further_resource():
         f.commands = ["kubectl get ns shop", f"kubectl rollout restart deployment/w{f.resource}"]
     report = huge_report(findings)
     text = render_text(report)
-    assert text.count("Cause: ") == 1 and "The same in 29 more" in text
+    assert text.count("Cause:") == 1 and "The same in 29 more" in text
     assert all(f"deployment/wr{i}" in text for i in range(30))
     assert text.count("kubectl get ns shop") == 1  # a command all share is shown once
     (step,) = thread(report)[1:]
@@ -59,7 +61,7 @@ def test_findings_of_one_id_are_shown_once_with_one_line_per_further_resource():
     short = all_text(findings_digest(report).blocks)
     assert short.count("sidecar-not-injected") == 1 and "(and 29 more like it)" in short
     two = render_text(huge_report([_finding(i, "root-cert-mismatch") for i in range(2)]))
-    assert two.count("Cause: ") == 2, "two of a kind are both shown in full"
+    assert two.count("Cause:") == 2, "two of a kind are both shown in full"
 
 
 def test_mrkdwn_control_characters_are_escaped():
@@ -77,7 +79,7 @@ async def test_fake_slack_accepts_every_message_of_a_huge_report():
         for message in messages[1:]:
             assert await poster.post("C0GENERAL", message, root)
         assert not [c for c in slack.api.calls("chat.postMessage") if not c.ok]
-        assert {f.filename for f in slack.api.files()} >= {"step-1-evidence.txt", "step-1-more.txt"}
+        assert {f.filename for f in slack.api.files()} >= {"step-1-evidence.txt", "steps-more.txt"}
 
 
 async def test_refused_blocks_degrade_to_text_with_the_content_attached():
@@ -107,8 +109,9 @@ def test_every_message_meshbot_builds_is_within_block_kit_limits_whatever_its_in
     """Extreme inputs for every builder: a command near the length bound, a huge summary,
     markup-heavy and huge alert labels. Nothing Slack would refuse comes out."""
     from bot.alerts import Alert, Notification
+    from bot.answer_blocks import ping_message, root_message
     from bot.blocks import (SlackMessage, failure_message, incident_message, progress_message,
-                            root_message, text_message)
+                            text_message)
 
     command = "why-local-only helloworld -n sample" + " --cluster cluster1" * 200
     amp = "&" * 2990  # escaping makes each & five characters
@@ -122,6 +125,7 @@ def test_every_message_meshbot_builds_is_within_block_kit_limits_whatever_its_in
                 root_message(report, command, "U0ALICE"), root_message(report, amp),
                 failure_message(command, amp, "U0ALICE"), text_message(amp * 20),
                 incident_message(notification, state), *thread(report, command),
+                ping_message(report, command, "U0ALICE"),
                 SlackMessage(text=amp * 5, blocks=[section_dict(amp * 2) for _ in range(80)])]
     for message in messages:
         assert not _refusals(message), message.blocks[:1]
@@ -132,3 +136,19 @@ def test_every_message_meshbot_builds_is_within_block_kit_limits_whatever_its_in
 
 def section_dict(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def test_the_details_view_holds_what_a_modal_may_and_hands_the_rest_to_a_file():
+    from tests.slackfake.blockkit import validate_view
+
+    command = "why-local-only hw -n sample"
+    view, overflow = details_view(huge_report(), command)
+    assert validate_view(view) == []
+    assert overflow is not None and overflow.count("line 2999: ") == 1  # the whole evidence
+    assert "meshbot-details.txt" in all_text(view["blocks"][-1])
+    many = huge_report()
+    many.steps = [Step(f"step {i}", "pass", f"c{i}", [f"evidence {i}"]) for i in range(120)]
+    many.step_refs = [[] for _ in many.steps]
+    view, overflow = details_view(many, command)
+    assert validate_view(view) == [] and len(view["blocks"]) == 100
+    assert "evidence 119" in overflow and "evidence 119" not in all_text(view["blocks"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.blocks import thread
+from bot.answer_blocks import thread
 from diagnostics.config import Config
 from diagnostics.model import Report
 from diagnostics.replay.runner import start_replay
