@@ -41,12 +41,13 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
                    process_before_response=False, logger=None)
 
     @app.command("/mesh")
-    async def on_mesh(ack: Any, body: dict) -> None:
+    async def on_mesh(ack: Any, body: dict, context: dict) -> None:
         if not await deduper.first("command", str(body.get("trigger_id") or body)):
             await ack()
             return
         ask = Ask(str(body.get("text") or ""), body.get("user_id", ""), body.get("channel_id", ""),
-                  "slash")
+                  "slash", response_url=body.get("response_url"),
+                  bot_user=context.get("bot_user_id"))
         try:
             parsed = responder.parse(ask)
         except UsageError as exc:
@@ -59,12 +60,13 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
         responder.spawn(ask, parsed)
 
     @app.event("app_mention")
-    async def on_mention(body: dict, event: dict) -> None:
+    async def on_mention(body: dict, event: dict, context: dict) -> None:
         if not await _first_event(deduper, body, event):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
         ask = Ask(strip_mentions(event.get("text", "")), event.get("user", ""),
-                  event.get("channel", ""), "mention", thread_ts=thread_ts)
+                  event.get("channel", ""), "mention", thread_ts=thread_ts,
+                  bot_user=context.get("bot_user_id"))
         await _hand_over(responder, with_files(ask, event))  # files: an upload to diagnose
 
     @app.event({"type": "message", "subtype": "file_share"})
@@ -96,14 +98,14 @@ def build_app(client: AsyncWebClient, responder: Responder, deduper: Deduper, *,
             responder.spawn(ask, responder.parse(ask))
 
     @app.action(RERUN_ACTION)
-    async def on_rerun(ack: Any, body: dict, action: dict) -> None:
+    async def on_rerun(ack: Any, body: dict, action: dict, context: dict) -> None:
         await ack()
-        await _button(deduper, responder, body, action, "rerun")
+        await _button(deduper, responder, body, action, "rerun", context.get("bot_user_id"))
 
     @app.action(DETAILS_ACTION)
-    async def on_details(ack: Any, body: dict, action: dict) -> None:
+    async def on_details(ack: Any, body: dict, action: dict, context: dict) -> None:
         await ack()
-        await _button(deduper, responder, body, action, "details")
+        await _button(deduper, responder, body, action, "details", context.get("bot_user_id"))
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:
@@ -118,7 +120,7 @@ async def _hand_over(responder: Responder, ask: Ask) -> None:
     try:
         parsed = responder.parse(ask)
     except UsageError as exc:
-        await responder.poster.ephemeral(ask.channel, ask.user, usage_message(exc), ask.thread_ts)
+        await responder.tell(ask, usage_message(exc))
         return
     responder.spawn(ask, parsed)
 
@@ -132,7 +134,7 @@ async def _first_event(deduper: Deduper, body: dict, event: dict) -> bool:
 
 
 async def _button(deduper: Deduper, responder: Responder, body: dict, action: dict,
-                  trigger: str) -> None:
+                  trigger: str, bot_user: str | None) -> None:
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
     message = body.get("message") or {}
@@ -143,10 +145,6 @@ async def _button(deduper: Deduper, responder: Responder, body: dict, action: di
     root_ts = container.get("message_ts") or message.get("ts")
     thread_ts = message.get("thread_ts") or (root_ts if trigger == "details" else None)
     ask = Ask(str(action.get("value") or ""), user, channel, trigger, thread_ts=thread_ts,
-              fresh=trigger == "rerun")
-    try:
-        parsed = responder.parse(ask)
-    except UsageError as exc:
-        await responder.poster.ephemeral(channel, user, usage_message(exc), thread_ts)
-        return
-    responder.spawn(ask, parsed)
+              fresh=trigger == "rerun", response_url=body.get("response_url"),
+              trigger_id=body.get("trigger_id"), bot_user=bot_user)
+    await _hand_over(responder, ask)

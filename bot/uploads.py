@@ -32,8 +32,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
-from bot.blocks import (SlackMessage, escape, failure_message, progress_message, text_message,
-                        thread)
+from bot.answer_blocks import thread
+from bot.blocks import SlackMessage, escape, failure_message, progress_message, text_message
 from bot.metrics import Metrics
 from bot.poster import Poster
 from diagnostics.config import UploadsConfig

@@ -127,6 +127,13 @@ class SlackUser:
         """Every answer the bot started has been posted."""
         await self.bot.responder.drain(30)
 
+    async def answered(self, text: str, channel: str = "C0GENERAL"):
+        """Ask `text` by slash command; once answered, the one root message the bot posted."""
+        await self.slash(text, channel=channel)
+        await self.settled()
+        (root,) = roots(self.slack, channel)
+        return root
+
 
 @asynccontextmanager
 async def slack_user(transport: str, *, config: Config | None = None,

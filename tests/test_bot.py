@@ -6,11 +6,15 @@ runs on the demo mesh snapshot (or, where latency matters, through meshbot repla
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from diagnostics.config import Config, Permissions
 from diagnostics.model import ClusterInfo
+from diagnostics.render.text import render_text
+from handlers.commands import parse
 from tests.bot_support import ASK, finished, roots, slack_user
 from tests.meshgen.render import write_snapshot
 from tests.meshgen.scale import crowded_namespace
@@ -20,25 +24,38 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket"])
 CROWD = 70  # uninjected workloads in one namespace: more than a message holds
 
 
+def _numbered(text: str) -> dict[int, str]:
+    """`N. Title` at the start of a step's line (after its mark), Slack or terminal."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^\S+ \*?(\d+)\. ([^*—(]+?)\*?(?: — | \(|$)", line)
+        if m:
+            out[int(m.group(1))] = m.group(2).strip()
+    return out
+
+
 @TRANSPORTS
-async def test_command_answers_with_a_root_and_one_reply_per_step(transport):
+async def test_a_problem_answer_is_three_messages_with_steps_numbered_as_in_the_terminal(
+        transport):
     async with slack_user(transport) as alice:
         assert await alice.slash(ASK) == {}  # an empty ack: the thread follows
         await alice.settled()
         (root,) = roots(alice.slack)
         assert "PROBLEM" in root.all_text and "asked by <@U0ALICE>" in root.all_text
+        assert "no `istio/multiCluster=true` secret for cluster2" in root.all_text  # the cause
+        assert "*Fix first:* Generate the secret from cluster2" in root.all_text
         assert root.blocks[-1]["type"] == "actions"  # Re-run and Details
         assert root.edits, "the root said 'diagnosing' first and was updated in place"
-        replies = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
-        titles = [all_text(r.blocks).splitlines()[0] for r in replies]
-        assert titles[0].endswith("*1. Clusters of the mesh*")
-        assert titles[1].endswith("*2. Service helloworld.sample in each cluster*")
-        numbers = [t.split("*")[1].split(".")[0] for t in titles]
-        assert numbers == [str(i) for i in range(1, len(titles) + 1)]
-        fix = next(r for r in replies if "Remote secrets" in r.all_text)
+        problems, passed = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
         assert ("istioctl create-remote-secret --context=cluster2 --name=cluster2 | kubectl "
-                "apply --context=cluster1 -f -") in fix.all_text
-        assert all(len(r.blocks) <= 50 for r in replies)
+                "apply --context=cluster1 -f -") in problems.all_text
+        assert "*Why it works:*" in problems.all_text
+        slack_steps = {**_numbered(all_text(problems.blocks)), **_numbered(passed.all_text)}
+        assert set(_numbered(all_text(problems.blocks))) == {5, 9}
+        report = await alice.bot.responder.answerer.answer(parse(ASK, terminal=False))
+        terminal = _numbered(render_text(report, verbose=True))
+        assert slack_steps == terminal and len(terminal) == 14
+        assert all(len(m.blocks) <= 50 for m in (root, problems, passed))
 
 
 @TRANSPORTS
@@ -69,7 +86,7 @@ async def test_mention_is_answered_in_the_mentions_thread(transport):
         await alice.settled()
         mention = next(m for m in alice.slack.api.messages("C0GENERAL") if not m.bot_id)
         thread = alice.slack.api.thread("C0GENERAL", mention.ts)
-        assert finished(thread[1]) and "PROBLEM" in thread[1].all_text and len(thread) > 6
+        assert finished(thread[1]) and "PROBLEM" in thread[1].all_text and len(thread) == 4
         assert not roots(alice.slack), "nothing was posted outside the mention's thread"
 
 
@@ -134,7 +151,7 @@ async def test_slack_429s_are_retried_after_retry_after_and_nothing_is_lost(tran
         await alice.slash("trust")
         await alice.settled()
         (root,) = roots(alice.slack)
-        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 4  # root + 3 steps
+        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 2  # root + passed steps
         assert alice.bot.metrics.slack_ratelimited.labels("chat.postMessage")._value.get() == 2
 
 
@@ -174,10 +191,11 @@ async def test_a_diagnosis_that_raises_still_answers_saying_what_failed(transpor
 
 
 @TRANSPORTS
-async def test_cached_answers_say_so_rerun_is_fresh_and_details_uploads_the_report(transport):
+async def test_cached_answers_say_so_rerun_is_fresh_and_details_opens_the_evidence(transport):
     async with slack_user(transport) as alice:
         await alice.slash("trust")
-        await alice.slash("trust")  # identical ask within the TTL
+        await alice.settled()
+        await alice.slash("trust")  # identical ask within the TTL, once the first is answered
         await alice.settled()
         first, cached = roots(alice.slack)
         assert "Re-run for fresh" not in first.all_text and "Re-run for fresh" in cached.all_text
@@ -188,9 +206,25 @@ async def test_cached_answers_say_so_rerun_is_fresh_and_details_uploads_the_repo
         assert alice.bot.metrics.cache.labels("hit")._value.get() == 1
         await alice.click(first.ts, DETAILS_ACTION)
         await alice.settled()
+        (view,) = alice.slack.api.state.views.values()
+        assert view.updates == 1, "a loading view first, then the evidence"
+        shown = all_text(view.view["blocks"])
+        assert "*2. Root of trust across clusters*" in shown and "cluster1: CN=" in shown
+        assert not alice.slack.api.files(), "the whole evidence fits: no file"
+        assert len(alice.slack.api.thread("C0GENERAL", first.ts)) == 2, "nothing posted"
+
+
+@TRANSPORTS
+async def test_details_without_a_modal_upload_the_report_to_the_thread(transport):
+    async with slack_user(transport) as alice:
+        root = await alice.answered("trust")
+        alice.slack.api.fail("views.open", "expired_trigger_id")
+        await alice.click(root.ts, DETAILS_ACTION)
+        await alice.settled()
         files = alice.slack.api.files()
-        assert sorted(f.filename for f in files) == ["meshbot-report.json", "meshbot-report.txt"]
-        assert all(f.thread_ts == first.ts for f in files)
+        assert sorted(f.filename for f in files) == ["meshbot-details.txt", "meshbot-report.json"]
+        assert all(f.thread_ts == root.ts for f in files)
+        assert "cluster1: CN=" in next(f.text for f in files if f.filename.endswith(".txt"))
 
 
 @TRANSPORTS
@@ -246,4 +280,4 @@ async def test_a_valid_command_of_nearly_3000_characters_is_answered(transport):
         (root,) = roots(alice.slack)
         assert "PROBLEM" in root.all_text and root.edits
         assert "--cluster cluster2 --cluster clu" in root.all_text and "…" in root.all_text
-        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) > 3
+        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 3  # root and two replies

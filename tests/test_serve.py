@@ -44,7 +44,7 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
 
             def answered():
                 rs = [m for m in roots(slack) if finished(m)]
-                return rs if rs and len(slack.api.thread("C0GENERAL", rs[0].ts)) >= 14 else None
+                return rs if rs and len(slack.api.thread("C0GENERAL", rs[0].ts)) == 3 else None
             (root,) = await slack.api.wait_for(answered, timeout=30)
             assert "PROBLEM" in root.all_text
             metrics = await _scrape_answered(port)
