@@ -1,7 +1,12 @@
 """The `meshbot` command line: diagnoses in a terminal, the demo, the simulator and the catalog.
 
 Exit codes (contract C1): 0 healthy or expected, 1 problem found, 2 usage error, 3 could not
-diagnose. Bad input always gets a one-line reason and the usage, never a traceback.
+diagnose. Bad input always gets a one-line reason and the usage, never a traceback. Output
+that a pipe stops reading (`meshbot ... | head`) ends quietly with 141, as a shell reports a
+command ended by SIGPIPE.
+
+Text wraps to the terminal's width (COLUMNS when set; 80 when the output is not a terminal)
+and is coloured only on a terminal, unless NO_COLOR is set or --no-color given.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from bot import __version__
-from bot.blocks import thread
+from bot.answer_blocks import thread
 from bot.thread_text import thread_as_text
 from diagnostics.catalog import CatalogError
 from diagnostics.config import ConfigError, load_config
@@ -23,7 +29,7 @@ from diagnostics.model import Report
 from diagnostics.render.json_report import render_json
 from diagnostics.render.text import render_text
 from diagnostics.snapshot import SnapshotError
-from diagnostics.sources.factory import build_source
+from diagnostics.sources.factory import NoKubeconfig, build_source
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
 from handlers.grammar import OUTPUTS, UsageError, shown
@@ -32,12 +38,17 @@ from diagnostics.store.resilient import open_store
 from handlers.run import Answerer, answer
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNDIAGNOSED = 0, 1, 2, 3
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
 VERDICT_EXIT = {"healthy": EXIT_OK, "expected": EXIT_OK, "problem": EXIT_PROBLEM,
                 "inconclusive": EXIT_UNDIAGNOSED}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SNAPSHOT = REPO_ROOT / "examples" / "demo-mesh"
 BUNDLED_DEMO = Path(__file__).resolve().parent / "demo-mesh"  # in a wheel: setup.py puts it here
 DEMO_COMMAND = "why-local-only helloworld -n sample"
+NO_CLUSTERS = ("Point meshbot at the mesh's clusters: --kubeconfig <file> (every context in it "
+               "is a cluster), --context <name> (repeatable), or a config file (--config or "
+               "MESHBOT_CONFIG) listing clusters and contexts; read a snapshot with --snapshot "
+               "<dir>; or try `meshbot demo`, the bundled demo mesh.")
 
 
 def _fail(message: str, code: int) -> int:
@@ -45,18 +56,24 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _color() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+def _color(no_color: bool = False) -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not no_color
 
 
-def render(report: Report, output: str, command_text: str | None = None) -> str:
+def _width() -> int:
+    """The terminal's columns: COLUMNS when set, the terminal's size, else 80 (a pipe)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def render(report: Report, output: str, command_text: str | None = None, *,
+           verbose: bool = False, no_color: bool = False) -> str:
     if output == "json":
         return render_json(report)
     if output == "slack":
         messages = [{"text": m.text, "blocks": m.blocks,
                      "files": [name for name, _ in m.files]} for m in thread(report, command_text)]
         return json.dumps({"messages": messages}, indent=2, ensure_ascii=False) + "\n"
-    return render_text(report, color=_color())
+    return render_text(report, color=_color(no_color), width=_width(), verbose=verbose)
 
 
 def _timeout(options: dict, default: float) -> float:
@@ -101,9 +118,13 @@ def cmd_mesh(words: list[str]) -> int:
         report, output = asyncio.run(_diagnose(parsed))
     except UsageError as exc:
         return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
+    except NoKubeconfig as exc:
+        return _fail(f"no cluster to read: {exc}.\n{NO_CLUSTERS}", EXIT_USAGE)
     except (ConfigError, SnapshotError) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    sys.stdout.write(render(report, output))
+    opts = parsed.options
+    sys.stdout.write(render(report, output, verbose=bool(opts.get("verbose")),
+                            no_color=bool(opts.get("no_color"))))
     return VERDICT_EXIT[report.verdict]
 
 
@@ -125,7 +146,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = asyncio.run(answer(request, source))
     if args.output == "thread":
         print(f"$ /mesh {DEMO_COMMAND}   (demo mesh: {args.snapshot or 'the bundled demo mesh'})\n")
-        sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND), color=_color()))
+        sys.stdout.write(thread_as_text(thread(report, DEMO_COMMAND), color=_color(),
+                                        width=_width()))
     else:
         sys.stdout.write(render(report, args.output, DEMO_COMMAND))
     return EXIT_OK  # the demo ran; its mesh has a fault on purpose
@@ -206,21 +228,64 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from diagnostics.render.catalog import render_catalog
+    from diagnostics.render.catalog import UnknownFinding, render_catalog
 
-    sys.stdout.write(render_catalog(args.output))
+    try:
+        sys.stdout.write(render_catalog(args.output, args.id))
+    except UnknownFinding as exc:
+        return _fail(str(exc), EXIT_USAGE)
     return EXIT_OK
 
 
-def _parser() -> argparse.ArgumentParser:
+def cmd_completion(args: argparse.Namespace) -> int:
+    """A shell completion script, generated from the grammar (meshbot's commands, every mesh
+    command with its options and their choices) by shtab."""
+    import shtab
+
+    sys.stdout.write(shtab.complete(completion_parser(), args.shell))
+    return EXIT_OK
+
+
+def completion_parser() -> argparse.ArgumentParser:
+    """meshbot's command line as argparse sees it, with `mesh` spelled out for completion."""
+    return _parser(mesh_commands=True)
+
+
+def _mesh_commands(mesh: argparse.ArgumentParser) -> None:
+    """Under `mesh`, a subcommand per grammar command with the options that command takes
+    and the terminal options: what shell completion offers. The grammar in handlers/ stays
+    the one parser of mesh words; this tree only describes it."""
+    from handlers.commands import COMMANDS
+    from handlers.grammar import OPTIONS, TERMINAL_OPTIONS
+
+    commands = mesh.add_subparsers(dest="command", metavar="<command>")
+    for spec in COMMANDS.values():
+        cmd = commands.add_parser(spec.name, help=spec.summary)
+        if spec.name == "help":
+            cmd.add_argument("topic", nargs="?", choices=list(COMMANDS))
+            continue
+        for opt in [OPTIONS[d] for d in spec.options] + list(TERMINAL_OPTIONS):
+            kwargs: dict = {"action": "append" if opt.repeatable else "store"} \
+                if opt.takes_value else {"action": "store_true"}
+            if opt.choices:
+                kwargs["choices"] = list(opt.choices)
+            cmd.add_argument(*opt.flags, dest=opt.dest,
+                             help=spec.options.get(opt.dest) or opt.help or None, **kwargs)
+
+
+def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
                                 "in Slack and in the terminal.")
     p.add_argument("--version", action="version", version=f"meshbot {__version__}")
-    sub = p.add_subparsers(dest="cmd", metavar="{mesh,serve,demo,replay,snapshot,catalog}")
+    sub = p.add_subparsers(dest="cmd",
+                           metavar="{mesh,serve,demo,replay,snapshot,catalog,completion}")
     sub.required = True
     mesh = sub.add_parser("mesh", help="run a diagnosis: meshbot mesh <command> [args]",
                           add_help=False)
-    mesh.add_argument("words", nargs=argparse.REMAINDER)
+    if mesh_commands:
+        _mesh_commands(mesh)
+    else:
+        mesh.add_argument("words", nargs=argparse.REMAINDER)
     demo = sub.add_parser("demo", help="the whole pipeline on the bundled demo mesh")
     demo.add_argument("--output", choices=("thread",) + OUTPUTS, default="thread")
     demo.add_argument("--snapshot", help="another snapshot to run the demo on")
@@ -251,10 +316,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="capture config dumps only here, and the workload logs `check` "
                       "reads (repeatable)")
     snap.add_argument("--max-config-dumps", type=int, default=200)
-    catalog = sub.add_parser("catalog", help="print the finding catalog")
-    catalog.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                         help="text: one line per finding; json and markdown: every finding in "
-                         "full, and every check with its description")
+    catalog = sub.add_parser("catalog", help="print the finding catalog, or one finding")
+    catalog.add_argument("id", nargs="?", help="one finding id: that entry in full")
+    catalog.add_argument("--output", "-o", choices=("text", "json", "markdown"), default="text",
+                         help="text: one line per finding (one finding: in full); json and "
+                         "markdown: every finding in full, and every check with its "
+                         "description (default: text)")
+    completion = sub.add_parser("completion", help="print a shell completion script: "
+                                "source <(meshbot completion bash)")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
     return p
 
 
@@ -269,13 +339,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"mesh": lambda: cmd_mesh(args.words), "demo": lambda: cmd_demo(args),
                 "replay": lambda: cmd_replay(args), "snapshot": lambda: cmd_snapshot(args),
                 "serve": lambda: cmd_serve(args),
-                "catalog": lambda: cmd_catalog(args)}
+                "catalog": lambda: cmd_catalog(args), "completion": lambda: cmd_completion(args)}
     try:
-        return handlers[args.cmd]()
+        code = handlers[args.cmd]()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except CatalogError as exc:
         return _fail(f"catalog error: {exc}", EXIT_UNDIAGNOSED)
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_gone() -> int:
+    """The pipe's reader stopped (`| head`): what is left to write goes nowhere, quietly
+    (Python would otherwise complain when it flushes stdout at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,11 +93,13 @@ def test_mesh_help_flags_print_the_help(flag):
 def test_mesh_help_lists_the_terminal_options():
     out = meshbot("mesh", "help").stdout
     _, _, section = out.partition("\nterminal options:\n")
-    flags = [line.split()[0] for line in section.splitlines()]
+    flags = [line.split()[0] for line in section.splitlines() if line.startswith("  -")]
     assert flags == ["--snapshot", "--kubeconfig", "--context", "--config", "--output/-o",
-                     "--no-cache", "--timeout"]
+                     "-v/--verbose", "--no-color", "--no-cache", "--timeout"]
     assert "--output/-o text|json|slack" in section
-    assert "(repeatable)" in next(line for line in section.splitlines() if "--context" in line)
+    entry = section.partition("--context")[2].partition("\n  -")[0]
+    assert "(repeatable)" in entry
+    assert all(len(line) <= 80 for line in out.splitlines()), "help fits 80 columns"
 
 
 @pytest.mark.parametrize("words", [["why-local-only", "--help"], ["why-local-only", "-h"],

@@ -40,11 +40,19 @@ def _configuration(kubeconfig: str | None, context: str | None) -> client.Config
     return cfg
 
 
+class NoKubeconfig(ConfigError):
+    """No cluster was named and the default kubeconfig (KUBECONFIG, ~/.kube/config) is missing
+    or empty: meshbot has nothing to read, which is a setup matter, not a broken file."""
+
+
 def _contexts_of(kubeconfig: str | None) -> tuple[list[str], str | None]:
     try:
         contexts, current = kube_config.list_kube_config_contexts(config_file=kubeconfig)
     except (ConfigException, OSError, TypeError) as exc:
-        raise ConfigError(f"kubeconfig {kubeconfig or '(default)'}: {exc}") from None
+        if kubeconfig is None:
+            where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise NoKubeconfig(f"no kubeconfig with a cluster at {where} ({exc})") from None
+        raise ConfigError(f"kubeconfig {kubeconfig}: {exc}") from None
     return [c["name"] for c in contexts], (current or {}).get("name")
 
 
