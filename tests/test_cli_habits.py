@@ -117,6 +117,7 @@ def _on_a_terminal(*args: str, env: dict) -> str:
         out += chunk
     os.close(leader)
     proc.wait(timeout=60)
+    proc.stderr.close()
     return out.decode()
 
 
@@ -209,3 +210,11 @@ def test_an_unreachable_cluster_leaves_no_template_in_the_answer(tmp_path):
 def test_version_is_kept():
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("meshbot ")
+
+
+def test_ping_in_a_terminal_shows_what_each_cluster_answered():
+    proc = run("mesh", "ping", "--snapshot", DEMO, env={"NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "✔ cluster1: 4 namespaces listed (default, istio-system, kube-system, sample)" \
+        in proc.stdout
+    assert "clusters: cluster1 " in proc.stdout and " ms, cluster2 " in proc.stdout

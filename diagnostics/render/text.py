@@ -133,19 +133,17 @@ def command_line(report: Report) -> str:
     return " ".join(words)
 
 
-def clusters_line(report: Report) -> str:
-    """The clusters read (with each one's read time when the report was just diagnosed), the
-    API calls and the time the answer took."""
+def clusters_line(report: Report, read_times: bool = False) -> str:
+    """The clusters read (with `read_times`, how long each took, when the report was just
+    diagnosed: what `ping` is asked for), the API calls and the time the answer took."""
     parts = []
     for c in report.clusters:
-        seconds = report.read_seconds_by_cluster.get(c.name)
-        if not c.reachable:
-            parts.append(f"{c.label} unreachable")
-        else:
-            parts.append(c.label + (f" {seconds * 1000:.0f} ms" if seconds is not None else ""))
+        seconds = report.read_seconds_by_cluster.get(c.name) if read_times else None
+        took = f" {seconds * 1000:.0f} ms" if seconds is not None and c.reachable else ""
+        parts.append(c.label + ("" if c.reachable else " (unreachable)") + took)
     cached = " · cached" if report.cached else ""
     return (f"clusters: {', '.join(parts) or 'none'} · {report.api_calls} API calls · "
-            f"{report.duration_ms:.0f} ms in all{cached}")
+            f"{report.duration_ms:.0f} ms{cached}")
 
 
 def render_text(report: Report, *, color: bool = False, width: int = DEFAULT_WIDTH,
@@ -153,10 +151,11 @@ def render_text(report: Report, *, color: bool = False, width: int = DEFAULT_WID
     """The report for a terminal `width` columns wide."""
     s = _Style(color)
     out = _Out(width, s)
+    verbose = verbose or report.command == "ping"  # a ping is asked for what each cluster said
     mark, label, code = _VERDICT[report.verdict]
     out.lines.append(f"{s(mark + ' ' + label, code)}  {s.bold(command_line(report))}")
     out.para(report.summary, hang=0)
-    out.para(clusters_line(report), hang=2, code="90")
+    out.para(clusters_line(report, read_times=report.command == "ping"), hang=2, code="90")
     steps = runbook_steps(report)
     shown = steps if verbose else [st for st in steps if st.notable]
     for step in shown:
