@@ -204,8 +204,13 @@ def findings_digest(report: Report, limit: int = 15) -> SlackMessage:
 
 def loading_view(command_text: str) -> dict[str, Any]:
     """What Details shows at once (a click's trigger_id lasts 3 s; the report may take longer)."""
-    return _view([section(f":hourglass_flowing_sand: Gathering the evidence of "
-                          f"`/mesh {quote_command(command_text)}`…").to_dict()])
+    return message_view(f":hourglass_flowing_sand: Gathering the evidence of "
+                        f"`/mesh {quote_command(command_text)}`…")
+
+
+def message_view(mrkdwn: str) -> dict[str, Any]:
+    """A Details view that only says something (loading, or what went wrong)."""
+    return _view([section(fit_text(mrkdwn)[0]).to_dict()])
 
 
 def details_view(report: Report, command_text: str) -> tuple[dict[str, Any], str | None]:

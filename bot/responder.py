@@ -28,10 +28,10 @@ import structlog
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
 from bot import logs
-from bot.answer_blocks import (DETAILS_FILE, details_view, loading_view, ping_message,
-                               thread)
-from bot.blocks import (SlackMessage, failure_message, progress_message, quote_command,
-                        text_message)
+from bot.answer_blocks import (DETAILS_FILE, details_view, loading_view, message_view,
+                               ping_message, thread)
+from bot.blocks import (SlackMessage, escape, failure_message, progress_message,
+                        quote_command, text_message)
 from bot.gate import Gate
 from bot.metrics import Metrics
 from bot.poster import NOT_IN_CHANNEL, Poster
@@ -273,8 +273,10 @@ class Responder:
 
     async def _digest(self, ask: Ask, request: Request) -> None:
         started = time.perf_counter()
-        publish = lambda: self.digests.publish(ask.channel, trigger=f"Asked by <@{ask.user}>",  # noqa: E731
-                                               thread_ts=ask.thread_ts)
+
+        async def publish() -> str:
+            return await self.digests.publish(ask.channel, trigger=f"Asked by <@{ask.user}>",
+                                              thread_ts=ask.thread_ts)
         outcome = await publish()
         if outcome == "not_posted" and ask.trigger in JOINABLE_TRIGGERS \
                 and await self.poster.join(ask.channel):
@@ -293,8 +295,11 @@ class Responder:
             if ask.trigger_id else None
         try:
             report = await asyncio.wait_for(self.answerer.answer(request), self.overall_timeout)
-        except Exception as exc:  # noqa: BLE001
-            await self.tell(ask, f"Details unavailable: {exc}")
+        except Exception as exc:  # noqa: BLE001 - say it where the asker is looking
+            what = f"Details unavailable: {type(exc).__name__}: {exc}"
+            if not (view_id and await self.poster.update_view(view_id,
+                                                              message_view(escape(what)))):
+                await self.tell(ask, what)
             return
         view, overflow = details_view(report, ask.text)
         shown = view_id is not None and await self.poster.update_view(view_id, view)

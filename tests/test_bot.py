@@ -281,3 +281,18 @@ async def test_a_valid_command_of_nearly_3000_characters_is_answered(transport):
         assert "PROBLEM" in root.all_text and root.edits
         assert "--cluster cluster2 --cluster clu" in root.all_text and "…" in root.all_text
         assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 3  # root and two replies
+
+
+@TRANSPORTS
+async def test_details_say_in_the_modal_when_the_diagnosis_fails(transport):
+    from bot.blocks import SlackMessage, command_buttons
+
+    async with slack_user(transport, source=BrokenSource()) as alice:
+        buttons = [b.to_dict() for b in command_buttons("trust")]
+        root = await alice.bot.responder.poster.post("C0GENERAL", SlackMessage("trust", buttons))
+        await alice.click(root, DETAILS_ACTION)
+        await alice.settled()
+        (view,) = alice.slack.api.state.views.values()
+        assert "Details unavailable: RuntimeError: boom in the source" in all_text(
+            view.view["blocks"])
+        assert not alice.slack.api.ephemerals()
