@@ -63,8 +63,9 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
                           f"`/mesh {quote_command(cmd)}`\n{escape(report.summary)}")
     blocks: list[Block] = [section(summary)]
     fix = first_fix(report) if report.verdict in ("problem", "expected") else None
-    if fix:
-        text, _ = fit_text(f"*Fix first:* {escape(fix)}", MAX_ROOT_FIX)
+    if fix:  # by design (expected), the first step says what to do, if anything
+        label = "Fix first" if report.verdict == "problem" else "What to do"
+        text, _ = fit_text(f"*{label}:* {escape(fix)}", MAX_ROOT_FIX)
         blocks.append(section(text))
     meta = _meta(report, asked_by, now, trigger)
     buttons = command_buttons(cmd)
