@@ -10,7 +10,7 @@ from functools import lru_cache
 import pytest
 
 from bot.answer_blocks import thread
-from diagnostics.checks.networks import RECEIVES_NONE
+from diagnostics.checks.network_gateways import RECEIVES_NONE
 from diagnostics.model import Report
 from diagnostics.render.steps import runbook_steps
 from diagnostics.render.text import render_text

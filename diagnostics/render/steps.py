@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import diagnostics.checks  # noqa: F401 - registers the checks, whose titles name grouped steps
-from diagnostics.checks.base import REGISTRY
+from diagnostics.checking import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
 
 STATUS_ORDER = ("error", "fail", "warn", "skip", "pass")  # most alarming first

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 
-from diagnostics.checks.base import CheckContext, check
+from diagnostics.checking import CheckContext, check
 from diagnostics.facts import Unavailable
 from diagnostics.inputs import NAMESPACES
 from diagnostics.model import Step

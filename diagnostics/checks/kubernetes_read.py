@@ -7,7 +7,7 @@ The time each cluster took is the report's (`read_seconds_by_cluster`), shown by
 
 from __future__ import annotations
 
-from diagnostics.checks.base import CheckContext, check, per_cluster
+from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.inputs import NAMESPACES
 from diagnostics.model import Step
 from diagnostics.workloads import name_of
