@@ -22,6 +22,12 @@ def _proxy_status(description: str, verdict: str, findings: list[str],
                     command="proxy-status", args=list(args or []), now=CAPTURED)
 
 
+def _unready(exp: Expected) -> Expected:
+    """The target's pods are not Ready: the target step warns beside the cause's step."""
+    exp.also_failing.append("workload-target")
+    return exp
+
+
 def _check(description: str, verdict: str, findings: list[str], args: list[str],
            first: str | None = None, cluster: str | None = "cluster1") -> Expected:
     first = first or (findings[0] if findings else None)
@@ -217,11 +223,11 @@ def check_start_race_recovered():
 def check_probes():
     payload = payload_api(rewrite_probes=False)
     payload.ready = False
-    return shop_mesh(payload), _check(
+    return shop_mesh(payload), _unready(_check(
         "payload-api sets sidecar.istio.io/rewriteAppHTTPProbers: \"false\"; its HTTP probes "
         "hit port 8080, where mesh-wide STRICT mTLS makes the sidecar reset the kubelet's plain "
         "connections: not ready, restarted by the liveness probe, Unhealthy events.", "problem",
-        ["probes-fail-under-mtls"], ["deploy/payload-api", "-n", "shop"])
+        ["probes-fail-under-mtls"], ["deploy/payload-api", "-n", "shop"]))
 
 
 @scenario("check-port-protocol-ambiguous")
@@ -250,11 +256,11 @@ def check_init_blocked():
     mesh.cluster("cluster1").apps.namespace_labels[SHOP] = {
         "istio-injection": "enabled", "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/audit": "restricted"}
-    return mesh, _check(
+    return mesh, _unready(_check(
         "A policy engine drops all capabilities in namespace shop (also labelled for restricted "
         "Pod Security warnings): payload-api's istio-init lacks NET_ADMIN/NET_RAW, iptables-restore "
         "is refused (`Permission denied (you must be root)`), Init:CrashLoopBackOff.", "problem",
-        ["istio-init-blocked"], ["deploy/payload-api", "-n", "shop"])
+        ["istio-init-blocked"], ["deploy/payload-api", "-n", "shop"]))
 
 
 @scenario("check-app-tls-under-strict-mtls")
