@@ -23,7 +23,7 @@ from bot.blocks import (MAX_SECTION, STATUS_EMOJI, VERDICT_EMOJI, SlackMessage, 
                         within_message_limits)
 from diagnostics.model import RenderedFinding, Report
 from diagnostics.render.grouping import group_findings
-from diagnostics.render.steps import NOTABLE, STATUS_WORD, RunbookStep, first_fix, runbook_steps
+from diagnostics.render.steps import STATUS_WORD, RunbookStep, first_fix, runbook_steps
 from diagnostics.render.text import STATUS_MARK, clusters_line, command_line
 
 MAX_ROOT_FIX = 700  # characters of the first fix the root quotes (the thread has it whole)
@@ -77,9 +77,8 @@ def root_message(report: Report, command_text: str | None = None, asked_by: str 
 
 
 def problems_message(steps: list[RunbookStep]) -> SlackMessage:
-    """One reply with every step that needs attention, in full: the evidence of its runs that
-    need attention (the others named in its head), then each finding's cause, fix, commands
-    and why; repeated findings grouped."""
+    """One reply with every step that needs attention, in full: the evidence of each of its
+    runs, then each finding's cause, fix, commands and why; repeated findings grouped."""
     blocks: list[Block] = []
     files: list[tuple[str, str]] = []
     for n, step in enumerate(steps):
@@ -91,11 +90,9 @@ def problems_message(steps: list[RunbookStep]) -> SlackMessage:
     return SlackMessage(text=f"Needs attention: {names}", blocks=kept, files=files)
 
 
-def _step_head(step: RunbookStep, quiet: list) -> str:
+def _step_head(step: RunbookStep) -> str:
     where = f" — `{escape(step.cluster)}`" if step.cluster else ""
-    rest = " (" + ", ".join(f"{STATUS_EMOJI[r.status]} {escape(step.run_label(r))}"
-                            for r in quiet) + ")" if quiet else ""
-    return f"{STATUS_EMOJI[step.status]} *{step.number}. {escape(step.title)}*{where}{rest}"
+    return f"{STATUS_EMOJI[step.status]} *{step.number}. {escape(step.title)}*{where}"
 
 
 def _run_lines(step: RunbookStep, run) -> list[str]:
@@ -105,12 +102,11 @@ def _run_lines(step: RunbookStep, run) -> list[str]:
 
 
 def _step_blocks(step: RunbookStep, files: list[tuple[str, str]]) -> list[Block]:
-    shown = [r for r in step.runs
-             if len(step.runs) == 1 or r.status in NOTABLE or r.findings]
-    quiet = [r for r in step.runs if r not in shown]
-    head, _ = fit_text(_step_head(step, quiet))
+    """A step in full: every run's evidence (a cluster that passed is the contrast to the one
+    that failed), then its findings."""
+    head, _ = fit_text(_step_head(step))
     blocks: list[Block] = [section(head)]
-    for run in shown:
+    for run in step.runs:
         lines = _run_lines(step, run)
         if not run.evidence:
             continue
@@ -225,7 +221,7 @@ def details_view(report: Report, command_text: str) -> tuple[dict[str, Any], str
     whole = [head, meta]
     was_cut = False
     for step in runbook_steps(report):
-        title = _step_head(step, [])
+        title = _step_head(step)
         blocks.append(section(cut(title, MAX_SECTION)).to_dict())
         whole.append(title)
         for run in step.runs:
