@@ -168,7 +168,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
                           kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
-                          context_names=args.context_name, debug_caller=caller)
+                          context_names=args.context_name, debug_caller=caller,
+                          request_log=args.request_log)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -306,6 +307,8 @@ def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
                         "loopback (default, as in a real cluster), anonymous (not loopback, no "
                         "credentials: 401) or namespace:<ns> (authenticated workload of <ns>: "
                         "403 where istiod's debug authorization applies)")
+    replay.add_argument("--request-log", metavar="FILE", help="append one JSON line per "
+                        "request answered (cluster, path, arrival and completion time, bytes)")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

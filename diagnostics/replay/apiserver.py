@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -23,21 +22,13 @@ from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.portforward import serve_portforward
 from diagnostics.replay.printers import parse_time
 from diagnostics.replay.resources import ResourceIndex, Served
+from diagnostics.replay.stats import ReplayStats, RequestRecord, now
 from diagnostics.replay.responses import ApiError, json_response, method_not_allowed, no_such_path
 from diagnostics.replay.tables import build_table, requested_table_version
 from diagnostics.snapshot import ClusterSnapshot
 
 log = logging.getLogger("meshbot.replay")
 _READ_METHODS = ("GET", "HEAD")
-
-
-@dataclass
-class ReplayStats:
-    """Counters shared by a set of replay servers; lets tests see that options took effect
-    without measuring time."""
-
-    requests: int = 0
-    delayed_requests: int = 0
 
 
 class ClusterAPI:
@@ -145,15 +136,33 @@ def _status_middleware() -> Callable:
     return middleware
 
 
-def _latency_middleware(latency_ms: float, stats: ReplayStats) -> Callable:
-    """Sleep before answering, so a benchmark can see whether callers overlap their requests."""
+def _recording_middleware(cluster: str, latency_ms: float, stats: ReplayStats) -> Callable:
+    """Sleep before answering, so a benchmark can see whether callers overlap their requests,
+    and record each request from arrival until its answer is written out (a response is sent
+    here rather than after the middleware, so `finished` is when the caller has it all)."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = now()
         stats.requests += 1
-        if latency_ms > 0:
-            stats.delayed_requests += 1
-            await asyncio.sleep(latency_ms / 1000)
-        return await handler(request)
+        status, sent = 0, 0
+        try:
+            if latency_ms > 0:
+                stats.delayed_requests += 1
+                await asyncio.sleep(latency_ms / 1000)
+            response = await handler(request)
+            status = response.status
+            if not response.prepared:
+                await response.prepare(request)
+                await response.write_eof()
+            sent = response.body_length
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            stats.record(RequestRecord(cluster, request.method, request.path_qs,
+                                       request.headers.get("Accept", ""), started, now(),
+                                       status, sent))
     return middleware
 
 
@@ -162,7 +171,7 @@ def build_app(cluster: ClusterSnapshot, *, captured_at: str | None = None,
               debug_caller: DebugCaller | None = None) -> web.Application:
     """The aiohttp application serving one cluster."""
     api = ClusterAPI(cluster, captured_at, debug_caller)
-    app = web.Application(middlewares=[_latency_middleware(latency_ms, stats or ReplayStats()),
-                                       _status_middleware()])
+    recording = _recording_middleware(cluster.name, latency_ms, stats or ReplayStats())
+    app = web.Application(middlewares=[recording, _status_middleware()])
     app.router.add_route("*", "/{path:.*}", api.handle)
     return app
