@@ -19,6 +19,45 @@ from diagnostics.replay.stats import RequestRecord, dependent_rounds
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: Loaded by a diagnosis at most, never to print help (each costs tens to hundreds of ms).
+HEAVY = ("slack_bolt", "slack_sdk", "matplotlib", "prometheus_client", "kubernetes", "aiohttp",
+         "pydantic", "cryptography", "redis", "yaml", "diagnostics.checks", "diagnostics.engine",
+         "bot.blocks")
+
+
+def _modules_after(code: str) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MESHBOT_SNAPSHOT", "MESHBOT_CONFIG")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _cli(*words: str) -> str:
+    return ("import json, sys\nfrom bot.cli import main\n"
+            f"rc = main({list(words)!r})\n"
+            "print(json.dumps(sorted(sys.modules)))")
+
+
+def test_mesh_help_imports_only_the_grammar():
+    loaded = _modules_after(_cli("mesh", "help"))
+    assert "handlers.commands" in loaded
+    assert not {m for m in loaded for heavy in HEAVY if m == heavy or m.startswith(heavy + ".")}
+
+
+def test_a_usage_error_imports_no_more_than_help():
+    loaded = _modules_after(_cli("mesh", "why-local-only"))
+    assert not {m for m in loaded for heavy in HEAVY if m == heavy or m.startswith(heavy + ".")}
+
+
+def test_a_snapshot_diagnosis_loads_neither_slack_nor_the_kubernetes_client():
+    loaded = _modules_after(_cli("mesh", "proxy-status", "--snapshot",
+                                 str(REPO / "examples" / "demo-mesh"), "-o", "json"))
+    assert "diagnostics.checks" in loaded  # it did diagnose
+    for heavy in ("slack_bolt", "slack_sdk", "matplotlib", "prometheus_client", "kubernetes",
+                  "aiohttp", "cryptography", "bot.blocks"):
+        assert heavy not in loaded, heavy
+
+
 # ------------------------------------------------------------------------- replay's records
 
 

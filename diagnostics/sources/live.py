@@ -16,10 +16,9 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import urllib3
 from kubernetes import client
 
@@ -30,6 +29,9 @@ from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, Forbidden, NotCaptured,
                                       SourceFailure, running_istiod_pods, secrets_withheld)
 from diagnostics.sources.metering import record_call
+
+if TYPE_CHECKING:
+    import aiohttp
 
 ISTIOD_MONITORING_PORT = 15014
 PAGE_SIZE = 500
@@ -150,6 +152,8 @@ class LiveSource:
         return await self._run(self._port_forward_json, cluster, ns, target, path)
 
     async def _direct_get(self, cluster: str, base: str, path: str) -> Any:
+        import aiohttp  # only a configured direct istiod URL needs it
+
         record_call(cluster=cluster)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
