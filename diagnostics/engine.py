@@ -18,6 +18,7 @@ from diagnostics import identity, targets
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checking import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
+from diagnostics.gcpause import thaw
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ClientConfigDumps, ClientProxyLogs,
                                 ISTIOD_PODS, Input, IstiodDebug, IstiodLogs, IstiodMetrics,
                                 Resources, SERVICES, TARGET_DEPLOYMENTS, TARGET_PODS,
@@ -403,6 +404,16 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
 
     `observe_reads` receives what each check read (the meta-tests keep declarations honest).
     """
+    try:
+        return await _diagnose(plan, source, catalog=catalog, timeout=timeout, now=now,
+                               observe_reads=observe_reads)
+    finally:
+        thaw()  # the facts are released: what decoding froze is the collector's again
+
+
+async def _diagnose(plan: Plan, source: Source, *, catalog: Catalog | None,
+                    timeout: float, now: datetime | None,
+                    observe_reads: ReadsObserver | None) -> Report:
     catalog = catalog or default_catalog()
     started = time.perf_counter()
     infos = _preselect(source.cluster_infos(), plan.clusters)

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import urllib3
 from kubernetes import client
 
+from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
@@ -124,7 +125,8 @@ class LiveSource:
     def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]]) -> dict:
         resp = self._request(cluster, path, query, "application/json")
         try:
-            return json.loads(resp.data)
+            with collector_paused():
+                return json.loads(resp.data)
         except ValueError:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
 
@@ -200,7 +202,8 @@ def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        with collector_paused():
+            return json.loads(text)
     except ValueError:
         raise SourceFailure(f"{path} on {target}: not JSON", "istiod") from None
 
