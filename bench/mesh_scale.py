@@ -9,8 +9,9 @@ Per command and size, the median of `--runs`:
 - cpu_s, rss_peak_mb: user+sys CPU and peak RSS of that process (os.wait4), imports included;
 - api_calls, bytes: requests the replay servers answered during the run, and their body bytes;
 - dependent_rounds: the longest chain of those requests each of which arrived only after the
-  previous one's answer was complete (diagnostics/replay/stats.py). `--latency-ms` (default 25)
-  delays every answer, so requests sent together are not mistaken for a chain;
+  previous one's answer was complete (diagnostics/replay/stats.py). `--latency-ms` (default 300)
+  delays every answer, so requests sent together are not mistaken for a chain when the client
+  is slow to send them (a busy client can still lengthen the chain: an upper bound);
 - verdict, and wall_s (an upper bound on a loaded machine).
 
     .venv/bin/python bench/mesh_scale.py [--pods 2000 10000 20000] [--point 2000x10] [--json]
@@ -191,7 +192,7 @@ def main() -> None:
     ap.add_argument("--commands", nargs="+", default=COMMANDS)
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per command (median)")
     ap.add_argument("--stale", type=float, default=0.1, help="share of pods out of sync")
-    ap.add_argument("--latency-ms", type=float, default=25.0)
+    ap.add_argument("--latency-ms", type=float, default=300.0)
     ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
     ap.add_argument("--client-root", type=Path, default=REPO,
                     help="the checkout whose meshbot is measured (default: this one)")

@@ -14,8 +14,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
+from diagnostics.config import Config
+from diagnostics.engine import diagnose
+from diagnostics.replay.runner import start_replay
 from diagnostics.replay.stats import RequestRecord, dependent_rounds
+from diagnostics.snapshot import Snapshot
+from diagnostics.sources.factory import live_source
+from handlers.commands import parse
+from tests.meshgen.render import write_snapshot
+from tests.meshgen.scale import scaled_mesh
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,3 +111,51 @@ def test_replay_writes_a_request_log_a_benchmark_reads(tmp_path, replay_mini_dir
     assert json.loads(body)["items"]
     assert all(r.finished >= r.started for r in records)
     assert dependent_rounds(records) == 2  # the second was sent after the first was answered
+
+
+# ------------------------------------------------------------------------- calls and rounds
+
+COMMANDS = ["why-local-only helloworld -n sample", "proxy-status", "check ns/sample", "digest"]
+#: Above the 500 objects per page a list used to be read in: pages would show here.
+PODS = (6, 600)
+#: Each answer waits this long, so requests sent together (within a few ms of one another)
+#: are never taken for a chain; only a request sent after another's answer counts again.
+LATENCY_MS = 400
+
+
+@pytest.fixture(scope="module")
+def scaled_meshes(tmp_path_factory) -> dict[int, Path]:
+    out = {}
+    for pods in PODS:
+        out[pods] = tmp_path_factory.mktemp(f"scaled{pods}")
+        write_snapshot(scaled_mesh(pods, 0.34), out[pods])  # 2 of 6 out of sync: every
+        # workload has at least the 2 pods whose logs `check` reads
+    return out
+
+
+async def _requests_per_command(snapshot_dir: Path) -> dict[str, list[RequestRecord]]:
+    servers = await start_replay(Snapshot.open(snapshot_dir), latency_ms=LATENCY_MS)
+    out = {}
+    try:
+        kubeconfig = snapshot_dir.parent / f"{snapshot_dir.name}.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+        source = live_source(Config(), kubeconfig=str(kubeconfig), timeout=60)
+        try:
+            for command in COMMANDS:
+                mark = servers.stats.mark()
+                await diagnose(parse(command, terminal=False).plan(), source, timeout=60)
+                out[command] = servers.stats.since(mark)
+        finally:
+            await source.close()
+    finally:
+        await servers.close()
+    return out
+
+
+async def test_calls_stay_flat_and_the_answer_waits_at_most_three_rounds(scaled_meshes):
+    small = await _requests_per_command(scaled_meshes[PODS[0]])
+    large = await _requests_per_command(scaled_meshes[PODS[1]])
+    for command in COMMANDS:
+        assert len(large[command]) == len(small[command]), command
+        assert dependent_rounds(large[command]) <= 3, (command, [r.path for r in large[command]])
+        assert not any("continue=" in r.path for r in large[command]), command

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from diagnostics.replay import discovery
-from diagnostics.replay.listing import get_object, list_item, list_objects, served_object
+from diagnostics.replay.listing import (EncodedItems, get_object, list_objects, list_response,
+                                        served_object)
 from diagnostics.replay.logs import read_log
 from diagnostics.replay.paths import ResourcePath, parse_api_path
 from diagnostics.debug_auth import DebugCaller
@@ -38,6 +39,7 @@ class ClusterAPI:
                  debug_caller: DebugCaller | None = None):
         self.cluster = cluster
         self.index = ResourceIndex(cluster)
+        self.encoded = EncodedItems()
         self.captured_at = parse_time(captured_at)
         self.debug_caller = debug_caller
 
@@ -95,9 +97,9 @@ class ClusterAPI:
         if table_version:
             return json_response(build_table(served, page.items, page.metadata, table_version,
                                              request.query.get("includeObject"), self.now()))
-        return json_response({"kind": f"{served.kind.kind}List",
-                              "apiVersion": served.kind.api_version, "metadata": page.metadata,
-                              "items": [list_item(o) for o in page.items]})
+        head = {"kind": f"{served.kind.kind}List", "apiVersion": served.kind.api_version,
+                "metadata": page.metadata}
+        return list_response(head, [self.encoded.item(o) for o in page.items])
 
     async def _subresource(self, request: web.Request, served: Served,
                            target: ResourcePath) -> web.StreamResponse:
