@@ -110,8 +110,12 @@ class Replay:
             return [RequestRecord.from_json(line) for line in fh if line.strip()]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        self.proc.terminate()  # it may be busy answering a large list for a while
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def run_once(replay: Replay, client_root: Path, command: str) -> dict:
