@@ -118,7 +118,7 @@ class Replay:
             self.proc.wait()
 
 
-def run_once(replay: Replay, client_root: Path, command: str) -> dict:
+def run_once(replay: Replay, client_root: Path, command: str, timeout: float) -> dict:
     """One diagnosis in a fresh process; its own CPU and peak RSS from wait4."""
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATE}
     env["PYTHONPATH"] = str(client_root)
@@ -127,7 +127,8 @@ def run_once(replay: Replay, client_root: Path, command: str) -> dict:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "mesh", *command.split(),
                                  "--kubeconfig", str(replay.kubeconfig), "-o", "json",
-                                 "--no-cache"], cwd=client_root, env=env, stdout=out,
+                                 "--no-cache", "--timeout", str(timeout)],
+                                cwd=client_root, env=env, stdout=out,
                                 stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -146,8 +147,9 @@ def run_once(replay: Replay, client_root: Path, command: str) -> dict:
             "dependent_rounds": dependent_rounds(records), "verdict": verdict}
 
 
-def measure(replay: Replay, client_root: Path, point: Point, command: str, runs: int) -> dict:
-    results = [run_once(replay, client_root, command) for _ in range(runs)]
+def measure(replay: Replay, args: argparse.Namespace, point: Point, command: str) -> dict:
+    results = [run_once(replay, args.client_root, command, args.timeout)
+               for _ in range(args.runs)]
     row = {"command": command, "pods": point.pods, "clusters": point.clusters}
     for key in ("cpu_s", "rss_peak_mb", "wall_s", "api_calls", "bytes", "dependent_rounds"):
         value = statistics.median(r[key] for r in results)
@@ -181,8 +183,7 @@ def run_point(point: Point, args: argparse.Namespace) -> None:
                 print(json.dumps({"generated": point.name, "seconds": round(generated, 1)}),
                       file=sys.stderr)
             for command in args.commands:
-                print_row(measure(replay, args.client_root, point, command, args.runs),
-                          args.json)
+                print_row(measure(replay, args, point, command), args.json)
         finally:
             replay.stop()
 
@@ -197,6 +198,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per command (median)")
     ap.add_argument("--stale", type=float, default=0.1, help="share of pods out of sync")
     ap.add_argument("--latency-ms", type=float, default=300.0)
+    ap.add_argument("--timeout", type=float, default=120.0,
+                    help="meshbot's per-cluster deadline: a loaded machine must not turn the "
+                    "figures into those of a timed-out, inconclusive diagnosis")
     ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
     ap.add_argument("--client-root", type=Path, default=REPO,
                     help="the checkout whose meshbot is measured (default: this one)")
