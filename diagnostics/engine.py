@@ -73,6 +73,9 @@ class _ClusterFetch:
     async def _fetch(self, inp: Input) -> Any:
         if isinstance(inp, Resources):
             ns = inp.resolve_namespace(self.info.istio_namespace, self.args.get("namespace"))
+            if inp.metadata_only:
+                return await self.source.list(self.info.key, inp.resource, ns,
+                                              inp.label_selector, metadata_only=True)
             return await self.source.list(self.info.key, inp.resource, ns, inp.label_selector)
         if isinstance(inp, IstiodDebug):
             return await self._per_replica(lambda t: self.source.istiod_get(

@@ -5,6 +5,7 @@ are read as metadata only, and that the bot process does not grow from one diagn
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -159,3 +160,45 @@ async def test_calls_stay_flat_and_the_answer_waits_at_most_three_rounds(scaled_
         assert len(large[command]) == len(small[command]), command
         assert dependent_rounds(large[command]) <= 3, (command, [r.path for r in large[command]])
         assert not any("continue=" in r.path for r in large[command]), command
+
+
+# ------------------------------------------------------------------------- metadata only
+
+
+def _nodes_accepts(records: list[RequestRecord]) -> set[str]:
+    return {r.accept for r in records if r.path.split("?")[0] == "/api/v1/nodes"}
+
+
+async def test_metadata_only_lists_are_asked_for_and_served_as_metadata(scaled_meshes):
+    """why-local-only reads the nodes' topology labels only (NODE_LABELS, metadata only);
+    control-plane reads their conditions too, so it asks for whole nodes."""
+    requests = await _requests_per_command(scaled_meshes[PODS[0]])
+    assert all("as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" in a
+               for a in _nodes_accepts(requests["why-local-only helloworld -n sample"]))
+    assert _nodes_accepts(requests["why-local-only helloworld -n sample"])
+    assert _nodes_accepts(requests["digest"]) == {"application/json"}
+
+
+async def test_replay_answers_partial_object_metadata(replay_mini_dir):
+    servers = await start_replay(Snapshot.open(replay_mini_dir))
+    try:
+        url = servers.urls["cluster1"] + "/api/v1/namespaces/sample/pods"
+        accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+        listed = await asyncio.to_thread(_get, url, accept)
+        whole = await asyncio.to_thread(_get, url, "application/json")
+        name = whole["items"][0]["metadata"]["name"]
+        one = await asyncio.to_thread(_get, f"{url}/{name}", accept.replace("List", ""))
+    finally:
+        await servers.close()
+    assert (listed["kind"], listed["apiVersion"]) == ("PartialObjectMetadataList", "meta.k8s.io/v1")
+    assert [i["metadata"] for i in listed["items"]] == [i["metadata"] for i in whole["items"]]
+    assert all(set(i) == {"kind", "apiVersion", "metadata"} for i in listed["items"])
+    assert {i["kind"] for i in listed["items"]} == {"PartialObjectMetadata"}
+    assert one == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": whole["items"][0]["metadata"]}
+
+
+def _get(url: str, accept: str) -> dict:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(request) as resp:
+        return json.loads(resp.read())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
-from diagnostics.inputs import CLIENT_CONFIG_DUMPS, DESTINATION_RULES, NODES, SERVICES, TARGET_PODS
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, DESTINATION_RULES, NODE_LABELS, SERVICES,
+                                TARGET_PODS)
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
@@ -56,7 +57,7 @@ def _why_failover(ctx: CheckContext, cluster: str, envoy_cluster: dict | None) -
 
 def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[Endpoint]) -> str:
     node_name = (pod.get("spec") or {}).get("nodeName")
-    for node in ctx.available(NODES).get(cluster, []):
+    for node in ctx.available(NODE_LABELS).get(cluster, []):
         if name_of(node) == node_name:
             labels = labels_of(node)
             if labels.get(REGION):
@@ -65,7 +66,7 @@ def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[End
 
 
 @check("locality", title="Locality load balancing",
-       inputs=(CLIENT_CONFIG_DUMPS, DESTINATION_RULES, SERVICES, NODES, TARGET_PODS),
+       inputs=(CLIENT_CONFIG_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS, TARGET_PODS),
        emits=("locality-lb-prefers-local",))
 def locality(ctx: CheckContext) -> list[Step]:
     """Find remote endpoints held back at priority ≥ 1 while local ones serve: by design."""

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from diagnostics.replay import discovery
-from diagnostics.replay.listing import (EncodedItems, get_object, list_objects, list_response,
+from diagnostics.replay.listing import (META_GROUP_VERSION, EncodedItems, get_object,
+                                        list_objects, list_response, partial_metadata,
                                         served_object)
 from diagnostics.replay.logs import read_log
 from diagnostics.replay.paths import ResourcePath, parse_api_path
@@ -25,7 +26,7 @@ from diagnostics.replay.printers import parse_time
 from diagnostics.replay.resources import ResourceIndex, Served
 from diagnostics.replay.stats import ReplayStats, RequestRecord, now
 from diagnostics.replay.responses import ApiError, json_response, method_not_allowed, no_such_path
-from diagnostics.replay.tables import build_table, requested_table_version
+from diagnostics.replay.tables import build_table, requested_metadata, requested_table_version
 from diagnostics.snapshot import ClusterSnapshot
 
 log = logging.getLogger("meshbot.replay")
@@ -85,6 +86,8 @@ class ClusterAPI:
             meta = {"resourceVersion": self.index.resource_version}
             return json_response(build_table(served, [obj], meta, table_version,
                                              request.query.get("includeObject"), self.now()))
+        if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadata"):
+            return json_response(partial_metadata(obj))
         return json_response(served_object(obj, served))
 
     def _list(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
@@ -97,6 +100,10 @@ class ClusterAPI:
         if table_version:
             return json_response(build_table(served, page.items, page.metadata, table_version,
                                              request.query.get("includeObject"), self.now()))
+        if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadataList"):
+            head = {"kind": "PartialObjectMetadataList", "apiVersion": META_GROUP_VERSION,
+                    "metadata": page.metadata}
+            return list_response(head, [self.encoded.item(o, True) for o in page.items])
         head = {"kind": f"{served.kind.kind}List", "apiVersion": served.kind.api_version,
                 "metadata": page.metadata}
         return list_response(head, [self.encoded.item(o) for o in page.items])

@@ -28,13 +28,19 @@ from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, Forbidden, NotCaptured,
-                                      SourceFailure, running_istiod_pods, secrets_withheld)
+                                      SourceFailure, metadata_view, running_istiod_pods,
+                                      secrets_withheld)
 from diagnostics.sources.metering import record_call
 
 if TYPE_CHECKING:
     import aiohttp
 
 ISTIOD_MONITORING_PORT = 15014
+JSON = "application/json"
+#: A list of metadata only; a server that cannot answer so sends whole objects (q=0.9), of
+#: which the source keeps the metadata: the facts are the same either way.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, " \
+                "application/json;q=0.9"
 #: Objects per list request. None: one request per list, however long. Pages asked with the
 #: previous page's continue token wait for each other, so 500 per page put 20 round trips of
 #: latency before the answer at 10,000 pods; the answer needs the whole list anyway.
@@ -75,7 +81,8 @@ class LiveSource:
     # -- Kubernetes API -------------------------------------------------------------------
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False
+                   ) -> list[dict]:
         kind = kind_by_key(resource)
         if kind is None:
             raise SourceFailure(f"meshbot does not know how to list {resource}")
@@ -89,12 +96,15 @@ class LiveSource:
             if token:
                 query.append(("continue", token))
             try:
-                body = await self._run(self._get_json, cluster, path, query)
+                body = await self._run(self._get_json, cluster, path, query,
+                                       METADATA_LIST if metadata_only else JSON)
             except Forbidden as exc:
                 if resource == "secrets":
                     raise secrets_withheld(namespace, exc.refusal) from None
                 raise
             for item in body.get("items") or []:
+                if metadata_only:  # the server's PartialObjectMetadata, or a full object from
+                    item = metadata_view(item, kind.kind, kind.api_version)  # an older one
                 item.setdefault("kind", kind.kind)
                 item.setdefault("apiVersion", kind.api_version)
                 items.append(redact_object(_without_managed_fields(item)))
@@ -125,8 +135,9 @@ class LiveSource:
             raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
         return resp
 
-    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]]) -> dict:
-        resp = self._request(cluster, path, query, "application/json")
+    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]],
+                  accept: str = "application/json") -> dict:
+        resp = self._request(cluster, path, query, accept)
         try:
             with collector_paused():
                 return json.loads(resp.data)
