@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,10 +21,14 @@ import yaml
 from diagnostics.config import Config
 from diagnostics.engine import diagnose
 from diagnostics.replay.runner import start_replay
-from diagnostics.replay.stats import RequestRecord, dependent_rounds
+from diagnostics.replay.stats import ReplayStats, RequestRecord, dependent_rounds
+from diagnostics.reports import ReportCache
 from diagnostics.snapshot import Snapshot
+from diagnostics.sources.caching import CachingSource
 from diagnostics.sources.factory import live_source
+from diagnostics.store.memory import MemoryStore
 from handlers.commands import parse
+from handlers.run import Answerer
 from tests.meshgen.render import write_snapshot
 from tests.meshgen.scale import scaled_mesh
 
@@ -202,3 +207,39 @@ def _get(url: str, accept: str) -> dict:
     request = urllib.request.Request(url, headers={"Accept": accept})
     with urllib.request.urlopen(request) as resp:
         return json.loads(resp.read())
+
+
+# ------------------------------------------------------------------------- the bot stays flat
+
+SOAK = 40  # consecutive diagnoses, as the bot runs them (Re-run: caches bypassed); 100 of
+# the 10,000-pod mesh, with the process's RSS: bench/soak.py
+WARM = 8  # the first few may fill caches (imports, catalog, connection pools)
+
+
+async def test_the_bot_process_does_not_grow_across_consecutive_diagnoses(scaled_meshes):
+    """The bot's own path (facts cache, report cache over the in-process store, Answerer) over
+    the live source: Python heap after SOAK diagnoses equals the heap after WARM, within a
+    small margin (tracemalloc: no clock, no RSS noise)."""
+    # the replay runs in this process: it must not keep its request records either
+    servers = await start_replay(Snapshot.open(scaled_meshes[PODS[0]]),
+                                 stats=ReplayStats(keep=False))
+    kubeconfig = scaled_meshes[PODS[0]].parent / "soak.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    store = MemoryStore()
+    source = CachingSource(live_source(Config(), kubeconfig=str(kubeconfig), timeout=30),
+                           store, 30)
+    answerer = Answerer(source, ReportCache(store, 60), timeout=30)
+    requests = [parse(c, terminal=False) for c in COMMANDS]
+    heap: dict[int, int] = {}
+    tracemalloc.start()
+    try:
+        for i in range(1, SOAK + 1):
+            report = await answerer.answer(requests[i % len(requests)], fresh=True)
+            assert report.verdict in ("healthy", "problem"), report.summary
+            if i in (WARM, SOAK):  # no gc.collect() here: what the bot holds, as it runs
+                heap[i] = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        await source.close()
+        await servers.close()
+    assert heap[SOAK] - heap[WARM] < 500_000, heap  # bytes, over 32 diagnoses
