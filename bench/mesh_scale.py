@@ -31,8 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -168,24 +170,33 @@ def print_row(row: dict, as_json: bool) -> None:
           f"{row['wall_s']:6.2f}  {row['verdict']}", flush=True)
 
 
-def run_point(point: Point, args: argparse.Namespace) -> None:
+@contextmanager
+def served_mesh(point: Point, stale: float, meshes: Path | None,
+                latency_ms: float) -> Iterator[tuple[Replay, float]]:
+    """The generated mesh served by `meshbot replay` for the block: (the replay, seconds the
+    generation took)."""
     with tempfile.TemporaryDirectory() as tmp:
-        snapshot, generated = mesh_dir(point, args.stale, args.meshes, Path(tmp))
-        replay = Replay(snapshot, Path(tmp), args.latency_ms)
+        snapshot, generated = mesh_dir(point, stale, meshes, Path(tmp))
+        replay = Replay(snapshot, Path(tmp), latency_ms)
         try:
             replay.wait_ready(point.clusters)
-            if not args.json:
-                print(f"\n{point.pods} helloworld pods per cluster, {point.clusters} clusters, "
-                      f"{args.stale:.0%} stale (mesh generated in {generated:.1f} s)")
-                print(f"  {'command':38} {'cpu s':>6} {'rss MB':>7} {'calls':>5} {'rounds':>6} "
-                      f"{'MB read':>7} {'wall s':>6}  verdict")
-            elif generated:
-                print(json.dumps({"generated": point.name, "seconds": round(generated, 1)}),
-                      file=sys.stderr)
-            for command in args.commands:
-                print_row(measure(replay, args, point, command), args.json)
+            yield replay, generated
         finally:
             replay.stop()
+
+
+def run_point(point: Point, args: argparse.Namespace) -> None:
+    with served_mesh(point, args.stale, args.meshes, args.latency_ms) as (replay, generated):
+        if not args.json:
+            print(f"\n{point.pods} helloworld pods per cluster, {point.clusters} clusters, "
+                  f"{args.stale:.0%} stale (mesh generated in {generated:.1f} s)")
+            print(f"  {'command':38} {'cpu s':>6} {'rss MB':>7} {'calls':>5} {'rounds':>6} "
+                  f"{'MB read':>7} {'wall s':>6}  verdict")
+        elif generated:
+            print(json.dumps({"generated": point.name, "seconds": round(generated, 1)}),
+                  file=sys.stderr)
+        for command in args.commands:
+            print_row(measure(replay, args, point, command), args.json)
 
 
 def main() -> None:

@@ -21,14 +21,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.mesh_scale import Point, Replay, mesh_dir, run_once  # noqa: E402
+from bench.mesh_scale import Point, Replay, run_once, served_mesh  # noqa: E402
 
 KUBECTL = REPO / ".cache" / "debian-kubectl" / "usr" / "bin" / "kubectl"
 NET = r"{.metadata.labels.topology\.istio\.io/network}"
@@ -87,19 +86,13 @@ def main() -> None:
     if not KUBECTL.is_file():
         sys.exit(f"{KUBECTL} is missing: run ./scripts/install-test-deps")
     point = Point(args.pods, args.clusters)
-    with tempfile.TemporaryDirectory() as tmp:
-        snapshot, _ = mesh_dir(point, 0.1, args.meshes, Path(tmp))
-        replay = Replay(snapshot, Path(tmp), args.latency_ms)
-        try:
-            replay.wait_ready(point.clusters)
-            contexts = [f"cluster{i}" for i in range(1, point.clusters + 1)]
-            by_hand = runbook(replay, contexts)
-            bot = run_once(replay, REPO, "why-local-only helloworld -n sample", 120)
-            bot = {"side": "meshbot why-local-only", "commands": 1,
-                   "failed": 0 if bot["verdict"] in ("healthy", "problem", "expected") else 1,
-                   **{k: bot[k] for k in ("cpu_s", "wall_s", "api_calls", "bytes")}}
-        finally:
-            replay.stop()
+    with served_mesh(point, 0.1, args.meshes, args.latency_ms) as (replay, _):
+        contexts = [f"cluster{i}" for i in range(1, point.clusters + 1)]
+        by_hand = runbook(replay, contexts)
+        bot = run_once(replay, REPO, "why-local-only helloworld -n sample", 120)
+    bot = {"side": "meshbot why-local-only", "commands": 1,
+           "failed": 0 if bot["verdict"] in ("healthy", "problem", "expected") else 1,
+           **{k: bot[k] for k in ("cpu_s", "wall_s", "api_calls", "bytes")}}
     ratio = {k: round(by_hand[k] / bot[k], 2) if bot[k] else None
              for k in ("cpu_s", "wall_s", "api_calls", "bytes")}
     if args.json:

@@ -15,13 +15,12 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.mesh_scale import COMMANDS, Point, Replay, mesh_dir  # noqa: E402
+from bench.mesh_scale import COMMANDS, Point, served_mesh  # noqa: E402
 
 TABLE_COMMANDS = COMMANDS[:4]  # why-local-only, proxy-status, check ns/sample, digest
 
@@ -74,17 +73,11 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     point = Point(args.pods, args.clusters)
-    with tempfile.TemporaryDirectory() as tmp:
-        snapshot, _ = mesh_dir(point, 0.1, args.meshes, Path(tmp))
-        replay = Replay(snapshot, Path(tmp), latency_ms=0)
-        try:
-            replay.wait_ready(point.clusters)
-            if not args.json:
-                print(f"{args.runs} diagnoses of a {point.pods}-pod x {point.clusters}-cluster "
-                      f"mesh, cycling {', '.join(TABLE_COMMANDS)}")
-            asyncio.run(soak(replay.kubeconfig, args.runs, args.every, args.json))
-        finally:
-            replay.stop()
+    with served_mesh(point, 0.1, args.meshes, 0) as (replay, _):
+        if not args.json:
+            print(f"{args.runs} diagnoses of a {point.pods}-pod x {point.clusters}-cluster "
+                  f"mesh, cycling {', '.join(TABLE_COMMANDS)}")
+        asyncio.run(soak(replay.kubeconfig, args.runs, args.every, args.json))
 
 
 if __name__ == "__main__":
