@@ -125,10 +125,12 @@ def cmd_mesh(words: list[str]) -> int:
         return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
     import asyncio
 
+    from diagnostics import gcpause
     from diagnostics.config import ConfigError
     from diagnostics.snapshot import SnapshotError
     from diagnostics.sources.factory import NoKubeconfig
 
+    gcpause.exiting_after_one_diagnosis()
     try:
         report, output = asyncio.run(_diagnose(parsed))
     except UsageError as exc:
