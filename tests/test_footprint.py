@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Loaded by a diagnosis at most, never to print help (each costs tens to hundreds of ms).
 HEAVY = ("slack_bolt", "slack_sdk", "matplotlib", "prometheus_client", "kubernetes", "aiohttp",
          "pydantic", "cryptography", "redis", "yaml", "diagnostics.checks", "diagnostics.engine",
-         "bot.blocks")
+         "bot.blocks", "bot.answer_blocks")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -69,7 +69,7 @@ def test_a_snapshot_diagnosis_loads_neither_slack_nor_the_kubernetes_client():
                                  str(REPO / "examples" / "demo-mesh"), "-o", "json"))
     assert "diagnostics.checks" in loaded  # it did diagnose
     for heavy in ("slack_bolt", "slack_sdk", "matplotlib", "prometheus_client", "kubernetes",
-                  "aiohttp", "cryptography", "bot.blocks"):
+                  "aiohttp", "cryptography", "bot.blocks", "bot.answer_blocks"):
         assert heavy not in loaded, heavy
 
 
