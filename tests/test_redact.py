@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,36 @@ SAMPLES = [
 def test_credentials_in_free_text_are_redacted(line, secret):
     out = redact_text(line)
     assert secret not in out and REDACTED in out, out
+
+
+def _whole_text(text: str) -> str:
+    """The patterns over the whole text at once, case-insensitively: what redact_text did
+    before it searched only the suspect lines, kept here as the oracle."""
+    from diagnostics import redact as r
+
+    if not re.search(r"(?i)PRIVATE.KEY|authoriz|bearer|eyJ|xox|xapp-|token|pass|pwd|secret"
+                     r"|api_?key|://[^/\s]*@", text):
+        return text
+    text = r._PRIVATE_KEY.sub(REDACTED, text)
+    for pattern, replacement in r._LINE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def test_searching_only_suspect_lines_redacts_what_the_whole_text_search_does():
+    """Every sample planted at the start, middle and end of a real istiod log, and split over
+    lines where a value may follow its key on the next line, comes out as the whole-text
+    search gives it."""
+    root = Path(__file__).resolve().parents[1]
+    log = next(root.glob("examples/demo-mesh/clusters/*/logs/istio-system/*/discovery.log"))
+    lines = log.read_text().splitlines(keepends=True)
+    planted = [line for line, _ in SAMPLES] + [
+        "password:\n\n  hunter2planted\n", "Authorization: Bearer\n\nplantedtoken99\n",
+        "private_key = plantedkey\n", "ISTANBUL İ token=plantedİ\n", "TOKEN=UPPERplanted"]
+    for sample in planted:
+        for at in (0, len(lines) // 2, len(lines)):
+            text = "".join(lines[:at]) + sample + "\n" + "".join(lines[at:])
+            assert redact_text(text) == _whole_text(text), (sample, at)
 
 
 def test_no_log_fixture_loses_a_word_it_needs():
