@@ -126,7 +126,6 @@ class DiagnosisConfig(_Strict):
 
     cluster_timeout_seconds: float = Field(default=DEFAULT_CLUSTER_TIMEOUT, gt=0)
     max_concurrent: int = Field(default=4, ge=1)  # per replica; more asks wait their turn
-    envoy_admin: bool = False  # opt-in: read sidecars' own Envoy admin via port-forward
 
 
 class UploadsConfig(_Strict):
