@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, TypeVar
 
-from diagnostics import identity, targets
+from diagnostics import identity, targets, ztunnel_fetch
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checking import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ClientConfigDumps, ClientProxyLogs,
+                                ClientZtunnelDumps, ClientZtunnelLogs,
                                 ISTIOD_PODS, Input, IstiodDebug, IstiodLogs, IstiodMetrics,
                                 Resources, SERVICES, TARGET_DEPLOYMENTS, TARGET_PODS,
                                 TARGET_REPLICASETS, TARGET_SERVICES, TargetPodLogs)
@@ -88,6 +89,8 @@ class _ClusterFetch:
             return await self._client_logs(inp.tail_lines)
         if isinstance(inp, TargetPodLogs):
             return await self._target_logs(inp.tail_lines)
+        if isinstance(inp, (ClientZtunnelDumps, ClientZtunnelLogs)):
+            return await ztunnel_fetch.client_ztunnel(self, inp)
         raise TypeError(f"no fetcher for input {inp!r}")
 
     async def _replicas(self) -> list[str]:

@@ -130,6 +130,29 @@ class IstiodMetrics(Input):
         return "istiod /metrics (every replica)"
 
 
+@dataclass(frozen=True)
+class ClientZtunnelDumps(Input):
+    """ztunnel's admin `/config_dump` (port 15000) on the node of the ambient client the
+    command examines: the workloads and services that client's traffic is routed with.
+
+    The client is chosen from the namespace's pods (diagnostics/views/ambient.py
+    ambient_clients) and its node's ztunnel from ZTUNNEL_PODS, so this is fetched after both.
+    """
+
+    def describe(self) -> str:
+        return "ztunnel /config_dump on the ambient client's node"
+
+
+@dataclass(frozen=True)
+class ClientZtunnelLogs(Input):
+    """The log of the ztunnel on the ambient client's node (its `istio-proxy` container)."""
+
+    tail_lines: int = 500
+
+    def describe(self) -> str:
+        return f"log of the ztunnel on the ambient client's node (last {self.tail_lines} lines)"
+
+
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
 TARGET_PODS = Resources("pods", TARGET_NS)
@@ -167,3 +190,12 @@ TARGET_LOGS = TargetPodLogs()
 TARGET_REPLICASETS = Resources("replicasets.apps", TARGET_NS)
 TARGET_SERVICES = Resources("services", TARGET_NS)
 VALIDATING_WEBHOOKS = Resources("validatingwebhookconfigurations.admissionregistration.k8s.io")
+# Ambient: the node agents (ztunnel, istio-cni; DaemonSets of istio/istio manifests/charts/ztunnel
+# and istio-cni, wherever they were installed), waypoints, istiod's ambient view, the client's
+# ztunnel.
+ZTUNNEL_PODS = Resources("pods", ALL_NAMESPACES, "app=ztunnel")
+CNI_PODS = Resources("pods", ALL_NAMESPACES, "k8s-app=istio-cni-node")
+WAYPOINT_PODS = Resources("pods", ALL_NAMESPACES, "gateway.istio.io/managed=istio.io-mesh-controller")
+AMBIENTZ = IstiodDebug("ambientz")
+CLIENT_ZTUNNEL_DUMPS = ClientZtunnelDumps()
+CLIENT_ZTUNNEL_LOGS = ClientZtunnelLogs()

@@ -17,12 +17,15 @@ NAME = "why-local-only"
 # Runbook order: what the engineer should look at first comes first.
 CHECKS = [
     "mesh-membership",  # 0. the clusters read, their ids, and those the mesh names but not read
+    "dataplane",  # 0b. sidecars or ambient: which view the later steps read
     # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
     "service-endpoints",
     "service-consistency",
-    # 2. what a client proxy actually receives
+    "ambient-service-scope",  # 1b. ambient: global in every cluster, present where clients run
+    # 2. what a client proxy (or an ambient client's ztunnel) actually receives
     "client-endpoints",
+    "client-ztunnel",  # 2b. ambient: the client's ztunnel runs, is connected, proxies it
     # 3. locality load balancing: remote endpoints held back by design
     "locality",
     # 4. root of trust and trust domain: cross-cluster mTLS needs both to agree

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from diagnostics.model import ClusterInfo
 
-METRICS_PATH = "/metrics"  # istiod's Prometheus text on its monitoring port, next to /debug/*
+METRICS_PATH = "/metrics"
+ZTUNNEL_ADMIN_PORT = 15000  # ztunnel's admin server: /config_dump (istio/ztunnel src/admin.rs)  # istiod's Prometheus text on its monitoring port, next to /debug/*
 
 
 class SourceFailure(Exception):
@@ -91,6 +92,10 @@ class Source(Protocol):
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
         """A container's log; with `previous`, that of its run before the last restart."""
+        ...
+
+    async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        """Parsed JSON body of GET <path> (`/config_dump`) on a ztunnel's admin port 15000."""
         ...
 
     async def close(self) -> None: ...

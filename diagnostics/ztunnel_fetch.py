@@ -1,0 +1,81 @@
+"""Fetching the ztunnel of the ambient client a command examines (engine inputs
+ClientZtunnelDumps and ClientZtunnelLogs).
+
+In ambient mode a client's traffic is routed by the ztunnel on its node, so its view is that
+ztunnel's admin `/config_dump` (port 15000, through a port-forward, as
+`istioctl ztunnel-config` reads it) and that ztunnel's log. Which client is decided from the
+namespace's pods (diagnostics/views/ambient.py), which ztunnel from the ztunnel pods on its
+node: two rounds of reads after the pod lists, whatever the size of the mesh.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from diagnostics.facts import ZtunnelFact
+from diagnostics.inputs import (ClientZtunnelDumps, ClientZtunnelLogs, Input, SERVICES,
+                                TARGET_PODS, ZTUNNEL_PODS)
+from diagnostics.model import ClusterInfo
+from diagnostics.sources.base import Source, SourceFailure
+from diagnostics.views.ambient import ambient_clients, node_of
+from diagnostics.workloads import is_ready, name_of, namespace_of
+
+ZTUNNEL_CONTAINER = "istio-proxy"  # the ztunnel chart names its container so
+
+
+class Fetcher(Protocol):
+    """What of the engine's per-cluster fetcher this module uses."""
+
+    source: Source
+    info: ClusterInfo
+    args: dict[str, Any]
+    examined: bool
+
+    def need(self, inp: Input) -> Any: ...
+
+
+async def _optional(fetch: Fetcher, inp: Input) -> list[dict]:
+    try:
+        return await fetch.need(inp)
+    except SourceFailure:
+        return []
+
+
+async def _client_and_ztunnel(fetch: Fetcher) -> tuple[dict | None, dict | None, str, str]:
+    """(client, its node's ztunnel, why the client, why none) for this cluster."""
+    if not fetch.examined:
+        return None, None, "", "not examined"
+    pods = await fetch.need(TARGET_PODS)
+    services = await _optional(fetch, SERVICES)
+    clients, why_none = ambient_clients(pods, services, service=fetch.args.get("service"),
+                                        namespace=fetch.args.get("namespace") or "default",
+                                        from_pod=fetch.args.get("from"))
+    if not clients:
+        return None, None, "", why_none
+    client = clients[0]
+    ztunnels = await fetch.need(ZTUNNEL_PODS)
+    node = node_of(client.pod)
+    on_node = sorted((z for z in ztunnels if node_of(z) == node), key=lambda z: not is_ready(z))
+    return client.pod, (on_node[0] if on_node else None), client.why, ""
+
+
+async def client_ztunnel(fetch: Fetcher, inp: ClientZtunnelDumps | ClientZtunnelLogs
+                         ) -> dict[str, ZtunnelFact]:
+    """The dump or log of the ztunnel serving the examined ambient client, keyed by client."""
+    client, ztunnel, why, _none = await _client_and_ztunnel(fetch)
+    if client is None:
+        return {}
+    fact = ZtunnelFact(client, ztunnel, why=why)
+    if ztunnel is None:
+        fact.missing = f"no ztunnel pod runs on node {node_of(client) or '(unscheduled)'}"
+        return {name_of(client): fact}
+    ns, pod = namespace_of(ztunnel), name_of(ztunnel)
+    try:
+        if isinstance(inp, ClientZtunnelLogs):
+            fact.value = await fetch.source.pod_log(fetch.info.key, ns, pod, ZTUNNEL_CONTAINER,
+                                                    inp.tail_lines)
+        else:
+            fact.value = await fetch.source.ztunnel_get(fetch.info.key, ns, pod, "/config_dump")
+    except SourceFailure as exc:
+        fact.missing = str(exc)
+    return {name_of(client): fact}
