@@ -16,7 +16,7 @@ from diagnostics.facts import ZtunnelFact
 from diagnostics.inputs import (ClientZtunnelDumps, ClientZtunnelLogs, Input, SERVICES,
                                 TARGET_PODS, ZTUNNEL_PODS)
 from diagnostics.model import ClusterInfo
-from diagnostics.sources.base import Source, SourceFailure
+from diagnostics.sources.base import NotCaptured, Source, SourceFailure
 from diagnostics.views.ambient import ambient_clients, node_of
 from diagnostics.workloads import is_ready, name_of, namespace_of
 
@@ -76,6 +76,9 @@ async def client_ztunnel(fetch: Fetcher, inp: ClientZtunnelDumps | ClientZtunnel
                                                     inp.tail_lines)
         else:
             fact.value = await fetch.source.ztunnel_get(fetch.info.key, ns, pod, "/config_dump")
+    except NotCaptured:  # a 404, or a file a snapshot lacks: the same whatever the source
+        what = "log" if isinstance(inp, ClientZtunnelLogs) else "/config_dump"
+        fact.missing = f"ztunnel {ns}/{pod} gave no {what} (not answered, or not captured)"
     except SourceFailure as exc:
         fact.missing = str(exc)
     return {name_of(client): fact}

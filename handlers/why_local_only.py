@@ -39,6 +39,9 @@ CHECKS = [
     # 7. multi-network: east-west gateways, then networks of pods and system namespaces
     "network-gateways",
     "network-labels",
+    "ambient-multinetwork",  # 7b. ambient: istiod's multi-network switch, ztunnel's network
+    # 7c. ambient: the waypoint the service uses, in every cluster that serves it
+    "waypoints",
     # 8. reachability of remote endpoints (the client's access log)
     "remote-reachability",
 ]

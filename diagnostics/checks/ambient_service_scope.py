@@ -12,25 +12,38 @@ from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check
 from diagnostics.facts import PerReplica
-from diagnostics.inputs import ISTIO_CONFIGMAPS, MESH, NAMESPACES, SERVICES, TARGET_PODS
+from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, MESH, NAMESPACES, SERVICES,
+                                TARGET_PODS)
 from diagnostics.model import Finding, Step
-from diagnostics.views.ambient import (ambient_clusters, ambient_in, captured,
+from diagnostics.views.ambient import (ambient_clusters, captured,
                                        describe_scope_configs, is_global, namespace_index,
                                        scope_configs, waypoint_of)
 from diagnostics.views.mesh import mesh_config
-from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
+from diagnostics.workloads import find_service, istiod_version, labels_of, name_of, namespace_of
 
 
 def _configs(ctx: CheckContext, cluster: str) -> tuple[list[dict], str]:
-    """serviceScopeConfigs as istiod runs with them (/debug/mesh), else as installed."""
+    """serviceScopeConfigs as istiod runs with them (/debug/mesh), else as installed (the mesh
+    ConfigMap); the source says which, and whether the two differ."""
+    cms = ctx.available(ISTIO_CONFIGMAPS).get(cluster)
+    installed = scope_configs(mesh_config(cms)) if cms is not None else None
     replicas: PerReplica | None = ctx.available(MESH).get(cluster)
     for replica, body in sorted((replicas.values if replicas else {}).items()):
         if isinstance(body, dict):
-            return scope_configs(body), f"istiod {replica} /debug/mesh"
-    cms = ctx.available(ISTIO_CONFIGMAPS).get(cluster)
-    if cms is not None:
-        return scope_configs(mesh_config(cms)), "ConfigMap istio"
+            running = scope_configs(body)
+            differs = installed is not None and installed != running
+            return running, (f"istiod {replica} /debug/mesh"
+                             + ("; the mesh ConfigMap says otherwise" if differs else ""))
+    if installed is not None:
+        return installed, "ConfigMap istio"
     return [], ""
+
+
+def _before_scopes(ctx: CheckContext, cluster: str) -> str:
+    """istiod's version when it predates service scopes (1.27), else ""."""
+    versions = [istiod_version(p) for p in ctx.available(ISTIOD_PODS).get(cluster, [])]
+    old = [v for v in versions if v and v[:2] < (1, 27)]
+    return ".".join(map(str, old[0])) if old else ""
 
 
 def _clients_in(ctx: CheckContext, cluster: str, ns: str) -> list[str]:
@@ -39,7 +52,7 @@ def _clients_in(ctx: CheckContext, cluster: str, ns: str) -> list[str]:
 
 
 @check("ambient-service-scope", title="Ambient: the service is global and present everywhere",
-       inputs=(SERVICES, NAMESPACES, TARGET_PODS, ISTIO_CONFIGMAPS, MESH),
+       inputs=(SERVICES, NAMESPACES, TARGET_PODS, ISTIO_CONFIGMAPS, MESH, ISTIOD_PODS),
        emits=("ambient-service-not-global", "ambient-service-missing-in-client-cluster"))
 def ambient_service_scope(ctx: CheckContext) -> list[Step]:
     """For an ambient namespace, check that the service exists in every cluster with ambient
@@ -66,6 +79,12 @@ def ambient_service_scope(ctx: CheckContext) -> list[Step]:
                                     resource=f"Namespace {ns}", evidence=[line],
                                     peer_cluster=having[0]))
     for cluster in having:
+        old = _before_scopes(ctx, cluster)
+        if old:
+            evidence.append(f"{cluster}: istiod {old} predates serviceScopeConfigs (1.27): "
+                            "scope is not what keeps this Service local (see the multi-network "
+                            "step)")
+            continue
         configs, source = _configs(ctx, cluster)
         if not source:
             evidence.append(f"{cluster}: meshConfig could not be read: scope not checked")

@@ -25,9 +25,10 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, CLIENT_Z
 from diagnostics.model import Finding, Step
 from diagnostics.parse.networkz import parse_networkz
 from diagnostics.views.ambient import ambient_clusters
-from diagnostics.views.ambient_gateways import (ambient_eastwest_gateways, is_ambient_eastwest,
-                                                istiod_missing_networks, judge, received_networks,
-                                                service_of, ztunnel_gateway_errors)
+from diagnostics.views.ambient_gateways import (ambient_eastwest_gateways, gateway_findings,
+                                                is_ambient_eastwest, istiod_missing_networks,
+                                                received_networks, service_of,
+                                                ztunnel_gateway_errors)
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.gateways import (CROSS_NETWORK_PORT, LISTENER_PROTOCOL, cluster_domain,
                                         config_clusters, cross_network_servers, describe_gateway,
@@ -277,18 +278,20 @@ def network_gateways(ctx: CheckContext) -> list[Step]:
 # ------------------------------------------------------------------------- ambient
 
 
-def _ambient_runtime(ctx: CheckContext, network: str, clients: list[str]) -> list[str]:
-    """What istiod and the clients' ztunnels say about `network`'s gateway."""
+def _ambient_runtime(ctx: CheckContext, network: str, clients: list[str]
+                     ) -> tuple[list[str], list[str]]:
+    """What istiod and the clients' ztunnels say about `network`'s gateway: (that it cannot
+    be used, how the clients reach the network)."""
     name, ns = ctx.args["service"], ctx.args["namespace"]
-    lines = []
+    down, reach = [], []
     for cluster in clients:
-        lines += istiod_missing_networks(ctx.available(ISTIOD_LOGS).get(cluster)).get(network, [])
-        lines += ztunnel_gateway_errors(ctx.available(CLIENT_ZTUNNEL_LOGS).get(cluster, {}))
+        down += istiod_missing_networks(ctx.available(ISTIOD_LOGS).get(cluster)).get(network, [])
+        down += ztunnel_gateway_errors(ctx.available(CLIENT_ZTUNNEL_LOGS).get(cluster, {}))
         reached = received_networks(ctx.available(CLIENT_ZTUNNEL_DUMPS).get(cluster, {}),
                                     name, ns).get(network)
-        lines += [f"the client's ztunnel in {cluster} reaches {network}: {r}" for r in
+        reach += [f"the client's ztunnel in {cluster} reaches {network}: {r}" for r in
                   (reached or [])]
-    return lines
+    return down, reach
 
 
 def _ambient_network_step(ctx: CheckContext, network: str, mesh: MeshNetworks,
@@ -299,7 +302,8 @@ def _ambient_network_step(ctx: CheckContext, network: str, mesh: MeshNetworks,
     home = next(c for c in clusters_in if c in ready_in)
     clients = [c for c in ctx.focus if mesh.of(c) != network]
     evidence = [mesh.clusters[c].describe() for c in clusters_in]
-    seen = _ambient_runtime(ctx, network, clients)
+    down, reach = _ambient_runtime(ctx, network, clients)
+    seen = down + reach
     gateways = ctx.available(K8S_GATEWAYS)
     unread = [c for c in clusters_in if c not in gateways]
     found = [(c, g) for c in clusters_in for g in ambient_eastwest_gateways(gateways.get(c, []))]
@@ -316,37 +320,15 @@ def _ambient_network_step(ctx: CheckContext, network: str, mesh: MeshNetworks,
         findings.append(ctx.finding("eastwest-gateway-missing", cluster=home,
                                     resource=f"Namespace {ctx.info(home).istio_namespace}",
                                     evidence=[line, *seen], network=network))
+    services = ctx.available(SERVICES)
     for cluster, gw in found:
-        findings += _ambient_gateway_findings(ctx, cluster, gw, network, evidence, seen)
-    gateway_down = [line for line in seen if "reaches" not in line]
-    if not findings and gateway_down and clients:
+        findings += gateway_findings(ctx, cluster, gw, network,
+                                     service_of(gw, services.get(cluster, [])), evidence, seen)
+    if not findings and down and clients:
         findings.append(ctx.finding("ztunnel-network-gateway-unknown", cluster=clients[0],
                                     resource=f"Namespace {ctx.info(clients[0]).istio_namespace}",
-                                    evidence=gateway_down, network=network,
-                                    seen="; ".join(gateway_down)[:600]))
+                                    evidence=down, network=network, seen="; ".join(down)[:600]))
     return ctx.step(title, home, evidence + seen, findings)
-
-
-def _ambient_gateway_findings(ctx: CheckContext, cluster: str, gw: dict, network: str,
-                              evidence: list[str], seen: list[str]) -> list[Finding]:
-    svc = service_of(gw, ctx.available(SERVICES).get(cluster, []))
-    judged = judge(gw, network, svc, cluster)
-    evidence += judged.lines
-    if judged.problems:
-        return [ctx.finding("ambient-eastwest-gateway-invalid", cluster=cluster,
-                            resource=f"Gateway {namespace_of(gw)}/{name_of(gw)}",
-                            evidence=judged.lines + seen, gateway=name_of(gw),
-                            istio_namespace=namespace_of(gw), network=network,
-                            problems="; ".join(judged.problems))]
-    if judged.pending and svc is not None:
-        line = describe_gateway(svc, cluster)
-        evidence.append(line)
-        return [ctx.finding("eastwest-gateway-pending", cluster=cluster,
-                            resource=f"Service {namespace_of(svc)}/{name_of(svc)}",
-                            evidence=[line, *judged.lines, *seen], basis=[line],
-                            gateway=name_of(svc), istio_namespace=namespace_of(svc),
-                            network=network)]
-    return []
 
 
 # ------------------------------------------------------------------------- network labels

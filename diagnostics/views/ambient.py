@@ -174,6 +174,28 @@ def pods_of_gateway(pods: list[dict], name: str, namespace: str) -> list[dict]:
             and labels_of(p).get(GATEWAY_NAME) == name]
 
 
+def waypoint_problem(gateways: list[dict], pods: list[dict], ref: WaypointRef, cluster: str
+                     ) -> tuple[str, list[str]]:
+    """What is wrong with a waypoint in one cluster ("" when nothing), and the line seen:
+    its Gateway must exist, be Programmed, and have a ready pod."""
+    gw = find_gateway(gateways, ref.name, ref.namespace)
+    if gw is None:
+        return MISSING, [f"{cluster}: no Gateway {ref.namespace}/{ref.name}"]
+    ok, condition = programmed(gw)
+    mine = pods_of_gateway(pods, ref.name, ref.namespace)
+    ready = [p for p in mine if is_ready(p)]
+    line = (f"{cluster}: Gateway {ref.namespace}/{ref.name} (class {class_of(gw)}): {condition}; "
+            f"{len(ready)} of {len(mine)} pod(s) ready")
+    if not ok:
+        return f"not Programmed ({condition})", [line]
+    if not ready:
+        return "no ready pod" + (f" ({len(mine)} not ready)" if mine else ""), [line]
+    return "", [line]
+
+
+MISSING = "the Gateway does not exist"
+
+
 # --- service scope -------------------------------------------------------------------------
 
 

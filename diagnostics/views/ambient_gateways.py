@@ -20,6 +20,7 @@ from diagnostics.facts import PerReplica, ZtunnelFact
 from diagnostics.parse.log_framing import parse_log
 from diagnostics.parse.ztunnel import log_errors, parse_dump
 from diagnostics.views.ambient import EASTWEST_CLASS, GATEWAY_NAME, class_of, programmed
+from diagnostics.views.gateways import describe_gateway
 from diagnostics.views.mesh import NETWORK_LABEL, gateway_addresses
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -101,6 +102,30 @@ def judge(gw: dict, network: str | None, svc: dict | None, cluster: str) -> Gate
                                   for lst in listeners) or "none")
                      + f", status.addresses {shown}, {condition}")
     return out
+
+
+def gateway_findings(ctx, cluster: str, gw: dict, network: str, svc: dict | None,
+                     evidence: list[str], seen: list[str]) -> list:
+    """The findings one ambient east-west Gateway earns (the calling check declares and emits
+    `ambient-eastwest-gateway-invalid` and `eastwest-gateway-pending`); `seen` (what istiod and
+    the clients show) backs each one."""
+    judged = judge(gw, network, svc, cluster)
+    evidence += judged.lines
+    if judged.problems:
+        return [ctx.finding("ambient-eastwest-gateway-invalid", cluster=cluster,
+                            resource=f"Gateway {namespace_of(gw)}/{name_of(gw)}",
+                            evidence=judged.lines + seen, gateway=name_of(gw),
+                            istio_namespace=namespace_of(gw), network=network,
+                            problems="; ".join(judged.problems))]
+    if judged.pending and svc is not None:
+        line = describe_gateway(svc, cluster)
+        evidence.append(line)
+        return [ctx.finding("eastwest-gateway-pending", cluster=cluster,
+                            resource=f"Service {namespace_of(svc)}/{name_of(svc)}",
+                            evidence=[line, *judged.lines, *seen], basis=[line],
+                            gateway=name_of(svc), istio_namespace=namespace_of(svc),
+                            network=network)]
+    return []
 
 
 # --- runtime --------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ redirects each enrolled pod into ztunnel as it starts. Both are found by their c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from diagnostics.checking import CheckContext
+from diagnostics.model import Finding
 from diagnostics.parse.ztunnel import parse_dump
-from diagnostics.views.ambient import node_of
+from diagnostics.views.ambient import REDIRECTION, node_of
+from diagnostics.views.mesh import workload_ref
 from diagnostics.views.proxies import proxy_image_version, proxy_view
 from diagnostics.workloads import is_ready, name_of, namespace_of
 
@@ -89,6 +91,7 @@ class ZtunnelView:
     remote: list[str]  # endpoints in another cluster (pods, or a network through its gateway)
     local: list[str]
     load_balancing: str = ""  # `Failover by Network, Region, Zone`, "" when unset
+    remote_ids: list[str] = field(default_factory=list)  # cluster ids of the remote endpoints
 
 
 def ztunnel_view(dump_body: object, service: str, namespace: str, cluster_id: str | None
@@ -100,15 +103,35 @@ def ztunnel_view(dump_body: object, service: str, namespace: str, cluster_id: st
                None)
     if svc is None:
         return ZtunnelView(False, [f"ztunnel knows no service {service}.{namespace}"], [], [])
-    local, remote, lines = [], [], []
+    local, remote, lines, ids = [], [], [], []
     for w in dump.endpoints_of(svc):
         where = "remote" if w.split_horizon or (cluster_id and w.cluster_id != cluster_id) \
             else "local"
         (remote if where == "remote" else local).append(w.describe())
+        ids += [w.cluster_id] if where == "remote" and w.cluster_id not in ids else []
         lines.append(f"  {where}: {w.describe()}")
     head = (f"{service}.{namespace}: {len(local)} local and {len(remote)} remote endpoint(s)"
             + (f", waypoint {svc.waypoint.describe()}" if svc.waypoint else ""))
     lb = f"{svc.lb_mode} by {', '.join(svc.lb_scopes)}" if svc.lb_mode else ""
     if lb:
         head += f", load balancing {lb}"
-    return ZtunnelView(True, [head, *lines], remote, local, lb)
+    return ZtunnelView(True, [head, *lines], remote, local, lb, ids)
+
+
+# --- what pods a down agent leaves out -----------------------------------------------------
+
+
+def not_captured_finding(ctx: CheckContext, cluster: str, pod: dict, cni_line: str,
+                         why: str) -> Finding:
+    line = (f"{name_of(pod)}.{namespace_of(pod)} on node {node_of(pod)}: enrolled in ambient, "
+            f"no {REDIRECTION}: enabled")
+    return ctx.finding("ambient-pod-not-captured", cluster=cluster,
+                       resource=f"Pod {namespace_of(pod)}/{name_of(pod)}",
+                       evidence=[line, cni_line], pod=name_of(pod),
+                       namespace=namespace_of(pod), workload=workload_ref(pod),
+                       node=node_of(pod), reason=why)
+
+
+def why_not_captured(cni_problem: str) -> str:
+    return (f"the istio-cni node agent on its node is {cni_problem}" if cni_problem else
+            "it started before its namespace was enrolled, or while the node agent was down")

@@ -19,6 +19,7 @@ from tests.meshgen.ambient_world import (CNI, EASTWEST_CLASS, HBONE_PORT, WAYPOI
                                          eastwest_pods, global_in, node_agents, waypoint_pods)
 from tests.meshgen.control_plane_faults import istiod_containers, set_env
 from tests.meshgen.k8s_common import meta, owner_ref
+from tests.meshgen.model import version_tuple
 from tests.meshgen.naming import at, ts
 from tests.meshgen.topology import ISTIO_NS, NET_LABEL, ClusterWorld, World
 
@@ -73,11 +74,13 @@ def _istiod(cw: ClusterWorld, objs: dict[str, list[dict]]) -> None:
                 "true" if cw.spec.ambient.multi_network else None, after="PILOT_ENABLE_AMBIENT")
 
 
-def mesh_config_changes(mesh: dict) -> dict:
-    """The ambient profile's meshConfig on top of a rendered one."""
+def mesh_config_changes(mesh: dict, version: str) -> dict:
+    """The ambient profile's meshConfig on top of a rendered one (serviceScopeConfigs exists
+    since 1.27, with ambient multicluster)."""
     meta_ = mesh.setdefault("defaultConfig", {}).setdefault("proxyMetadata", {})
     meta_["ISTIO_META_ENABLE_HBONE"] = "true"
-    mesh["serviceScopeConfigs"] = SCOPE_CONFIGS
+    if version_tuple(version) >= (1, 27):
+        mesh["serviceScopeConfigs"] = SCOPE_CONFIGS
     return mesh
 
 
@@ -85,7 +88,8 @@ def _mesh_config(cw: ClusterWorld, objs: dict[str, list[dict]]) -> None:
     for cm in objs["configmaps"]:
         if cm["metadata"]["name"].startswith("istio") and "mesh" in (cm.get("data") or {}):
             mesh = yaml.safe_load(cm["data"]["mesh"]) or {}
-            cm["data"]["mesh"] = yaml.safe_dump(mesh_config_changes(mesh), sort_keys=True)
+            cm["data"]["mesh"] = yaml.safe_dump(mesh_config_changes(mesh, cw.spec.istio_version),
+                                                sort_keys=True)
 
 
 def _services(cw: ClusterWorld, objs: dict[str, list[dict]]) -> None:

@@ -285,7 +285,7 @@ def _istiod_files(world: World, cps: dict[str, ControlPlane], cp: ControlPlane,
             out[f"{base}/syncz.json"] = _dump(body + [_syncz(cp, p) for p in mine])
         if f"{base}/mesh.json" in rendered:
             out[f"{base}/mesh.json"] = _dump(mesh_config_changes(
-                json.loads(rendered[f"{base}/mesh.json"])))
+                json.loads(rendered[f"{base}/mesh.json"]), cp.spec.istio_version))
         if f"{base}/networkz.json" in rendered:
             known = json.loads(rendered[f"{base}/networkz.json"]) or []
             extra = _networkz(world, cp)
