@@ -17,9 +17,9 @@ NAME = "why-local-only"
 # Runbook order: what the engineer should look at first comes first.
 CHECKS = [
     "mesh-membership",  # 0. the clusters read, their ids, and those the mesh names but not read
-    "dataplane",  # 0b. sidecars or ambient: which view the later steps read
     # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
+    "dataplane",  # 1a. sidecars or ambient: which view the later steps read
     "service-endpoints",
     "service-consistency",
     "ambient-service-scope",  # 1b. ambient: global in every cluster, present where clients run

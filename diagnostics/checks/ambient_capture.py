@@ -2,7 +2,7 @@
 
 A pod of a namespace enrolled in ambient mode (`istio.io/dataplane-mode=ambient`) is redirected
 into ztunnel by the istio-cni node agent when it starts, which marks it
-`ambient.istio.io/redirection: enabled` (istio/istio cni/pkg/nodeagent). A running enrolled pod
+`ambient.istio.io/redirection: enabled` (istio/istio cni/pkg/util/podutil.go). A running enrolled pod
 without the mark bypasses the mesh: it started while the agent on its node was missing or
 failing, or before the namespace was enrolled.
 """

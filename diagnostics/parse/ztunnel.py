@@ -19,6 +19,7 @@ coalesced "split horizon" workload whose uid is `<network>/SplitHorizonWorkload/
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
@@ -64,15 +65,30 @@ class GatewayRef:
         return f"{self.destination}:{self.port}" if self.port else self.destination
 
 
+def _text_address(raw: object) -> str:
+    """An address as ztunnel prints it, or as istiod's ambientz does: the base64 of the
+    address's text (pilot/pkg/xds/debug.go ambientz)."""
+    text = str(raw or "")
+    if text and not re.fullmatch(r"[0-9a-fA-F:.]+", text):
+        try:
+            decoded = base64.b64decode(text, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return text
+        return decoded if re.fullmatch(r"[0-9a-fA-F:.]+", decoded) else text
+    return text
+
+
 def _gateway(raw: Any) -> GatewayRef | None:
     if not isinstance(raw, dict):
         return None
     dest = get_any(raw, "destination")
-    if isinstance(dest, dict):  # protojson shape (istiod's ambientz): address / hostname
+    if dest is None and (raw.get("address") or raw.get("hostname")):
+        dest = raw  # protojson inlines the oneof (istiod's ambientz)
+    if isinstance(dest, dict):
         host = dest.get("hostname") or {}
         addr = dest.get("address") or {}
         dest = (f"{host.get('namespace', '')}/{host.get('hostname', '')}" if host
-                else f"{addr.get('network', '')}/{addr.get('address', '')}")
+                else f"{addr.get('network', '')}/{_text_address(addr.get('address'))}")
     port = get_any(raw, "hboneMtlsPort", "port")
     return GatewayRef(str(dest or ""), int(port) if isinstance(port, int) else None)
 
@@ -116,16 +132,17 @@ class Workload:
 
 def _workload(raw: dict) -> Workload:
     addrs = get_any(raw, "workloadIps", "addresses") or []
+    services = get_any(raw, "services") or []
     return Workload(
         uid=str(get_any(raw, "uid") or ""), name=str(get_any(raw, "name") or ""),
         namespace=str(get_any(raw, "namespace") or ""),
-        addresses=tuple(str(a) for a in addrs if isinstance(a, str)),
+        addresses=tuple(_text_address(a) for a in addrs if isinstance(a, str)),
         network=str(get_any(raw, "network") or ""),
         cluster_id=str(get_any(raw, "clusterId") or ""),
         node=str(get_any(raw, "node") or ""), status=str(get_any(raw, "status") or ""),
         protocol=str(get_any(raw, "protocol", "tunnelProtocol") or ""),
-        services=tuple(str(s) for s in (get_any(raw, "services") or [])
-                       if isinstance(s, str)),
+        services=tuple(str(s) for s in services if isinstance(s, str)),  # a list, or the
+        # keys of istiod's map<string, PortList> (ambientz)
         network_gateway=_gateway(get_any(raw, "networkGateway")),
         waypoint=_gateway(get_any(raw, "waypoint")))
 
@@ -241,11 +258,11 @@ LOG_KINDS: tuple[tuple[str, str], ...] = (
     ("no service or workload for hostname", "hostname"),
     ("no healthy upstream", "upstream"),
     ("maybe a networkpolicy is blocking hbone port 15008", "connect"),
+    # Not `XDS client error: ... retrying`: ztunnel logs that on the stream istiod closes every
+    # 30 minutes to rebalance (istio/ztunnel#400), no sign of trouble.
     ("xds client connection error", "xds"),
-    ("xds client error", "xds"),
 )
 _QUOTED_ERROR = re.compile(r'error="((?:[^"\\]|\\.)*)"')
-_LEVEL = re.compile(r"\b(warn|error|WARN|ERROR)\b")
 
 
 @dataclass(frozen=True)
@@ -271,13 +288,12 @@ def _error_text(line: str) -> str:
 
 
 def log_errors(text: str) -> list[LogError]:
-    """The failure lines of a ztunnel log (plain `tracing` text, Istio's tab-separated framing
-    or JSON), classified by what they say about routing."""
+    """The failure lines of a ztunnel log (plain `tracing` text, Istio's tab-separated framing,
+    JSON, or a message pasted alone), classified by what they say about routing. The phrases
+    are ztunnel's error texts, which appear on failure lines only."""
     out = []
     for line in (text or "").splitlines():
         lowered = line.lower()
-        if not _LEVEL.search(line) and '"level"' not in lowered:
-            continue
         for phrase, kind in LOG_KINDS:
             if phrase in lowered:
                 out.append(LogError(kind, _error_text(line), line.strip()))

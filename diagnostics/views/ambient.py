@@ -2,9 +2,11 @@
 waypoint it uses, and whether a Service is global.
 
 - Enrolment: a namespace (or pod) labelled `istio.io/dataplane-mode=ambient`; a pod's own
-  `istio.io/dataplane-mode=none` opts it out; a pod with a sidecar keeps its sidecar.
+  `istio.io/dataplane-mode=none` opts it out; never a pod with a sidecar or on the host network
+  (istio/istio cni/pkg/util/enablement_selector.go Matches).
 - Capture: the istio-cni node agent annotates a pod it has redirected to ztunnel with
-  `ambient.istio.io/redirection: enabled` (istio/istio cni/pkg/nodeagent).
+  `ambient.istio.io/redirection: enabled`; `pending` is a pod not yet handed to ztunnel
+  (istio/istio cni/pkg/util/podutil.go PodFullyEnrolled, PodPartiallyEnrolled).
 - Waypoints: `istio.io/use-waypoint` (with `istio.io/use-waypoint-namespace`) on the Service or
   pod, else on its namespace; `none` opts out (pilot/pkg/serviceregistry/ambient/waypoints.go).
 - Scope: a Service is global when `meshConfig.serviceScopeConfigs` selects it (its labels and

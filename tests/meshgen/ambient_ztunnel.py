@@ -275,7 +275,10 @@ def _istiod_files(world: World, cps: dict[str, ControlPlane], cp: ControlPlane,
                   rendered: dict[str, str]) -> dict[str, str]:
     out = {}
     cid = cp.world.id
-    infra = [p for p in infra_pods(cp.world) if p.kind in PROXY_TYPES and p.ready]
+    # A crash-looping ztunnel is connected to no istiod; a waypoint whose readiness fails
+    # still runs its Envoy, connected.
+    infra = [p for p in infra_pods(cp.world) if p.kind in PROXY_TYPES
+             and (p.ready or p.kind == "waypoint")]
     warnings = missing_gateways(world, cp)
     for n, replica in enumerate(cp.replicas):
         base = f"clusters/{cid}/istiod/{replica.name}"
