@@ -13,7 +13,9 @@ What counts, strongest first (each is what Istio itself uses):
   external istiod running here names the cluster it serves, not this one, so it does not count;
 - `global.multiCluster.clusterName` of the install's injector values, which the injector
   writes into every proxy (a remote cluster without istiod still carries them);
-- `ISTIO_META_CLUSTER_ID` of the sidecars and gateways running in the cluster.
+- `ISTIO_META_CLUSTER_ID` of the sidecars and gateways running in the cluster;
+- `ISTIO_META_CLUSTER_ID` of its ztunnels (the ztunnel chart sets it from
+  `multiCluster.clusterName`, default `Kubernetes`).
 
 The config file's `name:` is an explicit override; a snapshot's folder name is the id its
 writer recorded. When the cluster says something else, that is reported, never hidden. A
@@ -34,7 +36,7 @@ from diagnostics.model import ClusterInfo, OVERRIDES
 from diagnostics.sources.base import SourceFailure
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
 from diagnostics.views.mesh import injector_values, proxy_env
-from diagnostics.workloads import has_sidecar, name_of, namespace_of
+from diagnostics.workloads import has_sidecar, is_ztunnel, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
 IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS)
@@ -42,13 +44,14 @@ IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS,
 ISTIOD = "istiod CLUSTER_ID"
 VALUES = "install values global.multiCluster.clusterName"
 PROXIES = "proxies' ISTIO_META_CLUSTER_ID"
+ZTUNNELS = "ztunnel's ISTIO_META_CLUSTER_ID"
 
 
 @dataclass(frozen=True)
 class Claim:
     """One thing in a cluster that states its id."""
 
-    origin: str  # ISTIOD | VALUES | PROXIES
+    origin: str  # ISTIOD | VALUES | PROXIES | ZTUNNELS
     value: str
     where: str  # the object it was read from
 
@@ -105,13 +108,16 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
         name = values_cluster_name(injector_values([cm]))
         if name:
             found.claims.append(Claim(VALUES, name, f"ConfigMap {namespace_of(cm)}/{name_of(cm)}"))
+    ztunnels = []
     for inp in (ISTIO_PODS, TARGET_PODS):
         for pod in sorted(_value(facts, inp, found.unread if inp is ISTIO_PODS else []) or [],
                           key=name_of):
             value = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
             if value:
-                found.claims.append(Claim(PROXIES, value,
-                                          f"pod {namespace_of(pod)}/{name_of(pod)}"))
+                claim = Claim(ZTUNNELS if is_ztunnel(pod) else PROXIES, value,
+                              f"pod {namespace_of(pod)}/{name_of(pod)}")
+                (ztunnels if is_ztunnel(pod) else found.claims).append(claim)
+    found.claims += ztunnels
     found.claims = _dedupe(found.claims)
     return found
 

@@ -229,3 +229,15 @@ def test_resources_are_label_selected_cluster_wide():
     """ztunnel and istio-cni may be installed outside istio-system (GKE: kube-system)."""
     for inp in (ZTUNNEL_PODS, CNI_PODS, WAYPOINT_PODS):
         assert isinstance(inp, Resources) and inp.namespace == "*" and inp.label_selector
+
+
+def test_ztunnels_state_the_cluster_id_after_sidecars():
+    """ztunnel's ISTIO_META_CLUSTER_ID (the ztunnel chart's multiCluster.clusterName) is one
+    more claim of the cluster's id, the weakest."""
+    from diagnostics.identity import ZTUNNELS, discover
+    from diagnostics.inputs import ISTIO_PODS
+
+    objs = _cluster("cluster2")
+    facts = {ISTIO_PODS: Fact(_pods(objs, label=("app", "ztunnel")))}
+    found = discover(facts)
+    assert found.id == "cluster2" and found.claims[0].origin == ZTUNNELS
