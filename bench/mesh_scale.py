@@ -1,120 +1,233 @@
-"""How meshbot copes as a mesh grows: API calls, time, memory and Slack thread size per command.
+"""What one diagnosis of a big mesh costs: CPU, peak memory, API calls and dependent round trips.
 
-Generates two-cluster meshes with the scenario generator (tests/meshgen) at growing sizes
-(helloworld replicas per cluster; `--stale` makes that share of them out of sync so proxy-status
-has offenders to list), serves each with `meshbot replay`, and runs every mesh-wide command
-through the live source (the kubernetes client over HTTP, port-forwards to istiod included).
+Generates multicluster meshes with the scenario generator (tests/meshgen/scale.py: helloworld
+pods per cluster, `--stale` of them out of sync so proxy-status has offenders), serves each with
+`meshbot replay --request-log`, and runs every mesh-wide command as a user would, each time in a
+fresh process: `meshbot mesh <command> --kubeconfig <replay kubeconfig> -o json --no-cache`.
 
-Printed per size and command: API calls (constant but for list pagination, one call per 500
-objects), wall time, the peak Python heap while diagnosing (tracemalloc, a second run), and the
-Slack answer: messages, the most blocks in one message (limit 50) and the largest message in
-characters. Then meshbot's peak RSS (the measuring process; the generator and `meshbot replay`
-run in other processes).
+Per command and size, the median of `--runs`:
+- cpu_s, rss_peak_mb: user+sys CPU and peak RSS of that process (os.wait4), imports included;
+- api_calls, bytes: requests the replay servers answered during the run, and their body bytes;
+- dependent_rounds: the longest chain of those requests each of which arrived only after the
+  previous one's answer was complete (diagnostics/replay/stats.py). `--latency-ms` (default 300)
+  delays every answer, so requests sent together are not mistaken for a chain when the client
+  is slow to send them (a busy client can still lengthen the chain: an upper bound);
+- verdict, and wall_s (an upper bound on a loaded machine).
 
-    .venv/bin/python bench/mesh_scale.py [--pods 10 500 2000] [--stale 0.1] [--latency-ms 0]
+    .venv/bin/python bench/mesh_scale.py [--pods 2000 10000 20000] [--point 2000x10] [--json]
+        [--runs 3] [--meshes DIR] [--client-root DIR] [--commands ...]
+
+`--meshes DIR` keeps generated meshes for the next run; `--client-root DIR` runs the meshbot of
+another checkout (e.g. the commit before a change) against the same meshes and servers.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import resource
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.answer_blocks import thread  # noqa: E402
-from diagnostics.config import Config  # noqa: E402
-from diagnostics.sources.factory import live_source  # noqa: E402
-from handlers.commands import parse  # noqa: E402
-from handlers.run import Answerer  # noqa: E402
-from tests.meshgen.render import write_snapshot  # noqa: E402
-from tests.meshgen.scale import scaled_mesh  # noqa: E402
+from diagnostics.replay.stats import RequestRecord, dependent_rounds  # noqa: E402
 
-COMMANDS = ["why-local-only helloworld -n sample", "proxy-status", "control-plane",
-            "remote-clusters", "trust", "check ns/sample", "digest"]
+COMMANDS = ["why-local-only helloworld -n sample", "proxy-status", "check ns/sample", "digest",
+            "control-plane", "remote-clusters", "trust"]
+#: Settings that would make `meshbot mesh` read something other than the replayed clusters.
+_ISOLATE = ("MESHBOT_SNAPSHOT", "MESHBOT_CONFIG", "REDIS_URL", "KUBECONFIG")
 
 
-def slack_size(report, command: str) -> tuple[int, int, int]:
-    messages = thread(report, command, "U0BENCH")
-    blocks = max(len(m.blocks) for m in messages)
-    chars = max(len(json.dumps(m.blocks)) for m in messages)
-    return len(messages), blocks, chars
+@dataclass(frozen=True)
+class Point:
+    pods: int
+    clusters: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.pods}x{self.clusters}"
 
 
-def run_size(pods: int, stale: float, latency_ms: float) -> None:
-    """Generate, serve with `meshbot replay` in its own process, measure in another: the RSS
-    printed is meshbot's alone, and the API servers do not share its CPU."""
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        write_snapshot(scaled_mesh(pods, stale), Path(tmp) / "mesh")
-        generated = time.perf_counter() - started
-        kubeconfig = Path(tmp) / "kubeconfig"
-        replay = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "replay", str(Path(tmp) / "mesh"),
-             "--latency-ms", str(latency_ms), "--kubeconfig-out", str(kubeconfig)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            clusters = [replay.stdout.readline().split()[0] for _ in range(2)]
-            print(f"\n{pods} helloworld pods per cluster ({len(clusters)} clusters, "
-                  f"{stale:.0%} stale; mesh generated in {generated:.1f} s)", flush=True)
-            subprocess.run([sys.executable, __file__, "--measure", str(kubeconfig), *clusters],
-                           cwd=REPO, check=True, timeout=900)
-        finally:
-            replay.terminate()
-            replay.wait(timeout=30)
+def parse_point(text: str) -> Point:
+    pods, _, clusters = text.partition("x")
+    return Point(int(pods), int(clusters or 2))
 
 
-async def measure_all(kubeconfig: str, clusters: list[str]) -> None:
-    config = Config.model_validate({"clusters": [
-        {"name": c, "context": c, "kubeconfig": kubeconfig} for c in clusters]})
-    source = live_source(config, timeout=60)
-    answerer = Answerer(source, timeout=60)
-    print(f"  {'command':38} {'calls':>5} {'wall ms':>8} {'heap MB':>8} "
-          f"{'msgs':>4} {'blocks':>6} {'chars':>6}  verdict")
-    try:
-        for command in COMMANDS:
-            await measure(answerer, command)
-    finally:
-        await source.close()
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS of meshbot: {peak_rss:.0f} MB")
+def mesh_dir(point: Point, stale: float, keep: Path | None, tmp: Path) -> tuple[Path, float]:
+    """The generated snapshot for `point` (reused from `keep` when already there) and the
+    seconds generating it took (0 when reused).
 
-
-async def measure(answerer: Answerer, command: str) -> None:
-    request = parse(command, terminal=False)
+    Generated in a child process: a child's peak RSS as wait4 reports it includes what its
+    parent held when it forked, so this process must stay small."""
+    base = keep if keep is not None else tmp
+    out = base / f"mesh-{point.name}-stale{stale:g}"
+    if (out / "snapshot.yaml").exists():
+        return out, 0.0
     started = time.perf_counter()
-    report = await answerer.answer(request)
-    wall = (time.perf_counter() - started) * 1000
-    tracemalloc.start()
-    await answerer.answer(request)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    msgs, blocks, chars = slack_size(report, command)
-    print(f"  {command:38} {report.api_calls:5d} {wall:8.0f} {peak / 2**20:8.1f} "
-          f"{msgs:4d} {blocks:6d} {chars:6d}  {report.verdict}", flush=True)
+    subprocess.run([sys.executable, __file__, "--generate", str(point.pods), str(point.clusters),
+                    str(stale), str(out)], cwd=REPO, check=True)
+    return out, time.perf_counter() - started
+
+
+def generate(pods: int, clusters: int, stale: float, out: Path) -> None:
+    from tests.meshgen.render import write_snapshot
+    from tests.meshgen.scale import scaled_mesh
+
+    write_snapshot(scaled_mesh(pods, stale, clusters), out)
+
+
+class Replay:
+    """`meshbot replay` in its own process, recording every request to a file."""
+
+    def __init__(self, snapshot: Path, workdir: Path, latency_ms: float):
+        self.kubeconfig = workdir / "kubeconfig"
+        self.log = workdir / "requests.jsonl"
+        self.log.write_text("")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "replay", str(snapshot), "--latency-ms",
+             str(latency_ms), "--kubeconfig-out", str(self.kubeconfig), "--request-log",
+             str(self.log)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def wait_ready(self, clusters: int) -> None:
+        for _ in range(clusters):
+            if not self.proc.stdout.readline():
+                raise RuntimeError("meshbot replay exited before serving")
+
+    def offset(self) -> int:
+        return self.log.stat().st_size
+
+    def records_since(self, offset: int) -> list[RequestRecord]:
+        with self.log.open(encoding="utf-8") as fh:
+            fh.seek(offset)
+            return [RequestRecord.from_json(line) for line in fh if line.strip()]
+
+    def stop(self) -> None:
+        self.proc.terminate()  # it may be busy answering a large list for a while
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_once(replay: Replay, client_root: Path, command: str, timeout: float) -> dict:
+    """One diagnosis in a fresh process; its own CPU and peak RSS from wait4."""
+    env = {k: v for k, v in os.environ.items() if k not in _ISOLATE}
+    env["PYTHONPATH"] = str(client_root)
+    offset = replay.offset()
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "mesh", *command.split(),
+                                 "--kubeconfig", str(replay.kubeconfig), "-o", "json",
+                                 "--no-cache", "--timeout", str(timeout)],
+                                cwd=client_root, env=env, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        raw = out.read()
+    time.sleep(0.05)  # the replay's last lines reach its log file
+    records = replay.records_since(offset)
+    try:
+        verdict = json.loads(raw)["verdict"]
+    except (ValueError, KeyError):
+        verdict = f"exit {proc.returncode}, no report"
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "rss_peak_mb": usage.ru_maxrss / 1024,
+            "wall_s": wall, "api_calls": len(records),
+            "bytes": sum(r.bytes for r in records),
+            "dependent_rounds": dependent_rounds(records), "verdict": verdict}
+
+
+def measure(replay: Replay, args: argparse.Namespace, point: Point, command: str) -> dict:
+    results = [run_once(replay, args.client_root, command, args.timeout)
+               for _ in range(args.runs)]
+    row = {"command": command, "pods": point.pods, "clusters": point.clusters}
+    for key in ("cpu_s", "rss_peak_mb", "wall_s", "api_calls", "bytes", "dependent_rounds"):
+        value = statistics.median(r[key] for r in results)
+        row[key] = round(value, 3) if isinstance(value, float) else value
+    verdicts = sorted({r["verdict"] for r in results})
+    row["verdict"] = verdicts[0] if len(verdicts) == 1 else "/".join(verdicts)
+    return row
+
+
+def print_row(row: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(row), flush=True)
+        return
+    print(f"  {row['command']:38} {row['cpu_s']:6.2f} {row['rss_peak_mb']:7.0f} "
+          f"{row['api_calls']:5d} {row['dependent_rounds']:6d} {row['bytes'] / 2**20:7.1f} "
+          f"{row['wall_s']:6.2f}  {row['verdict']}", flush=True)
+
+
+@contextmanager
+def served_mesh(point: Point, stale: float, meshes: Path | None,
+                latency_ms: float) -> Iterator[tuple[Replay, float]]:
+    """The generated mesh served by `meshbot replay` for the block: (the replay, seconds the
+    generation took)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshot, generated = mesh_dir(point, stale, meshes, Path(tmp))
+        replay = Replay(snapshot, Path(tmp), latency_ms)
+        try:
+            replay.wait_ready(point.clusters)
+            yield replay, generated
+        finally:
+            replay.stop()
+
+
+def run_point(point: Point, args: argparse.Namespace) -> None:
+    with served_mesh(point, args.stale, args.meshes, args.latency_ms) as (replay, generated):
+        if not args.json:
+            print(f"\n{point.pods} helloworld pods per cluster, {point.clusters} clusters, "
+                  f"{args.stale:.0%} stale (mesh generated in {generated:.1f} s)")
+            print(f"  {'command':38} {'cpu s':>6} {'rss MB':>7} {'calls':>5} {'rounds':>6} "
+                  f"{'MB read':>7} {'wall s':>6}  verdict")
+        elif generated:
+            print(json.dumps({"generated": point.name, "seconds": round(generated, 1)}),
+                  file=sys.stderr)
+        for command in args.commands:
+            print_row(measure(replay, args, point, command), args.json)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pods", type=int, nargs="+", default=[10, 500, 2000])
+    ap.add_argument("--pods", type=int, nargs="*", default=[2000, 10000, 20000],
+                    help="helloworld pods per cluster, one two-cluster mesh each")
+    ap.add_argument("--point", type=parse_point, action="append", default=None,
+                    metavar="PODSxCLUSTERS", help="another mesh (default: 2000x10)")
+    ap.add_argument("--commands", nargs="+", default=COMMANDS)
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per command (median)")
     ap.add_argument("--stale", type=float, default=0.1, help="share of pods out of sync")
-    ap.add_argument("--latency-ms", type=float, default=0.0)
-    ap.add_argument("--measure", nargs="+", metavar="KUBECONFIG CLUSTER",
-                    help=argparse.SUPPRESS)  # the measuring child process
+    ap.add_argument("--latency-ms", type=float, default=300.0)
+    ap.add_argument("--timeout", type=float, default=120.0,
+                    help="meshbot's per-cluster deadline: a loaded machine must not turn the "
+                    "figures into those of a timed-out, inconclusive diagnosis")
+    ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
+    ap.add_argument("--client-root", type=Path, default=REPO,
+                    help="the checkout whose meshbot is measured (default: this one)")
+    ap.add_argument("--json", action="store_true", help="one JSON object per command and size")
+    ap.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)  # the generating child
     args = ap.parse_args()
-    if args.measure:
-        asyncio.run(measure_all(args.measure[0], args.measure[1:]))
+    if args.generate:
+        pods, clusters, stale, out = args.generate
+        generate(int(pods), int(clusters), float(stale), Path(out))
         return
-    for pods in args.pods:
-        run_size(pods, args.stale, args.latency_ms)
+    points = [Point(p, 2) for p in args.pods] + (args.point if args.point is not None
+                                                   else [Point(2000, 10)])
+    if args.meshes:
+        args.meshes.mkdir(parents=True, exist_ok=True)
+    for point in points:
+        run_point(point, args)
 
 
 if __name__ == "__main__":

@@ -12,30 +12,22 @@ and is coloured only on a terminal, unless NO_COLOR is set or --no-color given.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from bot import __version__
-from bot.answer_blocks import thread
-from bot.thread_text import thread_as_text
-from diagnostics.catalog import CatalogError
-from diagnostics.config import ConfigError, load_config
-from diagnostics.model import Report
-from diagnostics.render.json_report import render_json
-from diagnostics.render.text import render_text
-from diagnostics.snapshot import SnapshotError
-from diagnostics.sources.factory import NoKubeconfig, build_source
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
 from handlers.grammar import OUTPUTS, UsageError, shown
-from diagnostics.reports import ReportCache
-from diagnostics.store.resilient import open_store
-from handlers.run import Answerer, answer
+
+if TYPE_CHECKING:
+    from diagnostics.model import Report
+
+# Everything else is imported by the command that uses it: `meshbot mesh help` answers after
+# the grammar alone, not after Slack's rendering, the kubernetes client, pydantic and the checks
+# (three quarters of a second of imports; tests/test_footprint.py keeps it so).
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNDIAGNOSED = 0, 1, 2, 3
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
@@ -68,11 +60,19 @@ def _width() -> int:
 def render(report: Report, output: str, command_text: str | None = None, *,
            verbose: bool = False, no_color: bool = False) -> str:
     if output == "json":
+        from diagnostics.render.json_report import render_json
+
         return render_json(report)
     if output == "slack":
+        import json
+
+        from bot.answer_blocks import thread
+
         messages = [{"text": m.text, "blocks": m.blocks,
                      "files": [name for name, _ in m.files]} for m in thread(report, command_text)]
         return json.dumps({"messages": messages}, indent=2, ensure_ascii=False) + "\n"
+    from diagnostics.render.text import render_text
+
     return render_text(report, color=_color(no_color), width=_width(), verbose=verbose)
 
 
@@ -90,6 +90,12 @@ def _timeout(options: dict, default: float) -> float:
 
 
 async def _diagnose(request: Request) -> tuple[Report, str]:
+    from diagnostics.config import load_config
+    from diagnostics.reports import ReportCache
+    from diagnostics.sources.factory import build_source
+    from diagnostics.store.resilient import open_store
+    from handlers.run import Answerer
+
     opts = request.options
     output = str(opts.get("output", "text"))
     if output not in OUTPUTS:
@@ -115,6 +121,17 @@ def cmd_mesh(words: list[str]) -> int:
         if isinstance(parsed, TextReply):
             print(parsed.text)
             return EXIT_OK
+    except UsageError as exc:
+        return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
+    import asyncio
+
+    from diagnostics import gcpause
+    from diagnostics.config import ConfigError
+    from diagnostics.snapshot import SnapshotError
+    from diagnostics.sources.factory import NoKubeconfig
+
+    gcpause.exiting_after_one_diagnosis()
+    try:
         report, output = asyncio.run(_diagnose(parsed))
     except UsageError as exc:
         return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
@@ -135,7 +152,13 @@ def demo_snapshot() -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole pipeline on the bundled demo mesh, printed as the bot's Slack thread."""
+    import asyncio
+
+    from bot.answer_blocks import thread
+    from bot.thread_text import thread_as_text
+    from diagnostics.snapshot import SnapshotError
     from diagnostics.sources.snapshot import SnapshotSource
+    from handlers.run import answer
 
     request = parse(DEMO_COMMAND, terminal=False)
     assert isinstance(request, Request)
@@ -168,12 +191,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
                           kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
-                          context_names=args.context_name, debug_caller=caller)
+                          context_names=args.context_name, debug_caller=caller,
+                          request_log=args.request_log)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Capture live clusters into a snapshot folder or .tar.gz (secrets redacted)."""
+    import asyncio
+
     from diagnostics.capture import CaptureOptions, capture
+    from diagnostics.config import ConfigError, load_config
     from diagnostics.sources.factory import live_source
 
     out = Path(args.out)
@@ -205,8 +232,11 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_serve(_args: argparse.Namespace) -> int:
     """The Slack bot (contract C6/C7); configuration from the environment and MESHBOT_CONFIG."""
+    import asyncio
+
     from bot import logs
     from bot.serve import SetupError, clause, serve
+    from diagnostics.config import ConfigError, load_config
     from bot.settings import Settings, SettingsError, drop_secrets
 
     try:
@@ -276,6 +306,8 @@ def _mesh_commands(mesh: argparse.ArgumentParser) -> None:
 def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meshbot", description="Istio mesh troubleshooting runbooks, "
                                 "in Slack and in the terminal.")
+    from bot import __version__
+
     p.add_argument("--version", action="version", version=f"meshbot {__version__}")
     sub = p.add_subparsers(dest="cmd",
                            metavar="{mesh,serve,demo,replay,snapshot,catalog,completion}")
@@ -306,6 +338,8 @@ def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
                         "loopback (default, as in a real cluster), anonymous (not loopback, no "
                         "credentials: 401) or namespace:<ns> (authenticated workload of <ns>: "
                         "403 where istiod's debug authorization applies)")
+    replay.add_argument("--request-log", metavar="FILE", help="append one JSON line per "
+                        "request answered (cluster, path, arrival and completion time, bytes)")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")
@@ -346,10 +380,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except CatalogError as exc:
-        return _fail(f"catalog error: {exc}", EXIT_UNDIAGNOSED)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from diagnostics.catalog import CatalogError
+
+        if isinstance(exc, CatalogError):
+            return _fail(f"catalog error: {exc}", EXIT_UNDIAGNOSED)
+        raise
 
 
 def _reader_gone() -> int:

@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-
 
 @dataclass(frozen=True)
 class CertInfo:
@@ -31,6 +28,9 @@ def parse_pem_bundle(text: str | None) -> list[CertInfo]:
     """Every certificate of a PEM bundle; an unreadable bundle gives an empty list."""
     if not text or "BEGIN CERTIFICATE" not in text:
         return []
+    from cryptography import x509  # a tenth of a second: only for commands that read roots
+    from cryptography.hazmat.primitives import hashes
+
     try:
         certs = x509.load_pem_x509_certificates(text.encode())
     except ValueError:

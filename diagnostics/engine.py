@@ -18,6 +18,7 @@ from diagnostics import identity, targets, ztunnel_fetch
 from diagnostics.catalog import Catalog, default_catalog
 from diagnostics.checking import CheckContext, CheckSpec
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable
+from diagnostics.gcpause import thaw
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ClientConfigDumps, ClientProxyLogs,
                                 ClientZtunnelDumps, ClientZtunnelLogs,
                                 ISTIOD_PODS, Input, IstiodDebug, IstiodLogs, IstiodMetrics,
@@ -73,6 +74,9 @@ class _ClusterFetch:
     async def _fetch(self, inp: Input) -> Any:
         if isinstance(inp, Resources):
             ns = inp.resolve_namespace(self.info.istio_namespace, self.args.get("namespace"))
+            if inp.metadata_only:
+                return await self.source.list(self.info.key, inp.resource, ns,
+                                              inp.label_selector, metadata_only=True)
             return await self.source.list(self.info.key, inp.resource, ns, inp.label_selector)
         if isinstance(inp, IstiodDebug):
             return await self._per_replica(lambda t: self.source.istiod_get(
@@ -406,6 +410,16 @@ async def diagnose(plan: Plan, source: Source, *, catalog: Catalog | None = None
 
     `observe_reads` receives what each check read (the meta-tests keep declarations honest).
     """
+    try:
+        return await _diagnose(plan, source, catalog=catalog, timeout=timeout, now=now,
+                               observe_reads=observe_reads)
+    finally:
+        thaw()  # the facts are released: what decoding froze is the collector's again
+
+
+async def _diagnose(plan: Plan, source: Source, *, catalog: Catalog | None,
+                    timeout: float, now: datetime | None,
+                    observe_reads: ReadsObserver | None) -> Report:
     catalog = catalog or default_catalog()
     started = time.perf_counter()
     infos = _preselect(source.cluster_infos(), plan.clusters)

@@ -37,6 +37,10 @@ class Resources(Input):
     resource: str
     namespace: str = ALL_NAMESPACES
     label_selector: str | None = None
+    # Only each object's metadata (kind, apiVersion and metadata; the API server's
+    # PartialObjectMetadataList): for checks that read names, labels, annotations and owners
+    # only. A node's status alone is tens of kilobytes.
+    metadata_only: bool = False
 
     def describe(self) -> str:
         return self._described(self.namespace)
@@ -50,10 +54,11 @@ class Resources(Input):
 
         kind = kind_by_key(self.resource)
         sel = f" -l {self.label_selector}" if self.label_selector else ""
+        meta = " (metadata only)" if self.metadata_only else ""
         if kind is not None and not kind.namespaced:
-            return f"{self.resource}{sel}"
+            return f"{self.resource}{sel}{meta}"
         where = "all namespaces" if namespace == ALL_NAMESPACES else f"namespace {namespace}"
-        return f"{self.resource} in {where}{sel}"
+        return f"{self.resource} in {where}{sel}{meta}"
 
     def resolve_namespace(self, istio_namespace: str, target_namespace: str | None) -> str | None:
         """Concrete namespace for a cluster and command; None means all namespaces."""
@@ -160,6 +165,9 @@ SERVICES = Resources("services")
 TARGET_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", TARGET_NS)
 NAMESPACES = Resources("namespaces")
 NODES = Resources("nodes")
+#: The nodes' topology labels only (locality): metadata, not the status that is tens of
+#: kilobytes a node (images, conditions, addresses).
+NODE_LABELS = Resources("nodes", metadata_only=True)
 ISTIO_SECRETS = Resources("secrets", ISTIO_NS)
 ISTIO_PODS = Resources("pods", ISTIO_NS)
 ISTIO_SERVICES = Resources("services", ISTIO_NS)

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import Kind, kind_by_key, kind_for_object, resolve_user_kind
 from diagnostics.model import SNAPSHOT_FOLDER
 from diagnostics.selectors import field_predicate, label_predicate
@@ -87,7 +88,8 @@ def load_json_file(path: Path) -> Any:
     """Parse a JSON file, naming file and line on error."""
     text = _read_text(path)
     try:
-        return json.loads(text)
+        with collector_paused():
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"malformed JSON: {exc.msg}", path, exc.lineno) from None
 
@@ -102,7 +104,8 @@ def _yaml_documents(path: Path) -> list[Any]:
 def yaml_documents(text: str, where: Path | str) -> list[Any]:
     """The documents of a YAML text; SnapshotError naming `where` and the line when malformed."""
     try:
-        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        with collector_paused():
+            return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -7,11 +7,12 @@ terminal both go through `handlers.commands.parse`, so a command behaves the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from diagnostics.checking import CheckSpec, REGISTRY
-from diagnostics.engine import Plan
 from handlers.grammar import ParsedArgs
+
+if TYPE_CHECKING:
+    from diagnostics.engine import Plan
 
 
 @dataclass
@@ -26,7 +27,13 @@ class Request:
     read_all_clusters: bool = False  # --cluster narrows whose view is examined, not what is read
 
     def plan(self) -> Plan:
-        specs: list[CheckSpec] = [REGISTRY[name] for name in self.checks]
+        # The checks (and the engine) load here, not when a command is parsed: `help` and a
+        # usage error answer without importing them.
+        import diagnostics.checks  # noqa: F401 - registers the checks
+        from diagnostics.checking import REGISTRY
+        from diagnostics.engine import Plan
+
+        specs = [REGISTRY[name] for name in self.checks]
         limit = self.clusters or None
         if self.read_all_clusters:
             return Plan(self.command, self.args, specs, None, limit)

@@ -9,7 +9,6 @@ The steps follow the field documents' list of application pitfalls, most disrupt
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.targets import KINDS, normalize_kind
 from handlers.base import CommandSpec, Request
 from handlers.grammar import (ParsedArgs, UsageError, shown, validate_namespace,

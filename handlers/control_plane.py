@@ -8,7 +8,6 @@ annotation of each remote and the injection URLs of remote installs.
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
 from handlers.options import CLUSTER_VIEW, mesh_wide

@@ -6,7 +6,6 @@ digest posts, and what a new incident channel gets as its first message.
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers import control_plane, proxy_status, remote_clusters, trust
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs

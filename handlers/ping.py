@@ -6,7 +6,6 @@ what each cluster answered and how long it took; it is never served from the cac
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs, UsageError
 from handlers.options import request

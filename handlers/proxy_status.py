@@ -8,7 +8,6 @@ Without `-n` every namespace is examined.
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs, UsageError
 from handlers.options import mesh_wide

@@ -9,7 +9,6 @@ evidence of the `istiod-remote-view` step.
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import ParsedArgs
 from handlers.options import CLUSTER_VIEW, mesh_wide

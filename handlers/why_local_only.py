@@ -7,7 +7,6 @@ receives, then the causes that explain a gap between the two.
 
 from __future__ import annotations
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from handlers.base import CommandSpec, Request
 from handlers.grammar import (ParsedArgs, UsageError, shown, validate_namespace,
                               validate_object_name, validate_service)

@@ -1,7 +1,7 @@
 """A diagnosis costs the same API calls on a mesh of 6 or 150 pods per cluster, and its Slack
 answer has the same shape: the design's promise that cost and answer size do not grow with the
-pods (list pagination aside: one more call per 500 objects, beyond these sizes). Container logs
-are read for at most 2 pods per workload, which both sizes exceed.
+pods (a list is one request, however long). Container logs are read for at most 2 pods per
+workload, which both sizes exceed.
 
 The meshes come from the scenario generator with a share of proxies out of sync, are served by
 `meshbot replay`, and are read by the kubernetes client over HTTP.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact, ZtunnelFact
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES,
-                                NODES, SERVICES, TARGET_PODS)
+                                NODE_LABELS, SERVICES, TARGET_PODS)
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
@@ -61,7 +61,7 @@ def _why_failover(ctx: CheckContext, cluster: str, envoy_cluster: dict | None) -
 
 def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[Endpoint]) -> str:
     node_name = (pod.get("spec") or {}).get("nodeName")
-    for node in ctx.available(NODES).get(cluster, []):
+    for node in ctx.available(NODE_LABELS).get(cluster, []):
         if name_of(node) == node_name:
             labels = labels_of(node)
             if labels.get(REGION):
@@ -70,7 +70,7 @@ def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[End
 
 
 @check("locality", title="Locality load balancing",
-       inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES, SERVICES, NODES,
+       inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS,
                TARGET_PODS),
        emits=("locality-lb-prefers-local",))
 def locality(ctx: CheckContext) -> list[Step]:

@@ -13,7 +13,6 @@ The text is parsed with prometheus_client's parser (already a dependency for mes
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
 
 SYNC_STATUS = "istiod_remote_cluster_sync_status"
 STATES = ("synced", "syncing", "timeout", "closed")
@@ -28,6 +27,10 @@ def remote_sync_status(text: str | None) -> dict[str, str] | None:
     export the metric (before 1.29) or the body is empty."""
     if not text or not text.strip():
         return None
+    # imported here: prometheus_client loads its whole exposition stack (http.server, wsgiref)
+    # and only a command that read istiod's metrics needs it
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         families = list(text_string_to_metric_families(text))
     except ValueError as exc:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from diagnostics.parse.keys import get_any
+from diagnostics.parse.keys import get_any, keyed, pick
 
 SYNCED, STALE, NOT_SENT, ERROR = "SYNCED", "STALE", "NOT SENT", "ERROR"
 
@@ -128,13 +129,23 @@ def _proxy_id(raw: Any) -> str:
     return parts[2] if len(parts) >= 4 else text
 
 
+@lru_cache(maxsize=1024)
+def _pair_key(key: str) -> tuple[str, str] | None:
+    """(short type, "sent" | "acked") for a per-type key such as `cluster_sent` or
+    `listenerAcked`; None for any other key. The same few keys recur in every entry."""
+    match = _PAIR.match(key)
+    if match and match.group(1).lower() in _SHORT_BY_PREFIX:
+        return short_type(match.group(1)), match.group(2).lower()
+    return None
+
+
 def _types_from_pairs(entry: dict) -> dict[str, TypeSync]:
     """Per-type `<type>_sent` / `<type>_acked` fields (every version, snake or camel case)."""
     found: dict[str, dict[str, str]] = {}
     for key, value in entry.items():
-        match = _PAIR.match(str(key))
-        if match and match.group(1).lower() in _SHORT_BY_PREFIX and isinstance(value, str):
-            found.setdefault(short_type(match.group(1)), {})[match.group(2).lower()] = value
+        pair = _pair_key(str(key))
+        if pair is not None and isinstance(value, str):
+            found.setdefault(pair[0], {})[pair[1]] = value
     return {t: TypeSync(v.get("sent", ""), v.get("acked", "")) for t, v in found.items()}
 
 
@@ -142,22 +153,29 @@ def _types_from_resources(resources: Any) -> dict[str, TypeSync]:
     """The `resources` map (1.23+): type URL → {sent, acked, sentTime, lastError}."""
     out = {}
     for url, raw in (resources or {}).items() if isinstance(resources, dict) else ():
-        out[short_type(url)] = TypeSync(str(_get(raw, "sent") or ""),
-                                        str(_get(raw, "acked") or ""),
-                                        str(_get(raw, "lastError", "last_error", "error") or ""),
-                                        sent_time=str(_get(raw, "sentTime", "sent_time") or ""))
+        view = keyed(raw)
+        out[_short_url(url)] = TypeSync(str(pick(view, "sent") or ""),
+                                        str(pick(view, "acked") or ""),
+                                        str(pick(view, "lastError", "last_error", "error") or ""),
+                                        sent_time=str(pick(view, "sentTime", "sent_time") or ""))
     return out
 
 
+@lru_cache(maxsize=256)
+def _short_url(url: str) -> str:
+    return short_type(url)
+
+
 def _http_entry(entry: dict) -> ProxySync | None:
-    proxy = _get(entry, "proxy", "proxy_id", "id")
+    view = keyed(entry)  # several fields are read: normalise the keys once
+    proxy = pick(view, "proxy", "proxy_id", "id")
     if not proxy:
         return None
     types = _types_from_pairs(entry)
-    types.update(_types_from_resources(_get(entry, "resources")))  # the richer form wins
-    return ProxySync(_proxy_id(proxy), _str_or_none(_get(entry, "cluster_id", "cluster")),
-                     _str_or_none(_get(entry, "proxy_type")),
-                     _str_or_none(_get(entry, "istio_version", "proxy_version")), types)
+    types.update(_types_from_resources(pick(view, "resources")))  # the richer form wins
+    return ProxySync(_proxy_id(proxy), _str_or_none(pick(view, "cluster_id", "cluster")),
+                     _str_or_none(pick(view, "proxy_type")),
+                     _str_or_none(pick(view, "istio_version", "proxy_version")), types)
 
 
 _CSDS_STATUS = {"SYNCED": SYNCED, "STALE": STALE, "NOT_SENT": NOT_SENT, "ERROR": ERROR}

@@ -11,33 +11,26 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from diagnostics.replay import discovery
-from diagnostics.replay.listing import get_object, list_item, list_objects, served_object
+from diagnostics.replay.listing import (META_GROUP_VERSION, EncodedItems, get_object,
+                                        list_objects, list_response, partial_metadata,
+                                        served_object)
 from diagnostics.replay.logs import read_log
 from diagnostics.replay.paths import ResourcePath, parse_api_path
 from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.portforward import serve_portforward
 from diagnostics.replay.printers import parse_time
 from diagnostics.replay.resources import ResourceIndex, Served
+from diagnostics.replay.stats import ReplayStats, RequestRecord, now
 from diagnostics.replay.responses import ApiError, json_response, method_not_allowed, no_such_path
-from diagnostics.replay.tables import build_table, requested_table_version
+from diagnostics.replay.tables import build_table, requested_metadata, requested_table_version
 from diagnostics.snapshot import ClusterSnapshot
 
 log = logging.getLogger("meshbot.replay")
 _READ_METHODS = ("GET", "HEAD")
-
-
-@dataclass
-class ReplayStats:
-    """Counters shared by a set of replay servers; lets tests see that options took effect
-    without measuring time."""
-
-    requests: int = 0
-    delayed_requests: int = 0
 
 
 class ClusterAPI:
@@ -47,6 +40,7 @@ class ClusterAPI:
                  debug_caller: DebugCaller | None = None):
         self.cluster = cluster
         self.index = ResourceIndex(cluster)
+        self.encoded = EncodedItems()
         self.captured_at = parse_time(captured_at)
         self.debug_caller = debug_caller
 
@@ -92,6 +86,8 @@ class ClusterAPI:
             meta = {"resourceVersion": self.index.resource_version}
             return json_response(build_table(served, [obj], meta, table_version,
                                              request.query.get("includeObject"), self.now()))
+        if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadata"):
+            return json_response(partial_metadata(obj))
         return json_response(served_object(obj, served))
 
     def _list(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
@@ -104,9 +100,13 @@ class ClusterAPI:
         if table_version:
             return json_response(build_table(served, page.items, page.metadata, table_version,
                                              request.query.get("includeObject"), self.now()))
-        return json_response({"kind": f"{served.kind.kind}List",
-                              "apiVersion": served.kind.api_version, "metadata": page.metadata,
-                              "items": [list_item(o) for o in page.items]})
+        if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadataList"):
+            head = {"kind": "PartialObjectMetadataList", "apiVersion": META_GROUP_VERSION,
+                    "metadata": page.metadata}
+            return list_response(head, [self.encoded.item(o, True) for o in page.items])
+        head = {"kind": f"{served.kind.kind}List", "apiVersion": served.kind.api_version,
+                "metadata": page.metadata}
+        return list_response(head, [self.encoded.item(o) for o in page.items])
 
     async def _subresource(self, request: web.Request, served: Served,
                            target: ResourcePath) -> web.StreamResponse:
@@ -145,15 +145,33 @@ def _status_middleware() -> Callable:
     return middleware
 
 
-def _latency_middleware(latency_ms: float, stats: ReplayStats) -> Callable:
-    """Sleep before answering, so a benchmark can see whether callers overlap their requests."""
+def _recording_middleware(cluster: str, latency_ms: float, stats: ReplayStats) -> Callable:
+    """Sleep before answering, so a benchmark can see whether callers overlap their requests,
+    and record each request from arrival until its answer is written out (a response is sent
+    here rather than after the middleware, so `finished` is when the caller has it all)."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = now()
         stats.requests += 1
-        if latency_ms > 0:
-            stats.delayed_requests += 1
-            await asyncio.sleep(latency_ms / 1000)
-        return await handler(request)
+        status, sent = 0, 0
+        try:
+            if latency_ms > 0:
+                stats.delayed_requests += 1
+                await asyncio.sleep(latency_ms / 1000)
+            response = await handler(request)
+            status = response.status
+            if not response.prepared:
+                await response.prepare(request)
+                await response.write_eof()
+            sent = response.body_length
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            stats.record(RequestRecord(cluster, request.method, request.path_qs,
+                                       request.headers.get("Accept", ""), started, now(),
+                                       status, sent))
     return middleware
 
 
@@ -162,7 +180,7 @@ def build_app(cluster: ClusterSnapshot, *, captured_at: str | None = None,
               debug_caller: DebugCaller | None = None) -> web.Application:
     """The aiohttp application serving one cluster."""
     api = ClusterAPI(cluster, captured_at, debug_caller)
-    app = web.Application(middlewares=[_latency_middleware(latency_ms, stats or ReplayStats()),
-                                       _status_middleware()])
+    recording = _recording_middleware(cluster.name, latency_ms, stats or ReplayStats())
+    app = web.Application(middlewares=[recording, _status_middleware()])
     app.router.add_route("*", "/{path:.*}", api.handle)
     return app

@@ -20,10 +20,11 @@ from types import TracebackType
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from diagnostics.replay.apiserver import ReplayStats, build_app
 from diagnostics.debug_auth import DebugCaller
+from diagnostics.replay.apiserver import build_app
 from diagnostics.replay.kubeconfig import (build_kubeconfig, dump_kubeconfig,
                                            parse_context_names, write_kubeconfig)
+from diagnostics.replay.stats import ReplayStats
 from diagnostics.snapshot import Snapshot, SnapshotError
 
 access_log = logging.getLogger("meshbot.replay.access")
@@ -96,13 +97,14 @@ def _url(host: str, port: int, scheme: str = "http") -> str:
 async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int = 0,
                        latency_ms: float = 0, tls: ReplayTLS | None = None,
                        contexts: dict[str, str] | None = None,
-                       debug_caller: DebugCaller | None = None) -> ReplayServers:
+                       debug_caller: DebugCaller | None = None,
+                       stats: ReplayStats | None = None) -> ReplayServers:
     """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
     port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind.
     `contexts` names some clusters' kubeconfig contexts unlike their ids; `debug_caller` is who
     istiod's debug endpoints see calling (default: loopback, as a real port-forward)."""
     context = tls.context() if tls else None
-    stats = ReplayStats()
+    stats = stats or ReplayStats()
     runners: dict[str, web.AppRunner] = {}
     urls: dict[str, str] = {}
     try:
@@ -203,9 +205,11 @@ class ReplayThread:
 def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
                    kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None,
                    context_names: list[str] | None = None,
-                   debug_caller: DebugCaller | None = None) -> int:
+                   debug_caller: DebugCaller | None = None,
+                   request_log: str | None = None) -> int:
     """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read, a context name
-    is malformed or a port is taken, else serve until SIGINT/SIGTERM and return 0."""
+    is malformed, a port is taken or the request log cannot be written, else serve until
+    SIGINT/SIGTERM and return 0."""
     try:
         snapshot = Snapshot.open(snapshot_path)
         contexts = parse_context_names(context_names or [], snapshot.cluster_names)
@@ -218,17 +222,31 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
         except (OSError, ssl.SSLError) as exc:
             print(f"meshbot replay: cannot use --tls-cert/--tls-key: {exc}", file=sys.stderr)
             return 2
-    return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
-                              kubeconfig_out=kubeconfig_out, host=host, tls=tls,
-                              contexts=contexts, debug_caller=debug_caller))
+    try:
+        log = open(request_log, "a", encoding="utf-8", buffering=1) if request_log else None
+    except OSError as exc:
+        print(f"meshbot replay: cannot write --request-log: {exc}", file=sys.stderr)
+        return 2
+    # one JSON line per request, written as it completes (line-buffered): a benchmark in
+    # another process reads what its diagnosis asked
+    stats = ReplayStats(keep=False, sink=(lambda r: log.write(r.as_json() + "\n")) if log else None)
+    try:
+        return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
+                                  kubeconfig_out=kubeconfig_out, host=host, tls=tls,
+                                  contexts=contexts, debug_caller=debug_caller, stats=stats))
+    finally:
+        if log is not None:
+            log.close()
 
 
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
                  kubeconfig_out: str | None, host: str, tls: ReplayTLS | None,
-                 contexts: dict[str, str], debug_caller: DebugCaller | None = None) -> int:
+                 contexts: dict[str, str], stats: ReplayStats,
+                 debug_caller: DebugCaller | None = None) -> int:
     try:
         servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms,
-                                     tls=tls, contexts=contexts, debug_caller=debug_caller)
+                                     tls=tls, contexts=contexts, debug_caller=debug_caller,
+                                     stats=stats)
     except OSError as exc:
         print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)

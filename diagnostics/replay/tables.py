@@ -19,15 +19,30 @@ _TABLE_VERSIONS = ("v1", "v1beta1")
 def requested_table_version(accept: str | None) -> str | None:
     """The meta.k8s.io version of the first acceptable Table in the Accept header, or None when
     the client prefers a plain object (an earlier plain `application/json` or `*/*`)."""
+    params = _preferred_as(accept, "Table", _TABLE_VERSIONS)
+    return params["v"] if params else None
+
+
+def requested_metadata(accept: str | None, as_kind: str) -> bool:
+    """Whether the Accept header prefers `as_kind` (PartialObjectMetadata or
+    PartialObjectMetadataList) of meta.k8s.io/v1, metadata only, to a plain object."""
+    return _preferred_as(accept, as_kind, ("v1",)) is not None
+
+
+def _preferred_as(accept: str | None, as_kind: str, versions: tuple[str, ...]
+                  ) -> dict[str, str] | None:
+    """The parameters of the first JSON media type asking for `as_kind` of meta.k8s.io in one
+    of `versions`, unless a plain JSON type comes before it; other alternatives are skipped, as
+    a server skips those it does not serve."""
     for media in (accept or "").split(","):
         kind, params = _parse_media(media)
         if kind not in ("application/json", "*/*", "application/*"):
             continue
         if "as" not in params:
             return None
-        if (params.get("as") == "Table" and params.get("g") == "meta.k8s.io"
-                and params.get("v") in _TABLE_VERSIONS):
-            return params["v"]
+        if params.get("as") == as_kind and params.get("g") == "meta.k8s.io" \
+                and params.get("v") in versions:
+            return params
     return None
 
 

@@ -78,7 +78,10 @@ class Source(Protocol):
     def cluster_infos(self) -> list[ClusterInfo]: ...
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None) -> list[dict]: ...
+                   label_selector: str | None = None, metadata_only: bool = False
+                   ) -> list[dict]:
+        """Objects of a resource; with `metadata_only`, each as `metadata_view` shapes it."""
+        ...
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         """Which istiod replicas to ask (pod names, or a configured direct URL)."""
@@ -99,6 +102,12 @@ class Source(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def metadata_view(obj: dict, kind: str, api_version: str) -> dict:
+    """What a metadata-only list gives of an object, whichever way it was read: its kind (the
+    listed resource's, not PartialObjectMetadata), apiVersion and metadata, nothing else."""
+    return {"kind": kind, "apiVersion": api_version, "metadata": obj.get("metadata") or {}}
 
 
 def running_istiod_pods(pods: list[dict]) -> list[str]:

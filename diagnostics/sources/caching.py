@@ -76,7 +76,12 @@ class CachingSource:
         return self.inner.istiod_targets(cluster, istiod_pods)
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False
+                   ) -> list[dict]:
+        if metadata_only:
+            key = self._key(cluster, "list-metadata", resource, namespace, label_selector)
+            return await self._cached(key, lambda: self.inner.list(
+                cluster, resource, namespace, label_selector, metadata_only=True))
         key = self._key(cluster, "list", resource, namespace, label_selector)
         return await self._cached(key, lambda: self.inner.list(cluster, resource, namespace,
                                                                 label_selector))

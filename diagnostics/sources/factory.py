@@ -8,22 +8,28 @@ the in-cluster service account when running in a pod).
 from __future__ import annotations
 
 import os
-
-from kubernetes import client
-from kubernetes import config as kube_config
-from kubernetes.config.config_exception import ConfigException
+from typing import TYPE_CHECKING
 
 from diagnostics.config import Config, ConfigError
 from diagnostics.model import CONFIG_FILE, ENV_NAME, ClusterInfo
 from diagnostics.sources.base import Source
-from diagnostics.sources.live import LiveCluster, LiveSource
-from diagnostics.sources.snapshot import SnapshotSource
-from diagnostics.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from kubernetes import client
+
+    from diagnostics.sources.live import LiveSource
+
+# The kubernetes client (a third of a second of imports) loads only for live clusters: a
+# snapshot diagnosis never needs it.
 
 POOL_SIZE = 32
 
 
 def _configuration(kubeconfig: str | None, context: str | None) -> client.Configuration:
+    from kubernetes import client
+    from kubernetes import config as kube_config
+    from kubernetes.config.config_exception import ConfigException
+
     cfg = client.Configuration()
     try:
         if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
@@ -46,6 +52,9 @@ class NoKubeconfig(ConfigError):
 
 
 def _contexts_of(kubeconfig: str | None) -> tuple[list[str], str | None]:
+    from kubernetes import config as kube_config
+    from kubernetes.config.config_exception import ConfigException
+
     try:
         contexts, current = kube_config.list_kube_config_contexts(config_file=kubeconfig)
     except (ConfigException, OSError, TypeError) as exc:
@@ -58,6 +67,8 @@ def _contexts_of(kubeconfig: str | None) -> tuple[list[str], str | None]:
 
 def live_source(config: Config, *, kubeconfig: str | None = None,
                 contexts: list[str] | None = None, timeout: float = 10.0) -> LiveSource:
+    from diagnostics.sources.live import LiveCluster, LiveSource
+
     clusters: list[LiveCluster] = []
     if config.clusters:
         for c in config.clusters:
@@ -106,6 +117,9 @@ def build_source(config: Config, *, snapshot: str | list[str] | None = None,
     if not paths and not live_asked:
         paths = snapshot_paths(os.environ.get("MESHBOT_SNAPSHOT"))
     if paths:
+        from diagnostics.snapshot import Snapshot
+        from diagnostics.sources.snapshot import SnapshotSource
+
         names = {c.name: c.context for c in config.clusters if c.context}
         return SnapshotSource(Snapshot.open_many(paths), contexts=names)
     return live_source(config, kubeconfig=kubeconfig, contexts=contexts, timeout=timeout)

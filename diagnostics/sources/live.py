@@ -16,24 +16,35 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import urllib3
 from kubernetes import client
 
+from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
-                                      NotCaptured, SourceFailure, running_istiod_pods,
-                                      secrets_withheld)
+                                      NotCaptured, SourceFailure, metadata_view,
+                                      running_istiod_pods, secrets_withheld)
 from diagnostics.sources.metering import record_call
 
+if TYPE_CHECKING:
+    import aiohttp
+
 ISTIOD_MONITORING_PORT = 15014
-PAGE_SIZE = 500
+JSON = "application/json"
+#: A list of metadata only; a server that cannot answer so sends whole objects (q=0.9), of
+#: which the source keeps the metadata: the facts are the same either way.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, " \
+                "application/json;q=0.9"
+#: Objects per list request. None: one request per list, however long. Pages asked with the
+#: previous page's continue token wait for each other, so 500 per page put 20 round trips of
+#: latency before the answer at 10,000 pods; the answer needs the whole list anyway.
+PAGE_SIZE: int | None = None
 
 
 @dataclass
@@ -49,7 +60,7 @@ class LiveSource:
     """A Source over live API servers; counts every request it makes."""
 
     def __init__(self, clusters: list[LiveCluster], *, request_timeout: float = 10.0,
-                 max_workers: int = 32):
+                 max_workers: int = 64):
         self.clusters = {c.info.name: c for c in clusters}
         self.timeout = request_timeout
         self.identity = "live:" + ",".join(f"{c.info.name}={c.info.context_name}"
@@ -70,7 +81,8 @@ class LiveSource:
     # -- Kubernetes API -------------------------------------------------------------------
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False
+                   ) -> list[dict]:
         kind = kind_by_key(resource)
         if kind is None:
             raise SourceFailure(f"meshbot does not know how to list {resource}")
@@ -78,18 +90,21 @@ class LiveSource:
         items: list[dict] = []
         token: str | None = None
         while True:
-            query = [("limit", str(PAGE_SIZE))]
+            query = [("limit", str(PAGE_SIZE))] if PAGE_SIZE else []
             if label_selector:
                 query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
             try:
-                body = await self._run(self._get_json, cluster, path, query)
+                body = await self._run(self._get_json, cluster, path, query,
+                                       METADATA_LIST if metadata_only else JSON)
             except Forbidden as exc:
                 if resource == "secrets":
                     raise secrets_withheld(namespace, exc.refusal) from None
                 raise
             for item in body.get("items") or []:
+                if metadata_only:  # the server's PartialObjectMetadata, or a full object from
+                    item = metadata_view(item, kind.kind, kind.api_version)  # an older one
                 item.setdefault("kind", kind.kind)
                 item.setdefault("apiVersion", kind.api_version)
                 items.append(redact_object(_without_managed_fields(item)))
@@ -120,10 +135,12 @@ class LiveSource:
             raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
         return resp
 
-    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]]) -> dict:
-        resp = self._request(cluster, path, query, "application/json")
+    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]],
+                  accept: str = "application/json") -> dict:
+        resp = self._request(cluster, path, query, accept)
         try:
-            return json.loads(resp.data)
+            with collector_paused():
+                return json.loads(resp.data)
         except ValueError:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
 
@@ -151,6 +168,8 @@ class LiveSource:
         return await self._run(self._port_forward_json, cluster, ns, target, path)
 
     async def _direct_get(self, cluster: str, base: str, path: str) -> Any:
+        import aiohttp  # only a configured direct istiod URL needs it
+
         record_call(cluster=cluster)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
@@ -214,7 +233,8 @@ def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        with collector_paused():
+            return json.loads(text)
     except ValueError:
         raise SourceFailure(f"{path} on {target}: not JSON", "istiod") from None
 

@@ -8,10 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from diagnostics.model import ClusterInfo
+from diagnostics.kinds import kind_by_key
 from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, read_tail,
                                   read_text_file)
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, SourceFailure,
-                                      running_istiod_pods)
+                                      metadata_view, running_istiod_pods)
 
 
 class SnapshotSource:
@@ -41,11 +42,16 @@ class SnapshotSource:
             raise SourceFailure(f"cluster {cluster!r} is not in the snapshot", "snapshot") from None
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False
+                   ) -> list[dict]:
         cs = self._cluster(cluster)
         if not cs.captured_in(resource, namespace):
             raise NotCaptured(cs.why_not_captured(resource, namespace), "snapshot")
-        return cs.list(resource, namespace, label_selector)
+        objects = cs.list(resource, namespace, label_selector)
+        kind = kind_by_key(resource)
+        if not metadata_only or kind is None:
+            return objects
+        return [metadata_view(o, kind.kind, kind.api_version) for o in objects]
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         return running_istiod_pods(istiod_pods)

@@ -10,6 +10,7 @@ aggregated; no gateway known → the raw pod IP), then locality priorities relat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.meshgen.istiod_view import (PUSH_TIME, ControlPlane, IstioEndpoint, MergedService,
@@ -17,7 +18,7 @@ from tests.meshgen.istiod_view import (PUSH_TIME, ControlPlane, IstioEndpoint, M
                                        network_gateways, spiffe)
 from tests.meshgen.model import DestinationRuleSpec, ServicePort
 from tests.meshgen.naming import ts
-from tests.meshgen.topology import NET_LABEL, Pod
+from tests.meshgen.topology import NET_LABEL, Pod, Service
 
 VERSION_INFO = f"{ts(PUSH_TIME)}/9"
 
@@ -272,6 +273,26 @@ def config_dump(cp: ControlPlane, pod: Pod) -> dict:
          "dynamicEndpointConfigs": [{"endpointConfig": cla_json(a)}
                                     for a in assignments(cp, pod)]},
     ]}
+
+
+def sidecar_cluster_counter(cp: ControlPlane) -> Callable[[Pod], int]:
+    """How many CDS clusters `sidecar_clusters` gives a sidecar, without building them: the
+    outbound clusters are the same for every sidecar of this istiod, and a pod adds inbound
+    ones for each service that selects it here. istiod's ADS log counts them for every
+    proxy, so building each one's clusters made large meshes quadratic to generate."""
+    services = merged_services(cp)
+    outbound = 3 + sum(len(m.primary.spec.ports) for m in services)
+    inbound: dict[int, int] = {}   # id(pod) → inbound clusters
+    for m in services:
+        local: dict[str, Service] = {}   # cluster → its Service (the first registry's)
+        for _k, cw, svc in m.per_cluster:
+            local.setdefault(cw.id, svc)
+        for cid, svc in local.items():
+            pods = {id(ep.pod): ep.pod for ep in svc.endpoints if ep.pod is not None}
+            for key, pod in pods.items():
+                if pod.cluster == cid:
+                    inbound[key] = inbound.get(key, 0) + len(svc.spec.ports)
+    return lambda pod: outbound + inbound.get(id(pod), 0)
 
 
 def sidecar_clusters(cp: ControlPlane, pod: Pod) -> list[dict]:

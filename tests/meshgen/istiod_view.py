@@ -33,6 +33,9 @@ class ControlPlane:
     rejected_proxies: list[tuple[Pod, str]] = field(default_factory=list)
     claims: dict[str, str] = field(default_factory=dict)  # proxy id → the cluster id it claims
     mesh_id: str = "mesh1"
+    # (pod's cluster, proxy id) → the replica it is connected to: a lookup per pod must not
+    # scan every replica's proxies (that made generating a large mesh quadratic in pods)
+    replica_of: dict[tuple[str, str], Pod] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -115,7 +118,9 @@ def _assign_proxies(world: World, cps: dict[str, ControlPlane]) -> None:
             else:
                 cp.rejected_proxies.append((pod, _auth_error(cp, claimed)))
         for i, pod in enumerate(accepted):
-            cp.proxies[cp.replicas[i % len(cp.replicas)].name].append(pod)
+            replica = cp.replicas[i % len(cp.replicas)]
+            cp.proxies[replica.name].append(pod)
+            cp.replica_of[(pod.cluster, pod.proxy_id)] = replica
 
 
 def _auth_error(cp: ControlPlane, cluster: str) -> str:
@@ -132,9 +137,9 @@ def _auth_error(cp: ControlPlane, cluster: str) -> str:
 
 def connected_to(cps: dict[str, ControlPlane], pod: Pod) -> tuple[ControlPlane, Pod] | None:
     for cp in cps.values():
-        for replica in cp.replicas:
-            if pod in cp.proxies.get(replica.name, []):
-                return cp, replica
+        replica = cp.replica_of.get((pod.cluster, pod.proxy_id))
+        if replica is not None:
+            return cp, replica
     return None
 
 

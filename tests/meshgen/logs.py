@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tests.meshgen.certs import intermediate_ca
-from tests.meshgen.config_dump import sidecar_clusters
+from tests.meshgen.config_dump import sidecar_cluster_counter
 from tests.meshgen.control_plane_knobs import istiod_host
 from tests.meshgen.istiod_view import PUSH_TIME, ControlPlane, merged_services
 from tests.meshgen.k8s_objects import root_cert
@@ -174,10 +174,11 @@ def _ads_lines(log: _Log, cp: ControlPlane, replica: Pod) -> None:
     services = merged_services(cp)
     router_clusters = 3 + sum(len(m.primary.spec.ports) for m in services)
     n_eds = sum(len(m.primary.spec.ports) for m in services if not m.primary.spec.headless)
+    sidecar_clusters = sidecar_cluster_counter(cp)
     for i, pod in enumerate(proxies):
         n_clusters = router_clusters
         if pod.proxy_type == "sidecar":
-            n_clusters = len(sidecar_clusters(cp, pod))
+            n_clusters = sidecar_clusters(pod)
         t = PUSH_TIME + timedelta(milliseconds=37 * i)
         log.add(t, "info", f"ADS: new connection for node:{pod.proxy_id}-{i + 1}", scope="ads")
         log.add(t + timedelta(milliseconds=2), "info",

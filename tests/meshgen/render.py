@@ -73,8 +73,10 @@ def _dump(obj: object, depth: int, flat_below: int) -> str:
     return "[\n" + ",\n".join(items) + f"\n{pad}]"
 
 
-def _resource_files(prefix: str, objs: dict[str, list[dict]]) -> dict[str, str]:
-    """One `kind: List` file per namespace (or `_cluster`) and resource key."""
+def _resource_files(prefix: str, objs: dict[str, list[dict]], compact: bool = False
+                    ) -> dict[str, str]:
+    """One `kind: List` file per namespace (or `_cluster`) and resource key: YAML as kubectl
+    prints it, or with `compact` JSON with one object per line."""
     files: dict[str, str] = {}
     for key, items in objs.items():
         by_ns: dict[str, list[dict]] = {}
@@ -84,7 +86,10 @@ def _resource_files(prefix: str, objs: dict[str, list[dict]]) -> dict[str, str]:
             group.sort(key=lambda o: o["metadata"]["name"])
             doc = {"apiVersion": "v1", "kind": "List", "items": group,
                    "metadata": {"resourceVersion": ""}}
-            files[f"{prefix}/resources/{ns}/{key}.yaml"] = dump_yaml(doc)
+            if compact:
+                files[f"{prefix}/resources/{ns}/{key}.json"] = dump_json(doc, 2)
+            else:
+                files[f"{prefix}/resources/{ns}/{key}.yaml"] = dump_yaml(doc)
     return files
 
 
@@ -97,7 +102,7 @@ def render_files(mesh: Mesh) -> dict[str, str]:
         objs = cluster_objects(world, cps, cw)
         objs = {k: v for k, v in objs.items() if k not in mesh.uncaptured}
         kinds[cid] = sorted((set(CAPTURED) | set(objs)) - set(mesh.uncaptured))
-        files.update(_resource_files(f"clusters/{cid}", objs))
+        files.update(_resource_files(f"clusters/{cid}", objs, mesh.compact_files))
     for cid, cp in cps.items():
         for replica in cp.replicas:
             base = f"clusters/{cid}/istiod/{replica.name}"
@@ -113,7 +118,8 @@ def render_files(mesh: Mesh) -> dict[str, str]:
             extras = istiod_extras.replica_files(cp, bodies)  # drops refused bodies
             files.update({f"{base}/{name}": text for name, text in extras.items()})
             for name, body in bodies.items():
-                files[f"{base}/{name}.json"] = dump_json(body, FLAT.get(name))
+                flat = 1 if mesh.compact_files else FLAT.get(name)
+                files[f"{base}/{name}.json"] = dump_json(body, flat)
             for pod in cp.proxies[replica.name] if not istiod_extras.refused(cp) else []:
                 if pod.proxy_type == "sidecar" and (mesh.config_dumps_for is None
                                                     or pod.deployment in mesh.config_dumps_for):

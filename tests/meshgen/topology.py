@@ -133,7 +133,23 @@ class ClusterWorld:
                      if s.spec.namespace == namespace and s.spec.name == name), None)
 
     def pod(self, name: str) -> Pod | None:
-        return next((p for p in self.pods if p.name == name), None)
+        return self._pod_index()[0].get(name)
+
+    def pod_by_proxy_id(self, proxy_id: str) -> Pod | None:
+        return self._pod_index()[1].get(proxy_id)
+
+    def _pod_index(self) -> tuple[dict[str, Pod], dict[str, Pod]]:
+        """The first pod of each name and of each proxy id. Looked up once per rendered pod,
+        so a scan each time made large meshes quadratic; rebuilt if pods were added since."""
+        index = self.__dict__.get("_index")
+        if index is None or index[2] != len(self.pods):
+            by_name: dict[str, Pod] = {}
+            by_proxy: dict[str, Pod] = {}
+            for p in self.pods:
+                by_name.setdefault(p.name, p)
+                by_proxy.setdefault(p.proxy_id, p)
+            index = self.__dict__["_index"] = (by_name, by_proxy, len(self.pods))
+        return index[0], index[1]
 
 
 @dataclass
@@ -143,7 +159,7 @@ class World:
 
     def find_pod(self, cluster: str, proxy_id: str) -> Pod | None:
         cw = self.clusters.get(cluster)  # a proxy may claim an id that names no cluster
-        return next((p for p in cw.pods if p.proxy_id == proxy_id), None) if cw else None
+        return cw.pod_by_proxy_id(proxy_id) if cw else None
 
 
 def native_sidecars(version: str) -> bool:

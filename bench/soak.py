@@ -1,0 +1,84 @@
+"""Does the bot process stay flat across consecutive diagnoses of a big mesh?
+
+Serves a generated mesh with `meshbot replay` in its own process and, in this process, runs
+`--runs` diagnoses the way the bot does (the facts cache and the report cache over the
+in-process store, the Answerer; every ask a Re-run, so each one diagnoses), cycling through the
+mesh-wide commands. Prints this process's RSS (VmRSS) and peak (VmHWM) after every `--every`
+diagnoses: after the first few, RSS should not grow.
+
+    .venv/bin/python bench/soak.py [--pods 10000] [--runs 100] [--every 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.mesh_scale import COMMANDS, Point, served_mesh  # noqa: E402
+
+TABLE_COMMANDS = COMMANDS[:4]  # why-local-only, proxy-status, check ns/sample, digest
+
+
+def memory_mb() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in MB."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
+    from diagnostics.config import Config
+    from diagnostics.reports import ReportCache
+    from diagnostics.sources.caching import CachingSource
+    from diagnostics.sources.factory import live_source
+    from diagnostics.store.memory import MemoryStore
+    from handlers.commands import parse
+    from handlers.run import Answerer
+
+    store = MemoryStore()
+    source = CachingSource(live_source(Config(), kubeconfig=str(kubeconfig), timeout=120),
+                           store, 30)
+    answerer = Answerer(source, ReportCache(store, 60), timeout=120)
+    requests = [parse(c, terminal=False) for c in TABLE_COMMANDS]
+    try:
+        for i in range(1, runs + 1):
+            report = await answerer.answer(requests[(i - 1) % len(requests)], fresh=True)
+            if i % every == 0 or i == 1:
+                rss, peak = memory_mb()
+                row = {"diagnoses": i, "rss_mb": round(rss), "peak_mb": round(peak),
+                       "last": report.command, "verdict": report.verdict}
+                print(json.dumps(row) if as_json else
+                      f"  after {i:3d} diagnoses: RSS {rss:6.0f} MB (peak {peak:6.0f} MB)",
+                      flush=True)
+    finally:
+        await source.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pods", type=int, default=10000)
+    ap.add_argument("--clusters", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    point = Point(args.pods, args.clusters)
+    with served_mesh(point, 0.1, args.meshes, 0) as (replay, _):
+        if not args.json:
+            print(f"{args.runs} diagnoses of a {point.pods}-pod x {point.clusters}-cluster "
+                  f"mesh, cycling {', '.join(TABLE_COMMANDS)}")
+        asyncio.run(soak(replay.kubeconfig, args.runs, args.every, args.json))
+
+
+if __name__ == "__main__":
+    main()
