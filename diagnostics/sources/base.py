@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from diagnostics.model import ClusterInfo
 
-METRICS_PATH = "/metrics"
-ZTUNNEL_ADMIN_PORT = 15000  # ztunnel's admin server: /config_dump (istio/ztunnel src/admin.rs)  # istiod's Prometheus text on its monitoring port, next to /debug/*
+METRICS_PATH = "/metrics"  # istiod's Prometheus text on its monitoring port, next to /debug/*
+ZTUNNEL_ADMIN_PORT = 15000  # ztunnel's admin server: /config_dump (istio/ztunnel src/admin.rs)
 
 
 class SourceFailure(Exception):
@@ -22,6 +22,12 @@ class SourceFailure(Exception):
     def __init__(self, message: str, source: str = "kubernetes"):
         self.source = source
         super().__init__(message)
+
+
+def reraise_unexpected(exc: BaseException) -> None:
+    """Only source failures become 'missing' in a gathered read; a bug must surface as one."""
+    if not isinstance(exc, SourceFailure):
+        raise exc
 
 
 class NotCaptured(SourceFailure):
