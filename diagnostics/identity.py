@@ -29,11 +29,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from diagnostics.facts import Fact, Unavailable
+from diagnostics.facts import Fact
+from diagnostics.fetching import ClusterFetcher, fetch_cluster
 from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, Input,
-                                Resources, TARGET_PODS)
+                                Scope, TARGET_PODS)
 from diagnostics.model import ClusterInfo, OVERRIDES
-from diagnostics.sources.base import SourceFailure
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
 from diagnostics.views.mesh import injector_values, proxy_env
 from diagnostics.workloads import has_sidecar, is_ztunnel, name_of, namespace_of
@@ -173,24 +173,16 @@ def _resolved(info: ClusterInfo, d: Discovery, counts: Counter) -> ClusterInfo:
     return replace(info, notes=tuple(notes))
 
 
-async def discover_source(source: Any) -> list[ClusterInfo]:
+async def discover_source(source: Any, timeout: float = 60.0) -> list[ClusterInfo]:
     """Every cluster of a source, named by the id it carries: the identity inputs are read
-    once per cluster (what `meshbot snapshot` needs before it names a folder). A failed read
-    only leaves that source of evidence out."""
+    once per cluster (what `meshbot snapshot` needs before it names a folder), under one
+    deadline per cluster. A failed read only leaves that source of evidence out."""
     infos = source.cluster_infos()
 
-    async def read(info: ClusterInfo, inp: Resources) -> Fact:
-        ns = inp.resolve_namespace(info.istio_namespace, None)
-        try:
-            return Fact(await source.list(info.key, inp.resource, ns, inp.label_selector))
-        except SourceFailure as exc:  # missing evidence, not a failed capture
-            return Fact(missing=Unavailable(info.key, inp.describe_in(info.istio_namespace, None),
-                                            str(exc)))
-
     async def facts_of(info: ClusterInfo) -> dict[Input, Fact]:
-        inputs = [i for i in IDENTITY_INPUTS if isinstance(i, Resources)]
-        values = await asyncio.gather(*(read(info, i) for i in inputs))
-        return dict(zip(inputs, values))
+        fetcher = ClusterFetcher(source, info, Scope(info.istio_namespace), examined=False)
+        facts, _ = await fetch_cluster(fetcher, list(IDENTITY_INPUTS), timeout)
+        return facts
 
     found = await asyncio.gather(*(facts_of(i) for i in infos))
     return resolve(infos, {i.key: discover(f) for i, f in zip(infos, found)})
