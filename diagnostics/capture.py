@@ -36,10 +36,11 @@ from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, REFUSALS_FILE,
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
                                       SourceFailure)
 from diagnostics.targets import log_reads
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.workloads import is_ztunnel, name_of, namespace_of
+from diagnostics.ztunnel_fetch import ZTUNNEL_CONTAINER
 
 DEBUG_ENDPOINTS = ("syncz", "clusterz", "networkz", "registryz", "endpointShardz", "mesh",
-                   "push_status", "connections")
+                   "push_status", "connections", "ambientz")
 ISTIOD_LOG_LINES = 5000
 WORKLOAD_LOG_LINES = 500
 CONCURRENCY = 16
@@ -49,6 +50,7 @@ CONCURRENCY = 16
 class CaptureOptions:
     namespaces: list[str] = field(default_factory=list)  # config dumps and workload logs
     max_config_dumps: int = 200
+    max_ztunnels: int = 200  # one per node
 
 
 @dataclass
@@ -213,6 +215,23 @@ class _Writer:
                                             redact_text(text)):
             self.result.files += 1
 
+    async def ztunnels(self, pods: list[dict]) -> None:
+        """Every ztunnel's admin /config_dump and log (C4: `ztunnel/<pod>/config_dump.json`,
+        `logs/<ns>/<pod>/istio-proxy.log`), certificates dropped: the workload certificates
+        ztunnel holds are no diagnosis' business."""
+        ztunnels = sorted((p for p in pods if is_ztunnel(p)), key=name_of)
+        chosen = [p for p in ztunnels if is_label(namespace_of(p)) and is_object_name(name_of(p))]
+        await asyncio.gather(*(self._ztunnel(p) for p in chosen[: self.options.max_ztunnels]))
+
+    async def _ztunnel(self, pod: dict) -> None:
+        ns, name = namespace_of(pod), name_of(pod)
+        body = await self._read(f"ztunnel {ns}/{name} /config_dump", lambda: self.source.ztunnel_get(
+            self.cluster, ns, name, "/config_dump"))
+        if isinstance(body, dict):
+            body.pop("certificates", None)
+            self._json(f"ztunnel/{name}/config_dump.json", body)
+        await self._log(ns, name, ZTUNNEL_CONTAINER, WORKLOAD_LOG_LINES)
+
     def _json(self, rel: str, body: Any) -> None:
         if self._write(rel, json.dumps(redact_debug(body), indent=1, sort_keys=True) + "\n"):
             self.result.files += 1
@@ -256,7 +275,8 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
         except UnsafePath as exc:
             return ClusterCapture(folders[info.key], errors=[str(exc)])
         pods = await writer.resources()
-        await asyncio.gather(writer.istiod(pods), writer.workload_logs(pods))
+        await asyncio.gather(writer.istiod(pods), writer.workload_logs(pods),
+                             writer.ztunnels(pods))
         return writer.result
 
     results = await asyncio.gather(*(one(i) for i in infos))

@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 from diagnostics.catalog import Catalog
 from diagnostics.facts import Fact, Unavailable
-from diagnostics.inputs import Input
+from diagnostics.inputs import Input, Scope
 from diagnostics.model import (ClusterInfo, Finding, OVERRIDES, SNAPSHOT_FOLDER, Severity, Status,
                                Step)
 
@@ -127,8 +127,7 @@ class CheckContext:
         istio = next((c.istio_namespace for c in self.clusters if c.name == cluster),
                      "istio-system")
         missing = fact.missing if fact is not None else Unavailable(
-            cluster, inp.describe_in(istio, self.args.get("namespace")), "not fetched",
-            captured=False)
+            cluster, inp.describe_in(Scope.of(istio, self.args)), "not fetched", captured=False)
         if missing is not None:
             self.unread.append(missing)
             raise missing

@@ -58,3 +58,16 @@ class PodLogs:
     logs: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     previous: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ZtunnelFact:
+    """What was read from the ztunnel on an ambient client's node: the client, that ztunnel
+    pod (None when no ztunnel runs there), and the body read (its /config_dump or its log) or
+    why there is none."""
+
+    pod: dict
+    ztunnel: dict | None = None
+    value: Any = None
+    missing: str | None = None
+    why: str = ""

@@ -13,7 +13,9 @@ What counts, strongest first (each is what Istio itself uses):
   external istiod running here names the cluster it serves, not this one, so it does not count;
 - `global.multiCluster.clusterName` of the install's injector values, which the injector
   writes into every proxy (a remote cluster without istiod still carries them);
-- `ISTIO_META_CLUSTER_ID` of the sidecars and gateways running in the cluster.
+- `ISTIO_META_CLUSTER_ID` of the sidecars and gateways running in the cluster;
+- `ISTIO_META_CLUSTER_ID` of its ztunnels (the ztunnel chart sets it from
+  `multiCluster.clusterName`, default `Kubernetes`).
 
 The config file's `name:` is an explicit override; a snapshot's folder name is the id its
 writer recorded. When the cluster says something else, that is reported, never hidden. A
@@ -27,14 +29,14 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from diagnostics.facts import Fact, Unavailable
+from diagnostics.facts import Fact
+from diagnostics.fetching import ClusterFetcher, fetch_cluster
 from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, Input,
-                                Resources, TARGET_PODS)
+                                Scope, TARGET_PODS)
 from diagnostics.model import ClusterInfo, OVERRIDES
-from diagnostics.sources.base import SourceFailure
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
 from diagnostics.views.mesh import injector_values, proxy_env
-from diagnostics.workloads import has_sidecar, name_of, namespace_of
+from diagnostics.workloads import has_sidecar, is_ztunnel, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
 IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS)
@@ -42,13 +44,14 @@ IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS,
 ISTIOD = "istiod CLUSTER_ID"
 VALUES = "install values global.multiCluster.clusterName"
 PROXIES = "proxies' ISTIO_META_CLUSTER_ID"
+ZTUNNELS = "ztunnel's ISTIO_META_CLUSTER_ID"
 
 
 @dataclass(frozen=True)
 class Claim:
     """One thing in a cluster that states its id."""
 
-    origin: str  # ISTIOD | VALUES | PROXIES
+    origin: str  # ISTIOD | VALUES | PROXIES | ZTUNNELS
     value: str
     where: str  # the object it was read from
 
@@ -105,13 +108,16 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
         name = values_cluster_name(injector_values([cm]))
         if name:
             found.claims.append(Claim(VALUES, name, f"ConfigMap {namespace_of(cm)}/{name_of(cm)}"))
+    ztunnels = []
     for inp in (ISTIO_PODS, TARGET_PODS):
         for pod in sorted(_value(facts, inp, found.unread if inp is ISTIO_PODS else []) or [],
                           key=name_of):
             value = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
             if value:
-                found.claims.append(Claim(PROXIES, value,
-                                          f"pod {namespace_of(pod)}/{name_of(pod)}"))
+                claim = Claim(ZTUNNELS if is_ztunnel(pod) else PROXIES, value,
+                              f"pod {namespace_of(pod)}/{name_of(pod)}")
+                (ztunnels if is_ztunnel(pod) else found.claims).append(claim)
+    found.claims += ztunnels
     found.claims = _dedupe(found.claims)
     return found
 
@@ -167,24 +173,16 @@ def _resolved(info: ClusterInfo, d: Discovery, counts: Counter) -> ClusterInfo:
     return replace(info, notes=tuple(notes))
 
 
-async def discover_source(source: Any) -> list[ClusterInfo]:
+async def discover_source(source: Any, timeout: float = 60.0) -> list[ClusterInfo]:
     """Every cluster of a source, named by the id it carries: the identity inputs are read
-    once per cluster (what `meshbot snapshot` needs before it names a folder). A failed read
-    only leaves that source of evidence out."""
+    once per cluster (what `meshbot snapshot` needs before it names a folder), under one
+    deadline per cluster. A failed read only leaves that source of evidence out."""
     infos = source.cluster_infos()
 
-    async def read(info: ClusterInfo, inp: Resources) -> Fact:
-        ns = inp.resolve_namespace(info.istio_namespace, None)
-        try:
-            return Fact(await source.list(info.key, inp.resource, ns, inp.label_selector))
-        except SourceFailure as exc:  # missing evidence, not a failed capture
-            return Fact(missing=Unavailable(info.key, inp.describe_in(info.istio_namespace, None),
-                                            str(exc)))
-
     async def facts_of(info: ClusterInfo) -> dict[Input, Fact]:
-        inputs = [i for i in IDENTITY_INPUTS if isinstance(i, Resources)]
-        values = await asyncio.gather(*(read(info, i) for i in inputs))
-        return dict(zip(inputs, values))
+        fetcher = ClusterFetcher(source, info, Scope(info.istio_namespace), examined=False)
+        facts, _ = await fetch_cluster(fetcher, list(IDENTITY_INPUTS), timeout)
+        return facts
 
     found = await asyncio.gather(*(facts_of(i) for i in infos))
     return resolve(infos, {i.key: discover(f) for i, f in zip(infos, found)})

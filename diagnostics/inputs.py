@@ -4,6 +4,10 @@ Like Istio's analyzers declare the collections they read, every check declares i
 engine fetches the union of a plan's inputs once per cluster, concurrently, and hands checks a
 read-only view in which reading anything undeclared is a programming error.
 
+Each kind of input knows how it is fetched (`Input.fetch`, through the few reads a
+diagnostics/fetching.py ClusterFetcher offers) and how it is resolved for one cluster and one
+command (`Scope`): the engine knows neither.
+
 Namespaces in declarations are templates: `{istio}` is the cluster's Istio system namespace and
 `{namespace}` the namespace the command was asked about; `*` means all namespaces.
 """
@@ -11,6 +15,12 @@ Namespaces in declarations are templates: `{istio}` is the cluster's Istio syste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from diagnostics.sources.base import METRICS_PATH
+
+if TYPE_CHECKING:
+    from diagnostics.fetching import ClusterFetcher
 
 ALL_NAMESPACES = "*"
 ISTIO_NS = "{istio}"
@@ -18,16 +28,49 @@ TARGET_NS = "{namespace}"
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Where one command looks in one cluster: what fills a declaration's namespace templates
+    and picks the client or target whose view is fetched. Built once per cluster from its Istio
+    namespace and the command's arguments, so no input and no engine reads arguments itself."""
+
+    istio_namespace: str = "istio-system"
+    namespace: str | None = None  # the command's namespace; None when it named none
+    service: str | None = None
+    from_pod: str | None = None  # `--from`: the client pod the asker chose
+    kind: str | None = None  # `check <kind>/<name>`
+    name: str | None = None
+
+    @classmethod
+    def of(cls, istio_namespace: str, args: Mapping[str, Any]) -> Scope:
+        return cls(istio_namespace, args.get("namespace"), args.get("service"),
+                   args.get("from"), args.get("kind"), args.get("name"))
+
+    @property
+    def target_namespace(self) -> str:
+        """The namespace `{namespace}`, clients and targets mean when the command named none."""
+        return self.namespace or "default"
+
+
+@dataclass(frozen=True)
 class Input:
     """Base of every input; subclasses are hashable value objects."""
+
+    # Who answers it, as a failure to fetch it is reported (SourceError.source): the API server
+    # (objects, logs, port-forwards to proxies) unless istiod's debug port is asked.
+    side: ClassVar[str] = "kubernetes"
 
     def describe(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def describe_in(self, istio_namespace: str, target_namespace: str | None) -> str:
+    def describe_in(self, scope: Scope) -> str:
         """What `describe` says, with namespace templates filled in for one cluster and
         command: a message shown to people never carries `{istio}`."""
         return self.describe()
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:  # pragma: no cover - overridden
+        """Read this input in the fetcher's cluster (asking `fetcher.need` for what it needs
+        first); a SourceFailure says why it could not be read."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -45,9 +88,12 @@ class Resources(Input):
     def describe(self) -> str:
         return self._described(self.namespace)
 
-    def describe_in(self, istio_namespace: str, target_namespace: str | None) -> str:
-        return self._described(self.resolve_namespace(istio_namespace, target_namespace)
-                               or ALL_NAMESPACES)
+    def describe_in(self, scope: Scope) -> str:
+        return self._described(self.resolve_namespace(scope) or ALL_NAMESPACES)
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        return await fetcher.list(self.resource, self.resolve_namespace(fetcher.scope),
+                                  self.label_selector, self.metadata_only)
 
     def _described(self, namespace: str) -> str:
         from diagnostics.kinds import kind_by_key
@@ -60,14 +106,14 @@ class Resources(Input):
         where = "all namespaces" if namespace == ALL_NAMESPACES else f"namespace {namespace}"
         return f"{self.resource} in {where}{sel}{meta}"
 
-    def resolve_namespace(self, istio_namespace: str, target_namespace: str | None) -> str | None:
+    def resolve_namespace(self, scope: Scope) -> str | None:
         """Concrete namespace for a cluster and command; None means all namespaces."""
         if self.namespace == ALL_NAMESPACES:
             return None
         if self.namespace == ISTIO_NS:
-            return istio_namespace
+            return scope.istio_namespace
         if self.namespace == TARGET_NS:
-            return target_namespace or "default"
+            return scope.target_namespace
         return self.namespace
 
 
@@ -75,10 +121,14 @@ class Resources(Input):
 class IstiodDebug(Input):
     """GET /debug/<endpoint> on every istiod replica of the cluster (each knows its own proxies)."""
 
+    side: ClassVar[str] = "istiod"
     endpoint: str
 
     def describe(self) -> str:
         return f"istiod /debug/{self.endpoint} (every replica)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.each_replica(f"/debug/{self.endpoint}")
 
 
 @dataclass(frozen=True)
@@ -90,8 +140,13 @@ class ClientConfigDumps(Input):
     depends on.
     """
 
+    side: ClassVar[str] = "istiod"
+
     def describe(self) -> str:
         return "istiod /debug/config_dump?include_eds for the client proxies"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.client_config_dumps()
 
 
 @dataclass(frozen=True)
@@ -102,6 +157,9 @@ class ClientProxyLogs(Input):
 
     def describe(self) -> str:
         return f"istio-proxy logs of the client proxies (last {self.tail_lines} lines)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.client_logs(self.tail_lines)
 
 
 @dataclass(frozen=True)
@@ -114,6 +172,9 @@ class TargetPodLogs(Input):
     def describe(self) -> str:
         return f"container logs of the target's pods (last {self.tail_lines} lines)"
 
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.target_logs(self.tail_lines)
+
 
 @dataclass(frozen=True)
 class IstiodLogs(Input):
@@ -124,6 +185,9 @@ class IstiodLogs(Input):
     def describe(self) -> str:
         return f"istiod discovery logs (last {self.tail_lines} lines, every replica)"
 
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.replica_logs("discovery", self.tail_lines)
+
 
 @dataclass(frozen=True)
 class IstiodMetrics(Input):
@@ -131,8 +195,42 @@ class IstiodMetrics(Input):
     view (for example `istiod_remote_cluster_sync_status`, 1.29+) that debug endpoint
     authorization does not guard."""
 
+    side: ClassVar[str] = "istiod"
+
     def describe(self) -> str:
         return "istiod /metrics (every replica)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.each_replica(METRICS_PATH)
+
+
+@dataclass(frozen=True)
+class ClientZtunnelDumps(Input):
+    """ztunnel's admin `/config_dump` (port 15000) on the node of the ambient client the
+    command examines: the workloads and services that client's traffic is routed with.
+
+    The client is chosen from the namespace's pods (diagnostics/views/ambient.py
+    ambient_clients) and its node's ztunnel from ZTUNNEL_PODS, so this is fetched after both.
+    """
+
+    def describe(self) -> str:
+        return "ztunnel /config_dump on the ambient client's node"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.client_ztunnel_dump()
+
+
+@dataclass(frozen=True)
+class ClientZtunnelLogs(Input):
+    """The log of the ztunnel on the ambient client's node (its `istio-proxy` container)."""
+
+    tail_lines: int = 500
+
+    def describe(self) -> str:
+        return f"log of the ztunnel on the ambient client's node (last {self.tail_lines} lines)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.client_ztunnel_log(self.tail_lines)
 
 
 # Inputs shared by many checks, named once so declarations read like a sentence.
@@ -175,3 +273,12 @@ TARGET_LOGS = TargetPodLogs()
 TARGET_REPLICASETS = Resources("replicasets.apps", TARGET_NS)
 TARGET_SERVICES = Resources("services", TARGET_NS)
 VALIDATING_WEBHOOKS = Resources("validatingwebhookconfigurations.admissionregistration.k8s.io")
+# Ambient: the node agents (ztunnel, istio-cni; DaemonSets of istio/istio manifests/charts/ztunnel
+# and istio-cni, wherever they were installed), waypoints, istiod's ambient view, the client's
+# ztunnel.
+ZTUNNEL_PODS = Resources("pods", ALL_NAMESPACES, "app=ztunnel")
+CNI_PODS = Resources("pods", ALL_NAMESPACES, "k8s-app=istio-cni-node")
+WAYPOINT_PODS = Resources("pods", ALL_NAMESPACES, "gateway.istio.io/managed=istio.io-mesh-controller")
+AMBIENTZ = IstiodDebug("ambientz")
+CLIENT_ZTUNNEL_DUMPS = ClientZtunnelDumps()
+CLIENT_ZTUNNEL_LOGS = ClientZtunnelLogs()

@@ -283,6 +283,10 @@ class ClusterSnapshot:
             raise SnapshotError("expected an object of endpoint: HTTP status", path)
         return {str(k): int(v) for k, v in body.items() if isinstance(v, int)}
 
+    def ztunnel_file(self, pod: str, name: str) -> Path:
+        """`ztunnel/<ztunnel-pod>/<name>.json`: a ztunnel's admin endpoint, as captured."""
+        return self._inside(self.root / "ztunnel" / pod / f"{name}.json")
+
     def proxy_file(self, namespace: str, pod: str, name: str) -> Path:
         return self._inside(self.root / "proxies" / namespace / pod / name)
 

@@ -32,6 +32,27 @@ def has_sidecar(pod: dict) -> bool:
                for c in spec.get("initContainers") or [])
 
 
+# Pods whose container is named istio-proxy but that are no workload's sidecar: ztunnel (the
+# ambient node proxy), waypoints and gateways (istio/istio manifests/charts/ztunnel,
+# pilot/pkg/config/kube/gatewaycommon: `gateway.istio.io/managed` on what Istio deploys for a
+# Gateway, `gateway.networking.k8s.io/gateway-name` on every Gateway API deployment). They are
+# never the client whose view a command examines.
+INFRASTRUCTURE_LABELS = ("gateway.istio.io/managed", "gateway.networking.k8s.io/gateway-name")
+
+
+def is_ztunnel(pod: dict) -> bool:
+    """ztunnel's pods (the ztunnel chart labels them app=ztunnel)."""
+    return labels_of(pod).get("app") == "ztunnel"
+
+
+def is_mesh_infrastructure(pod: dict) -> bool:
+    """ztunnel, a waypoint or a gateway: a proxy that is no application's sidecar."""
+    labels = labels_of(pod)
+    if is_ztunnel(pod) or any(k in labels for k in INFRASTRUCTURE_LABELS):
+        return True
+    return labels.get("istio", "").endswith("gateway")  # istioctl/Helm gateways: istio=…gateway
+
+
 _TAG_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -126,6 +147,7 @@ def client_candidates(pods: list[dict], services: list[dict], *, service: str | 
         return [Candidate(named[0], "named by --from")], ""
     svc = find_service(services, service, namespace) if service else None
     eligible = sorted((p for p in in_ns if has_sidecar(p) and is_ready(p)
+                       and not is_mesh_infrastructure(p)
                        and not service_selects(svc, p, fallback_app=service)), key=name_of)
     if not eligible:
         behind = f" (other than {service}'s own)" if service else ""

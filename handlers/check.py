@@ -18,7 +18,9 @@ from handlers.options import reject_options, request
 NAME = "check"
 CHECKS = [
     "workload-target",     # what the target is: workloads, pods, Services (the ns summary)
+    "dataplane",           # sidecars or ambient: which view the later steps read
     "workload-injection",  # sidecar-not-injected
+    "workload-ambient",    # ambient: captured, node agents ready, bound waypoints ready
     "workload-init",       # istio-init-blocked
     "workload-probes",     # probes-fail-under-mtls
     "workload-startup",    # app-starts-before-proxy

@@ -17,6 +17,9 @@ CHECKS = [
     "istiod-health",  # 1. pods: Pending, crash loops, OOM kills, readiness; versions, resources
     "webhooks",  # 2. injection and validation webhooks reach a live istiod
     "external-control-plane",  # 3. config secret, exposure, controlPlaneClusters, injection URLs
+    "node-agents",  # 4. ambient: ztunnel and istio-cni on every node
+    "ambient-multinetwork",  # 5. ambient: istiod's multi-network switch, ztunnel's network
+    "eastwest-ambient",  # 6. ambient: the istio-east-west gateway as peers judge it
 ]
 
 

@@ -18,6 +18,9 @@ CHECKS = [
     "proxy-sync",       # per proxy and type: SYNCED / STALE / NOT SENT / ERROR
     "proxy-connected",  # running sidecars no istiod lists
     "proxy-versions",   # proxy vs istiod minor versions
+    "node-agents",      # ambient: ztunnel and istio-cni on every node
+    "ambient-capture",  # ambient: enrolled pods ztunnel does not capture
+    "waypoints",        # ambient: waypoints Programmed with ready pods
 ]
 
 

@@ -18,10 +18,13 @@ CHECKS = [
     "mesh-membership",  # 0. the clusters read, their ids, and those the mesh names but not read
     # 1. where the service is defined and has ready endpoints; do definitions agree
     "service-presence",
+    "dataplane",  # 1a. sidecars or ambient: which view the later steps read
     "service-endpoints",
     "service-consistency",
-    # 2. what a client proxy actually receives
+    "ambient-service-scope",  # 1b. ambient: global in every cluster, present where clients run
+    # 2. what a client proxy (or an ambient client's ztunnel) actually receives
     "client-endpoints",
+    "client-ztunnel",  # 2b. ambient: the client's ztunnel runs, is connected, proxies it
     # 3. locality load balancing: remote endpoints held back by design
     "locality",
     # 4. root of trust and trust domain: cross-cluster mTLS needs both to agree
@@ -35,6 +38,9 @@ CHECKS = [
     # 7. multi-network: east-west gateways, then networks of pods and system namespaces
     "network-gateways",
     "network-labels",
+    "ambient-multinetwork",  # 7b. ambient: istiod's multi-network switch, ztunnel's network
+    # 7c. ambient: the waypoint the service uses, in every cluster that serves it
+    "waypoints",
     # 8. reachability of remote endpoints (the client's access log)
     "remote-reachability",
 ]

@@ -20,7 +20,8 @@ import pytest
 from diagnostics.bugreport.files import File, log_parts
 from diagnostics.bugreport.layout import (Entry, Part, classify, cli_version, root_of,
                                           scoped_namespaces, split_previous)
-from diagnostics.engine import OWN_CONFIG_DUMP, diagnose
+from diagnostics.engine import diagnose
+from diagnostics.sidecar_fetch import OWN_CONFIG_DUMP
 from diagnostics.snapshot import Snapshot, SnapshotError
 from diagnostics.sources.snapshot import SnapshotSource
 from handlers.commands import parse

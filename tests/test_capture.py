@@ -359,3 +359,33 @@ async def test_folders_are_named_by_the_ids_clusters_state_not_by_contexts(tmp_p
     assert report.verdict == "healthy"
     original = comparable(await run_snapshot(scenario))
     assert comparable(report, {contexts["external"]: "external"}) == original
+
+
+async def test_ztunnels_are_captured_as_the_layout_says_without_certificates(tmp_path):
+    """C4: every ztunnel's admin /config_dump under ztunnel/<pod>/, its log under logs/, and
+    istiod's ambientz by the endpoint rule; the workload certificates a ztunnel holds (key
+    material's neighbours) are dropped, and the capture diagnoses like the original."""
+    ambient = next(s for s in scenarios() if s.name == "ambient-healthy")
+    mesh = tmp_path / "mesh"
+    shutil.copytree(ambient.snapshot_dir, mesh)
+    dump_file = next(mesh.glob("clusters/cluster1/ztunnel/*/config_dump.json"))
+    body = json.loads(dump_file.read_text())
+    body["certificates"] = [{"identity": "spiffe://cluster.local/ns/sample/sa/sleep",
+                             "state": "Available",
+                             "certChain": [{"pem": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"}]}]
+    dump_file.write_text(json.dumps(body))
+    out = tmp_path / "captured"
+    results = await _capture_from(mesh, out, CaptureOptions(namespaces=["sample"]))
+    assert not [e for r in results for e in r.errors if "ztunnel" in e], results
+    for cluster in ("cluster1", "cluster2"):
+        original = sorted(p.parent.name for p in mesh.glob(f"clusters/{cluster}/ztunnel/*/*"))
+        dumps = sorted(out.glob(f"clusters/{cluster}/ztunnel/*/config_dump.json"))
+        assert [d.parent.name for d in dumps] == original and len(dumps) == 2
+        for d in dumps:
+            assert "certificates" not in json.loads(d.read_text())
+            assert (out / f"clusters/{cluster}/logs/istio-system/{d.parent.name}/"
+                    "istio-proxy.log").is_file()
+        assert list(out.glob(f"clusters/{cluster}/istiod/*/ambientz.json"))
+    assert "LS0tLS1CRUdJTi" not in "".join(p.read_text() for p in out.rglob("*.json"))
+    report = await diagnose(ambient.request.plan(), SnapshotSource(Snapshot.open(out)))
+    assert comparable(report) == comparable(await run_snapshot(ambient))

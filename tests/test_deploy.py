@@ -216,6 +216,10 @@ class _RecordingSource:
         self.needs.add((self._scope(cluster, namespace), "", "pods/log"))
         return await self.inner.pod_log(cluster, namespace, pod, container, tail_lines, previous)
 
+    async def ztunnel_get(self, cluster, namespace, pod, path):
+        self.needs.add((self._scope(cluster, namespace), "", "pods/portforward"))
+        return await self.inner.ztunnel_get(cluster, namespace, pod, path)
+
     async def close(self):
         await self.inner.close()
 
@@ -241,6 +245,10 @@ def _declared_needs() -> set[tuple[str, str, str]]:
             needs.add(("istio", "", "pods/log"))
         elif isinstance(inp, (inputs.ClientProxyLogs, inputs.TargetPodLogs)):
             needs.add(("cluster", "", "pods/log"))  # pods in the namespace asked about
+        elif isinstance(inp, inputs.ClientZtunnelDumps):
+            needs.add(("istio", "", "pods/portforward"))  # ztunnel :15000 in the Istio namespace
+        elif isinstance(inp, inputs.ClientZtunnelLogs):
+            needs.add(("cluster", "", "pods/log"))
         else:
             raise AssertionError(f"test_deploy does not know what {inp!r} needs: teach it")
     return needs
@@ -328,7 +336,8 @@ def test_cluster_role_covers_every_declared_input_of_every_check():
             if isinstance(inp, inputs.Resources):
                 perm = _perm(inp.resource)
                 ok = perm in granted or (inp.namespace == inputs.ISTIO_NS and perm in istio)
-            elif isinstance(inp, (inputs.IstiodDebug, inputs.ClientConfigDumps)):
+            elif isinstance(inp, (inputs.IstiodDebug, inputs.ClientConfigDumps,
+                                  inputs.ClientZtunnelDumps)):
                 ok = ("", "pods/portforward") in istio
             else:  # logs
                 ok = ("", "pods/log") in granted

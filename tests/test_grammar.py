@@ -154,7 +154,7 @@ def test_proxy_status_examines_every_namespace_unless_told():
     req = ask("proxy-status")
     assert req.command == "proxy-status" and req.args == {}
     assert req.checks == ["namespace-presence", "proxy-sync", "proxy-connected",
-                          "proxy-versions"]
+                          "proxy-versions", "node-agents", "ambient-capture", "waypoints"]
     narrowed = ask("proxy-status -n payload --cluster cluster2")
     assert narrowed.args == {"namespace": "payload"}
     plan = narrowed.plan()  # remote proxies are listed by the primary: read every cluster
@@ -242,7 +242,8 @@ def test_remote_clusters_takes_no_arguments_and_reads_every_cluster():
 def test_control_plane_focuses_on_the_named_cluster():
     req = ask("control-plane --cluster x")
     assert req.command == "control-plane" and req.clusters == ["x"]
-    assert req.checks == ["istiod-health", "webhooks", "external-control-plane"]
+    assert req.checks == ["istiod-health", "webhooks", "external-control-plane", "node-agents",
+                          "ambient-multinetwork", "eastwest-ambient"]
     assert req.plan().focus == ["x"] and req.plan().clusters is None
     assert ask("control-plane").clusters == []
     assert "takes no arguments" in usage_error("control-plane cluster1")

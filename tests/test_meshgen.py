@@ -143,10 +143,17 @@ def answered_replicas(root: Path) -> list[Path]:
     return [r for r in root.glob("clusters/*/istiod/*") if not (r / "refused.json").exists()]
 
 
+def _proxy_crash_looping(pod: dict) -> bool:
+    """An istio-proxy container that is not running (a crash-looping ztunnel) connects to
+    no istiod."""
+    return any(st.get("name") == "istio-proxy" and "running" not in (st.get("state") or {})
+               for st in pod["status"].get("containerStatuses") or [])
+
+
 def unservable_proxies(root: Path, s: Snapshot) -> set[str]:
     """Proxies no captured istiod can serve: rejected (logged 'Failed to authenticate client
-    from <ip>'), in a cluster whose istiod has no Ready replica, or gateways of a cluster that
-    hosts an external control plane (they belong to another control plane)."""
+    from <ip>'), in a cluster whose istiod has no Ready replica, gateways of a cluster that
+    hosts an external control plane (they belong to another control plane), or crash-looping."""
     logs = "".join(p.read_text() for p in root.glob("clusters/*/logs/istio-system/*/discovery.log"))
     out = set()
     for name, cs in s.clusters.items():
@@ -160,7 +167,7 @@ def unservable_proxies(root: Path, s: Snapshot) -> set[str]:
         for pod in cs.list("pods"):
             ip = pod["status"].get("podIP")
             rejected = ip and f"Failed to authenticate client from {ip}:" in logs
-            if down or external or refused or rejected:
+            if down or external or refused or rejected or _proxy_crash_looping(pod):
                 out.add(f"{pod['metadata']['name']}.{pod['metadata']['namespace']}")
     return out
 

@@ -13,7 +13,8 @@ import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
 from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ClientConfigDumps,
-                                ClientProxyLogs, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS,
+                                ClientProxyLogs, ClientZtunnelDumps, ClientZtunnelLogs,
+                                ISTIOD_PODS, IstiodLogs, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS,
                                 ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
                                 Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS)
 from diagnostics.model import Step
@@ -169,8 +170,11 @@ def empty(inp) -> Any:
         return []
     if isinstance(inp, IstiodDebug):
         return PerReplica()
-    if isinstance(inp, (ClientConfigDumps, ClientProxyLogs)):
+    if isinstance(inp, (ClientConfigDumps, ClientProxyLogs, ClientZtunnelDumps,
+                        ClientZtunnelLogs)):
         return {}
+    if isinstance(inp, IstiodLogs):
+        return PerReplica()
     raise TypeError(inp)
 
 

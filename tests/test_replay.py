@@ -704,3 +704,23 @@ def test_kubectl_on_path(replay_mini_kubeconfig: Path, tmp_path: Path) -> None:
     pods = run_kubectl(kubectl, replay_mini_kubeconfig, "get", "pods", "-A", tmp=tmp_path)
     assert pods.returncode == 0, pods.stderr
     assert_pods_table(pods.stdout)
+
+
+def test_portforward_ztunnel_admin(tmp_path: Path) -> None:
+    """ztunnel's admin port 15000 answers /config_dump from ztunnel/<pod>/ (not the sidecar's
+    Envoy admin, although ztunnel's container is named istio-proxy); other paths get ztunnel's
+    empty 404, writes get 405."""
+    root = Path(__file__).resolve().parent / "scenarios" / "ambient-healthy" / "snapshot"
+    dump_file = next((root / "clusters" / "cluster1" / "ztunnel").glob("*/config_dump.json"))
+    ztunnel = dump_file.parent.name
+    with ReplayThread(root) as replay, \
+            api_client(replay.write_kubeconfig(tmp_path / "kubeconfig"), "cluster1") as client:
+        core = k8s.CoreV1Api(client)
+        assert pod_get(core, ztunnel, "istio-system", 15000, "/config_dump") == \
+            (200, dump_file.read_bytes())
+        assert pod_get(core, ztunnel, "istio-system", 15000, "/clusters?format=json") == \
+            (404, b"")
+        with forward(core, ztunnel, "istio-system", "15000") as pf:
+            sock = pf.socket(15000)
+            sock.sendall(b"POST /quitquitquit HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert read_response(sock)[0] == 405

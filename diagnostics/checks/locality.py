@@ -4,18 +4,22 @@ Istio applies locality failover priorities only when the Envoy cluster has outli
 DestinationRule) or the Service asks for traffic distribution; then endpoints in other
 localities get priority ≥ 1 and receive traffic only when local ones fail. That is the
 by-design answer to "why only local", and it is read from what istiod actually sends.
+For an ambient client the same intent reaches ztunnel as the service's load balancing mode
+(trafficDistribution → Failover by Network, Region, Zone: istio/istio pilot/pkg/
+serviceregistry/ambient/services.go), read from the client's ztunnel.
 """
 
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.facts import ClientFact
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, DESTINATION_RULES, NODE_LABELS, SERVICES,
-                                TARGET_PODS)
+from diagnostics.facts import ClientFact, ZtunnelFact
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES,
+                                NODE_LABELS, SERVICES, TARGET_PODS)
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
 from diagnostics.views.mesh import Where, gateway_index, locate, pod_index
+from diagnostics.views.node_agents import ztunnel_view
 from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
 
 TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
@@ -66,7 +70,8 @@ def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[End
 
 
 @check("locality", title="Locality load balancing",
-       inputs=(CLIENT_CONFIG_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS, TARGET_PODS),
+       inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS,
+               TARGET_PODS),
        emits=("locality-lb-prefers-local",))
 def locality(ctx: CheckContext) -> list[Step]:
     """Find remote endpoints held back at priority ≥ 1 while local ones serve: by design."""
@@ -84,6 +89,9 @@ def locality(ctx: CheckContext) -> list[Step]:
     def one(cluster: str) -> Step | None:
         clients: dict[str, ClientFact] = ctx.get(CLIENT_CONFIG_DUMPS, cluster)
         fact = next(iter(clients.values()), None)
+        ambient = ctx.available(CLIENT_ZTUNNEL_DUMPS).get(cluster, {})
+        if fact is None and ambient:
+            return _ambient_step(ctx, title, cluster, next(iter(ambient.values())), ports)
         if fact is None or fact.missing:
             return None  # the client step already says why there is no view
         for port in ports:
@@ -120,3 +128,33 @@ def _port_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, po
         locality=_client_locality(ctx, cluster, fact.pod, local),
         peer_locality=held_back[0].locality or "unknown")
     return ctx.step(title, cluster, evidence, [finding])
+
+
+def _ambient_step(ctx: CheckContext, title: str, cluster: str, fact: ZtunnelFact,
+                  ports: list[int]) -> Step | None:
+    """ztunnel's load balancing for the service: Failover keeps traffic near the client while
+    near endpoints are healthy, by design."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    if fact.missing:
+        return None  # the client step already says why there is no view
+    view = ztunnel_view(fact.value, name, ns, ctx.info(cluster).cluster_id)
+    if not view.load_balancing or not view.local or not view.remote:
+        spread = "no routing preference: ztunnel spreads connections over every endpoint"
+        return ctx.step(title, cluster, [view.lines[0], spread]) if view.known else None
+    reason = (f"Service {name}'s traffic distribution reaches ztunnel as load balancing "
+              f"{view.load_balancing}: it uses endpoints of the same network, region and zone "
+              "while one is healthy")
+    evidence = [view.lines[0], reason]
+    finding = ctx.finding(
+        "locality-lb-prefers-local", cluster=cluster, resource=f"Service {ns}/{name}",
+        evidence=evidence, peer_cluster=_remote_cluster(ctx, cluster, view.remote_ids),
+        pod=name_of(fact.pod),
+        port=ports[0], reason=reason, locality=_client_locality(ctx, cluster, fact.pod, []),
+        peer_locality="another network")
+    return ctx.step(title, cluster, evidence, [finding])
+
+
+def _remote_cluster(ctx: CheckContext, cluster: str, ids: list[str]) -> str:
+    """The cluster read that carries the first remote endpoint's cluster id, else the id."""
+    known = ctx.known_ids()
+    return next((known[i] for i in ids if i in known), ids[0] if ids else "another cluster")

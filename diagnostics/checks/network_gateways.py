@@ -7,17 +7,28 @@ only if client and endpoint both have a network (pod label / ISTIO_META_NETWORK,
 the system namespace's label). Any gap sends raw pod IPs across networks, which cannot be
 routed; and a gateway without the 15443 AUTO_PASSTHROUGH Gateway accepts nothing. The client's
 received endpoints (pod IPs where a gateway address is expected) corroborate each finding.
+
+Where the examined clients use ambient mode, a network's gateway is instead a Gateway of class
+`istio-east-west` with an HBONE listener (diagnostics/views/ambient_gateways.py), judged as
+the peer istiods judge it, and istiod's `No network gateway found` warning or the client
+ztunnel's `unknown network gateway` errors show a gateway no configuration reading explains.
 """
 
 from __future__ import annotations
 
 
 from diagnostics.checking import CheckContext, check
-from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIOD_PODS,
-                                ISTIO_GATEWAYS, ISTIO_PODS, K8S_GATEWAYS, SERVICES,
-                                TARGET_ENDPOINTSLICES, TARGET_PODS)
+from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, CLIENT_ZTUNNEL_DUMPS,
+                                CLIENT_ZTUNNEL_LOGS, ISTIOD_LOGS, ISTIOD_PODS, ISTIO_GATEWAYS,
+                                ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES,
+                                TARGET_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.networkz import parse_networkz
+from diagnostics.views.ambient import ambient_clusters
+from diagnostics.views.ambient_gateways import (ambient_eastwest_gateways, gateway_findings,
+                                                is_ambient_eastwest, istiod_missing_networks,
+                                                received_networks, service_of,
+                                                ztunnel_gateway_errors)
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.gateways import (CROSS_NETWORK_PORT, LISTENER_PROTOCOL, cluster_domain,
                                         config_clusters, cross_network_servers, describe_gateway,
@@ -198,7 +209,7 @@ def _network_step(ctx: CheckContext, network: str, mesh: MeshNetworks, ready_in:
     findings: list[Finding] = []
     services = ctx.available(SERVICES)
     gateways = [(c, s) for c in clusters_in for s in services.get(c, [])
-                if looks_like_eastwest_gateway(s)]
+                if looks_like_eastwest_gateway(s) and not is_ambient_eastwest(s)]
     unread = [c for c in clusters_in if c not in services]
     if not gateways and unread:  # absence is only known where the Services could be listed
         evidence.append(f"could not list the Services of {', '.join(unread)}")
@@ -232,9 +243,11 @@ def _network_step(ctx: CheckContext, network: str, mesh: MeshNetworks, ready_in:
 
 @check("network-gateways", title="East-west gateway of each network that others must reach",
        inputs=(*NETWORK_INPUTS, TARGET_ENDPOINTSLICES, CLIENT_CONFIG_DUMPS, ISTIO_GATEWAYS,
-               K8S_GATEWAYS, ISTIO_PODS, ISTIOD_PODS, CLIENT_PROXY_LOGS),
+               K8S_GATEWAYS, ISTIO_PODS, ISTIOD_PODS, CLIENT_PROXY_LOGS, ISTIOD_LOGS,
+               CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS),
        emits=("eastwest-gateway-missing", "eastwest-gateway-pending",
-              "eastwest-gateway-network-label", "cross-network-gateway-missing"))
+              "eastwest-gateway-network-label", "cross-network-gateway-missing",
+              "ambient-eastwest-gateway-invalid", "ztunnel-network-gateway-unknown"))
 def network_gateways(ctx: CheckContext) -> list[Step]:
     """In a multi-network mesh, check the gateway of every network holding the service's
     endpoints: present, addressed, labelled, and exposing 15443 with AUTO_PASSTHROUGH."""
@@ -252,12 +265,70 @@ def network_gateways(ctx: CheckContext) -> list[Step]:
     client_nets = {mesh.of(c) for c in ctx.focus}
     networks = sorted({n for c in ready_in for n in [mesh.of(c)]
                        if n and any(net != n for net in client_nets)})
-    steps = [_network_step(ctx, net, mesh, ready_in, ports) for net in networks]
+    ambient = set(ambient_clusters(ctx, ns)) & set(ctx.focus)
+    steps = [_ambient_network_step(ctx, net, mesh, ready_in) if ambient else
+             _network_step(ctx, net, mesh, ready_in, ports) for net in networks]
     if unknown:
         step = ctx.step(title, unknown[0], [f"{c}: no source names its network, so its gateway "
                                             "cannot be checked" for c in unknown], status="skip")
         steps.append(step)
     return steps
+
+
+# ------------------------------------------------------------------------- ambient
+
+
+def _ambient_runtime(ctx: CheckContext, network: str, clients: list[str]
+                     ) -> tuple[list[str], list[str]]:
+    """What istiod and the clients' ztunnels say about `network`'s gateway: (that it cannot
+    be used, how the clients reach the network)."""
+    name, ns = ctx.args["service"], ctx.args["namespace"]
+    down, reach = [], []
+    for cluster in clients:
+        down += istiod_missing_networks(ctx.available(ISTIOD_LOGS).get(cluster)).get(network, [])
+        down += ztunnel_gateway_errors(ctx.available(CLIENT_ZTUNNEL_LOGS).get(cluster, {}))
+        reached = received_networks(ctx.available(CLIENT_ZTUNNEL_DUMPS).get(cluster, {}),
+                                    name, ns).get(network)
+        reach += [f"the client's ztunnel in {cluster} reaches {network}: {r}" for r in
+                  (reached or [])]
+    return down, reach
+
+
+def _ambient_network_step(ctx: CheckContext, network: str, mesh: MeshNetworks,
+                          ready_in: list[str]) -> Step:
+    """The ambient east-west gateway of `network`, as the clients' istiods judge it."""
+    title = f"Ambient east-west gateway of network {network}"
+    clusters_in = [c for c in ctx.cluster_names if mesh.of(c) == network]
+    home = next(c for c in clusters_in if c in ready_in)
+    clients = [c for c in ctx.focus if mesh.of(c) != network]
+    evidence = [mesh.clusters[c].describe() for c in clusters_in]
+    down, reach = _ambient_runtime(ctx, network, clients)
+    seen = down + reach
+    gateways = ctx.available(K8S_GATEWAYS)
+    unread = [c for c in clusters_in if c not in gateways]
+    found = [(c, g) for c in clusters_in for g in ambient_eastwest_gateways(gateways.get(c, []))]
+    if not found and unread:
+        step = ctx.step(title, home, evidence + [f"could not list the Gateways of "
+                                                 f"{', '.join(unread)}"] + seen, status="error")
+        step.incomplete = True
+        return step
+    findings: list[Finding] = []
+    if not found:
+        line = (f"no Gateway of class istio-east-west in {', '.join(clusters_in)}: clients on "
+                f"other networks have no way into {network}")
+        evidence.append(line)
+        findings.append(ctx.finding("eastwest-gateway-missing", cluster=home,
+                                    resource=f"Namespace {ctx.info(home).istio_namespace}",
+                                    evidence=[line, *seen], network=network))
+    services = ctx.available(SERVICES)
+    for cluster, gw in found:
+        findings += gateway_findings(ctx, cluster, gw, network,
+                                     service_of(gw, services.get(cluster, [])), evidence, seen)
+    if not findings and down and clients:
+        findings.append(ctx.finding("ztunnel-network-gateway-unknown", cluster=clients[0],
+                                    resource=f"Namespace {ctx.info(clients[0]).istio_namespace}",
+                                    evidence=down, network=network, seen="; ".join(down)[:600]))
+    return ctx.step(title, home, evidence + seen, findings)
 
 
 # ------------------------------------------------------------------------- network labels

@@ -1,5 +1,6 @@
 """proxy-status: a running sidecar that no istiod replica of any cluster lists in its syncz is
-connected to no istiod.
+connected to no istiod. ztunnel (its container is named istio-proxy too) is judged by the
+node-agents check.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from diagnostics.inputs import ALL_PODS, ISTIOD_PODS, SYNCZ
 from diagnostics.model import Step
 from diagnostics.views.proxies import (CONNECT_GRACE_SECONDS, FINDING_LIMIT, TABLE_LIMIT, capped,
                                        in_scope, proxy_image_version, proxy_table, proxy_view)
-from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, name_of, namespace_of
+from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, is_ztunnel, name_of, namespace_of
 
 
 def _proxy_running_since(pod: dict) -> datetime | str | None:
@@ -35,7 +36,8 @@ def connectable(pod: dict, now: datetime) -> bool:
     """A sidecar that should be connected by now: Running, not terminating, proxy running
     for longer than the connect grace."""
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-    if not has_sidecar(pod) or status.get("phase") != "Running" or meta.get("deletionTimestamp"):
+    if not has_sidecar(pod) or is_ztunnel(pod) or status.get("phase") != "Running" \
+            or meta.get("deletionTimestamp"):
         return False
     since = _proxy_running_since(pod)
     if since is None:

@@ -19,8 +19,10 @@ from diagnostics.inputs import CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, SERVICES,
 from diagnostics.model import Finding, Step
 from diagnostics.parse.access_log import AccessLogEntry, parse_access_log
 from diagnostics.parse.envoy import Endpoint
+from diagnostics.views.ambient import captured
 from diagnostics.views.endpoints import endpoints_for, service_ports
 from diagnostics.views.mesh import Where, gateway_index, pod_index
+from diagnostics.workloads import namespace_of
 
 
 @dataclass
@@ -123,6 +125,12 @@ def remote_reachability(ctx: CheckContext) -> list[Step]:
 
     def one(cluster: str) -> Step:
         logs: dict[str, ClientFact] = ctx.get(CLIENT_PROXY_LOGS, cluster)
+        if not logs and any(captured(p) for p in ctx.available(TARGET_PODS).get(cluster, [])
+                            if namespace_of(p) == ns):
+            return ctx.step(title, cluster, ["the clients of this namespace are ambient: no "
+                                             "sidecar access log; their ztunnel's errors are in "
+                                             "the step on the ambient client's ztunnel"],
+                            status="skip")
         if not logs:
             return ctx.step(title, cluster, ["no client pod to examine here"], status="skip")
         client, fact = next(iter(logs.items()))

@@ -10,6 +10,7 @@ from diagnostics.facts import PodLogs
 from diagnostics.inputs import NAMESPACES, TARGET_LOGS
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
+from diagnostics.views.ambient import captured
 from diagnostics.views.workload import (TARGET_INPUTS, container_status, init_containers, log_line,
                                         namespace_object, optional_get, owner_ref, per_target,
                                         short)
@@ -130,6 +131,8 @@ def workload_init(ctx: CheckContext) -> list[Step]:
                                                 .get("terminated") or {}).get("exitCode") == 0)
             if w.pods:
                 how = (f"{INIT} completed in {done} of {len(with_init)} pods" if with_init else
+                       f"no {INIT} container: ambient mode, the istio-cni node agent redirects "
+                       "its traffic into ztunnel" if all(captured(p) for p in w.pods) else
                        f"no {INIT} container (Istio CNI or no sidecar)")
                 evidence.append(f"{w.ref}: {how}")
         return ctx.step(title, cluster, evidence or ["no pods to examine"], findings)

@@ -16,6 +16,7 @@ from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import ISTIO_CONFIGMAPS, PEER_AUTHENTICATIONS, TARGET_EVENTS
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
+from diagnostics.views.ambient import captured
 from diagnostics.views.workload import (STATUS_PORT, TARGET_INPUTS, annotations_of, app_containers,
                                         container_status, effective_mtls, inbound_captured,
                                         injector_setting, is_gateway, optional_get, owner_ref,
@@ -118,6 +119,10 @@ def workload_probes(ctx: CheckContext) -> list[Step]:
         evidence, findings = [], []
         for w in target.workloads:
             pods = [p for p in w.pods if has_sidecar(p) and not is_gateway(p)]
+            if not pods and w.pods and all(captured(p) for p in w.pods):
+                evidence.append(f"{w.ref}: ambient mode: the istio-cni node agent keeps kubelet "
+                                "probes (SNAT from 169.254.7.127) out of ztunnel, whatever the "
+                                "mTLS mode")
             if not pods:
                 continue
             ranked = sorted(pods, key=lambda p: (all(s.get("ready") for s in

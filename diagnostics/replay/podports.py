@@ -8,7 +8,8 @@ Two servers are replayed from the snapshot's files, nothing else:
   `--debug-caller` makes replay authorize requests as istiod would for that caller
   (diagnostics/debug_auth.py);
 - a sidecar's Envoy admin on 15000: `/clusters?format=json` and `/config_dump` from
-  `proxies/<ns>/<pod>/`.
+  `proxies/<ns>/<pod>/`;
+- a ztunnel's admin on 15000: `/config_dump` from `ztunnel/<pod>/config_dump.json`.
 A file the snapshot lacks answers 404 with a body saying it was not captured; istiod's own errors
 (missing proxyID, proxy on another replica) keep istiod's exact wording
 (docs/istio-surface.md §1.1).
@@ -21,6 +22,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from diagnostics import workloads
 from diagnostics.debug_auth import DebugCaller, refusal, root_namespace, sees_proxy
 from diagnostics.replay.httpwire import TunnelRequest, TunnelResponse, text
 from diagnostics.snapshot import (MAX_FILE_BYTES, ClusterSnapshot, SnapshotError,
@@ -57,6 +59,13 @@ def is_istiod(cluster: ClusterSnapshot, pod: dict) -> bool:
     return "discovery" in _containers(pod) or cluster.istiod_file(name, "x").parent.is_dir()
 
 
+def is_ztunnel(cluster: ClusterSnapshot, pod: dict) -> bool:
+    """ztunnel's pods are labelled app=ztunnel (its container is named istio-proxy too); a
+    captured ztunnel/<pod>/ folder says so as well."""
+    _, name = _pod_id(pod)
+    return workloads.is_ztunnel(pod) or cluster.ztunnel_file(name, "x").parent.is_dir()
+
+
 def has_sidecar(cluster: ClusterSnapshot, pod: dict) -> bool:
     ns, name = _pod_id(pod)
     return "istio-proxy" in _containers(pod) or cluster.proxy_file(ns, name, "x").parent.is_dir()
@@ -68,6 +77,8 @@ def port_handler(cluster: ClusterSnapshot, pod: dict, port: int,
     ns, name = _pod_id(pod)
     if port in ISTIOD_DEBUG_PORTS and is_istiod(cluster, pod):
         return IstiodDebug(cluster, name, pod_object=pod, port=port, caller=caller)
+    if port == ENVOY_ADMIN_PORT and is_ztunnel(cluster, pod):
+        return ZtunnelAdmin(cluster, ns, name)
     if port == ENVOY_ADMIN_PORT and has_sidecar(cluster, pod):
         return EnvoyAdmin(cluster, ns, name)
     return None
@@ -78,8 +89,8 @@ def refused_message(pod: dict, port: int) -> str:
     ns, name = _pod_id(pod)
     return (f"an error occurred forwarding {port} -> {port}: error forwarding port {port} to pod "
             f"{ns}/{name}: connection refused (meshbot replay answers istiod on "
-            f"{'/'.join(map(str, ISTIOD_DEBUG_PORTS))} and a sidecar's Envoy admin on "
-            f"{ENVOY_ADMIN_PORT} only)")
+            f"{'/'.join(map(str, ISTIOD_DEBUG_PORTS))} and a sidecar's Envoy admin or a "
+            f"ztunnel's admin on {ENVOY_ADMIN_PORT} only)")
 
 
 def _file_response(path: Path, what: str) -> TunnelResponse:
@@ -208,13 +219,17 @@ def _syncz_in_namespace(response: TunnelResponse, namespace: str) -> TunnelRespo
     return TunnelResponse(200, json.dumps(kept, indent=2).encode())
 
 
-class EnvoyAdmin:
-    """A sidecar's Envoy admin endpoints, answered from `proxies/<ns>/<pod>/`."""
+class _PodAdmin:
+    """An admin port of one pod (a sidecar's Envoy, a ztunnel), answered from its files."""
 
     def __init__(self, cluster: ClusterSnapshot, namespace: str, pod: str):
         self.cluster = cluster
         self.namespace = namespace
         self.pod = pod
+
+
+class EnvoyAdmin(_PodAdmin):
+    """A sidecar's Envoy admin endpoints, answered from `proxies/<ns>/<pod>/`."""
 
     def __call__(self, req: TunnelRequest) -> TunnelResponse:
         refused = _read_only(req)
@@ -233,3 +248,17 @@ class EnvoyAdmin:
 
     def _file(self, name: str) -> Path:
         return self.cluster.proxy_file(self.namespace, self.pod, name)
+
+
+class ZtunnelAdmin(_PodAdmin):
+    """A ztunnel's admin endpoints (istio/ztunnel src/admin.rs), answered from
+    `ztunnel/<pod>/`; ztunnel answers an unknown path 404 with an empty body."""
+
+    def __call__(self, req: TunnelRequest) -> TunnelResponse:
+        refused = _read_only(req)
+        if refused:
+            return refused
+        if req.path == "/config_dump":
+            return _file_response(self.cluster.ztunnel_file(self.pod, "config_dump"),
+                                  f"ztunnel admin /config_dump of {self.namespace}/{self.pod}")
+        return TunnelResponse(404, b"", "text/plain; charset=utf-8")

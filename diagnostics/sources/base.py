@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from diagnostics.model import ClusterInfo
 
 METRICS_PATH = "/metrics"  # istiod's Prometheus text on its monitoring port, next to /debug/*
+ZTUNNEL_ADMIN_PORT = 15000  # ztunnel's admin server: /config_dump (istio/ztunnel src/admin.rs)
 
 
 class SourceFailure(Exception):
@@ -21,6 +22,12 @@ class SourceFailure(Exception):
     def __init__(self, message: str, source: str = "kubernetes"):
         self.source = source
         super().__init__(message)
+
+
+def reraise_unexpected(exc: BaseException) -> None:
+    """Only source failures become 'missing' in a gathered read; a bug must surface as one."""
+    if not isinstance(exc, SourceFailure):
+        raise exc
 
 
 class NotCaptured(SourceFailure):
@@ -94,6 +101,10 @@ class Source(Protocol):
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
         """A container's log; with `previous`, that of its run before the last restart."""
+        ...
+
+    async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        """Parsed JSON body of GET <path> (`/config_dump`) on a ztunnel's admin port 15000."""
         ...
 
     async def close(self) -> None: ...

@@ -97,5 +97,10 @@ class CachingSource:
                                                                    container, tail_lines,
                                                                    previous))
 
+    async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        key = self._key(cluster, "ztunnel", namespace, pod, path)
+        return await self._cached(key, lambda: self.inner.ztunnel_get(cluster, namespace, pod,
+                                                                       path))
+
     async def close(self) -> None:
         await self.inner.close()

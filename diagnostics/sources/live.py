@@ -27,9 +27,9 @@ from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
-from diagnostics.sources.base import (METRICS_PATH, DebugRefused, Forbidden, NotCaptured,
-                                      SourceFailure, metadata_view, running_istiod_pods,
-                                      secrets_withheld)
+from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
+                                      NotCaptured, SourceFailure, metadata_view,
+                                      running_istiod_pods, secrets_withheld)
 from diagnostics.sources.metering import record_call
 
 if TYPE_CHECKING:
@@ -187,13 +187,30 @@ class LiveSource:
                                               path)
         return _debug_json(status, body, pod, path)
 
+    async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        return await self._run(self._ztunnel_json, cluster, namespace, pod, path)
+
+    def _ztunnel_json(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        """On a worker thread: ztunnel's admin answer, through a port-forward to :15000."""
+        status, body = self._port_forward_get(cluster, namespace, pod, ZTUNNEL_ADMIN_PORT, path,
+                                              "ztunnel")
+        if status == 404:
+            raise NotCaptured(f"{path} on ztunnel {namespace}/{pod}: not found", "ztunnel")
+        if status >= 400:
+            raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: HTTP {status}", "ztunnel")
+        try:
+            return json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: not JSON",
+                                "ztunnel") from None
+
     def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
-                          path: str) -> tuple[int, bytes]:
+                          path: str, side: str = "istiod") -> tuple[int, bytes]:
         try:
             return portforward.http_get(self._api[cluster], namespace, pod, port, path,
                                         self.timeout)
         except portforward.PortForwardError as exc:
-            raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {exc}", "istiod") from None
+            raise SourceFailure(f"{namespace}/{pod}:{port}{path}: {exc}", side) from None
 
     async def close(self) -> None:
         if self._http is not None:

@@ -94,6 +94,12 @@ class SnapshotSource:
             raise NotCaptured(f"Envoy config_dump of {namespace}/{pod} not captured", "envoy")
         return await asyncio.to_thread(load_json_file, file)
 
+    async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
+        file = self._cluster(cluster).ztunnel_file(pod, urlsplit(path).path.strip("/"))
+        if not file.is_file():
+            raise NotCaptured(f"{path} of ztunnel {namespace}/{pod} not captured", "ztunnel")
+        return await asyncio.to_thread(load_json_file, file)
+
     async def close(self) -> None:
         return None
 

@@ -51,7 +51,7 @@ def finish_objects(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) 
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _istiod_containers(objs: dict[str, list[dict]]):
+def istiod_containers(objs: dict[str, list[dict]]):
     """Every `discovery` container spec: istiod pods, Deployment and ReplicaSet templates."""
     for key in ("pods", "deployments.apps", "replicasets.apps"):
         for obj in objs.get(key, []):
@@ -61,7 +61,7 @@ def _istiod_containers(objs: dict[str, list[dict]]):
             yield obj, spec, next(c for c in spec["containers"] if c["name"] == "discovery")
 
 
-def _set_env(container: dict, name: str, value: str | None, after: str | None = None) -> None:
+def set_env(container: dict, name: str, value: str | None, after: str | None = None) -> None:
     """Set (or, with None, remove) a literal env value, keeping the order of the list."""
     env = container.setdefault("env", [])
     for i, e in enumerate(env):
@@ -98,8 +98,8 @@ def _identity(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) -> No
     spec = cw.spec
     cid = cluster_id(spec)
     if cid != spec.id:
-        for _obj, _spec, container in _istiod_containers(objs):
-            _set_env(container, "CLUSTER_ID", cid)
+        for _obj, _spec, container in istiod_containers(objs):
+            set_env(container, "CLUSTER_ID", cid)
     remote = is_remote_install(spec)
     path = injection_path(spec) if remote else None
     config_of = any(c.cp.external_for == spec.id for c in world.mesh.clusters)
@@ -120,7 +120,7 @@ def _identity(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) -> No
         if claimed != spec.id:  # the injector's values name the cluster
             for pod in objs.get("pods", []):
                 for c in _proxy_containers(pod):
-                    _set_env(c, "ISTIO_META_CLUSTER_ID", claimed)
+                    set_env(c, "ISTIO_META_CLUSTER_ID", claimed)
         return
     for cfg in objs.get(MUTATING, []):
         for hook in cfg.get("webhooks") or []:
@@ -130,13 +130,13 @@ def _identity(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) -> No
     env = inject_env(path)
     for pod in objs.get("pods", []):
         for c in _proxy_containers(pod):
-            _set_env(c, "ISTIO_META_CLUSTER_ID", env.get("ISTIO_META_CLUSTER_ID", ""))
+            set_env(c, "ISTIO_META_CLUSTER_ID", env.get("ISTIO_META_CLUSTER_ID", ""))
             for key, value in env.items():
                 if key not in ("ISTIO_META_CLUSTER_ID", "ISTIO_META_NETWORK"):
-                    _set_env(c, key, value, after="ISTIO_META_CLUSTER_ID")
+                    set_env(c, key, value, after="ISTIO_META_CLUSTER_ID")
             app = "ISTIO_META_APP_CONTAINERS" in {e.get("name") for e in c.get("env") or []}
             if app and "ISTIO_META_NETWORK" not in env:  # the injector never set a network
-                _set_env(c, "ISTIO_META_NETWORK", None)
+                set_env(c, "ISTIO_META_NETWORK", None)
                 (pod["metadata"].get("labels") or {}).pop(NET_LABEL, None)
 
 
@@ -148,14 +148,14 @@ def _external(world: World, cw: ClusterWorld, objs: dict[str, list[dict]]) -> No
 
     spec = cw.spec
     config = world.mesh.cluster(spec.cp.external_for)
-    for _obj, _spec, container in _istiod_containers(objs):
+    for _obj, _spec, container in istiod_containers(objs):
         for name, value in reversed((("EXTERNAL_ISTIOD", "true"),
                                      ("LOCAL_CLUSTER_SECRET_WATCHER", "true"),
                                      ("SHARED_MESH_CONFIG", "istio"),
                                      ("KUBECONFIG", "/var/run/secrets/remote/config"),
                                      ("INJECTION_WEBHOOK_CONFIG_NAME", ""),
                                      ("VALIDATION_WEBHOOK_CONFIG_NAME", ""))):
-            _set_env(container, name, value, after="CLUSTER_ID")
+            set_env(container, name, value, after="CLUSTER_ID")
     text = kubeconfig(spec, config, RemoteSecretSpec(auth=spec.cp.config_secret_auth))
     objs["secrets"].append({
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -213,7 +213,7 @@ def _istiod_fault(cw: ClusterWorld, objs: dict[str, list[dict]]) -> None:
     if bad is None:
         return
     fault = spec.cp.istiod_fault
-    for obj, pspec, container in _istiod_containers(objs):
+    for obj, pspec, container in istiod_containers(objs):
         if fault == "pending":
             pspec["affinity"] = json.loads(json.dumps(ANTI_AFFINITY))
         if fault == "oomkilled":

@@ -11,7 +11,7 @@ import json
 
 import yaml
 
-from tests.meshgen import certs, control_plane_faults, workload_faults
+from tests.meshgen import ambient_objects, certs, control_plane_faults, workload_faults
 from tests.meshgen.istiod_view import ControlPlane
 from tests.meshgen.remote_secrets import secret_name, secret_server
 from tests.meshgen.k8s_common import REDACTED, b64, meta, owner_ref
@@ -460,4 +460,5 @@ def cluster_objects(world: World, cps: dict[str, ControlPlane], cw: ClusterWorld
             objs["endpointslices.discovery.k8s.io"].append(_endpoint_slice(cw, svc))
     workload_faults.finish_objects(world, cw, objs)
     control_plane_faults.finish_objects(world, cw, objs)
+    ambient_objects.finish_objects(world, cw, objs)
     return objs

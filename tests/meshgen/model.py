@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
+from tests.meshgen.ambient_knobs import AmbientKnobs
 from tests.meshgen.control_plane_knobs import ControlPlaneKnobs
 from tests.meshgen.log_knobs import LogKnobs
 from tests.meshgen.workload_knobs import AppKnobs, WorkloadKnobs
@@ -143,6 +144,7 @@ class ClusterSpec:
     apps: AppKnobs = field(default_factory=AppKnobs)  # PeerAuthentications, extra namespaces
     cp: ControlPlaneKnobs = field(default_factory=ControlPlaneKnobs)  # control-plane faults
     logs: LogKnobs = field(default_factory=LogKnobs)  # istiod log framing, debug refusals
+    ambient: AmbientKnobs = field(default_factory=AmbientKnobs)  # ztunnel, waypoints, ...
 
     @property
     def has_istiod(self) -> bool:

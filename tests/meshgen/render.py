@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.meshgen import (config_dump, debug_bodies, envoy_admin, istiod_extras, logs,
-                           workload_faults)
+from tests.meshgen import (ambient_ztunnel, config_dump, debug_bodies, envoy_admin, istiod_extras,
+                           logs, workload_faults)
 from tests.meshgen.istiod_view import control_planes, connected_to
 from tests.meshgen.k8s_objects import CAPTURED, cluster_objects
 from tests.meshgen.model import Mesh
@@ -142,6 +142,7 @@ def render_files(mesh: Mesh) -> dict[str, str]:
                 files[f"clusters/{cid}/proxies/{pod.namespace}/{pod.name}/clusters.json"] = \
                     dump_json(envoy_admin.clusters_json(world, cp, pod))
     files.update(workload_faults.log_files(world, cps))
+    files.update(ambient_ztunnel.files(world, cps, files))
     captured = [c.id for c in mesh.clusters if mesh.view is None or c.id in mesh.view]
     files = {p: t for p, t in files.items()
              if not p.startswith("clusters/") or p.split("/")[1] in captured}

@@ -1,0 +1,56 @@
+"""Ambient: pods that should be captured by ztunnel but are not (proxy-status).
+
+A pod of a namespace enrolled in ambient mode (`istio.io/dataplane-mode=ambient`) is redirected
+into ztunnel by the istio-cni node agent when it starts, which marks it
+`ambient.istio.io/redirection: enabled` (istio/istio cni/pkg/util/podutil.go). A running enrolled pod
+without the mark bypasses the mesh: it started while the agent on its node was missing or
+failing, or before the namespace was enrolled.
+"""
+
+from __future__ import annotations
+
+from diagnostics.checking import CheckContext, check, per_cluster
+from diagnostics.inputs import ALL_PODS, CNI_PODS, NAMESPACES
+from diagnostics.model import Step
+from diagnostics.views.ambient import captured, enrolled, finished, namespace_index, node_of
+from diagnostics.views.mesh import workload_ref
+from diagnostics.views.node_agents import agent_state, not_captured_finding, why_not_captured
+from diagnostics.views.proxies import FINDING_LIMIT, capped, in_scope
+from diagnostics.workloads import name_of, namespace_of
+
+
+@check("ambient-capture", title="Ambient pods captured by ztunnel",
+       inputs=(ALL_PODS, NAMESPACES, CNI_PODS), emits=("ambient-pod-not-captured",))
+def ambient_capture(ctx: CheckContext) -> list[Step]:
+    """Running pods of ambient-enrolled namespaces that istio-cni did not redirect to ztunnel."""
+    title = "Ambient pods captured by ztunnel"
+
+    def one(cluster: str) -> Step | None:
+        namespaces = namespace_index(ctx.get(NAMESPACES, cluster))
+        pods = [p for p in ctx.get(ALL_PODS, cluster) if in_scope(ctx, namespace_of(p))
+                and not finished(p) and (p.get("status") or {}).get("phase") == "Running"
+                and enrolled(p, namespaces.get(namespace_of(p)))]
+        if not pods:
+            return None
+        cnis = ctx.available(CNI_PODS).get(cluster, [])
+        lost = sorted((p for p in pods if not captured(p)),
+                      key=lambda p: (namespace_of(p), name_of(p)))
+        evidence = [f"{len(pods)} running pod(s) enrolled in ambient, "
+                    f"{len(pods) - len(lost)} captured by ztunnel"]
+        findings, seen = [], set()
+        for pod in lost:
+            state = agent_state(node_of(pod), cnis)
+            cni_line = state.describe("istio-cni")
+            evidence.append(f"  {name_of(pod)}.{namespace_of(pod)} (node {node_of(pod)}): not "
+                            f"captured; {cni_line}")
+            owner = (namespace_of(pod), workload_ref(pod))
+            if owner in seen or len(findings) >= FINDING_LIMIT:
+                continue
+            seen.add(owner)
+            findings.append(not_captured_finding(ctx, cluster, pod, cni_line,
+                                                 why_not_captured(state.problem)))
+        return ctx.step(title, cluster, evidence,
+                        capped(findings, len({(namespace_of(p), workload_ref(p)) for p in lost}),
+                               "workloads with pods not captured"))
+
+    return per_cluster(ctx, title, ctx.focus, one)
