@@ -77,7 +77,7 @@ def _client_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, 
     evidence = [f"client {client}.{ns} (config from {fact.replica}{chosen})", *tried]
     remote_seen, received_any = False, False
     for port in ports:
-        eps = endpoints_for(fact.value, name, ns, port)
+        eps = endpoints_for(ctx, fact.value, name, ns, port)
         if eps is None:
             evidence.append(f"{name}:{port}: istiod sends no cluster for this port "
                             "(a Sidecar resource or exportTo may hide the service)")

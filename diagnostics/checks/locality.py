@@ -95,7 +95,7 @@ def locality(ctx: CheckContext) -> list[Step]:
         if fact is None or fact.missing:
             return None  # the client step already says why there is no view
         for port in ports:
-            eps = endpoints_for(fact.value, name, ns, port) or []
+            eps = endpoints_for(ctx, fact.value, name, ns, port) or []
             if eps:
                 return _port_step(ctx, title, cluster, fact, port, eps, where)
         return None

@@ -73,7 +73,7 @@ def received_for_network(ctx: CheckContext, network: str, clusters_in: list[str]
             if fact.missing:
                 continue
             for port in ports:
-                eps = endpoints_for(fact.value, name, ns, port) or []
+                eps = endpoints_for(ctx, fact.value, name, ns, port) or []
                 there = [(ep, w) for ep in eps for w in [locate(ep, pods, gateways)]
                          if w.cluster in clusters_in]
                 lines += [f"client {name_of(fact.pod)} ({cluster}) receives "

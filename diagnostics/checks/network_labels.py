@@ -96,7 +96,7 @@ def _cross_network_pod_ips(ctx: CheckContext, cluster: str, fact: ClientFact,
     pods, gateways = pod_index(ctx.available(TARGET_PODS)), gateway_index(ctx.available(SERVICES))
     lines = []
     for port in service_ports(ctx, name, ns):
-        for ep in endpoints_for(fact.value, name, ns, port) or []:
+        for ep in endpoints_for(ctx, fact.value, name, ns, port) or []:
             where = locate(ep, pods, gateways)
             if where.kind == "pod" and where.cluster != cluster \
                     and mesh.of(where.cluster or "") != mesh.of(cluster):

@@ -61,13 +61,13 @@ def _where(host: str, pods: dict[str, Where], gateways: dict[str, Where]) -> Whe
     return pods.get(address) or gateways.get(address) or Where("unknown", None, None)
 
 
-def _received(fact: ClientFact | None, service: str, namespace: str, ports: list[int]
-              ) -> dict[str, Endpoint]:
+def _received(ctx: CheckContext, fact: ClientFact | None, service: str, namespace: str,
+              ports: list[int]) -> dict[str, Endpoint]:
     """The endpoints istiod sends the client for the service, by `address:port`."""
     if fact is None or fact.missing:
         return {}
     return {ep.target: ep for port in ports
-            for ep in endpoints_for(fact.value, service, namespace, port) or []}
+            for ep in endpoints_for(ctx, fact.value, service, namespace, port) or []}
 
 
 def outcomes_by_host(entries: list[AccessLogEntry], pods: dict[str, Where],
@@ -144,7 +144,7 @@ def remote_reachability(ctx: CheckContext) -> list[Step]:
                 "is off by default: meshConfig.accessLogFile; or no request was made)"],
                 status="skip")
         dumps = ctx.available(CLIENT_CONFIG_DUMPS).get(cluster, {})
-        received = _received(dumps.get(client), name, ns, ports)
+        received = _received(ctx, dumps.get(client), name, ns, ports)
         outcomes = outcomes_by_host(entries, pods, gateways)
         failed = sum(len(o.failed) for o in outcomes.values())
         evidence = [f"client {client}.{ns}: {len(entries)} access-log lines for {name}, "

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterator
 
 _CAMEL = re.compile(r"_([a-z])")
+
+
+@lru_cache(maxsize=512)  # a few dozen field names, asked for every endpoint of a big mesh
+def _camel(snake: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), snake)
 
 
 def field(obj: Any, snake: str, default: Any = None) -> Any:
@@ -20,8 +26,7 @@ def field(obj: Any, snake: str, default: Any = None) -> Any:
         return default
     if snake in obj:
         return obj[snake]
-    camel = _CAMEL.sub(lambda m: m.group(1).upper(), snake)
-    return obj.get(camel, default)
+    return obj.get(_camel(snake), default)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def _locality(raw: Any) -> str:
     return "/".join(parts).rstrip("/")
 
 
-def _endpoints_of(cla: dict) -> Iterator[Endpoint]:
+def endpoints_of(cla: dict) -> Iterator[Endpoint]:
+    """The endpoints of one ClusterLoadAssignment."""
     for group in field(cla, "endpoints", []) or []:
         priority = int(group.get("priority", 0) or 0)
         locality = _locality(group.get("locality"))
@@ -111,7 +117,7 @@ def eds_endpoints(config_dump: Any, cluster_name: str) -> list[Endpoint] | None:
     """Endpoints sent for one Envoy cluster; None when the dump has no such cluster."""
     for cla in load_assignments(config_dump):
         if field(cla, "cluster_name") == cluster_name:
-            return list(_endpoints_of(cla))
+            return list(endpoints_of(cla))
     return None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from diagnostics.parse.keys import get_any
+from diagnostics.parse.keys import get_any, keyed, pick
 
 KUBERNETES_PROVIDER = "Kubernetes"
 
@@ -88,22 +88,23 @@ class Shard:
         return f"{self.provider}/{self.cluster}" if self.provider else self.cluster
 
 
-def _addresses(ep: Any) -> tuple[str, ...]:
+def _addresses(view: dict[str, Any]) -> tuple[str, ...]:
     """`Addresses` (list, >= 1.24) or `Address` (string, <= 1.23)."""
-    many = _get(ep, "Addresses")
+    many = pick(view, "Addresses")
     if isinstance(many, list):
         return tuple(str(a) for a in many if a)
-    one = _get(ep, "Address")
+    one = pick(view, "Address")
     return (str(one),) if one else ()
 
 
 def _endpoint(ep: Any) -> ShardEndpoint | None:
     if not isinstance(ep, dict):
         return None
-    port = _get(ep, "EndpointPort")
-    health = _get(ep, "HealthStatus")
-    return ShardEndpoint(_addresses(ep), int(port) if isinstance(port, int) else None,
-                         _get(ep, "WorkloadName"), int(health) if isinstance(health, int) else None)
+    view = keyed(ep)  # once per endpoint: a big mesh's endpointShardz has tens of thousands
+    port, health = pick(view, "EndpointPort"), pick(view, "HealthStatus")
+    return ShardEndpoint(_addresses(view), int(port) if isinstance(port, int) else None,
+                         pick(view, "WorkloadName"),
+                         int(health) if isinstance(health, int) else None)
 
 
 def _split_key(key: str) -> tuple[str, str]:

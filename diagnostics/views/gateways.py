@@ -158,7 +158,7 @@ def runtime_evidence(ctx: CheckContext, network: str, svc: dict) -> Runtime:
     for cluster, clients in ctx.available(CLIENT_CONFIG_DUMPS).items():
         for fact in clients.values():
             hits = [ep.target for port in service_ports(ctx, name, ns) if not fact.missing
-                    for ep in endpoints_for(fact.value, name, ns, port) or []
+                    for ep in endpoints_for(ctx, fact.value, name, ns, port) or []
                     if ep.address in addresses]
             if hits:
                 rt.received.append(f"{name_of(fact.pod)} ({cluster}) receives {hits[0]}, "
