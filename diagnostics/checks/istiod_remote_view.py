@@ -6,7 +6,9 @@ became a client), on every replica, since each replica syncs on its own; `/debug
 shows the consequence (no `Kubernetes/<peer>` shard). Why is in istiod's log (docs/
 istio-surface.md §3.4), in the secret's kubeconfig (refused auth, loopback server) and in the
 NetworkPolicies that select istiod. The check is command-agnostic: `why-local-only` runs it
-for the clusters it examines, `remote-clusters` for the whole mesh.
+for the clusters it examines, `remote-clusters` for the whole mesh. In an install that reads no
+Secrets, istiod's own view names the peers, secrets and servers instead
+(views/istiod_secretless.py), and what only a secret could tell is said to be not checked.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from diagnostics.views.istiod_remote import (Egress, LoggedCause, PeerView, bloc
                                              egress_of, log_line, peer_lines, peer_view,
                                              policies_of, repeats, replica_sole_unread,
                                              replica_table, replicas_of)
-from diagnostics.views.remote_access import (describe_egress, insecure_options, inspect_kubeconfig,
-                                             secret_kubeconfig_text)
 from diagnostics.views.istiod_secretless import (heard_peers, not_checked_line,
                                                  unexplained, withheld_secrets)
+from diagnostics.views.remote_access import (describe_egress, insecure_options, inspect_kubeconfig,
+                                             secret_kubeconfig_text)
 from diagnostics.views.secrets import is_config_secret, is_remote_secret, secret_keys
 from diagnostics.workloads import name_of, namespace_of
 
@@ -134,11 +136,11 @@ def _secretless_step(ctx: CheckContext, cluster: str, pods: list[dict], reason: 
                     status="warn" if blind and not findings else None)
     step.incomplete = (bool(unknown) and not findings) or bool(refused) or bool(blind)
     if blind:
-        step.data["inconclusive"] = _blind_summary(ctx, cluster, blind, reason)
+        step.data["inconclusive"] = _blind_summary(ctx, cluster, blind)
     return step
 
 
-def _blind_summary(ctx: CheckContext, cluster: str, peers: list[str], reason: str) -> str:
+def _blind_summary(ctx: CheckContext, cluster: str, peers: list[str]) -> str:
     ns = ctx.info(cluster).istio_namespace
     names = ", ".join(peers)
     return (f"istiod in {cluster} does not read {names}: no replica's clusterz lists "

@@ -10,9 +10,9 @@ from diagnostics.inputs import (ISTIOD_PODS, ISTIO_ENDPOINTS, ISTIO_ENDPOINTSLIC
                                 ISTIO_SERVICES, MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS)
 from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
-from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.control_plane import (control_plane_of, hook_target, injector_hooks,
                                              validator_hooks)
+from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.mesh import gateway_addresses
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
