@@ -192,7 +192,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
                           kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
                           context_names=args.context_name, debug_caller=caller,
-                          request_log=args.request_log)
+                          request_log=args.request_log, withhold=args.withhold)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -340,6 +340,10 @@ def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
                         "403 where istiod's debug authorization applies)")
     replay.add_argument("--request-log", metavar="FILE", help="append one JSON line per "
                         "request answered (cluster, path, arrival and completion time, bytes)")
+    replay.add_argument("--withhold", action="append", default=[], metavar="KIND",
+                        help="answer 403 Forbidden to every read of KIND (repeatable), as an "
+                        "install whose RBAC does not grant it: `--withhold secrets` is the "
+                        "install without Secret reads")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

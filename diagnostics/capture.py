@@ -34,7 +34,7 @@ from diagnostics.names import is_cluster_folder, is_label, is_object_name, split
 from diagnostics.redact import redact_debug, redact_for_capture, redact_text
 from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, REFUSALS_FILE, log_path
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
-                                      SourceFailure)
+                                      SourceFailure, Withheld)
 from diagnostics.targets import log_reads
 from diagnostics.workloads import is_ztunnel, name_of, namespace_of
 from diagnostics.ztunnel_fetch import ZTUNNEL_CONTAINER
@@ -60,6 +60,7 @@ class ClusterCapture:
     kinds: list[str] = field(default_factory=list)
     files: int = 0
     errors: list[str] = field(default_factory=list)
+    withheld: dict[str, str] = field(default_factory=dict)  # kind -> the API server's refusal
 
     def summary(self) -> str:
         errs = f", {len(self.errors)} not readable" if self.errors else ""
@@ -90,6 +91,9 @@ class _Writer:
         async with self._limit:
             try:
                 return await call()
+            except Withheld as exc:  # refused by design: the snapshot says so (`withheld`)
+                self.result.withheld[what] = exc.refusal
+                return None
             except NotCaptured:
                 return None
             except SourceFailure as exc:
@@ -288,6 +292,9 @@ async def capture(source: Source, out: Path, options: CaptureOptions | None = No
         "clusters": [r.name for r in written],
         "kinds": {r.name: sorted(r.kinds) for r in written},
     }
+    withheld = {r.name: dict(sorted(r.withheld.items())) for r in written if r.withheld}
+    if withheld:
+        meta["withheld"] = withheld
     by_folder = {folders[i.key]: i for i in infos}
     kept = [by_folder[r.name] for r in written]
     custom = {folders[i.key]: i.istio_namespace for i in kept

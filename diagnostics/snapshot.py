@@ -187,6 +187,10 @@ class ClusterSnapshot:
     # or `logs`, was not captured (snapshot.yaml `kind_namespaces`, `not_captured`).
     kind_namespaces: dict[str, frozenset[str]] = field(default_factory=dict)
     not_captured: dict[str, str] = field(default_factory=dict)
+    # Kinds the capturing install was refused by design (snapshot.yaml `withheld`: kind -> the
+    # API server's refusal), as an install without Secret reads is: not captured, and a
+    # diagnosis of the snapshot (or replay) meets the same refusal the capture met.
+    withheld: dict[str, str] = field(default_factory=dict)
     # What made the folder name the cluster's id, when not the capture's own discovery
     # (snapshot.yaml `id_origins`): an operator's override, or None when nothing stated it.
     id_origin: str | None = SNAPSHOT_FOLDER
@@ -206,7 +210,10 @@ class ClusterSnapshot:
                 self.objects.setdefault(kind.key, []).append(obj)
 
     def captured(self, key: str) -> bool:
-        """False only when snapshot.yaml lists the captured kinds and this one is not among them."""
+        """False when snapshot.yaml lists the captured kinds and this one is not among them, or
+        says the capture was refused it."""
+        if key in self.withheld:
+            return False
         return self.kinds_captured is None or key in self.kinds_captured
 
     def captured_in(self, key: str, namespace: str | None) -> bool:
@@ -350,6 +357,7 @@ class Snapshot:
         origins = meta.get("id_origins") or {}
         scopes = meta.get("kind_namespaces") or {}
         reasons = meta.get("not_captured") or {}
+        refused = meta.get("withheld") or {}
         clusters = {}
         for name in names:
             cs = ClusterSnapshot(
@@ -362,6 +370,7 @@ class Snapshot:
                 kind_namespaces={str(k): frozenset(str(n) for n in v or ())
                                  for k, v in (scopes.get(name) or {}).items()},
                 not_captured={str(k): str(v) for k, v in (reasons.get(name) or {}).items()},
+                withheld={str(k): str(v) for k, v in (refused.get(name) or {}).items()},
             )
             cs.load()
             clusters[name] = cs

@@ -9,7 +9,6 @@ pkg/endpoints/handlers/responsewriters/errors.go, forbiddenMessage).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,10 @@ from aiohttp import web
 
 from diagnostics.replay.apiserver import ReplayStats, build_app
 from diagnostics.replay.kubeconfig import build_kubeconfig
+from diagnostics.replay.responses import INSTALL_USER, forbidden, forbidden_message
 from diagnostics.snapshot import Snapshot
 
-USER = "system:serviceaccount:meshbot:meshbot"
+USER = INSTALL_USER
 _PATH = re.compile(r"^/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))(?P<rest>(?:/[^/]+)*)$")
 
 
@@ -57,12 +57,7 @@ def allowed(rbac: list[dict], verb: str, group: str, resource: str, ns: str | No
 
 
 def forbidden_status(verb: str, group: str, resource: str, ns: str | None) -> dict:
-    where = f"in the namespace {json.dumps(ns)}" if ns else "at the cluster scope"
-    message = (f"{resource} is forbidden: User {json.dumps(USER)} cannot {verb} resource "
-               f"{json.dumps(resource)} in API group {json.dumps(group)} {where}")
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": "Forbidden",
-            "details": {"kind": resource.split("/")[0]}, "code": 403}
+    return forbidden(forbidden_message(verb, group, resource, ns, USER), resource).status()
 
 
 @dataclass

@@ -14,8 +14,8 @@ from diagnostics.catalog import default_catalog
 from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ClientConfigDumps,
                                 ClientProxyLogs, ClientZtunnelDumps, ClientZtunnelLogs,
-                                ISTIOD_PODS, IstiodLogs, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS,
-                                ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
+                                ISTIOD_PODS, IstiodLogs, IstiodMetrics, ISTIO_CONFIGMAPS,
+                                ISTIO_GATEWAYS, ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
                                 Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS)
 from diagnostics.model import Step
 from diagnostics.views.mesh import remote_intent, workload_ref
@@ -173,7 +173,7 @@ def empty(inp) -> Any:
     if isinstance(inp, (ClientConfigDumps, ClientProxyLogs, ClientZtunnelDumps,
                         ClientZtunnelLogs)):
         return {}
-    if isinstance(inp, IstiodLogs):
+    if isinstance(inp, (IstiodLogs, IstiodMetrics)):
         return PerReplica()
     raise TypeError(inp)
 

@@ -27,7 +27,8 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward
 
 from diagnostics.replay.listing import encode_continue
-from diagnostics.replay.runner import ReplayServers, ReplayThread, run_replay_cli, start_replay
+from diagnostics.replay.runner import (ReplayServers, ReplayThread, run_replay_cli, start_replay,
+                                       withhold_kinds)
 from diagnostics.snapshot import Snapshot
 
 ISTIOD = "istiod-6d5f7c9b8-abcde"
@@ -607,6 +608,34 @@ def test_replay_thread_reports_a_failed_start(replay_mini: Snapshot) -> None:
         assert running.urls["cluster1"].endswith(f":{base}")
         with pytest.raises(OSError):
             ReplayThread(replay_mini, port=base).start()
+
+
+def test_withheld_kinds_are_refused_as_the_api_server_refuses_them(replay_mini_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    """`--withhold secrets` (or a snapshot whose capture was refused them): the kubernetes
+    client meets the API server's 403 Forbidden Status, with its wording; other kinds serve."""
+    snapshot = Snapshot.open(replay_mini_dir)
+    withhold_kinds(snapshot, ["secret"])  # as kubectl spells it, too
+    with ReplayThread(snapshot) as replay, \
+            api_client(replay.write_kubeconfig(tmp_path / "kubeconfig")) as client:
+        core = k8s.CoreV1Api(client)
+        with pytest.raises(ApiException) as err:
+            core.list_namespaced_secret("istio-system")
+        assert core.list_namespaced_pod("istio-system").items
+    assert err.value.status == 403
+    status = json.loads(err.value.body)
+    assert (status["reason"], status["code"]) == ("Forbidden", 403)
+    assert status["message"] == ('secrets is forbidden: User "system:serviceaccount:meshbot:'
+                                 'meshbot" cannot list resource "secrets" in API group "" in '
+                                 'the namespace "istio-system"')
+
+
+def test_cli_rejects_a_kind_to_withhold_it_does_not_know(replay_mini_dir: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    code = run_replay_cli(str(replay_mini_dir), port=0, latency_ms=0, kubeconfig_out=None,
+                          host="127.0.0.1", withhold=["sekrets"])
+    assert code == 2
+    assert "--withhold sekrets: not a kind meshbot reads" in capsys.readouterr().err
 
 
 def test_cli_rejects_a_bad_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -25,6 +25,7 @@ from diagnostics.views.control_plane import (ControlPlane, cluster_for_id, contr
                                              values_cluster_name)
 from diagnostics.views.mesh import (CONTROL_PLANE_CLUSTERS, gateway_addresses, injector_values,
                                     install_value)
+from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.remote_access import inspect_kubeconfig, secret_kubeconfig_text
 from diagnostics.views.secrets import CONFIG_KEY, secret_keys
 from diagnostics.workloads import name_of, namespace_of
@@ -172,9 +173,17 @@ def _step(ctx: CheckContext, cluster: str, cps: dict[str, ControlPlane],
     findings: list[Finding] = []
     status = None
     cp = cps.get(cluster)
+    # external istiods whose Secrets this install does not read: their config-type secret and
+    # the remotes they read through remote secrets are not checked
+    blind = {c: w.reason for c, x in cps.items() if x.external
+             for w in [withheld_secrets(ctx, c)] if w is not None}
     if cp is not None:
         evidence += cp.signs
-        if cp.external:
+        if cp.external and cluster in blind:
+            evidence.append(f"not checked: {blind[cluster]}; so neither the kubeconfig of its "
+                            "config-type secret nor the remote clusters it reads through remote "
+                            "secrets (and whether they name it) could be checked")
+        elif cp.external:
             findings += _config_cluster(ctx, cp, names, evidence)
             exposed = _exposure(ctx, cluster)
             evidence += exposed
@@ -193,10 +202,15 @@ def _step(ctx: CheckContext, cluster: str, cps: dict[str, ControlPlane],
                             "remote clusters need no controlPlaneClusters annotation for it")
     else:
         findings += _as_remote(ctx, cluster, cps, names, evidence)
+        unsure = [c for c in blind if cluster_for_id(cps[c].cluster_id, names) != cluster]
+        evidence += [f"whether the external istiod in {c} reads {cluster}: not checked (this "
+                     "install reads no Secrets)" for c in unsure]
     findings += _url_findings(ctx, cluster, evidence)
     if status and findings:
         status = None
-    return ctx.step(TITLE, cluster, evidence, findings, status=status)
+    step = ctx.step(TITLE, cluster, evidence, findings, status=status)
+    step.incomplete = bool(blind) and (cluster in blind or cp is None) and not findings
+    return step
 
 
 def _config_cluster(ctx: CheckContext, cp: ControlPlane, names: dict[str, str | None],

@@ -6,7 +6,9 @@ became a client), on every replica, since each replica syncs on its own; `/debug
 shows the consequence (no `Kubernetes/<peer>` shard). Why is in istiod's log (docs/
 istio-surface.md §3.4), in the secret's kubeconfig (refused auth, loopback server) and in the
 NetworkPolicies that select istiod. The check is command-agnostic: `why-local-only` runs it
-for the clusters it examines, `remote-clusters` for the whole mesh.
+for the clusters it examines, `remote-clusters` for the whole mesh. In an install that reads no
+Secrets, istiod's own view names the peers, secrets and servers instead
+(views/istiod_secretless.py), and what only a secret could tell is said to be not checked.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from diagnostics.views.istiod_remote import (Egress, LoggedCause, PeerView, bloc
                                              egress_of, log_line, peer_lines, peer_view,
                                              policies_of, repeats, replica_sole_unread,
                                              replica_table, replicas_of)
+from diagnostics.views.istiod_secretless import (heard_peers, not_checked_line,
+                                                 unexplained, withheld_secrets)
 from diagnostics.views.remote_access import (describe_egress, insecure_options, inspect_kubeconfig,
                                              secret_kubeconfig_text)
 from diagnostics.views.secrets import is_config_secret, is_remote_secret, secret_keys
@@ -48,7 +52,7 @@ CAUSE_IDS: dict[Cause, str] = {"kubeconfig": KUBECONFIG_INVALID, "dns": "remote-
 
 @check("istiod-remote-view", title=TITLE,
        inputs=(ISTIOD_PODS, ISTIO_SECRETS, CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS,
-               ISTIOD_METRICS, NETWORK_POLICIES),
+               ISTIOD_METRICS, NETWORK_POLICIES),  # HEARD_INPUTS among them
        emits=(NOT_SYNCED, *CAUSE_IDS.values(), EGRESS_BLOCKED, DEBUG_REFUSED))
 def istiod_remote_view(ctx: CheckContext) -> list[Step]:
     """Ask every istiod replica whether it reads each peer it has a secret for, and if not, why."""
@@ -62,6 +66,9 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
     if not pods:
         return ctx.step(TITLE, cluster, [f"no istiod pod in {ns}: not a primary, nothing to ask"],
                         status="skip")
+    withheld = withheld_secrets(ctx, cluster)
+    if withheld is not None:
+        return _secretless_step(ctx, cluster, pods, withheld.reason)
     secrets = [s for s in ctx.get(ISTIO_SECRETS, cluster) if is_remote_secret(s)]
     by_key = {k: s for s in secrets for k in secret_keys(s)}
     ids, _unsure = ctx.peers_by_id(cluster)  # an unknown id is the Remote secrets step's to say
@@ -95,6 +102,53 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
     step = ctx.step(TITLE, cluster, evidence, findings)
     step.incomplete = (bool(unknown) and not findings) or bool(refused)
     return step
+
+
+def _secretless_step(ctx: CheckContext, cluster: str, pods: list[dict], reason: str) -> Step:
+    """This install reads no Secrets: every peer istiod's own view names, with the findings
+    that view supports; a peer no replica reads and nothing explains stays unexplained."""
+    replicas, views = heard_peers(ctx, cluster)
+    evidence = [f"{reason.split(' (', 1)[0]}: istiod's own view stands in for the remote "
+                "secrets; the peers are the clusters read and those istiod names", *replica_table(
+                    ctx, cluster, replicas, {v.peer: v.secret for v in views})]
+    refused = {rep.pod: rep.refused for rep in replicas if rep.refused}
+    findings: list[Finding] = [refused_finding(ctx, cluster, refused, pods)] if refused else []
+    if not views:
+        evidence.append("istiod names no remote cluster and no other cluster was read")
+        return ctx.step(TITLE, cluster, evidence, findings, status="skip")
+    policies = policies_of(ctx, cluster, evidence)
+    unknown, blind = [], []
+    for view in views:
+        evidence += [*peer_lines(view), not_checked_line(view)]
+        if not view.statuses:
+            unknown.append(view.name)
+            evidence.append(f"{view.name}: neither clusterz nor the log of any replica tells its "
+                            "state")
+        elif unexplained(view):
+            blind.append(view.name)
+            evidence.append(f"{view.name}: no replica reads it, and neither clusterz nor the log "
+                            "names a secret or a cause for it")
+        elif view.failing:
+            egress = egress_of(policies, pods, view)
+            evidence += egress_lines(egress, view)
+            findings += _findings(ctx, cluster, view, blocked(egress), policies)
+    step = ctx.step(TITLE, cluster, evidence, findings,
+                    status="warn" if blind and not findings else None)
+    step.incomplete = (bool(unknown) and not findings) or bool(refused) or bool(blind)
+    if blind:
+        step.data["inconclusive"] = _blind_summary(ctx, cluster, blind)
+    return step
+
+
+def _blind_summary(ctx: CheckContext, cluster: str, peers: list[str]) -> str:
+    ns = ctx.info(cluster).istio_namespace
+    names = ", ".join(peers)
+    return (f"istiod in {cluster} does not read {names}: no replica's clusterz lists "
+            f"{'it' if len(peers) == 1 else 'them'} and istiod names no remote secret for "
+            f"{'it' if len(peers) == 1 else 'them'}. This install reads no Secrets, so whether "
+            f"a secret exists, is keyed by another cluster id, or holds a kubeconfig istiod "
+            f"refuses was not checked: `kubectl get secret -n {ns} -l istio/multiCluster=true "
+            f"--context={ctx.info(cluster).context_name}` shows the secrets.")
 
 
 # --------------------------------------------------------------------------------- findings
@@ -168,15 +222,15 @@ def _not_synced_finding(ctx: CheckContext, cluster: str, view: PeerView) -> Find
     replica, status = view.worst
     return ctx.finding(NOT_SYNCED, cluster=cluster, resource=_resource(view),
                        evidence=_status_lines(ctx, view), istiod_pod=replica,
-                       peer_cluster=view.name, sync_status=status, secret=name_of(view.secret))
+                       peer_cluster=view.name, sync_status=status, secret=view.secret_name)
 
 
 def _cause_finding(ctx: CheckContext, cluster: str, view: PeerView, cause: Cause, replica: str,
                    event: ClusterEvent, count: int) -> Finding:
-    evidence = [log_line(replica, event, count), f"server in {view.secret_ref}: "
+    evidence = [log_line(replica, event, count), f"server {view.server_origin}: "
                 f"{view.kubeconfig.server or 'unknown'}"]
     params: dict[str, Any] = {"peer_cluster": view.name, "error": event.essential,
-                              "secret": name_of(view.secret), "istiod_pod": replica,
+                              "secret": view.secret_name, "istiod_pod": replica,
                               **_server_params(view)}
     if cause == "kubeconfig":
         params["reason"] = event.essential
@@ -190,7 +244,7 @@ def _secret_basis(ctx: CheckContext, view: PeerView, evidence: list[str]) -> lis
     """A fix that regenerates the peer's secret (`--name=<peer>`) rests on the failure read and
     on the peer stating that id itself (added to `evidence`, so the finding shows it)."""
     id_line = ctx.id_basis(view.name)
-    if not id_line or view.name != view.peer:
+    if not id_line or view.name != view.peer or not view.secret_read:  # the guard's secret
         return []
     evidence.append(id_line)
     return list(evidence)
@@ -202,7 +256,7 @@ def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
     k = view.kubeconfig
     logged = (causes.get("kubeconfig") or causes.get("unreachable")
               or next(iter(causes.values()), None))
-    evidence = [f"kubeconfig for {view.name} in {view.secret_ref}: {k.problem}"
+    evidence = [f"kubeconfig for {view.name} {view.server_origin}: {k.problem}"
                 + (f" (server {k.server}, auth {', '.join(k.auth)})" if k.server else "")]
     if logged:
         evidence.append(log_line(*logged))
@@ -211,7 +265,7 @@ def _kubeconfig_finding(ctx: CheckContext, cluster: str, view: PeerView,
         error = "istiod logs the same refusal"
     return ctx.finding(KUBECONFIG_INVALID, cluster=cluster, resource=_resource(view),
                        evidence=evidence, basis=_secret_basis(ctx, view, evidence),
-                       peer_cluster=view.name, secret=name_of(view.secret),
+                       peer_cluster=view.name, secret=view.secret_name,
                        server=k.server or "unknown", server_port=k.port or "<port>",
                        reason=k.problem, error=error)
 
@@ -230,8 +284,8 @@ def _egress_finding(ctx: CheckContext, cluster: str, view: PeerView,
     first = decision.restricting[0]
     evidence = [f"NetworkPolicy {name} selects {name_of(pod)} and restricts egress: "
                 f"{describe_egress(_by_ref(policies, name))}" for name in decision.restricting]
-    evidence.append(f"no egress rule admits TCP {host}:{port} ({view.kubeconfig.server} in "
-                    f"{view.secret_ref})")
+    evidence.append(f"no egress rule admits TCP {host}:{port} ({view.kubeconfig.server} "
+                    f"{view.server_origin})")
     if logged:
         evidence.append(log_line(*logged))
     return ctx.finding(EGRESS_BLOCKED, cluster=cluster, resource=f"NetworkPolicy {first}",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.inputs import ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_SECRETS, NAMESPACES
+from diagnostics.facts import Unavailable
 from diagnostics.model import Step
+from diagnostics.views.istiod_secretless import (HEARD_INPUTS, heard_peers, istiod_says,
+                                                 withheld_secrets)
 from diagnostics.views.secrets import (CONFIG_KEY, MULTICLUSTER_LABEL, config_cluster_of,
                                        is_config_secret, is_remote_secret, meant_for,
                                        remote_intent_of, secret_keys)
@@ -17,7 +20,7 @@ def _ref(secret: dict) -> str:
 
 
 @check("remote-secrets", title="Remote secrets on each primary",
-       inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS),
+       inputs=(ISTIO_SECRETS, ISTIOD_PODS, NAMESPACES, ISTIO_CONFIGMAPS, *HEARD_INPUTS[1:]),
        emits=("remote-secret-missing", "remote-secret-key-mismatch",
               "istiod-reads-no-remote-cluster"))
 def remote_secrets(ctx: CheckContext) -> list[Step]:
@@ -36,6 +39,9 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
         if intent:  # an in-cluster istiod of a remote is the fault (istiod-remote-missing)
             return ctx.step(title, cluster, [*intent.signs, f"{cluster} is meant to be a "
                             "remote, so it needs no remote secrets of its own"], status="skip")
+        withheld = withheld_secrets(ctx, cluster)
+        if withheld is not None:
+            return _istiod_says_instead(ctx, cluster, title, withheld)
         secrets = ctx.get(ISTIO_SECRETS, cluster)
         config = config_cluster_of(ctx, cluster, secrets, ctx.get(ISTIOD_PODS, cluster))
         labelled = [s for s in secrets if is_remote_secret(s) and not is_config_secret(s)]
@@ -73,6 +79,20 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
         return step
 
     return per_cluster(ctx, "Remote secrets", ctx.focus, one)
+
+
+def _istiod_says_instead(ctx: CheckContext, cluster: str, title: str,
+                         withheld: Unavailable) -> Step:
+    """Not checked: this install reads no Secrets. What istiod's own view says of each peer
+    stands in; the step holds the answer back (incomplete) unless istiod reads every peer on
+    every replica, which a secret keyed by each peer's id must then exist for."""
+    _replicas, views = heard_peers(ctx, cluster)
+    lines = [f"not checked: {withheld.reason}", *(istiod_says(v) for v in views)]
+    if not views:
+        lines.append("istiod names no remote cluster and no other cluster was read")
+    step = ctx.step(title, cluster, lines, status="skip")
+    step.incomplete = not views or any(v.failing or not v.statuses for v in views)
+    return step
 
 
 def _unsure_line(ctx: CheckContext, peer: str, stray: dict[str, dict]) -> str:

@@ -12,6 +12,7 @@ from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
 from diagnostics.views.control_plane import (control_plane_of, hook_target, injector_hooks,
                                              validator_hooks)
+from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.mesh import gateway_addresses
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -30,12 +31,19 @@ def webhooks(ctx: CheckContext) -> list[Step]:
 
 def _webhook_step(ctx: CheckContext, cluster: str) -> Step:
     pods = ctx.get(ISTIOD_PODS, cluster)
-    cp = control_plane_of(cluster, pods, ctx.get(ISTIO_SECRETS, cluster))
+    withheld = withheld_secrets(ctx, cluster)  # Secrets only tell an external control plane
+    cp = control_plane_of(cluster, pods, [] if withheld else ctx.get(ISTIO_SECRETS, cluster))
     if cp is not None and cp.config_elsewhere:
         return ctx.step(WEBHOOKS, cluster, [
             *cp.signs, f"istiod in {cluster} is an external control plane for cluster id "
             f"{cp.cluster_id}: its injection and validation webhooks are installed in the "
             "clusters it serves"], status="skip")
+    if cp is not None and cp.external and withheld:
+        step = ctx.step(WEBHOOKS, cluster, [*cp.signs, f"not checked: {withheld.reason}; "
+                        "whether this external istiod's config cluster is another one, where "
+                        "its webhooks live, is in its config-type secret"], status="skip")
+        step.incomplete = True
+        return step
     evidence: list[str] = []
     findings = []
     for label, inp, pick, fid in (

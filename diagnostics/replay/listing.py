@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from diagnostics.replay.resources import Served
 from aiohttp import web
 
-from diagnostics.replay.responses import (JSON, ApiError, bad_request, dumps, not_captured,
-                                          not_found)
+from diagnostics.replay.responses import (JSON, ApiError, bad_request, dumps, forbidden,
+                                          forbidden_message, not_captured, not_found)
 from diagnostics.selectors import SelectorError
 from diagnostics.snapshot import ClusterSnapshot
 
@@ -82,7 +82,14 @@ def list_response(head: dict, items: list[bytes]) -> web.Response:
     return web.Response(body=body, content_type=JSON)
 
 
-def require_captured(cluster: ClusterSnapshot, served: Served, namespace: str | None) -> None:
+def require_captured(cluster: ClusterSnapshot, served: Served, namespace: str | None,
+                     verb: str = "get") -> None:
+    """404 for what the snapshot did not record; 403 for what its capture was refused
+    (snapshot.yaml `withheld`, or `meshbot replay --withhold`), as the API server refused it."""
+    if served.key in cluster.withheld:
+        scope = namespace if served.kind.namespaced else None
+        raise forbidden(cluster.withheld[served.key] or forbidden_message(
+            verb, served.kind.group, served.kind.plural, scope), served.kind.plural)
     if not cluster.captured_in(served.key, namespace if served.kind.namespaced else None):
         raise not_captured(f"resource {served.key} of cluster {cluster.name}")
 
@@ -98,7 +105,7 @@ def get_object(cluster: ClusterSnapshot, served: Served, namespace: str | None, 
 def list_objects(cluster: ClusterSnapshot, served: Served, namespace: str | None,
                  query: Mapping[str, str], resource_version: str) -> Page:
     """Filter, sort and paginate; raise ApiError for bad selectors, limits and tokens."""
-    require_captured(cluster, served, namespace)
+    require_captured(cluster, served, namespace, "list")
     try:
         objects = cluster.list(served.key, namespace, query.get("labelSelector"),
                                query.get("fieldSelector"))

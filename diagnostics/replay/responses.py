@@ -49,6 +49,24 @@ def no_such_path() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
+# The identity an install of meshbot reads with (deploy/: ServiceAccount meshbot/meshbot).
+INSTALL_USER = "system:serviceaccount:meshbot:meshbot"
+
+
+def forbidden_message(verb: str, group: str, resource: str, namespace: str | None,
+                      user: str = INSTALL_USER) -> str:
+    """The authorizer's refusal as the API server words it (kubernetes/apiserver,
+    pkg/endpoints/handlers/responsewriters/errors.go, forbiddenMessage)."""
+    where = f"in the namespace {json.dumps(namespace)}" if namespace else "at the cluster scope"
+    return (f"{resource} is forbidden: User {json.dumps(user)} cannot {verb} resource "
+            f"{json.dumps(resource)} in API group {json.dumps(group)} {where}")
+
+
+def forbidden(message: str, resource: str) -> ApiError:
+    """403 Forbidden, `apierrors.NewForbidden`'s Status."""
+    return ApiError(403, "Forbidden", message, {"kind": resource.split("/")[0]})
+
+
 def not_captured(what: str) -> ApiError:
     """A resource, log or file the snapshot did not record: distinct from "exists and is empty"."""
     return ApiError(404, "NotFound", f"{what} was not captured in this snapshot")

@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from diagnostics.debug_auth import DebugCaller
+from diagnostics.kinds import resolve_user_kind
 from diagnostics.replay.apiserver import build_app
 from diagnostics.replay.kubeconfig import (build_kubeconfig, dump_kubeconfig,
                                            parse_context_names, write_kubeconfig)
@@ -206,13 +207,14 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
                    kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None,
                    context_names: list[str] | None = None,
                    debug_caller: DebugCaller | None = None,
-                   request_log: str | None = None) -> int:
+                   request_log: str | None = None, withhold: list[str] | None = None) -> int:
     """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read, a context name
-    is malformed, a port is taken or the request log cannot be written, else serve until
-    SIGINT/SIGTERM and return 0."""
+    or a withheld kind is malformed, a port is taken or the request log cannot be written,
+    else serve until SIGINT/SIGTERM and return 0."""
     try:
         snapshot = Snapshot.open(snapshot_path)
         contexts = parse_context_names(context_names or [], snapshot.cluster_names)
+        withhold_kinds(snapshot, withhold or [])
     except (SnapshotError, ValueError) as exc:
         print(f"meshbot replay: {exc}", file=sys.stderr)
         return 2
@@ -237,6 +239,18 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
     finally:
         if log is not None:
             log.close()
+
+
+def withhold_kinds(snapshot: Snapshot, kinds: list[str]) -> None:
+    """Refuse these kinds in every cluster (403, in the API server's words) as an install
+    whose RBAC does not grant them would be: `--withhold secrets` is the install without
+    Secret reads (deploy/overlays/no-secrets) on any snapshot."""
+    for word in kinds:
+        kind = resolve_user_kind(word)
+        if kind is None:
+            raise ValueError(f"--withhold {word}: not a kind meshbot reads (for example secrets)")
+        for cluster in snapshot.clusters.values():
+            cluster.withheld.setdefault(kind.key, "")
 
 
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,

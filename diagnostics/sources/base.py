@@ -44,7 +44,13 @@ class Forbidden(SourceFailure):
 
 class Withheld(NotCaptured):
     """A read the install chose not to grant (deploy/overlays/no-secrets, Helm
-    rbac.readSecrets=false): not a fault, so the steps that needed it are skips that say so."""
+    rbac.readSecrets=false): not a fault, so the steps that needed it are skips that say so.
+    `refusal` is the API server's own message, which a capture keeps (snapshot.yaml
+    `withheld`) so that a diagnosis of the snapshot, and replay, meet the same refusal."""
+
+    def __init__(self, message: str, refusal: str, source: str = "kubernetes"):
+        self.refusal = refusal
+        super().__init__(message, source)
 
 
 def secrets_withheld(namespace: str | None, refusal: str) -> Withheld:
@@ -53,7 +59,15 @@ def secrets_withheld(namespace: str | None, refusal: str) -> Withheld:
     where = f" in {namespace}" if namespace else ""
     return Withheld(f"this install reads no Secrets{where} (the API server says: {refusal}); "
                     "istiod's own list of the remote clusters it reads and their sync status "
-                    "(its /debug/clusterz): `istioctl remote-clusters`")
+                    "(its /debug/clusterz): `istioctl remote-clusters`", refusal)
+
+
+def read_withheld(resource: str, namespace: str | None, refusal: str) -> Withheld:
+    """A list the install was refused by design; Secrets say where istiod's view is instead."""
+    if resource == "secrets":
+        return secrets_withheld(namespace, refusal)
+    return Withheld(f"this install does not read {resource} (the API server says: {refusal})",
+                    refusal)
 
 
 class DebugRefused(SourceFailure):

@@ -12,7 +12,7 @@ from diagnostics.kinds import kind_by_key
 from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, read_tail,
                                   read_text_file)
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, SourceFailure,
-                                      metadata_view, running_istiod_pods)
+                                      metadata_view, read_withheld, running_istiod_pods)
 
 
 class SnapshotSource:
@@ -45,6 +45,8 @@ class SnapshotSource:
                    label_selector: str | None = None, metadata_only: bool = False
                    ) -> list[dict]:
         cs = self._cluster(cluster)
+        if resource in cs.withheld:
+            raise read_withheld(resource, namespace, cs.withheld[resource])
         if not cs.captured_in(resource, namespace):
             raise NotCaptured(cs.why_not_captured(resource, namespace), "snapshot")
         objects = cs.list(resource, namespace, label_selector)

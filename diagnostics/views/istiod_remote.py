@@ -59,20 +59,32 @@ class PeerView:
     """One peer cluster as a primary's replicas see it."""
 
     peer: str  # the peer's cluster id: what clusterz, shards and logs call it
-    secret: dict
+    secret: dict  # as read; without Secret reads, only the name istiod gives it ({}: none)
     kubeconfig: KubeconfigView
     statuses: dict[str, str]  # replica -> synced | syncing | timeout | closed | absent
     events: dict[str, list[ClusterEvent]]  # replica -> current log events about the peer
     shards: dict[str, list[Shard]] = field(default_factory=dict)  # replica -> the peer's shards
     name: str = ""  # the peer as the report names it (its id, unless the id is shared)
     notes: dict[str, str] = field(default_factory=dict)  # replica -> where its status came from
+    secret_read: bool = True  # False: this install reads no Secrets; istiod's view stands in
 
     def __post_init__(self) -> None:
         self.name = self.name or self.peer
 
     @property
     def secret_ref(self) -> str:
+        if not self.secret:
+            return f"<remote secret for {self.peer}>"
         return f"{namespace_of(self.secret)}/{name_of(self.secret)}"
+
+    @property
+    def secret_name(self) -> str:
+        return name_of(self.secret) or f"<remote secret for {self.peer}>"
+
+    @property
+    def server_origin(self) -> str:
+        """Where the server address came from, as evidence says it."""
+        return f"in {self.secret_ref}" if self.secret_read else "as istiod's log names it"
 
     @property
     def failing(self) -> dict[str, str]:
@@ -308,9 +320,15 @@ def shard_cell(rep: Replica, name: str, service: str | None, ns: str | None) -> 
 
 def peer_lines(view: PeerView) -> list[str]:
     k = view.kubeconfig
-    where = (f"server {k.server}, auth {', '.join(k.auth)}" if k.server
-             else "kubeconfig unusable")
-    lines = [f"{view.name}: secret {view.secret_ref}, {where}"]
+    if view.secret_read:
+        where = (f"server {k.server}, auth {', '.join(k.auth)}" if k.server
+                 else "kubeconfig unusable")
+        lines = [f"{view.name}: secret {view.secret_ref}, {where}"]
+    else:
+        named = f"istiod names secret {view.secret_ref}" if view.secret else \
+            "istiod names no secret for it"
+        lines = [f"{view.name}: {named}" + (f", server {k.server} (as istiod's log names it)"
+                                            if k.server else "")]
     if k.problem:
         lines.append(f"{view.name}: {k.problem}")
     lines += [f"{view.name}: {replica}: {note}" for replica, note in view.notes.items()]

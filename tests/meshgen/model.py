@@ -194,6 +194,10 @@ class Mesh:
     # Kinds left out of the capture (snapshot.yaml `kinds` then lacks them): a capture by an
     # identity whose RBAC does not cover them, e.g. ("replicasets.apps",).
     uncaptured: tuple[str, ...] = ()
+    # Kinds the capturing install was refused by design (snapshot.yaml `withheld`, with the
+    # API server's 403 message): ("secrets",) is a capture by the install without Secret reads
+    # (deploy/overlays/no-secrets); replay answers 403 for them as that cluster did.
+    withheld: tuple[str, ...] = ()
     # Write resources as JSON `kind: List` files and debug bodies one entry per line (both by
     # json's C encoder): large synthetic meshes, where YAML's pure-Python representer and
     # indented JSON would take most of the generation time. Readers accept either.

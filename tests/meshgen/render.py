@@ -17,6 +17,7 @@ from tests.meshgen import (ambient_ztunnel, config_dump, debug_bodies, envoy_adm
                            logs, workload_faults)
 from tests.meshgen.istiod_view import control_planes, connected_to
 from tests.meshgen.k8s_objects import CAPTURED, cluster_objects
+from diagnostics.replay.responses import forbidden_message
 from tests.meshgen.model import Mesh
 from tests.meshgen.topology import build_world
 
@@ -100,8 +101,9 @@ def render_files(mesh: Mesh) -> dict[str, str]:
     kinds: dict[str, list[str]] = {}
     for cid, cw in world.clusters.items():
         objs = cluster_objects(world, cps, cw)
-        objs = {k: v for k, v in objs.items() if k not in mesh.uncaptured}
-        kinds[cid] = sorted((set(CAPTURED) | set(objs)) - set(mesh.uncaptured))
+        left_out = set(mesh.uncaptured) | set(mesh.withheld)
+        objs = {k: v for k, v in objs.items() if k not in left_out}
+        kinds[cid] = sorted((set(CAPTURED) | set(objs)) - left_out)
         files.update(_resource_files(f"clusters/{cid}", objs, mesh.compact_files))
     for cid, cp in cps.items():
         for replica in cp.replicas:
@@ -151,8 +153,15 @@ def render_files(mesh: Mesh) -> dict[str, str]:
             "generator": "tests/meshgen (synthetic test data)"}
     if mesh.id_origins:
         meta["id_origins"] = dict(mesh.id_origins)
+    if mesh.withheld:
+        meta["withheld"] = {c: {k: _refusal(k) for k in mesh.withheld} for c in captured}
     files["snapshot.yaml"] = dump_yaml(meta)
     return dict(sorted(files.items()))
+
+
+def _refusal(kind: str) -> str:
+    """What the API server told the capture (Secrets are listed in the Istio namespace only)."""
+    return forbidden_message("list", "", kind, "istio-system" if kind == "secrets" else None)
 
 
 def write_files(files: dict[str, str], out_dir: Path) -> None:

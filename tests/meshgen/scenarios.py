@@ -173,6 +173,30 @@ def demo() -> tuple[Mesh, Expected]:
         ["remote-secret-missing"], "cluster1"))
 
 
+@scenario("demo-no-secrets")
+def demo_no_secrets() -> tuple[Mesh, Expected]:
+    mesh, _ = demo()
+    mesh.withheld = ("secrets",)
+    exp = _problem(
+        "The demo mesh (cluster1 holds no remote secret for cluster2) captured by an install "
+        "that reads no Secrets: cluster1's clients see only local endpoints and no replica of "
+        "its istiod reads cluster2, but why (no secret, a wrong key, a kubeconfig istiod "
+        "refuses) is in the Secrets. remote-secret-missing is not expected: it would be a "
+        "guess.", ["only-local-endpoints"], "cluster1")
+    exp.also_failing.append("istiod-remote-view")
+    return mesh, exp
+
+
+@scenario("remote-api-dns-no-secrets")
+def api_dns_no_secrets() -> tuple[Mesh, Expected]:
+    mesh, exp = api_dns()
+    mesh.withheld = ("secrets",)
+    exp.description = ("remote-api-dns captured by an install that reads no Secrets: clusterz "
+                       "and the log's `no such host` (naming the server) are istiod's own view, "
+                       "so the cause stands without the secret.")
+    return mesh, exp
+
+
 @scenario("service-not-found")
 def service_not_found() -> tuple[Mesh, Expected]:
     mesh, _ = healthy()

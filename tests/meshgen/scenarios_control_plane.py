@@ -64,6 +64,46 @@ def rc_healthy() -> tuple[Mesh, Expected]:
         "lists the peer as synced in clusterz, and the ids differ.", [], verdict="healthy")
 
 
+# -- the install without Secret reads (deploy/overlays/no-secrets): istiod's view stands in
+
+
+def _no_secrets(mesh: Mesh) -> Mesh:
+    mesh.withheld = ("secrets",)
+    return mesh
+
+
+@scenario("remote-clusters-healthy-no-secrets")
+def rc_healthy_no_secrets() -> tuple[Mesh, Expected]:
+    return _no_secrets(default_mesh()), _rc(
+        "The healthy multi-primary mesh, captured by an install that reads no Secrets: every "
+        "replica lists its peer as synced in clusterz (naming the secret it reads), so istiod "
+        "itself shows a secret keyed by each peer's id exists and works.", [],
+        verdict="healthy")
+
+
+@scenario("remote-clusters-dns-no-secrets")
+def rc_dns_no_secrets() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster1").remote_secrets["cluster2"].outcome = "dns"
+    return _no_secrets(mesh), _rc(
+        "cluster1's istiod cannot resolve cluster2's API server name, captured without Secret "
+        "reads: clusterz (timeout, naming the secret) and the log (`no such host`, naming the "
+        "server) are istiod's own, so remote-api-dns stands without the secret.",
+        ["remote-api-dns", "remote-cluster-not-synced"])
+
+
+@scenario("remote-clusters-secret-missing-no-secrets")
+def rc_missing_no_secrets() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster1").remote_secrets["cluster2"].present = False
+    return _no_secrets(mesh), Expected(
+        "cluster1's istiod has no remote secret for cluster2, captured without Secret reads: "
+        "no replica lists cluster2 and istiod names no secret for it, so what is missing (a "
+        "secret, its key, a usable kubeconfig) cannot be told. remote-secret-missing is not "
+        "expected (a guess), nor remote-cluster-not-synced (it says istiod has the secret).",
+        "inconclusive", [], command=REMOTE_CLUSTERS, args=[], also_failing=["istiod-remote-view"])
+
+
 def _remote_api(version: str, outcome: str, specific: str, description: str,
                 **secret) -> tuple[Mesh, Expected]:
     mesh = _versions(default_mesh(), version)
