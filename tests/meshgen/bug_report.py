@@ -28,7 +28,7 @@ import io
 import json
 import re
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -82,7 +82,9 @@ def render_bug_report(mesh: Mesh, version: str = "1.30.0", *, full_secrets: bool
     """The members of one bug-report archive per captured cluster: {cluster: {name: bytes}}.
     `contexts` names each cluster's kubeconfig context (default `kind-<id>` style names that
     are not the id); `include` is the `--include` spec it ran with (printed in its log)."""
-    snap = _Snapshot(render_files(mesh))
+    # istioctl runs with the rights of whoever runs it: what meshbot's own install was refused
+    # (a mesh's `withheld` kinds, Secrets without Secret reads) is still in the person's archive.
+    snap = _Snapshot(render_files(replace(mesh, withheld=())))
     layout = Layout(version)
     out = {}
     for cid in snap.clusters():
