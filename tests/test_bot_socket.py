@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from tests.bot_support import fast_slack, roots, running_bot
+from tests.slackfake.waiting import wait_for
 
 
 async def test_reconnects_after_disconnect_and_keeps_answering():
@@ -36,7 +37,8 @@ async def test_a_failed_apps_connections_open_is_one_warning_and_a_retry(caplog)
         slack.api.fail("apps.connections.open", "internal_error", times=1)
         with capture_logs() as logs:
             async with running_bot(slack, socket_mode=True) as bot:
-                assert await bot._slack_connected()
+                # the fake server sees the socket open a moment before the SDK says so
+                await wait_for(bot._slack_connected, message="the bot connected on its retry")
                 envelope = await slack.socket.send_slash_command("trust")
                 await slack.socket.wait_for_ack(envelope)
                 await bot.responder.drain(10)
