@@ -10,6 +10,7 @@ hung dot costs the picture, never the answer (`DrawError` says why, for the log)
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -23,6 +24,9 @@ FONT = "Liberation Sans"  # fonts-liberation2, installed beside graphviz
 SHAPES = {"cluster": "box", "istiod": "ellipse", "gateway": "box", "root": "note",
           "unread": "box"}
 STACK = ("istiod", "cluster", "gateway")  # top to bottom inside a cluster's box
+ROW = 4  # cluster boxes side by side before the next row
+LABELLED_UP_TO = 2  # clusters up to which healthy links carry their secret and sync labels
+COLLAPSE_ABOVE = 3  # clusters above which healthy links are counted on istiod, not drawn
 PNG_MAGIC, SVG_TAG = b"\x89PNG\r\n\x1a\n", b"<svg"
 
 
@@ -41,10 +45,16 @@ def dot_source(topo: Topology) -> str:
         node_attr={"fontname": FONT, "fontsize": "14", "style": "filled",
                    "fillcolor": "white", "penwidth": "1.5"},
         edge_attr={"fontname": FONT, "fontsize": "13", "penwidth": "2"})
+    quiet = len(topo.clusters) > LABELLED_UP_TO
+    if len(topo.clusters) > COLLAPSE_ABOVE:
+        topo = copy.deepcopy(topo)  # the model stays whole; only the drawing is condensed
+        edges = _collapsed(topo)
+    else:
+        edges = topo.edges
     by_cluster: dict[str | None, list[Node]] = {}
     for node in topo.nodes.values():
         by_cluster.setdefault(node.cluster, []).append(node)
-    for network in sorted({n for n in topo.networks.values()}, key=lambda n: n or ""):
+    for network in dict.fromkeys(topo.networks.get(c) for c in topo.clusters):
         members = [c for c in topo.clusters if topo.networks.get(c) == network]
         if network is None:
             for c in members:
@@ -59,8 +69,9 @@ def dot_source(topo: Topology) -> str:
         bottom.attr(rank="max")
         for node in by_cluster.get(None, []):
             _node(bottom, node)
-    for edge in topo.edges:
-        _edge(g, edge)
+    for edge in edges:
+        _edge(g, edge, quiet, grid=len(topo.clusters) > ROW)
+    _rows(g, topo, by_cluster)
     _legend(g, topo)
     return g.source
 
@@ -68,7 +79,7 @@ def dot_source(topo: Topology) -> str:
 def _cluster_box(g, topo: Topology, cluster: str, nodes: list[Node]) -> None:
     with g.subgraph(name=f"cluster_k8s_{cluster}") as box:
         box.attr(label="", style="rounded,filled", fillcolor="#F4F4F4", color="#BBBBBB")
-        ordered = sorted(nodes, key=lambda n: STACK.index(n.kind) if n.kind in STACK else 9)
+        ordered = sorted(nodes, key=_stack)
         for node in ordered:
             _node(box, node)
         for upper, lower in zip(ordered, ordered[1:]):  # istiod above its cluster, gateways below
@@ -93,12 +104,57 @@ def _node(g, node: Node) -> None:
     g.node(node.id, _label(node.lines, node.findings), **attrs)
 
 
-def _edge(g, edge: Edge) -> None:
+def _healthy(edge: Edge) -> bool:
+    return not edge.findings and edge.state in ("synced", "present", "config", "trusts")
+
+
+def _collapsed(topo: Topology) -> list[Edge]:
+    """A large mesh without its healthy edges (ten primaries read each other over ninety):
+    each istiod says how many peers it reads in sync, each cluster which root it trusts, and
+    only the edges that are broken or unknown are drawn."""
+    kept = []
+    for edge in topo.edges:
+        if not _healthy(edge):
+            kept.append(edge)
+            continue
+        tail, head = topo.nodes[edge.tail], topo.nodes[edge.head]
+        if edge.kind == "trusts":
+            tail.lines.append(head.lines[0])
+        else:
+            tail.lines.append(f"reads {head.cluster or head.lines[0]}: {edge.state}")
+    for node in topo.nodes.values():  # `reads cluster2: synced` x 9 -> one line
+        reads = [line for line in node.lines if line.startswith("reads ")]
+        if len(reads) > 1 and all(line.endswith(": synced") for line in reads):
+            node.lines = [line for line in node.lines if line not in reads] + \
+                [f"reads {len(reads)} peers, all synced"]
+    return kept
+
+
+def _rows(g, topo: Topology, by_cluster: dict[str | None, list[Node]]) -> None:
+    """More than ROW clusters wrap into rows (invisible edges from one box's bottom to the top
+    of the box a row below), so ten clusters stay a picture Slack's preview can show."""
+    boxes = [sorted(by_cluster[c], key=_stack) for c in topo.clusters if by_cluster.get(c)]
+    for upper, lower in zip(boxes, boxes[ROW:]):
+        g.edge(upper[-1].id, lower[0].id, style="invis", weight="20")
+
+
+def _stack(node: Node) -> int:
+    return STACK.index(node.kind) if node.kind in STACK else 9
+
+
+def _edge(g, edge: Edge, quiet: bool = False, grid: bool = False) -> None:
+    """An edge, labelled unless the mesh is large and the edge is healthy (the legend says
+    what green means; the broken link keeps its label and id)."""
     flagged = bool(edge.findings)
+    if quiet and not flagged and edge.state in ("synced", "present", "trusts"):
+        edge = Edge(edge.tail, edge.head, edge.kind, "", edge.state, [], edge.colour,
+                    edge.style)
     attrs = {"color": edge.colour, "style": edge.style,
              "fontcolor": edge.colour if flagged else "#333333"}
+    if grid:  # rows of boxes are laid out by the boxes; links cross them as they must
+        attrs["constraint"] = "false"
     if edge.kind == "trusts":
-        attrs.update(arrowhead="none", penwidth="1", constraint="true")
+        attrs.update(arrowhead="none", penwidth="1")
     if flagged:
         attrs["penwidth"] = "3.5"
     g.edge(edge.tail, edge.head, _label([edge.label] if edge.label else [], edge.findings),
