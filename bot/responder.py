@@ -253,8 +253,12 @@ class Responder:
 
     async def _picture(self, channel: str, thread_ts: str, report: Report) -> None:
         png = await topology_png(report)
-        if png is not None:
+        if png is None:
+            return
+        try:
             await self.poster.upload(channel, thread_ts, [(TOPOLOGY_FILE, png)])
+        except (asyncio.TimeoutError, OSError) as exc:  # the text is posted; say it in the log
+            log.warning("picture_not_uploaded", channel=channel, error=type(exc).__name__)
 
     async def _finish(self, ask: Ask, answering: Answering, messages: list[SlackMessage]
                       ) -> str | None:
