@@ -193,3 +193,12 @@ def test_terminal_without_dot_is_a_clear_usage_error(tmp_path):
     text = meshbot("mesh", "topology", "--snapshot", snapshot,
                    MESHBOT_DOT=str(tmp_path / "absent"))
     assert text.returncode == 0 and b"Networks and east-west gateways" in text.stdout
+
+
+async def test_ambient_mesh_shows_its_data_plane_and_hbone_gateways():
+    report, topo = await topology_of("topology-ambient")
+    assert report.verdict == "healthy"
+    for cluster in ("cluster1", "cluster2"):
+        assert "data plane: ambient (1 ns)" in topo.node("cluster", cluster).lines
+        assert "15008 HBONE Terminate" in topo.node("gateway", cluster).lines
+    assert all(e.state == "synced" for e in topo.edges if e.kind == "reads")

@@ -20,7 +20,8 @@ from diagnostics.facts import PerReplica
 from diagnostics.inputs import CLUSTERZ, ISTIO_CONFIGMAPS, ISTIO_SECRETS, NAMESPACES
 from diagnostics.model import Finding, OVERRIDES, Step
 from diagnostics.parse.istiod_debug import parse_clusterz
-from diagnostics.views.data_plane import enrolled_counts
+from diagnostics.views.ambient import enrolled_counts
+from diagnostics.views.workload import SYSTEM_NAMESPACES
 from diagnostics.views.mesh import annotated_control_planes, mesh_networks, registry_networks
 from diagnostics.views.secrets import (CLUSTER_ANNOTATION, is_config_secret, is_remote_secret,
                                        secret_keys)
@@ -141,8 +142,9 @@ def mesh_membership(ctx: CheckContext) -> list[Step]:
     findings = _override_findings(ctx)
     step = ctx.step(TITLE, None, evidence, findings, status="warn" if why else None)
     step.data["unread"] = unread
-    step.data["data_planes"] = {c: enrolled_counts(ns, ctx.info(c).istio_namespace)
-                                for c, ns in ctx.available(NAMESPACES).items()}
+    step.data["data_planes"] = {
+        c: enrolled_counts(ns, (ctx.info(c).istio_namespace, *SYSTEM_NAMESPACES))
+        for c, ns in ctx.available(NAMESPACES).items()}
     if why:
         step.incomplete = True
         step.data["inconclusive"] = f"{why}: {HOW_TO_ADD}."

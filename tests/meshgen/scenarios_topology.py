@@ -7,6 +7,7 @@ different root), and three primaries with one broken link, so the picture's test
 
 from __future__ import annotations
 
+from tests.meshgen.ambient_meshes import ambient_mesh
 from tests.meshgen.model import Mesh, default_mesh
 from tests.meshgen.scale import add_primaries
 from tests.meshgen.scenarios import Expected, scenario
@@ -53,3 +54,11 @@ def topology_three() -> tuple[Mesh, Expected]:
         "Three primaries on three networks; cluster3's istiod has no remote secret for "
         "cluster1, the one broken link among six.", "problem", ["remote-secret-missing"],
         "cluster3")
+
+
+@scenario("topology-ambient")
+def topology_ambient() -> tuple[Mesh, Expected]:
+    return ambient_mesh(), _topology(
+        "istio.io's ambient multi-primary, multi-network mesh: each cluster's data plane is "
+        "ambient (sample enrolled), each network exposes an istio-east-west gateway with its "
+        "HBONE listener, every link synced.", "healthy", [])
