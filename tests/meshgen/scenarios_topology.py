@@ -1,8 +1,8 @@
 """Scenarios of `topology`: the picture of the mesh and the mesh-wide steps it is drawn from.
 
 The same meshes as the why-local-only and trust scenarios (healthy, a missing remote secret, a
-different root), and three primaries with one broken link, so the picture's tests
-(tests/test_topology.py) and the meta-tests see the `mesh-networks` check run.
+different root), three primaries with one broken link and istio.io's ambient mesh, so the
+picture's tests (tests/test_topology.py) and the meta-tests see the `mesh-networks` check run.
 """
 
 from __future__ import annotations
