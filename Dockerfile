@@ -32,13 +32,20 @@ LABEL org.opencontainers.image.title="meshbot" \
       org.opencontainers.image.source="https://github.com/meshbot/meshbot" \
       org.opencontainers.image.description="Istio mesh troubleshooting runbooks as Slack commands" \
       org.opencontainers.image.licenses="Apache-2.0"
+# Graphviz lays out the mesh topology picture (`dot`, run with a timeout and a size bound), with
+# a font for its labels; runtime packages only, no build tools, apt's lists removed.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends graphviz fonts-liberation2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && dot -V
 RUN groupadd --system --gid 10001 meshbot \
  && useradd --system --uid 10001 --gid meshbot --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin meshbot \
  && mkdir -p /etc/meshbot/kubeconfigs
 COPY --from=build /opt/meshbot /opt/meshbot
 # The root filesystem is read-only in the cluster: nothing writes bytecode, and matplotlib (the
-# digest's chart) keeps its cache under /tmp, an emptyDir there. Blocking Kubernetes calls run
+# digest's chart) and fontconfig (Graphviz's labels) keep their caches under /tmp, an emptyDir
+# there. Blocking Kubernetes calls run
 # on a thread pool; two malloc arenas instead of glibc's per-thread default keep its RSS down
 # (bench/mesh_scale.py, 2,000 pods per cluster: peak 606 MB -> 479 MB).
 ENV PATH=/opt/meshbot/bin:$PATH \
@@ -46,6 +53,7 @@ ENV PATH=/opt/meshbot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
+    XDG_CACHE_HOME=/tmp/cache \
     MPLBACKEND=Agg
 USER 10001:10001
 EXPOSE 3000

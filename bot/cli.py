@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
-from handlers.grammar import OUTPUTS, UsageError, shown
+from handlers.grammar import OUTPUTS, PICTURES, UsageError, shown
 
 if TYPE_CHECKING:
     from diagnostics.model import Report
@@ -98,8 +98,12 @@ async def _diagnose(request: Request) -> tuple[Report, str]:
 
     opts = request.options
     output = str(opts.get("output", "text"))
-    if output not in OUTPUTS:
-        raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}", request.command)
+    if output not in OUTPUTS + PICTURES:
+        raise UsageError(f"--output must be one of {', '.join(OUTPUTS + PICTURES)}",
+                         request.command)
+    if output in PICTURES and not opts.get("out") and sys.stdout.isatty():
+        raise UsageError(f"a {output} picture is not printed on a terminal: give --out <file> "
+                         "or redirect the output", request.command)
     config = load_config(opts.get("config"))
     timeout = _timeout(opts, config.diagnosis.cluster_timeout_seconds)
     source = build_source(config, snapshot=opts.get("snapshot"), kubeconfig=opts.get("kubeconfig"),
@@ -140,9 +144,41 @@ def cmd_mesh(words: list[str]) -> int:
     except (ConfigError, SnapshotError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     opts = parsed.options
-    sys.stdout.write(render(report, output, verbose=bool(opts.get("verbose")),
-                            no_color=bool(opts.get("no_color"))))
+    if output in PICTURES:
+        return _picture(report, output, opts.get("out"))
+    text = render(report, output, verbose=bool(opts.get("verbose")),
+                  no_color=bool(opts.get("no_color")) or bool(opts.get("out")))
+    if opts.get("out"):
+        return _write(str(opts["out"]), text.encode(), VERDICT_EXIT[report.verdict])
+    sys.stdout.write(text)
     return VERDICT_EXIT[report.verdict]
+
+
+def _picture(report: "Report", fmt: str, out: object) -> int:
+    """The report's topology picture, to --out or standard output. Without dot (or when it
+    fails) the picture cannot be had: exit 2 with the reason and the way to the text."""
+    from diagnostics.render.topology_draw import DrawError, draw
+    from diagnostics.render.topology_model import build
+
+    try:
+        body = draw(build(report), fmt)
+    except DrawError as exc:
+        return _fail(f"no picture: {exc}. The diagnosis itself ({report.verdict}) is in "
+                     "`-o text` or `-o json`.", EXIT_USAGE)
+    if out:
+        return _write(str(out), body, VERDICT_EXIT[report.verdict])
+    sys.stdout.buffer.write(body)
+    sys.stdout.flush()
+    return VERDICT_EXIT[report.verdict]
+
+
+def _write(path: str, body: bytes, code: int) -> int:
+    try:
+        Path(path).write_bytes(body)
+    except OSError as exc:
+        return _fail(f"cannot write {shown(path)}: {exc.strerror}", EXIT_USAGE)
+    print(f"meshbot: wrote {path} ({len(body):,} bytes)", file=sys.stderr)
+    return code
 
 
 def demo_snapshot() -> Path:

@@ -22,6 +22,7 @@ from bot import logs
 from bot.answer_blocks import findings_digest, problems_message
 from bot.blocks import (DETAILS_ACTION, RERUN_ACTION, STATUS_EMOJI, VERDICT_EMOJI, SlackMessage,
                         escape, fit_text, section, text_message)
+from bot.pictures import TOPOLOGY_FILE, topology_png
 from bot.poster import Poster
 from diagnostics.model import Report
 from diagnostics.render.steps import runbook_steps
@@ -244,5 +245,9 @@ class DigestPublisher:
         if replies and len(trend) >= 2:  # a short green digest needs no picture
             png = await asyncio.to_thread(chart_png, trend)
             await self.poster.upload(channel, where, [("mesh-health-trend.png", png)])
+        if replies:  # beside the chart: where the mesh's links stand this morning
+            topology = await topology_png(report)
+            if topology is not None:
+                await self.poster.upload(channel, where, [(TOPOLOGY_FILE, topology)])
         log.info("digest_posted", channel=channel, verdict=report.verdict, replies=len(replies))
         return "posted"

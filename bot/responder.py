@@ -34,6 +34,7 @@ from bot.blocks import (SlackMessage, escape, failure_message, progress_message,
                         quote_command, text_message)
 from bot.gate import Gate
 from bot.metrics import Metrics
+from bot.pictures import TOPOLOGY_FILE, topology_png, wants_picture
 from bot.poster import NOT_IN_CHANNEL, Poster
 from diagnostics.model import Report
 from diagnostics.render.json_report import render_json
@@ -245,23 +246,37 @@ class Responder:
             self.roots.pop(ask.request_id, None)
         messages = [ping_message(report, ask.text, ask.user)] if request.command == "ping" \
             else thread(report, ask.text, ask.user)
-        await self._finish(ask, answering, messages)
+        thread_ts = await self._finish(ask, answering, messages)
         self._record(ask, request, report, time.perf_counter() - started)
+        if thread_ts and wants_picture(report):  # after the text, never before it
+            await self._picture(ask.channel, thread_ts, report)
 
-    async def _finish(self, ask: Ask, answering: Answering, messages: list[SlackMessage]) -> None:
-        """The root replaced by the answer's first message, the rest in its thread."""
+    async def _picture(self, channel: str, thread_ts: str, report: Report) -> None:
+        png = await topology_png(report)
+        if png is None:
+            return
+        try:
+            await self.poster.upload(channel, thread_ts, [(TOPOLOGY_FILE, png)])
+        except (asyncio.TimeoutError, OSError) as exc:  # the text is posted; say it in the log
+            log.warning("picture_not_uploaded", channel=channel, error=type(exc).__name__)
+
+    async def _finish(self, ask: Ask, answering: Answering, messages: list[SlackMessage]
+                      ) -> str | None:
+        """The root replaced by the answer's first message, the rest in its thread; the
+        thread's ts (None where the answer went through the response_url or was refused)."""
         if answering.via_url:
             await self._respond(ask, messages)
-            return
+            return None
         root = answering.root
         if root is None or not await self.poster.update(ask.channel, root, messages[0]):
             root = await self.poster.post(ask.channel, messages[0], ask.thread_ts)
         thread_ts = ask.thread_ts or root
         if thread_ts is None:
-            return  # Slack refused even the root message; the error is logged and counted
+            return None  # Slack refused even the root message; the error is logged and counted
         for message in messages[1:]:
             await self.poster.post(ask.channel, message, thread_ts)
         log.info("answered", channel=ask.channel, thread_ts=thread_ts, messages=len(messages))
+        return thread_ts
 
     async def _failed(self, ask: Ask, request: Request, answering: Answering, what: str) -> None:
         detail = text_message(f"What failed: {what}\nThe clusters were only read; press "

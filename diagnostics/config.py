@@ -23,7 +23,7 @@ DEFAULT_CLUSTER_TIMEOUT = 10.0
 # The commands of contract C1, the names `permissions` may use. diagnostics/ cannot import the
 # command table (handlers/), so the names live here; tests/test_config.py keeps the two equal.
 COMMAND_NAMES = ("help", "why-local-only", "remote-clusters", "control-plane", "trust",
-                 "proxy-status", "check", "digest", "ping")
+                 "proxy-status", "check", "topology", "digest", "ping")
 
 
 class ConfigError(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import textwrap
 
-from handlers import (check, control_plane, digest, ping, proxy_status, remote_clusters, trust,
-                      why_local_only)
+from handlers import (check, control_plane, digest, ping, proxy_status, remote_clusters, topology,
+                      trust, why_local_only)
 from handlers.base import CommandSpec, Request, TextReply
 from handlers.grammar import (HELP_FLAGS, HELP_WIDTH, SHOWN, ParsedArgs, UsageError, options_help,
                               refuse_others, shown_word, split_args, terminal_options_help,
@@ -38,7 +38,7 @@ HELP = CommandSpec(
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec for spec in (HELP, why_local_only.SPEC, remote_clusters.SPEC,
                                  control_plane.SPEC, trust.SPEC, proxy_status.SPEC, check.SPEC,
-                                 digest.SPEC, ping.SPEC)}
+                                 topology.SPEC, digest.SPEC, ping.SPEC)}
 
 
 def unknown_command_message(name: str) -> str:

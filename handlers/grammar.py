@@ -60,6 +60,7 @@ class Option:
 
 HELP_FLAGS = ("-h", "--help")
 OUTPUTS = ("text", "json", "slack")
+PICTURES = ("png", "svg")  # the topology picture of the report (diagnostics/render/topology_*)
 COMMON_OPTIONS = (
     Option(("-n", "--namespace"), "namespace", metavar="namespace"),
     Option(("-A", "--all-namespaces"), "all_namespaces", takes_value=False),
@@ -76,8 +77,11 @@ TERMINAL_OPTIONS = (
            help="a kubeconfig context to read as a cluster"),
     Option(("--config",), "config", terminal_only=True, metavar="file",
            help="meshbot config file (default: $MESHBOT_CONFIG)"),
-    Option(("--output", "-o"), "output", terminal_only=True, choices=OUTPUTS,
-           help="report format (default: text)"),
+    Option(("--output", "-o"), "output", terminal_only=True, choices=OUTPUTS + PICTURES,
+           help="report format (default: text); png and svg draw the report's picture of the "
+           "mesh (best with topology)"),
+    Option(("--out",), "out", terminal_only=True, metavar="file",
+           help="write the output to this file instead of standard output"),
     Option(("-v", "--verbose"), "verbose", takes_value=False, terminal_only=True,
            help="text: the evidence of every step, not only of those that need attention"),
     Option(("--no-color",), "no_color", takes_value=False, terminal_only=True,

@@ -65,6 +65,12 @@ def roots(slack, channel: str = "C0GENERAL"):
     return [m for m in slack.api.messages(channel) if m.bot_id and not m.is_reply]
 
 
+def texts(messages: list) -> list:
+    """The messages of a thread without the files uploaded into it (the topology picture
+    follows the text of an answer with a multicluster finding)."""
+    return [m for m in messages if m.source != "file_share"]
+
+
 def finished(message) -> bool:
     return "Diagnosing" not in message.all_text
 

@@ -15,7 +15,7 @@ from diagnostics.config import Config, Permissions
 from diagnostics.model import ClusterInfo
 from diagnostics.render.text import render_text
 from handlers.commands import parse
-from tests.bot_support import ASK, finished, roots, slack_user
+from tests.bot_support import ASK, finished, roots, slack_user, texts
 from tests.meshgen.render import write_snapshot
 from tests.meshgen.scale import crowded_namespace
 from tests.slackfake.state import all_text
@@ -46,7 +46,9 @@ async def test_a_problem_answer_is_three_messages_with_steps_numbered_as_in_the_
         assert "*Fix first:* Generate the secret from cluster2" in root.all_text
         assert root.blocks[-1]["type"] == "actions"  # Re-run and Details
         assert root.edits, "the root said 'diagnosing' first and was updated in place"
-        problems, passed = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
+        problems, passed, picture = alice.slack.api.thread("C0GENERAL", root.ts)[1:]
+        # the text is three messages; the topology picture follows them (a broken link)
+        assert picture.source == "file_share" and len(picture.files) == 1
         assert ("istioctl create-remote-secret --context=cluster2 --name=cluster2 | kubectl "
                 "apply --context=cluster1 -f -") in problems.all_text
         assert "*Why it works:*" in problems.all_text
@@ -86,7 +88,7 @@ async def test_mention_is_answered_in_the_mentions_thread(transport):
         await alice.settled()
         mention = next(m for m in alice.slack.api.messages("C0GENERAL") if not m.bot_id)
         thread = alice.slack.api.thread("C0GENERAL", mention.ts)
-        assert finished(thread[1]) and "PROBLEM" in thread[1].all_text and len(thread) == 4
+        assert finished(thread[1]) and "PROBLEM" in thread[1].all_text and len(texts(thread)) == 4
         assert not roots(alice.slack), "nothing was posted outside the mention's thread"
 
 
@@ -280,7 +282,7 @@ async def test_a_valid_command_of_nearly_3000_characters_is_answered(transport):
         (root,) = roots(alice.slack)
         assert "PROBLEM" in root.all_text and root.edits
         assert "--cluster cluster2 --cluster clu" in root.all_text and "…" in root.all_text
-        assert len(alice.slack.api.thread("C0GENERAL", root.ts)) == 3  # root and two replies
+        assert len(texts(alice.slack.api.thread("C0GENERAL", root.ts))) == 3  # root, 2 replies
 
 
 @TRANSPORTS

@@ -13,7 +13,7 @@ import pytest
 
 from bot.blocks import DETAILS_ACTION, RERUN_ACTION
 from diagnostics.config import Config, Permissions
-from tests.bot_support import ASK, roots, slack_user
+from tests.bot_support import ASK, roots, slack_user, texts
 from tests.slackfake.state import DEFAULT_SCOPES, all_text
 
 TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket"])
@@ -39,7 +39,7 @@ async def test_a_public_channel_without_the_bot_is_joined_and_answered_in_a_thre
         assert [c.ok for c in alice.slack.api.calls("conversations.join")] == [True]
         (root,) = roots(alice.slack, "C0INCIDENT")
         assert "PROBLEM" in root.all_text
-        assert len(alice.slack.api.thread("C0INCIDENT", root.ts)) == 3
+        assert len(texts(alice.slack.api.thread("C0INCIDENT", root.ts))) == 3
         assert not alice.slack.api.state.response_urls[_url_id(alice)].posts
 
 

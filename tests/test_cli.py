@@ -95,8 +95,8 @@ def test_mesh_help_lists_the_terminal_options():
     _, _, section = out.partition("\nterminal options:\n")
     flags = [line.split()[0] for line in section.splitlines() if line.startswith("  -")]
     assert flags == ["--snapshot", "--kubeconfig", "--context", "--config", "--output/-o",
-                     "-v/--verbose", "--no-color", "--no-cache", "--timeout"]
-    assert "--output/-o text|json|slack" in section
+                     "--out", "-v/--verbose", "--no-color", "--no-cache", "--timeout"]
+    assert "--output/-o text|json|slack|png|svg" in section
     entry = section.partition("--context")[2].partition("\n  -")[0]
     assert "(repeatable)" in entry
     assert all(len(line) <= 80 for line in out.splitlines()), "help fits 80 columns"

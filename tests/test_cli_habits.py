@@ -171,7 +171,7 @@ def test_completion_is_generated_from_the_grammar(tmp_path):
     assert {"ping", "proxy-status"} <= complete("mesh", "p")
     assert {"-A", "--namespace", "--no-color", "-v"} <= complete("mesh", "proxy-status", "-")
     assert "-A" not in complete("mesh", "trust", "-")
-    assert complete("mesh", "trust", "-o", "") == {"text", "json", "slack"}
+    assert complete("mesh", "trust", "-o", "") == {"text", "json", "slack", "png", "svg"}
     assert run("completion", "zsh").stdout.startswith("#compdef meshbot")
 
 

@@ -132,9 +132,13 @@ async def test_broken_mesh_digest_then_the_fix_shows_in_the_change_list_and_the_
         assert "HEALTHY" in second.all_text and "1 resolved" in second.all_text
         changes = slack.api.thread("C0GENERAL", second.ts)[1]
         assert "resolved: istiod in cluster1 has no remote secret for cluster2" in changes.all_text
-        (chart,) = slack.api.files()
-        assert chart.filename == "mesh-health-trend.png" and chart.thread_ts == second.ts
-        assert chart.content.startswith(b"\x89PNG")
+        files = {(f.filename, f.thread_ts): f for f in slack.api.files()}
+        # the broken mesh's picture beside its digest; the chart once there are two digests,
+        # and then the picture too (the fixed mesh's thread lists what was resolved)
+        assert set(files) == {("mesh-topology.png", first.ts), ("mesh-health-trend.png",
+                                                                 second.ts),
+                              ("mesh-topology.png", second.ts)}
+        assert all(f.content.startswith(b"\x89PNG") for f in files.values())
 
 
 async def test_quiet_mesh_gets_a_short_green_digest_or_none():
@@ -163,5 +167,6 @@ async def test_the_bot_posts_its_configured_digest_once_and_on_demand():
         on_demand = bot_roots(slack)[1]
         assert "Asked by <@U0ALICE>" in on_demand.all_text
         assert "Since the last digest" in on_demand.all_text  # shares the channel's history
-        assert {f.filename for f in slack.api.files()} == {"mesh-health-trend.png"}
+        assert {f.filename for f in slack.api.files()} == {"mesh-health-trend.png",
+                                                           "mesh-topology.png"}
         assert all_text(on_demand.blocks).count("Mesh health digest") == 1

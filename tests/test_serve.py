@@ -15,7 +15,7 @@ from diagnostics.replay.runner import start_replay
 from diagnostics.snapshot import Snapshot
 
 from tests.bot_support import (ASK, DEMO, fast_slack, finished, free_port, roots,
-                                start_serve, stop_serve, wait_healthy)
+                                start_serve, stop_serve, texts, wait_healthy)
 
 
 @pytest.mark.parametrize("socket_mode,clusters", [(False, "snapshot"), (True, "replay")],
@@ -42,9 +42,10 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
                 resp = await slack.client(f"http://127.0.0.1:{port}").slash_command(ASK)
                 assert resp.status == 200
 
-            def answered():
+            def answered():  # the root, two replies, then the picture (a multicluster finding)
                 rs = [m for m in roots(slack) if finished(m)]
-                return rs if rs and len(slack.api.thread("C0GENERAL", rs[0].ts)) == 3 else None
+                thread = slack.api.thread("C0GENERAL", rs[0].ts) if rs else []
+                return rs if len(texts(thread)) == 3 and len(thread) == 4 else None
             (root,) = await slack.api.wait_for(answered, timeout=30)
             assert "PROBLEM" in root.all_text
             metrics = await _scrape_answered(port)

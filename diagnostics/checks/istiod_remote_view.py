@@ -81,9 +81,14 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
     evidence = replica_table(ctx, cluster, replicas, by_key, any(map(is_config_secret, secrets)))
     refused = {rep.pod: rep.refused for rep in replicas if rep.refused}
     findings: list[Finding] = [refused_finding(ctx, cluster, refused, pods)] if refused else []
+    # For the topology picture: the replicas, and each peer's state on each of them.
+    data: dict[str, Any] = {"replicas": sorted({name_of(p) for p in pods}
+                                               | {rep.pod for rep in replicas}), "peers": []}
     if not peers:
         evidence.append("no remote secret keyed by a peer's cluster id (see Remote secrets)")
-        return ctx.step(TITLE, cluster, evidence, findings, status="skip")
+        step = ctx.step(TITLE, cluster, evidence, findings, status="skip")
+        step.data = data
+        return step
     allowed = insecure_options(pods)
     policies = policies_of(ctx, cluster, evidence)
     unknown = []
@@ -92,15 +97,20 @@ def _primary_step(ctx: CheckContext, cluster: str) -> Step:
         kubeconfig = inspect_kubeconfig(secret_kubeconfig_text(by_key[peer], peer), allowed)
         view = peer_view(peer, by_key[peer], kubeconfig, replicas, name, sole)
         evidence += peer_lines(view)
+        about: list[Finding] = []
         if not view.statuses:
             unknown.append(peer)
             evidence.append(f"{name}: neither clusterz nor the log of any replica tells its state")
         elif view.failing:
             egress = egress_of(policies, pods, view)
             evidence += egress_lines(egress, view)
-            findings += _findings(ctx, cluster, view, blocked(egress), policies)
+            about = _findings(ctx, cluster, view, blocked(egress), policies)
+            findings += about
+        data["peers"].append({"peer": view.name, "peer_id": peer, "status": dict(view.statuses),
+                              "findings": [f.id for f in about]})
     step = ctx.step(TITLE, cluster, evidence, findings)
     step.incomplete = (bool(unknown) and not findings) or bool(refused)
+    step.data = data
     return step
 
 

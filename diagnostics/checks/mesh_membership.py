@@ -6,7 +6,9 @@ mesh names its others in many places: the keys of remote secrets, istiod's clust
 question about traffic across clusters, about istiod reading its peers or about a shared root
 of trust cannot be answered `healthy` from a view that lacks the peers: the step lists what was
 not read and how to add it, and the answer is inconclusive unless a problem was found anyway.
-It is also where each cluster read is introduced: its id, what stated it, and its context.
+It is also where each cluster read is introduced: its id, what stated it, and its context; its
+data also carries each cluster's data plane (how many namespaces use sidecars, how many use
+ambient), which the topology picture shows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from diagnostics.facts import PerReplica
 from diagnostics.inputs import CLUSTERZ, ISTIO_CONFIGMAPS, ISTIO_SECRETS, NAMESPACES
 from diagnostics.model import Finding, OVERRIDES, Step
 from diagnostics.parse.istiod_debug import parse_clusterz
+from diagnostics.views.ambient import enrolled_counts
+from diagnostics.views.workload import SYSTEM_NAMESPACES
 from diagnostics.views.mesh import annotated_control_planes, mesh_networks, registry_networks
 from diagnostics.views.secrets import (CLUSTER_ANNOTATION, is_config_secret, is_remote_secret,
                                        secret_keys)
@@ -137,6 +141,10 @@ def mesh_membership(ctx: CheckContext) -> list[Step]:
         evidence.append(f"{HOW_TO_ADD[0].upper()}{HOW_TO_ADD[1:]}")
     findings = _override_findings(ctx)
     step = ctx.step(TITLE, None, evidence, findings, status="warn" if why else None)
+    step.data["unread"] = unread
+    step.data["data_planes"] = {
+        c: enrolled_counts(ns, (ctx.info(c).istio_namespace, *SYSTEM_NAMESPACES))
+        for c, ns in ctx.available(NAMESPACES).items()}
     if why:
         step.incomplete = True
         step.data["inconclusive"] = f"{why}: {HOW_TO_ADD}."

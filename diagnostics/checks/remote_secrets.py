@@ -67,15 +67,22 @@ def remote_secrets(ctx: CheckContext) -> list[Step]:
                                         resource=f"Namespace {ctx.info(cluster).istio_namespace}",
                                         evidence=[line], basis=[line]))
         missing = [i for i in peers if i not in keys]
+        edges = [_edge(config[0], ctx.info(config[0]).cluster_id or config[0], _ref(config[1]),
+                       "config")] if config else []
         for pid, peer in peers.items():
             if pid in keys:
                 evidence.append(f"{ctx.label(peer)}: read from {_ref(keys[pid])} (key {pid})")
+                edges.append(_edge(peer, pid, _ref(keys[pid]), "present"))
                 continue
-            findings.append(_missing_or_mismatched(ctx, cluster, peer, pid, secrets, labelled,
-                                                   stray, len(missing), evidence))
+            finding = _missing_or_mismatched(ctx, cluster, peer, pid, secrets, labelled, stray,
+                                             len(missing), evidence)
+            findings.append(finding)
+            edges.append(_edge(peer, pid, (finding.resource or "").removeprefix("Secret "),
+                               STATES[finding.id], finding.id))
         evidence += [_unsure_line(ctx, p, stray) for p in unsure]
         step = ctx.step(title, cluster, evidence, findings)
         step.incomplete = bool(unsure)
+        step.data["peers"] = edges
         return step
 
     return per_cluster(ctx, "Remote secrets", ctx.focus, one)
@@ -93,6 +100,16 @@ def _istiod_says_instead(ctx: CheckContext, cluster: str, title: str,
     step = ctx.step(title, cluster, lines, status="skip")
     step.incomplete = not views or any(v.failing or not v.statuses for v in views)
     return step
+
+
+# What the topology picture draws for each peer: the secret's state, and the finding about it.
+STATES = {"remote-secret-missing": "missing", "remote-secret-key-mismatch": "key-mismatch"}
+
+
+def _edge(peer: str, peer_id: str, secret: str, state: str, *finding_ids: str) -> dict:
+    """A primary's istiod reading `peer` (or not) through a secret, as step data."""
+    return {"peer": peer, "peer_id": peer_id, "secret": secret if state != "missing" else None,
+            "state": state, "findings": list(finding_ids)}
 
 
 def _unsure_line(ctx: CheckContext, peer: str, stray: dict[str, dict]) -> str:

@@ -113,8 +113,30 @@ def root_of_trust(ctx: CheckContext) -> list[Step]:
     step = across_clusters_step(ctx, "Root of trust across clusters", evidence, findings, unread)
     step.data = {"root_days_left": {c: min(cert.days_left(ctx.now) for cert in r.certs)
                                     for c, r in roots.items()},
-                 "shared_root": len({frozenset(r.fingerprints) for r in roots.values()}) <= 1}
+                 "shared_root": len({frozenset(r.fingerprints) for r in roots.values()}) <= 1,
+                 "root_groups": _groups(roots, findings)}
     return [step]
+
+
+def _groups(roots: dict[str, Roots], findings: list[Finding]) -> list[dict]:
+    """Clusters that trust each other (their root sets share a certificate, transitively), as
+    the topology picture draws them: one trust root per group, with the findings about it (a
+    mismatch belongs to the peer's group, an expiring root to the group holding it)."""
+    groups: list[tuple[list[str], dict[str, CertInfo]]] = []
+    for cluster, found in roots.items():
+        certs = {c.fingerprint: c for c in found.certs}
+        joined = [g for g in groups if g[1].keys() & certs.keys()]
+        for g in joined:
+            groups.remove(g)
+            certs.update(g[1])
+        groups.append(([c for g in joined for c in g[0]] + [cluster], certs))
+    out = []
+    for clusters, certs in groups:
+        about = [f.id for f in findings if f.params.get("peer_cluster") in clusters
+                 or f.params.get("fingerprint") in certs and f.id != "root-cert-mismatch"]
+        out.append({"clusters": clusters, "fingerprints": list(certs),
+                    "subjects": sorted({c.subject for c in certs.values()}), "findings": about})
+    return out
 
 
 def _expiry(ctx: CheckContext, roots: dict[str, Roots]) -> list[Finding]:

@@ -67,4 +67,9 @@ def trust_domain(ctx: CheckContext) -> list[Step]:
                 evidence=[evidence[ctx.cluster_names.index(names[0])],
                           evidence[ctx.cluster_names.index(peer)]],
                 peer_cluster=peer, trust_domain=ref_domain, peer_trust_domain=peer_domain))
-    return [across_clusters_step(ctx, "Trust domain across clusters", evidence, findings, unread)]
+    step = across_clusters_step(ctx, "Trust domain across clusters", evidence, findings, unread)
+    # For the topology picture: each cluster's domain, a mismatch marked on the peer that differs.
+    step.data["trust_domains"] = {c: {"domain": d, "findings": [
+        f.id for f in findings if f.params.get("peer_cluster") == c]}
+        for c, (d, _aliases) in domains.items()}
+    return [step]

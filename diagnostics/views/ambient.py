@@ -58,6 +58,18 @@ def namespace_mode(ns: dict | None) -> str:
     return NONE
 
 
+def enrolled_counts(namespaces: list[dict], skip: tuple[str, ...]) -> dict[str, int]:
+    """How many namespaces (those in `skip` left out: the system ones) ask for each data plane:
+    {sidecar: n, ambient: n}. Counts, not names: the topology picture needs only the kind, and a
+    mesh of thousands of namespaces keeps a small report."""
+    out = {SIDECAR: 0, AMBIENT: 0}
+    for ns in namespaces:
+        mode = namespace_mode(ns)
+        if mode != NONE and name_of(ns) not in skip:
+            out[mode] += 1
+    return out
+
+
 def enrolled(pod: dict, ns: dict | None) -> bool:
     """A pod ambient mode should capture: enrolled by its namespace or itself, not opted out,
     no sidecar, no host network, not ztunnel/a waypoint/a gateway."""

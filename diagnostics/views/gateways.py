@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from diagnostics.checking import CheckContext
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ISTIOD_PODS,
-                                ISTIO_CONFIGMAPS, ISTIO_PODS, NETWORKZ)
+                                ISTIO_CONFIGMAPS, ISTIO_GATEWAYS, ISTIO_PODS, K8S_GATEWAYS,
+                                NETWORKZ)
 from diagnostics.parse.access_log import parse_access_log
 from diagnostics.selectors import selector_matches
 from diagnostics.views.endpoints import endpoints_for, service_ports
@@ -123,6 +124,46 @@ def k8s_gateway_of(svc: dict, gateways: list[dict]) -> dict | None:
         ((svc.get("spec") or {}).get("selector") or {}).get(GATEWAY_NAME_LABEL)
     return next((g for g in gateways if name and name_of(g) == name
                  and namespace_of(g) == namespace_of(svc)), None)
+
+
+def _listener_text(listener: dict) -> str:
+    """`15443 TLS Passthrough auto-passthrough`, `15008 HBONE`: a Gateway API listener."""
+    tls = listener.get("tls") or {}
+    parts = [str(listener.get("port", "?")), str(listener.get("protocol", "?"))]
+    if tls.get("mode"):
+        parts.append(str(tls["mode"]))
+    if (tls.get("options") or {}).get(LISTENER_PROTOCOL):
+        parts.append(str(tls["options"][LISTENER_PROTOCOL]))
+    return " ".join(parts)
+
+
+def gateway_listeners(ctx: CheckContext, cluster: str, svc: dict) -> list[str]:
+    """How the gateway behind `svc` accepts other networks' traffic: the listeners of its
+    Gateway API Gateway, else the cross-network servers (15443 AUTO_PASSTHROUGH) of the Istio
+    Gateways that select its pods, where istiod reads them. The caller declares ISTIO_GATEWAYS,
+    K8S_GATEWAYS, ISTIO_PODS, ISTIOD_PODS and ISTIO_CONFIGMAPS."""
+    gw = k8s_gateway_of(svc, ctx.available(K8S_GATEWAYS).get(cluster, []))
+    if gw is not None:
+        return [_listener_text(lst) for lst in (gw.get("spec") or {}).get("listeners") or []
+                if isinstance(lst, dict)]
+    labels = gateway_pod_labels(ctx, cluster, svc)
+    readable = ctx.available(ISTIO_GATEWAYS)
+    found = [f"{port_number(s)} TLS {(s.get('tls') or {}).get('mode')}"
+             for c in config_clusters(ctx, cluster) for g in readable.get(c, [])
+             if gateway_selects(g, labels) for s in cross_network_servers(g)]
+    return list(dict.fromkeys(found))
+
+
+def gateway_data(ctx: CheckContext, cluster: str, svc: dict, network: str | None,
+                 finding_ids: list[str]) -> dict:
+    """One east-west gateway as step data for the topology picture: where it is, the address
+    other networks reach it at, how it listens, and the findings about it."""
+    addrs = gateway_addresses(svc)
+    return {"cluster": cluster, "network": network,
+            "service": f"{namespace_of(svc)}/{name_of(svc)}",
+            "type": (svc.get("spec") or {}).get("type", "ClusterIP"),
+            "address": ", ".join(addrs) if addrs else None,
+            "listeners": gateway_listeners(ctx, cluster, svc), "findings": finding_ids}
 
 
 @dataclass

@@ -111,9 +111,16 @@ def gather_networks(ctx: CheckContext) -> MeshNetworks:
 
 def single_network_step(ctx: CheckContext, title: str, mesh: MeshNetworks) -> Step:
     names = ", ".join(sorted(mesh.names)) or "none set"
-    return ctx.step(title, None, [f"one network in the mesh ({names}): pods reach each other "
+    step = ctx.step(title, None, [f"one network in the mesh ({names}): pods reach each other "
                                   "directly, no east-west gateway or network label is needed"]
                     + [n.describe() for n in mesh.clusters.values()], status="pass")
+    step.data["networks"] = network_map(mesh)
+    return step
+
+
+def network_map(mesh: MeshNetworks) -> dict[str, str | None]:
+    """Each cluster's network, as step data for the topology picture."""
+    return {c: mesh.of(c) for c in mesh.clusters}
 
 
 def pod_ip_verdict(where: Where, network: str | None = None) -> str:

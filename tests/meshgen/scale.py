@@ -18,7 +18,7 @@ def scaled_mesh(pods: int, stale: float = 0.0, clusters: int = 2) -> Mesh:
     every other cluster."""
     mesh = default_mesh()
     if clusters > 2:
-        _add_clusters(mesh, clusters)
+        add_primaries(mesh, clusters)
     mesh.config_dumps_for = ("sleep",)  # meshbot asks istiod for its chosen client's view only
     mesh.compact_files = True  # JSON written by the C encoder: 10,000 pods in seconds
     for cluster in mesh.clusters:
@@ -36,7 +36,7 @@ def scaled_mesh(pods: int, stale: float = 0.0, clusters: int = 2) -> Mesh:
     return mesh
 
 
-def _add_clusters(mesh: Mesh, total: int) -> None:
+def add_primaries(mesh: Mesh, total: int) -> None:
     """Clusters 3..total like cluster2 (helloworld v2, sleep), each on its own network and
     zone, with remote secrets between every pair."""
     for i in range(3, total + 1):

@@ -555,3 +555,4 @@ from tests.meshgen import scenarios_identity  # noqa: E402,F401 - partial views,
 from tests.meshgen import scenarios_targets  # noqa: E402,F401 - check targets as users name them
 from tests.meshgen import scenarios_logs  # noqa: E402,F401 - log wordings and debug access
 from tests.meshgen import scenarios_ambient  # noqa: E402,F401 - ambient mode, every command
+from tests.meshgen import scenarios_topology  # noqa: E402,F401 - the topology picture
