@@ -13,32 +13,22 @@ from __future__ import annotations
 import asyncio
 
 from bot import logs
+from diagnostics.catalog import default_catalog
 from diagnostics.model import Report
 
 log = logs.get("meshbot.pictures")
 TOPOLOGY_FILE = "mesh-topology.png"
 ATTACHED_TO = ("why-local-only", "remote-clusters", "trust")
-# The findings that are about the mesh's shape: a link between clusters, a network's gateway,
-# the trust the clusters share. DESIGN.md C3 names them.
-MULTICLUSTER_IDS = frozenset({
-    "remote-secret-missing", "remote-secret-key-mismatch", "remote-cluster-not-synced",
-    "remote-api-unreachable", "remote-api-dns", "remote-api-tls", "remote-api-unauthorized",
-    "remote-kubeconfig-invalid", "istiod-egress-blocked-by-networkpolicy",
-    "istiod-remote-missing", "cluster-id-collision", "root-cert-mismatch",
-    "trust-domain-mismatch", "root-cert-expiring", "eastwest-gateway-missing",
-    "eastwest-gateway-pending", "eastwest-gateway-network-label",
-    "cross-network-gateway-missing", "pod-network-unset", "system-namespace-network-label",
-    "remote-endpoints-unreachable", "ambient-eastwest-gateway-invalid",
-    "ambient-multinetwork-disabled", "ztunnel-network-gateway-unknown",
-    "ztunnel-network-unset"})
-
-
 def wants_picture(report: Report) -> bool:
-    """`topology` always; the answers about the mesh's links when one of them is broken."""
+    """`topology` always; the answers about the mesh's links when one of them is broken: a
+    finding the catalog marks `topology: true`."""
     if report.command == "topology":
         return True
-    return report.command in ATTACHED_TO and any(f.id in MULTICLUSTER_IDS
-                                                 for f in report.findings)
+    if report.command not in ATTACHED_TO:
+        return False
+    catalog = default_catalog()
+    return any(f.id in catalog.entries and catalog.entry(f.id).topology
+               for f in report.findings)
 
 
 def _draw(report: Report) -> bytes:

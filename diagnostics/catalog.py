@@ -53,6 +53,9 @@ class CatalogEntry:
     docs: str
     params: Mapping[str, str]
     guard: str = ""  # what must have been read before a destructive command may be printed
+    # About the mesh's shape (a link between clusters, a network's gateway, the trust clusters
+    # share): an answer with one gets the topology picture in Slack (bot/pictures.py).
+    topology: bool = False
 
     @property
     def destructive(self) -> bool:
@@ -152,6 +155,7 @@ def parse_catalog(data: Any, source: str = str(CATALOG_PATH)) -> Catalog:
                 fix=tuple(raw.get("fix") or ()), commands=tuple(raw.get("commands") or ()),
                 why=raw["why"], docs=raw["docs"], params=dict(raw.get("params") or {}),
                 guard=str(raw.get("guard") or ""),
+                topology=bool(raw.get("topology", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogError(f"{source}: entry {fid!r}: missing or bad field {exc}") from None

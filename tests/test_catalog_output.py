@@ -12,8 +12,8 @@ from diagnostics.checking import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 
-FINDING_KEYS = {"id", "severity", "rank", "by_design", "symptom", "title", "summary", "cause",
-                "fix", "commands", "why", "docs", "params", "checks"}
+FINDING_KEYS = {"id", "severity", "rank", "by_design", "symptom", "topology", "title", "summary",
+                "cause", "fix", "commands", "why", "docs", "params", "checks"}
 
 
 def meshbot(*args: str) -> subprocess.CompletedProcess:

@@ -22,9 +22,9 @@ def _emitters() -> dict[str, list[str]]:
 
 def _as_dict(e: CatalogEntry, checks: list[str]) -> dict:
     return {"id": e.id, "severity": e.severity, "rank": e.rank, "by_design": e.by_design,
-            "symptom": e.symptom, "title": e.title, "summary": e.summary, "cause": e.cause,
-            "fix": list(e.fix), "commands": list(e.commands), "why": e.why, "docs": e.docs,
-            "params": dict(e.params), "checks": checks}
+            "symptom": e.symptom, "topology": e.topology, "title": e.title, "summary": e.summary,
+            "cause": e.cause, "fix": list(e.fix), "commands": list(e.commands), "why": e.why,
+            "docs": e.docs, "params": dict(e.params), "checks": checks}
 
 
 def _checks() -> list[CheckSpec]:
