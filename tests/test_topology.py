@@ -118,6 +118,20 @@ async def test_a_why_local_only_answer_gives_the_part_it_saw():
     assert reads(topo, "cluster1", "cluster2").findings == ["remote-secret-missing"]
 
 
+@pytest.mark.parametrize("name,cluster", [("eastwest-gateway-pending", "cluster2"),
+                                          ("eastwest-gateway-network-label", "cluster2"),
+                                          ("cross-network-gateway-missing", "cluster2")])
+async def test_a_why_local_only_gateway_finding_is_drawn_on_its_gateway(name, cluster):
+    """The network-gateways step keeps each gateway it judged with the findings about it, so
+    the broken gateway is the element in the error colour, not its whole cluster."""
+    report, topo = await topology_of(name)
+    (fid,) = {f.id for f in report.findings}
+    gateway = topo.node("gateway", cluster)
+    assert gateway.findings == [fid] and gateway.colour == ERROR
+    assert fid not in topo.node("cluster", cluster).findings
+    assert drawn_findings(topo) == {fid}
+
+
 # ------------------------------------------------------------------------------- drawing
 
 

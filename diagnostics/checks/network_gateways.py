@@ -32,7 +32,8 @@ from diagnostics.views.ambient_gateways import (ambient_eastwest_gateways, gatew
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.gateways import (CROSS_NETWORK_PORT, LISTENER_PROTOCOL, cluster_domain,
                                         config_clusters, cross_network_servers, describe_gateway,
-                                        gateway_pod_labels, gateway_port, gateway_selects,
+                                        gateway_data, gateway_pod_labels, gateway_port,
+                                        gateway_selects,
                                         has_external_address, host_matches,
                                         k8s_cross_network_listeners, k8s_gateway_of,
                                         runtime_evidence)
@@ -40,8 +41,8 @@ from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, describe_
                                     gateway_index, locate, looks_like_eastwest_gateway, pod_index,
                                     proxy_env)
 from diagnostics.views.networks import (GATEWAY_LABEL, MeshNetworks, NETWORKZ_SOURCE,
-                                        NETWORK_INPUTS, gather_networks, pod_ip_verdict,
-                                        single_network_step)
+                                        NETWORK_INPUTS, gather_networks, network_map,
+                                        pod_ip_verdict, single_network_step)
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
 
@@ -225,11 +226,15 @@ def _network_step(ctx: CheckContext, network: str, mesh: MeshNetworks, ready_in:
         findings.append(ctx.finding("eastwest-gateway-missing", cluster=home,
                                     resource=f"Namespace {ctx.info(home).istio_namespace}",
                                     evidence=[line, *seen], network=network))
+    drawn = []  # each gateway with the findings about it, for the topology picture
     for cluster, svc in gateways:
         expected = mesh.clusters[cluster].network(GATEWAY_LABEL, NETWORKZ_SOURCE)
-        findings += _gateway_findings(ctx, cluster, svc, network, expected, evidence, seen)
+        about = _gateway_findings(ctx, cluster, svc, network, expected, evidence, seen)
+        findings += about
+        drawn.append(gateway_data(ctx, cluster, svc, network, [f.id for f in about]))
     step = ctx.step(f"East-west gateway of network {network}", with_endpoints[0],
                     evidence + seen, findings)
+    step.data = {"networks": network_map(mesh), "gateways": drawn}
     if step.status == "pass" and any(RECEIVES_NONE in line for line in seen):
         # The gateway is as it should be, yet a client gets nothing of this network: that the
         # gateway works cannot be seen, and the cause is another step's. Never a pass beside
