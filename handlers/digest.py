@@ -1,7 +1,9 @@
 """`digest`: the mesh health digest now — the mesh-wide checks of the other commands.
 
 Control plane, remote clusters, root of trust and proxy sync, in that order: what the morning
-digest posts, and what a new incident channel gets as its first message.
+digest posts, and what a new incident channel gets as its first message. The networks and
+their east-west gateways are described too (mesh-networks judges nothing): the digest's
+topology picture shows them, and the digest reads every input that takes already.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from handlers.grammar import ParsedArgs
 from handlers.options import CLUSTER_VIEW, mesh_wide
 
 NAME = "digest"
-CHECKS = list(dict.fromkeys(control_plane.CHECKS + remote_clusters.CHECKS + trust.CHECKS
-                            + proxy_status.CHECKS))
+CHECKS = list(dict.fromkeys(control_plane.CHECKS + remote_clusters.CHECKS + ["mesh-networks"]
+                            + trust.CHECKS + proxy_status.CHECKS))
 
 
 def build(parsed: ParsedArgs) -> Request:

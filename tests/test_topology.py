@@ -132,6 +132,23 @@ async def test_a_why_local_only_gateway_finding_is_drawn_on_its_gateway(name, cl
     assert drawn_findings(topo) == {fid}
 
 
+async def test_the_digest_picture_has_the_networks_and_their_gateways():
+    """The digest describes the networks (mesh-networks) from what it reads anyway."""
+    from diagnostics.engine import diagnose
+    from diagnostics.snapshot import Snapshot
+    from diagnostics.sources.snapshot import SnapshotSource
+    from handlers.commands import parse
+
+    demo = BY_NAME["demo"]
+    report = await diagnose(parse(["digest"], terminal=False).plan(),
+                            SnapshotSource(Snapshot.open(demo.snapshot_dir)))
+    topo = build(report)
+    assert topo.networks == {"cluster1": "network1", "cluster2": "network2"}
+    gateways = sorted(n.cluster for n in topo.nodes.values() if n.kind == "gateway")
+    assert gateways == ["cluster1", "cluster2"]
+    assert reads(topo, "cluster1", "cluster2").findings == ["remote-secret-missing"]
+
+
 # ------------------------------------------------------------------------------- drawing
 
 
