@@ -22,6 +22,7 @@ from diagnostics.model import Finding, Step
 from diagnostics.parse.istiod_logs import parse_log, shorten
 from diagnostics.views.control_plane import (CLUSTER_ANNOTATION, cluster_id_of, control_plane_of,
                                              peer_secrets, values_cluster_name)
+from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.mesh import injector_values, proxy_env
 from diagnostics.views.secrets import secret_keys
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
@@ -111,6 +112,10 @@ def cluster_ids(ctx: CheckContext) -> list[Step]:
     evidence = [i.line() for i in idents.values()]
     findings: list[Finding] = []
     for cluster in ctx.focus:
+        if withheld_secrets(ctx, cluster):
+            evidence.append(f"{cluster}: not checked (this install reads no Secrets): whether a "
+                            "remote secret is keyed by istiod's own id or by an id another "
+                            "secret already took")
         findings += _secret_collisions(ctx, cluster, idents, evidence)
     findings += _shared_ids(ctx, idents, findings, evidence)
     return [ctx.step(TITLE, None, evidence, findings)]
