@@ -117,6 +117,10 @@ async def test_a_healthy_mesh_without_secrets_is_healthy_from_istiods_own_view(t
         assert f"{peer}: synced on 1 of 1 replica" in step.evidence
         assert f"{peer}: {NOT_CHECKED}: what the kubeconfig in istio-system/" \
                f"istio-remote-secret-{peer} says (its server, credentials, CA)" in step.evidence
+    (ids,) = _steps(report, "cluster-ids")
+    for cluster in ("cluster1", "cluster2"):
+        assert f"{cluster}: {NOT_CHECKED}: whether a remote secret is keyed by istiod's own id " \
+               "or by an id another secret already took" in ids.evidence
     assert report.verdict == "healthy", report.summary
 
 
