@@ -16,7 +16,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, SERVI
 from diagnostics.model import Step
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.ambient import ambient_clients, captured, node_of
-from diagnostics.views.mesh import describe_endpoint, gateway_index, locate, pod_index
+from diagnostics.views.mesh import describe_endpoint, gateway_index, locate, target_pod_index
 from diagnostics.views.node_agents import ztunnel_view
 from diagnostics.workloads import client_candidates, name_of, namespace_of
 
@@ -32,7 +32,7 @@ def client_endpoints(ctx: CheckContext) -> list[Step]:
     ports = service_ports(ctx, name, ns)
     if not ports:
         return []  # no Service anywhere: service-presence explains it
-    pods = pod_index(ctx.available(TARGET_PODS))
+    pods = target_pod_index(ctx)
     gateways = gateway_index(ctx.available(SERVICES))
     ready_in = clusters_with_ready_endpoints(ctx, name)
     title = f"What a client proxy receives for {name}.{ns}"

@@ -18,7 +18,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTI
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
-from diagnostics.views.mesh import Where, gateway_index, locate, pod_index
+from diagnostics.views.mesh import Where, gateway_index, locate, target_pod_index
 from diagnostics.views.node_agents import ztunnel_view
 from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
 
@@ -80,7 +80,7 @@ def locality(ctx: CheckContext) -> list[Step]:
     if not ports:
         return []
     title = "Locality load balancing"
-    pods = pod_index(ctx.available(TARGET_PODS))
+    pods = target_pod_index(ctx)
     gateways = gateway_index(ctx.available(SERVICES))
 
     def where(ep: Endpoint) -> Where:

@@ -20,8 +20,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, CLIENT_ZTUNNEL_DUMPS,
                                 CLIENT_ZTUNNEL_LOGS, ISTIOD_LOGS, ISTIOD_PODS, ISTIO_GATEWAYS,
-                                ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES,
-                                TARGET_PODS)
+                                ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.networkz import parse_networkz
 from diagnostics.views.ambient import ambient_clusters
@@ -38,8 +37,8 @@ from diagnostics.views.gateways import (CROSS_NETWORK_PORT, LISTENER_PROTOCOL, c
                                         k8s_cross_network_listeners, k8s_gateway_of,
                                         runtime_evidence)
 from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, describe_endpoint,
-                                    gateway_index, locate, looks_like_eastwest_gateway, pod_index,
-                                    proxy_env)
+                                    gateway_index, locate, looks_like_eastwest_gateway, proxy_env,
+                                    target_pod_index)
 from diagnostics.views.networks import (GATEWAY_LABEL, MeshNetworks, NETWORKZ_SOURCE,
                                         NETWORK_INPUTS, gather_networks, network_map,
                                         pod_ip_verdict, single_network_step)
@@ -65,7 +64,7 @@ def received_for_network(ctx: CheckContext, network: str, clusters_in: list[str]
     """What clients on other networks receive for the service's endpoints in `network`:
     the gateway (as istiod should send) or raw pod IPs (the symptom)."""
     name, ns = ctx.args["service"], ctx.args["namespace"]
-    pods, gateways = pod_index(ctx.available(TARGET_PODS)), gateway_index(ctx.available(SERVICES))
+    pods, gateways = target_pod_index(ctx), gateway_index(ctx.available(SERVICES))
     lines = []
     for cluster, clients in ctx.available(CLIENT_CONFIG_DUMPS).items():
         if mesh.of(cluster) == network:

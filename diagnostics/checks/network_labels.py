@@ -11,8 +11,8 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIO_CONFIGMAPS, NAMESPACE
 from diagnostics.model import Finding, Step
 from diagnostics.views.endpoints import endpoints_for, service_ports
 from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, describe_endpoint,
-                                    gateway_index, locate, mesh_config, pod_index, proxy_env,
-                                    workload_ref)
+                                    gateway_index, locate, mesh_config, proxy_env,
+                                    target_pod_index, workload_ref)
 from diagnostics.views.networks import (MESH_NETWORKS, MeshNetworks, NETWORK_INPUTS, NS_LABEL,
                                         gather_networks, pod_ip_verdict, single_network_step,
                                         system_namespace)
@@ -93,7 +93,7 @@ def _cross_network_pod_ips(ctx: CheckContext, cluster: str, fact: ClientFact,
     if fact.missing:
         return []
     name, ns = ctx.args["service"], ctx.args["namespace"]
-    pods, gateways = pod_index(ctx.available(TARGET_PODS)), gateway_index(ctx.available(SERVICES))
+    pods, gateways = target_pod_index(ctx), gateway_index(ctx.available(SERVICES))
     lines = []
     for port in service_ports(ctx, name, ns):
         for ep in endpoints_for(ctx, fact.value, name, ns, port) or []:

@@ -21,7 +21,7 @@ from diagnostics.parse.access_log import AccessLogEntry, parse_access_log
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.views.ambient import captured
 from diagnostics.views.endpoints import endpoints_for, service_ports
-from diagnostics.views.mesh import Where, gateway_index, pod_index
+from diagnostics.views.mesh import Where, gateway_index, target_pod_index
 from diagnostics.workloads import namespace_of
 
 
@@ -120,7 +120,7 @@ def remote_reachability(ctx: CheckContext) -> list[Step]:
     ports = service_ports(ctx, name, ns)
     if not ports:
         return []
-    pods, gateways = pod_index(ctx.available(TARGET_PODS)), gateway_index(ctx.available(SERVICES))
+    pods, gateways = target_pod_index(ctx), gateway_index(ctx.available(SERVICES))
     title = f"Connections to remote endpoints of {name}.{ns}"
 
     def one(cluster: str) -> Step:
