@@ -71,3 +71,7 @@ async def test_calls_findings_and_answer_size_do_not_grow_with_the_pods(meshes):
         assert len(big_thread) == len(s_thread), command
         for message in big_thread:
             assert len(message.blocks) <= 50, command
+        # the report itself: a long list (endpoints, endpoint pods, stale proxies) is counted by
+        # kind with examples or cut with a count, never given whole
+        longest = max(len(step.evidence) for step in big.steps)
+        assert longest <= 30, (command, longest)

@@ -16,7 +16,9 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, SERVI
 from diagnostics.model import Step
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.ambient import ambient_clients, captured, node_of
-from diagnostics.views.mesh import describe_endpoint, gateway_index, locate, target_pod_index
+from diagnostics.views.listing import listed
+from diagnostics.views.mesh import (describe_endpoint, endpoint_kind, gateway_index, locate,
+                                    target_pod_index)
 from diagnostics.views.node_agents import ztunnel_view
 from diagnostics.workloads import client_candidates, name_of, namespace_of
 
@@ -83,13 +85,14 @@ def _client_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, 
                             "(a Sidecar resource or exportTo may hide the service)")
             continue
         received_any = received_any or bool(eps)
-        lines = [describe_endpoint(ep, locate(ep, pods, gateways), cluster) for ep in eps]
+        wheres = [locate(ep, pods, gateways) for ep in eps]
         evidence.append(f"{name}:{port}: {len(eps)} endpoint{'s' if len(eps) != 1 else ''}"
                         + ("" if eps else " (none)"))
-        evidence += [f"  {line}" for line in lines]
-        remote_seen = remote_seen or any(locate(ep, pods, gateways).cluster not in (cluster, None)
-                                         or locate(ep, pods, gateways).kind == "gateway"
-                                         for ep in eps)
+        evidence += listed(((endpoint_kind(ep, where, cluster),
+                             describe_endpoint(ep, where, cluster))
+                            for ep, where in zip(eps, wheres)), "endpoint", indent="  ")
+        remote_seen = remote_seen or any(where.cluster not in (cluster, None)
+                                         or where.kind == "gateway" for where in wheres)
     findings = []
     remote_ready = [c for c in ready_in if c != cluster]
     if received_any and not remote_seen and remote_ready:

@@ -18,6 +18,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTI
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
+from diagnostics.views.listing import LISTED, listed
 from diagnostics.views.mesh import Where, gateway_index, locate, target_pod_index
 from diagnostics.views.node_agents import ztunnel_view
 from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
@@ -69,6 +70,18 @@ def _client_locality(ctx: CheckContext, cluster: str, pod: dict, local: list[End
     return local[0].locality if local else "unknown"
 
 
+def _priorities(eps: list[Endpoint], owners: list[str | None], cluster: str) -> str:
+    """Each endpoint's priority; on a big service, how many are at each priority, local or
+    remote, with examples."""
+    if len(eps) <= LISTED:
+        return ", ".join(f"{ep.target} p{ep.priority}" for ep in eps)
+    def kind(owner: str | None) -> str:
+        return "local" if owner == cluster else f"from {owner}" if owner else "from elsewhere"
+
+    return "; ".join(listed(((f"at p{ep.priority} ({kind(owner)})", ep.target)
+                             for ep, owner in zip(eps, owners)), "endpoint"))
+
+
 @check("locality", title="Locality load balancing",
        inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS,
                TARGET_PODS),
@@ -111,7 +124,7 @@ def _port_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, po
     remote = [ep for ep, owner in zip(eps, owners) if owner not in (cluster, None)]
     envoy_cluster = next((c for n, c in active_clusters(fact.value).items()
                           if n.startswith(f"outbound|{port}||{name}.{ns}.svc.")), None)
-    priorities = ", ".join(f"{ep.target} p{ep.priority}" for ep in eps)
+    priorities = _priorities(eps, owners, cluster)
     local_best = min((ep.priority for ep in local), default=None)
     held_back = [ep for ep in remote if local_best is not None and ep.priority > local_best]
     if not held_back:

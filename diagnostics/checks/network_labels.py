@@ -10,6 +10,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIO_CONFIGMAPS, NAMESPACE
                                 TARGET_ENDPOINTSLICES, TARGET_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.views.endpoints import endpoints_for, service_ports
+from diagnostics.views.listing import listed
 from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, describe_endpoint,
                                     gateway_index, locate, mesh_config, proxy_env,
                                     target_pod_index, workload_ref)
@@ -115,21 +116,23 @@ def _server_findings(ctx: CheckContext, cluster: str, mesh: MeshNetworks,
     pods = [p for p in ctx.get(TARGET_PODS, cluster) if name_of(p) in targets]
     fallback = mesh.clusters[cluster].sources.get(NS_LABEL) or \
         mesh.clusters[cluster].sources.get(MESH_NETWORKS)
-    out, seen = [], set()
+    out, seen, lines = [], set(), []
     for pod in sorted(pods, key=name_of):
         label = labels_of(pod).get(NETWORK_LABEL)
         network = label or fallback
         if label:
-            line = f"endpoint {name_of(pod)}: network {label}"
+            kind = f"network {label}"
         elif network:
-            line = f"endpoint {name_of(pod)}: network {network} (no pod label; cluster default)"
+            kind = f"network {network} (no pod label; cluster default)"
         else:
-            line = (f"endpoint {name_of(pod)}: no {NETWORK_LABEL} label, none on "
-                    f"{ctx.info(cluster).istio_namespace}, none in meshNetworks")
-        evidence.append(line)
+            kind = (f"no {NETWORK_LABEL} label, none on {ctx.info(cluster).istio_namespace}, "
+                    "none in meshNetworks")
+        line = f"endpoint {name_of(pod)}: {kind}"
+        lines.append((f"on {kind}", line))
         if not network and workload_ref(pod) not in seen:
             seen.add(workload_ref(pod))
             out.append(_pod_finding(ctx, cluster, pod, line, mesh, []))
+    evidence += listed(lines, "endpoint pod")
     return out
 
 

@@ -85,6 +85,26 @@ def locate(ep: Endpoint, pods: dict[str, Where], gateways: dict[str, Where]) -> 
     return Where("unknown", ep.origin_cluster, None)
 
 
+def endpoint_kind(ep: Endpoint, where: Where, client_cluster: str) -> str:
+    """What `describe_endpoint` says of an endpoint but its address and pod: endpoints of one
+    kind are counted together in a long list (diagnostics/views/listing.py)."""
+    if where.kind == "pod":
+        side = "local" if where.cluster == client_cluster else "remote"
+        what = f"at {side} pods of {where.cluster}"
+    elif where.kind == "gateway":
+        what = f"at east-west gateway {where.name} of {where.cluster}"
+    else:
+        what = "at unknown addresses" + (f" from {ep.origin_cluster}" if ep.origin_cluster
+                                         else "")
+    return f"{what}: {_health(ep)}" + (f", priority {ep.priority}" if ep.priority else "") \
+        + (f", {ep.locality}" if ep.locality else "")
+
+
+def _health(ep: Endpoint) -> str:
+    # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
+    return "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
+
+
 def describe_endpoint(ep: Endpoint, where: Where, client_cluster: str) -> str:
     if where.kind == "pod":
         side = "local" if where.cluster == client_cluster else "remote"
@@ -96,9 +116,7 @@ def describe_endpoint(ep: Endpoint, where: Where, client_cluster: str) -> str:
         what = f"unknown address{origin}"
     prio = f", priority {ep.priority}" if ep.priority else ""
     loc = f", {ep.locality}" if ep.locality else ""
-    # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
-    health = "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
-    return f"{ep.target} {what}: {health}{prio}{loc}"
+    return f"{ep.target} {what}: {_health(ep)}{prio}{loc}"
 
 
 # --- who is who: networks, proxies and install values -------------------------------------------
