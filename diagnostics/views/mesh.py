@@ -88,35 +88,29 @@ def locate(ep: Endpoint, pods: dict[str, Where], gateways: dict[str, Where]) -> 
 def endpoint_kind(ep: Endpoint, where: Where, client_cluster: str) -> str:
     """What `describe_endpoint` says of an endpoint but its address and pod: endpoints of one
     kind are counted together in a long list (diagnostics/views/listing.py)."""
-    if where.kind == "pod":
-        side = "local" if where.cluster == client_cluster else "remote"
-        what = f"at {side} pods of {where.cluster}"
-    elif where.kind == "gateway":
-        what = f"at east-west gateway {where.name} of {where.cluster}"
-    else:
-        what = "at unknown addresses" + (f" from {ep.origin_cluster}" if ep.origin_cluster
-                                         else "")
-    return f"{what}: {_health(ep)}" + (f", priority {ep.priority}" if ep.priority else "") \
-        + (f", {ep.locality}" if ep.locality else "")
-
-
-def _health(ep: Endpoint) -> str:
-    # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
-    return "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
+    return f"{_what(ep, where, client_cluster, kind=True)}: {_state(ep)}"
 
 
 def describe_endpoint(ep: Endpoint, where: Where, client_cluster: str) -> str:
+    return f"{ep.target} {_what(ep, where, client_cluster, kind=False)}: {_state(ep)}"
+
+
+def _what(ep: Endpoint, where: Where, client_cluster: str, kind: bool) -> str:
     if where.kind == "pod":
         side = "local" if where.cluster == client_cluster else "remote"
-        what = f"{side} pod {where.name} ({where.cluster})"
-    elif where.kind == "gateway":
-        what = f"east-west gateway {where.name} of {where.cluster}"
-    else:
-        origin = f" from {ep.origin_cluster}" if ep.origin_cluster else ""
-        what = f"unknown address{origin}"
-    prio = f", priority {ep.priority}" if ep.priority else ""
-    loc = f", {ep.locality}" if ep.locality else ""
-    return f"{ep.target} {what}: {_health(ep)}{prio}{loc}"
+        return f"at {side} pods of {where.cluster}" if kind else \
+            f"{side} pod {where.name} ({where.cluster})"
+    if where.kind == "gateway":
+        return ("at " if kind else "") + f"east-west gateway {where.name} of {where.cluster}"
+    origin = f" from {ep.origin_cluster}" if ep.origin_cluster else ""
+    return f"at unknown addresses{origin}" if kind else f"unknown address{origin}"
+
+
+def _state(ep: Endpoint) -> str:
+    # Envoy load-balances to UNKNOWN like HEALTHY; istiod sends gateway endpoints without status.
+    health = "no health status (used as healthy)" if ep.health == "UNKNOWN" else ep.health
+    return health + (f", priority {ep.priority}" if ep.priority else "") \
+        + (f", {ep.locality}" if ep.locality else "")
 
 
 # --- who is who: networks, proxies and install values -------------------------------------------
