@@ -38,7 +38,10 @@ AMBIENT_LABEL = "istio.io/dataplane-mode"
 
 
 def target_in(ctx: CheckContext, cluster: str) -> Target:
-    """The command's target in one cluster (pods are required; the rest is best effort)."""
+    """The command's target in one cluster (pods are required; the rest is best effort).
+    Every `check` check asks for it: it is resolved once per cluster and diagnosis (over
+    every pod of the namespace, 20,000 on a big mesh), while each check still reads, and is
+    told of, what is missing itself. Do not change the target returned."""
     pods = ctx.get(TARGET_PODS, cluster)
 
     def optional(inp: Resources) -> list[dict] | None:
@@ -47,10 +50,11 @@ def target_in(ctx: CheckContext, cluster: str) -> Target:
         except Unavailable:
             return None
 
-    return resolve(ctx.args["kind"], ctx.args["name"], ctx.args["namespace"], pods=pods,
-                   services=optional(TARGET_SERVICES) or [],
-                   replicasets=optional(TARGET_REPLICASETS) or [],
-                   deployments=optional(TARGET_DEPLOYMENTS))
+    services, replicasets = optional(TARGET_SERVICES), optional(TARGET_REPLICASETS)
+    deployments = optional(TARGET_DEPLOYMENTS)
+    return ctx.derived(("target", cluster), TARGET_INPUTS, lambda: resolve(
+        ctx.args["kind"], ctx.args["name"], ctx.args["namespace"], pods=pods,
+        services=services or [], replicasets=replicasets or [], deployments=deployments))
 
 
 def per_target(ctx: CheckContext, title: str,
