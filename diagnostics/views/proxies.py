@@ -8,6 +8,8 @@ primary-remote check reads which istiod a remote's proxies connect to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+
 from diagnostics.checking import CheckContext, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
 from diagnostics.model import Finding
@@ -35,7 +37,7 @@ class SeenProxy:
     replica: str
     istiod_version: str | None
 
-    @property
+    @cached_property  # asked several times a proxy by each step, for 20,000 proxies
     def state(self) -> str:
         states = [t.status for t in self.sync.types.values()]
         if not states:
