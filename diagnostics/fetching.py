@@ -32,6 +32,7 @@ class ClusterFetcher:
     def __init__(self, source: Source, info: ClusterInfo, scope: Scope, examined: bool):
         self.source, self.info, self.scope, self.examined = source, info, scope, examined
         self.tasks: dict[Input, asyncio.Task] = {}
+        self.views: dict[str, asyncio.Future] = {}
         self.peers: list[ClusterFetcher] = []
 
     def need(self, inp: Input) -> asyncio.Task:
@@ -39,6 +40,13 @@ class ClusterFetcher:
         if inp not in self.tasks:
             self.tasks[inp] = asyncio.ensure_future(inp.fetch(self))
         return self.tasks[inp]
+
+    def once(self, key: str, make: Callable[[], Awaitable[Any]]) -> asyncio.Future:
+        """A view several inputs derive from what they fetched (the examined client), made on
+        first ask and shared by every later one, as `need` shares inputs."""
+        if key not in self.views:
+            self.views[key] = asyncio.ensure_future(make())
+        return self.views[key]
 
     async def optional(self, inp: Input) -> Any:
         """The input, or None when it could not be read: for what only refines a choice."""
@@ -118,6 +126,11 @@ async def fetch_cluster(fetch: ClusterFetcher, inputs: list[Input], timeout: flo
                 task.cancel()
             elif not task.cancelled():
                 task.exception()  # retrieved: a bug is raised once, not also logged by asyncio
+        for view in fetch.views.values():
+            if not view.done():
+                view.cancel()
+            elif not view.cancelled():
+                view.exception()
 
 
 def _collect(info: ClusterInfo, scope: Scope, tasks: dict[Input, asyncio.Task], timeout: float,

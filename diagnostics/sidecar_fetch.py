@@ -26,7 +26,12 @@ OWN_CONFIG_DUMP = "the proxy's own Envoy admin config_dump"
 
 
 async def candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
-    """The client pods to examine in this cluster, best first, or why there is none."""
+    """The client pods to examine in this cluster, best first, or why there is none; chosen
+    once for the config dumps and the logs alike."""
+    return await fetch.once("sidecar-clients", lambda: _candidates(fetch))
+
+
+async def _candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
     if not fetch.examined:
         return [], "not examined"
     pods = await fetch.need(TARGET_PODS)

@@ -26,7 +26,12 @@ ZTUNNEL_CONTAINER = "istio-proxy"  # the ztunnel chart names its container so
 
 async def _client_and_ztunnel(fetch: ClusterFetcher
                               ) -> tuple[dict | None, dict | None, str, str]:
-    """(client, its node's ztunnel, why the client, why none) for this cluster."""
+    """(client, its node's ztunnel, why the client, why none) for this cluster, chosen once
+    for the dump and the log alike."""
+    return await fetch.once("ambient-client", lambda: _choose(fetch))
+
+
+async def _choose(fetch: ClusterFetcher) -> tuple[dict | None, dict | None, str, str]:
     if not fetch.examined:
         return None, None, "", "not examined"
     pods = await fetch.need(TARGET_PODS)
