@@ -56,10 +56,14 @@ class ClusterFetcher:
             return None
 
     async def list(self, resource: str, namespace: str | None, label_selector: str | None,
-                   metadata_only: bool = False) -> list[dict]:
+                   metadata_only: bool = False, field_selector: str | None = None
+                   ) -> list[dict]:
         if metadata_only:
             return await self.source.list(self.info.key, resource, namespace, label_selector,
                                           metadata_only=True)
+        if field_selector:
+            return await self.source.list(self.info.key, resource, namespace, label_selector,
+                                          field_selector=field_selector)
         return await self.source.list(self.info.key, resource, namespace, label_selector)
 
     async def replicas(self) -> list[str]:

@@ -15,7 +15,7 @@ Namespaces in declarations are templates: `{istio}` is the cluster's Istio syste
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
 from diagnostics.sources.base import METRICS_PATH
 
@@ -115,6 +115,33 @@ class Resources(Input):
         if self.namespace == TARGET_NS:
             return scope.target_namespace
         return self.namespace
+
+
+#: Chooses, from a cluster's pods as a metadata-only list gives them, the (namespace, name) of
+#: those a check must see whole; it may wait for other inputs through the fetcher.
+PodPicker = Callable[["ClusterFetcher", list[dict]], Awaitable[set[tuple[str, str]]]]
+
+
+@dataclass(frozen=True)
+class PodsInFull(Input):
+    """The whole objects of the few pods a metadata-only list singles out.
+
+    Big meshes have 10,000 pods a namespace; whole, each is ~5 kB of JSON, most of it the
+    injected sidecar's spec. A check that judges a handful of them by their spec or status
+    (a sidecar no istiod lists: is it running?) reads every pod's metadata (`among`), and
+    whole only those `picker` names (diagnostics/pods_fetch.py)."""
+
+    among: Resources  # metadata-only pods
+    picker: PodPicker
+    what: str  # which pods, for people: "sidecars no istiod lists"
+
+    def describe(self) -> str:
+        return f"pods read whole: {self.what}"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        from diagnostics.pods_fetch import pods_in_full
+
+        return await pods_in_full(fetcher, self.among, self.picker)
 
 
 @dataclass(frozen=True)
@@ -257,6 +284,9 @@ CLIENT_PROXY_LOGS = ClientProxyLogs()
 ISTIOD_LOGS = IstiodLogs()
 ISTIOD_METRICS = IstiodMetrics()
 ALL_PODS = Resources("pods")
+#: Every pod's metadata: labels, annotations (`sidecar.istio.io/status` says a sidecar was
+#: injected, `ambient.istio.io/redirection` that ztunnel captures it), owners, deletion.
+ALL_POD_META = Resources("pods", metadata_only=True)
 DESTINATION_RULES = Resources("destinationrules.networking.istio.io")
 ISTIO_DEPLOYMENTS = Resources("deployments.apps", ISTIO_NS)
 ISTIO_ENDPOINTS = Resources("endpoints", ISTIO_NS)
@@ -282,3 +312,26 @@ WAYPOINT_PODS = Resources("pods", ALL_NAMESPACES, "gateway.istio.io/managed=isti
 AMBIENTZ = IstiodDebug("ambientz")
 CLIENT_ZTUNNEL_DUMPS = ClientZtunnelDumps()
 CLIENT_ZTUNNEL_LOGS = ClientZtunnelLogs()
+
+
+def _picker(name: str) -> PodPicker:
+    """A picker of diagnostics/pods_fetch.py, imported when first called (that module reads
+    the inputs declared here)."""
+
+    async def pick(fetcher: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
+        from diagnostics import pods_fetch
+
+        return await getattr(pods_fetch, name)(fetcher, pods)
+
+    pick.__name__ = pick.__qualname__ = name
+    return pick
+
+
+#: Sidecars that no istiod's syncz lists under their cluster, or lists without a version:
+#: whether they run, since when, and their proxy image decide proxy-status' findings.
+UNLISTED_SIDECARS = PodsInFull(ALL_POD_META, _picker("unlisted_sidecars"),
+                               "sidecars no istiod lists (or lists without a version)")
+#: Pods of ambient-enrolled namespaces (or labelled so) that carry no redirection annotation:
+#: whether they run, on which node, with host network, decide ambient-capture's findings.
+UNCAPTURED_AMBIENT_PODS = PodsInFull(ALL_POD_META, _picker("uncaptured_ambient"),
+                                     "ambient-enrolled pods ztunnel does not capture")

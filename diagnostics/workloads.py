@@ -32,6 +32,25 @@ def has_sidecar(pod: dict) -> bool:
                for c in spec.get("initContainers") or [])
 
 
+#: What the sidecar injector (and `istioctl kube-inject`) writes on every pod it injects
+#: (istio/istio pkg/kube/inject: annotation.SidecarStatus): a metadata-only list tells injected
+#: pods from others without their spec.
+SIDECAR_STATUS = "sidecar.istio.io/status"
+
+
+def sidecar_injected(pod: dict) -> bool:
+    """Whether the injector injected the pod, from its metadata alone (`has_sidecar` reads
+    the spec, which also knows sidecars added by hand)."""
+    return SIDECAR_STATUS in ((pod.get("metadata") or {}).get("annotations") or {})
+
+
+def runs_proxy(pod: dict) -> bool:
+    """Whether a pod runs an Envoy proxy istiod configures, from its metadata alone: injected,
+    or a gateway or waypoint (deployed with its proxy, not injected; see is_mesh_infrastructure
+    for the labels). ztunnel is no such proxy: it is no xDS client of syncz's kind."""
+    return sidecar_injected(pod) or (is_mesh_infrastructure(pod) and not is_ztunnel(pod))
+
+
 # Pods whose container is named istio-proxy but that are no workload's sidecar: ztunnel (the
 # ambient node proxy), waypoints and gateways (istio/istio manifests/charts/ztunnel,
 # pilot/pkg/config/kube/gatewaycommon: `gateway.istio.io/managed` on what Istio deploys for a

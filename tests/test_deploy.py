@@ -249,6 +249,8 @@ def _declared_needs() -> set[tuple[str, str, str]]:
             needs.add(("istio", "", "pods/portforward"))  # ztunnel :15000 in the Istio namespace
         elif isinstance(inp, inputs.ClientZtunnelLogs):
             needs.add(("cluster", "", "pods/log"))
+        elif isinstance(inp, inputs.PodsInFull):  # pods listed whole, in any namespace
+            needs.add(("cluster", *_perm("pods")))
         else:
             raise AssertionError(f"test_deploy does not know what {inp!r} needs: teach it")
     return needs

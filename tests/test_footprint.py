@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -182,6 +183,58 @@ async def test_metadata_only_lists_are_asked_for_and_served_as_metadata(scaled_m
                for a in _nodes_accepts(requests["why-local-only helloworld -n sample"]))
     assert _nodes_accepts(requests["why-local-only helloworld -n sample"])
     assert _nodes_accepts(requests["digest"]) == {"application/json"}
+
+
+def _drop_from_syncz(snapshot_dir: Path, cluster: str, count: int) -> list[str]:
+    """Take `count` helloworld proxies of `cluster` out of its istiod's syncz (disconnected);
+    their pod names."""
+    [syncz] = (snapshot_dir / "clusters" / cluster / "istiod").glob("*/syncz.json")
+    entries = json.loads(syncz.read_text())
+    gone = [e for e in entries if e["proxy"].startswith("helloworld")][:count]
+    syncz.write_text(json.dumps([e for e in entries if e not in gone]))
+    return sorted(e["proxy"].split(".")[0] for e in gone)
+
+
+@pytest.mark.parametrize("disconnected", [3, 40])
+async def test_proxy_status_reads_whole_only_the_pods_no_istiod_lists(tmp_path, disconnected):
+    """Every pod is listed as metadata; the few that no syncz lists are read whole, one by
+    one, and many of one namespace with that namespace's list: either way each is judged."""
+    snapshot_dir = tmp_path / "mesh"
+    write_snapshot(scaled_mesh(60), snapshot_dir)
+    gone = _drop_from_syncz(snapshot_dir, "cluster1", disconnected)
+    servers = await start_replay(Snapshot.open(snapshot_dir))
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+        source = live_source(Config(), kubeconfig=str(kubeconfig), timeout=60)
+        try:
+            report = await diagnose(parse("proxy-status", terminal=False).plan(), source,
+                                    timeout=60)
+        finally:
+            await source.close()
+        pod_reads = [r for r in servers.stats.since(0) if r.path.split("?")[0].endswith("/pods")
+                     and "labelSelector" not in r.path]
+    finally:
+        await servers.close()
+    [step] = [s for s in report.steps if s.check == "proxy-connected" and s.cluster == "cluster1"]
+    total, listed = map(int, re.match(r"(\d+) pods with a proxy in cluster1, (\d+) listed",
+                                       step.evidence[0]).groups())
+    assert total - listed == disconnected
+    rows = [line.split()[1] for line in step.evidence if line.startswith("  cluster1  ")]
+    assert rows == [f"{name}.sample" for name in gone[:20]]  # the table shows twenty
+    assert {f.params["pod"] for f in step.findings if f.id == "proxy-disconnected"} <= set(gone)
+    assert step.findings
+    whole = [r for r in pod_reads if "PartialObjectMetadata" not in r.accept
+             and "/istio-system/" not in r.path]  # the system's pods are read whole anyway
+    everything = [r for r in pod_reads if r.path.split("?")[0] == "/api/v1/pods"]
+    assert everything and all("PartialObjectMetadata" in r.accept for r in everything)
+    if disconnected <= 10:
+        assert sorted(r.path.split("metadata.name%3D")[1] for r in whole if r.cluster == "cluster1"
+                      ) == gone
+    else:
+        assert [r.path.split("?")[0] for r in whole if r.cluster == "cluster1"] == [
+            "/api/v1/namespaces/sample/pods"]
+    assert not [r for r in whole if r.cluster == "cluster2"]
 
 
 async def test_replay_answers_partial_object_metadata(replay_mini_dir):

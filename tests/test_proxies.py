@@ -15,7 +15,8 @@ import pytest
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.checks.proxy_versions import skewed
 from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import ALL_PODS, ISTIOD_PODS, SYNCZ
+from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
+from diagnostics.sources.base import metadata_view
 from diagnostics.model import Step
 from diagnostics.parse.syncz import NOT_SENT, STALE, parse_syncz
 from diagnostics.workloads import image_version
@@ -80,6 +81,7 @@ def sidecar_pod(name: str, ns: str = "sample", *, phase: str = "Running", native
              else {"waiting": {"reason": "PodInitializing"}})
     statuses = [{"name": "istio-proxy", "state": state}]
     meta: dict = {"name": name, "namespace": ns,
+                  "annotations": {"sidecar.istio.io/status": '{"revision":"default"}'},
                   "ownerReferences": [{"kind": "ReplicaSet", "name": "app-abc12",
                                        "controller": True}],
                   "labels": {"pod-template-hash": "abc12"}}
@@ -96,9 +98,16 @@ def run(check: str, mesh: dict[str, dict], args: dict | None = None,
                      empty=lambda inp: PerReplica() if inp == SYNCZ else [])
 
 
+def pods_of(pods) -> dict:
+    """A cluster's pods as the proxy checks get them: every pod's metadata, and whole the ones
+    diagnostics/pods_fetch.py would pick (here all of them: the checks must not care)."""
+    return {ALL_POD_META: [metadata_view(p, "Pod", "v1") for p in pods],
+            UNLISTED_SIDECARS: list(pods)}
+
+
 def one_cluster(*entries: dict, pods=(), replicas=None) -> dict[str, dict]:
     return {"cluster1": {SYNCZ: PerReplica(replicas or {"istiod-1": list(entries)}),
-                         ISTIOD_PODS: [istiod()], ALL_PODS: list(pods)}}
+                         ISTIOD_PODS: [istiod()], **pods_of(pods)}}
 
 
 # ----------------------------------------------------------------------------------- oracles
@@ -191,7 +200,7 @@ def test_not_sent_and_unsubscribed_types_are_not_stale():
 
 def test_remote_proxies_are_reported_in_their_own_cluster():
     mesh = one_cluster(entry("a.sample"), entry("r.sample", cluster="cluster2", stale=(CDS,)))
-    mesh["cluster2"] = {ALL_PODS: []}
+    mesh["cluster2"] = pods_of([])
     steps = run("proxy-sync", mesh)
     assert ids(steps) == [("proxy-stale", "cluster2")]
     remote = next(s for s in steps if s.cluster == "cluster2")
@@ -246,22 +255,22 @@ def test_sidecars_that_cannot_be_connected_yet_are_not_flagged(pod):
 def test_native_sidecar_counts_and_remote_proxies_are_found_in_the_primary():
     mesh = one_cluster(entry("a-1.sample"), entry("r-1.sample", cluster="cluster2"),
                        pods=[sidecar_pod("a-1", native=True)])
-    mesh["cluster2"] = {ALL_PODS: [sidecar_pod("r-1")]}  # no istiod: a remote cluster
+    mesh["cluster2"] = pods_of([sidecar_pod("r-1")])  # no istiod: a remote cluster
     assert ids(run("proxy-connected", mesh)) == []
-    mesh["cluster2"][ALL_PODS].append(sidecar_pod("r-2"))
+    mesh["cluster2"] = pods_of([sidecar_pod("r-1"), sidecar_pod("r-2")])
     assert ids(run("proxy-connected", mesh)) == [("proxy-disconnected", "cluster2")]
 
 
 def test_a_replica_not_read_makes_the_answer_incomplete_not_disconnected():
     replicas = PerReplica({"istiod-1": [entry("a-1.sample")]}, {"istiod-2": "timed out"})
     mesh = {"cluster1": {SYNCZ: replicas, ISTIOD_PODS: [istiod(), istiod("istiod-2")],
-                         ALL_PODS: [sidecar_pod("a-1"), sidecar_pod("b-1")]}}
+                         **pods_of([sidecar_pod("a-1"), sidecar_pod("b-1")])}}
     steps = run("proxy-connected", mesh)
     assert ids(steps) == [] and steps[0].incomplete
 
 
 def test_no_istiod_anywhere_is_a_skip():
-    mesh = {"cluster1": {SYNCZ: PerReplica(), ISTIOD_PODS: [], ALL_PODS: [sidecar_pod("a-1")]}}
+    mesh = {"cluster1": {SYNCZ: PerReplica(), ISTIOD_PODS: [], **pods_of([sidecar_pod("a-1")])}}
     steps = run("proxy-connected", mesh)
     assert ids(steps) == [] and steps[0].status == "skip" and steps[0].incomplete
 

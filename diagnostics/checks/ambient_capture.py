@@ -5,38 +5,45 @@ into ztunnel by the istio-cni node agent when it starts, which marks it
 `ambient.istio.io/redirection: enabled` (istio/istio cni/pkg/util/podutil.go). A running enrolled pod
 without the mark bypasses the mesh: it started while the agent on its node was missing or
 failing, or before the namespace was enrolled.
+
+Pods are read as metadata; only the enrolled ones without the mark are read whole, to see
+whether they run, where, and with a sidecar or host network that rules them out.
 """
 
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.inputs import ALL_PODS, CNI_PODS, NAMESPACES
+from diagnostics.inputs import ALL_POD_META, CNI_PODS, NAMESPACES, UNCAPTURED_AMBIENT_PODS
 from diagnostics.model import Step
-from diagnostics.views.ambient import captured, enrolled, finished, namespace_index, node_of
+from diagnostics.views.ambient import (captured, enrolled, enrolled_by_metadata, finished,
+                                       namespace_index, node_of)
 from diagnostics.views.mesh import workload_ref
 from diagnostics.views.node_agents import agent_state, not_captured_finding, why_not_captured
 from diagnostics.views.proxies import FINDING_LIMIT, capped, in_scope
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.workloads import is_mesh_infrastructure, name_of, namespace_of, sidecar_injected
 
 
 @check("ambient-capture", title="Ambient pods captured by ztunnel",
-       inputs=(ALL_PODS, NAMESPACES, CNI_PODS), emits=("ambient-pod-not-captured",))
+       inputs=(ALL_POD_META, UNCAPTURED_AMBIENT_PODS, NAMESPACES, CNI_PODS), emits=("ambient-pod-not-captured",))
 def ambient_capture(ctx: CheckContext) -> list[Step]:
     """Running pods of ambient-enrolled namespaces that istio-cni did not redirect to ztunnel."""
     title = "Ambient pods captured by ztunnel"
 
     def one(cluster: str) -> Step | None:
         namespaces = namespace_index(ctx.get(NAMESPACES, cluster))
-        pods = [p for p in ctx.get(ALL_PODS, cluster) if in_scope(ctx, namespace_of(p))
-                and not finished(p) and (p.get("status") or {}).get("phase") == "Running"
-                and enrolled(p, namespaces.get(namespace_of(p)))]
-        if not pods:
+        held = sum(1 for p in ctx.get(ALL_POD_META, cluster) if in_scope(ctx, namespace_of(p))
+                   and captured(p) and not is_mesh_infrastructure(p) and not sidecar_injected(p)
+                   and enrolled_by_metadata(p, namespaces.get(namespace_of(p))))
+        lost = sorted((p for p in ctx.get(UNCAPTURED_AMBIENT_PODS, cluster)
+                       if in_scope(ctx, namespace_of(p)) and not finished(p)
+                       and (p.get("status") or {}).get("phase") == "Running"
+                       and enrolled(p, namespaces.get(namespace_of(p))) and not captured(p)),
+                      key=lambda p: (namespace_of(p), name_of(p)))
+        if not held and not lost:
             return None
         cnis = ctx.available(CNI_PODS).get(cluster, [])
-        lost = sorted((p for p in pods if not captured(p)),
-                      key=lambda p: (namespace_of(p), name_of(p)))
-        evidence = [f"{len(pods)} running pod(s) enrolled in ambient, "
-                    f"{len(pods) - len(lost)} captured by ztunnel"]
+        evidence = [f"{held + len(lost)} pod(s) enrolled in ambient, {held} captured by "
+                    "ztunnel"]
         findings, seen = [], set()
         for pod in lost:
             state = agent_state(node_of(pod), cnis)

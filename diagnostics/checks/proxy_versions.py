@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from diagnostics.checking import CheckContext, check
-from diagnostics.inputs import ALL_PODS, ISTIOD_PODS, SYNCZ
+from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
 from diagnostics.model import Step
 from diagnostics.views.mesh import workload_ref
 from diagnostics.views.proxies import (FINDING_LIMIT, TABLE_LIMIT, capped, in_scope, minor_of,
@@ -15,10 +15,13 @@ from diagnostics.workloads import name_of, namespace_of
 
 
 def _pods_by_proxy(ctx: CheckContext) -> dict[tuple[str, str], dict]:
+    """Every pod by proxy id: its metadata (owners, for the fix), whole where its proxy image
+    must stand in for a version syncz does not give (only those are read whole)."""
     out = {}
-    for cluster, pods in ctx.available(ALL_PODS).items():
-        for pod in pods:
-            out[(cluster, f"{name_of(pod)}.{namespace_of(pod)}")] = pod
+    for inp in (ALL_POD_META, UNLISTED_SIDECARS):
+        for cluster, pods in ctx.available(inp).items():
+            for pod in pods:
+                out[(cluster, f"{name_of(pod)}.{namespace_of(pod)}")] = pod
     return out
 
 
@@ -30,7 +33,7 @@ def skewed(proxy_version: str | None, istiod_version: str | None) -> bool:
     return p[0] != i[0] or abs(p[1] - i[1]) > 1
 
 
-@check("proxy-versions", title="Proxy and istiod versions", inputs=(SYNCZ, ISTIOD_PODS, ALL_PODS),
+@check("proxy-versions", title="Proxy and istiod versions", inputs=(SYNCZ, ISTIOD_PODS, ALL_POD_META, UNLISTED_SIDECARS),
        emits=("proxy-version-skew",))
 def proxy_versions(ctx: CheckContext) -> list[Step]:
     """Each proxy's Istio version against the istiod it is connected to: more than one minor

@@ -98,9 +98,10 @@ class Source(Protocol):
     def cluster_infos(self) -> list[ClusterInfo]: ...
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None, metadata_only: bool = False
-                   ) -> list[dict]:
-        """Objects of a resource; with `metadata_only`, each as `metadata_view` shapes it."""
+                   label_selector: str | None = None, metadata_only: bool = False,
+                   field_selector: str | None = None) -> list[dict]:
+        """Objects of a resource; with `metadata_only`, each as `metadata_view` shapes it;
+        `field_selector` filters as the API server's (`metadata.name=<pod>`)."""
         ...
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:

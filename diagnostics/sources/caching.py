@@ -76,8 +76,13 @@ class CachingSource:
         return self.inner.istiod_targets(cluster, istiod_pods)
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None, metadata_only: bool = False
-                   ) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False,
+                   field_selector: str | None = None) -> list[dict]:
+        if field_selector:
+            key = self._key(cluster, "list-fields", resource, namespace, label_selector,
+                            field_selector)
+            return await self._cached(key, lambda: self.inner.list(
+                cluster, resource, namespace, label_selector, field_selector=field_selector))
         if metadata_only:
             key = self._key(cluster, "list-metadata", resource, namespace, label_selector)
             return await self._cached(key, lambda: self.inner.list(

@@ -81,8 +81,8 @@ class LiveSource:
     # -- Kubernetes API -------------------------------------------------------------------
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None, metadata_only: bool = False
-                   ) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False,
+                   field_selector: str | None = None) -> list[dict]:
         kind = kind_by_key(resource)
         if kind is None:
             raise SourceFailure(f"meshbot does not know how to list {resource}")
@@ -93,6 +93,8 @@ class LiveSource:
             query = [("limit", str(PAGE_SIZE))] if PAGE_SIZE else []
             if label_selector:
                 query.append(("labelSelector", label_selector))
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
             if token:
                 query.append(("continue", token))
             try:

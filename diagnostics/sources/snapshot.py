@@ -42,14 +42,14 @@ class SnapshotSource:
             raise SourceFailure(f"cluster {cluster!r} is not in the snapshot", "snapshot") from None
 
     async def list(self, cluster: str, resource: str, namespace: str | None,
-                   label_selector: str | None = None, metadata_only: bool = False
-                   ) -> list[dict]:
+                   label_selector: str | None = None, metadata_only: bool = False,
+                   field_selector: str | None = None) -> list[dict]:
         cs = self._cluster(cluster)
         if resource in cs.withheld:
             raise read_withheld(resource, namespace, cs.withheld[resource])
         if not cs.captured_in(resource, namespace):
             raise NotCaptured(cs.why_not_captured(resource, namespace), "snapshot")
-        objects = cs.list(resource, namespace, label_selector)
+        objects = cs.list(resource, namespace, label_selector, field_selector)
         kind = kind_by_key(resource)
         if not metadata_only or kind is None:
             return objects

@@ -83,6 +83,13 @@ def enrolled(pod: dict, ns: dict | None) -> bool:
     return own == AMBIENT or namespace_mode(ns) == AMBIENT
 
 
+def enrolled_by_metadata(pod: dict, ns: dict | None) -> bool:
+    """What a pod's metadata says of `enrolled`: asked for by its label or its namespace's,
+    not opted out. Every enrolled pod is; the spec rules some out (a sidecar, host network)."""
+    own = labels_of(pod).get(DATAPLANE_MODE)
+    return own != NONE and (own == AMBIENT or namespace_mode(ns) == AMBIENT)
+
+
 def captured(pod: dict) -> bool:
     """The istio-cni node agent redirected the pod's traffic to ztunnel."""
     return annotations_of(pod).get(REDIRECTION) == "enabled"
