@@ -165,9 +165,11 @@ def client_candidates(pods: list[dict], services: list[dict], *, service: str | 
             return [], f"--from {from_pod}: the pod has no sidecar, so istiod configures nothing"
         return [Candidate(named[0], "named by --from")], ""
     svc = find_service(services, service, namespace) if service else None
-    eligible = sorted((p for p in in_ns if has_sidecar(p) and is_ready(p)
-                       and not is_mesh_infrastructure(p)
-                       and not service_selects(svc, p, fallback_app=service)), key=name_of)
+    # The service's own pods first: on a big mesh they are most of the namespace, and a label
+    # lookup rules each out before its containers and conditions are walked.
+    eligible = sorted((p for p in in_ns if not service_selects(svc, p, fallback_app=service)
+                       and has_sidecar(p) and is_ready(p) and not is_mesh_infrastructure(p)),
+                      key=name_of)
     if not eligible:
         behind = f" (other than {service}'s own)" if service else ""
         return [], f"no Ready sidecar-injected pod in {namespace}{behind}; pick one with --from"

@@ -219,7 +219,7 @@ def _status_lines(ctx: CheckContext, view: PeerView) -> list[str]:
         if service and not service_shards(shards, service, ns):
             lines.append(f"{replica}: endpointShardz has no Kubernetes/{view.peer} shard for "
                          f"{service}.{ns}")
-        elif not service and not any(s.endpoints for s in shards):
+        elif not service and not any(s.count for s in shards):
             lines.append(f"{replica}: endpointShardz has no endpoint from {view.peer}")
     return lines
 

@@ -17,11 +17,10 @@ from diagnostics.facts import PerReplica
 from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS, ISTIO_SECRETS,
                                 NAMESPACES, SERVICES, SYNCZ)
 from diagnostics.model import Step
-from diagnostics.parse.syncz import ProxySync
 from diagnostics.views.mesh import (CONTROL_PLANE_CLUSTERS, NETWORK_LABEL, RemoteIntent,
                                     gateway_addresses, injector_values, install_value,
                                     looks_like_eastwest_gateway)
-from diagnostics.views.proxies import syncz_proxies
+from diagnostics.views.proxies import syncz_census_of
 from diagnostics.views.secrets import remote_intent_of
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -29,22 +28,24 @@ ISTIOD_SERVICE_NAMES = ("istiod", "istiod-remote")
 ISTIOD_XDS_PORT = 15012
 
 
-def connected_proxies(ctx: CheckContext, cluster: str) -> dict[tuple[str, str], list[ProxySync]]:
-    """(istiod cluster, replica) → the proxies of `cluster` connected to it, per syncz."""
-    out: dict[tuple[str, str], list[ProxySync]] = {}
+def connected_proxies(ctx: CheckContext, cluster: str) -> dict[tuple[str, str], list[str]]:
+    """(istiod cluster, replica) → the proxies of `cluster` connected to it, per syncz (read
+    as a census: who is connected, not each proxy's sync state)."""
+    out: dict[tuple[str, str], list[str]] = {}
     for home, replicas in ctx.available(SYNCZ).items():
         for replica, body in replicas.values.items():
-            mine = [p for p in syncz_proxies(ctx, home, replica, body) if p.cluster_id == cluster]
+            mine = [proxy for proxy, cluster_id, _ in syncz_census_of(ctx, home, replica, body)
+                    if cluster_id == cluster]
             if mine:
                 out[(home, replica)] = mine
     return out
 
 
-def _connection_lines(served: dict[tuple[str, str], list[ProxySync]], cluster: str,
+def _connection_lines(served: dict[tuple[str, str], list[str]], cluster: str,
                       own_syncz: PerReplica | None) -> list[str]:
     lines = []
     for (home, replica), proxies in sorted(served.items()):
-        names = ", ".join(p.proxy for p in proxies[:4]) + (" …" if len(proxies) > 4 else "")
+        names = ", ".join(proxies[:4]) + (" …" if len(proxies) > 4 else "")
         lines.append(f"syncz of istiod {replica} ({home}): {len(proxies)} proxies of {cluster} "
                      f"connected ({names})")
     if not served:

@@ -10,7 +10,8 @@ casing and tolerate `null` wherever Go marshals a nil slice or map
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from diagnostics.parse.keys import get_any, keyed, pick
@@ -81,7 +82,18 @@ class Shard:
     namespace: str
     provider: str  # Kubernetes, External, ...
     cluster: str
-    endpoints: tuple[ShardEndpoint, ...]
+    raw: tuple[Any, ...] = field(default=(), repr=False)  # the endpoints as istiod wrote them
+
+    @cached_property
+    def endpoints(self) -> tuple[ShardEndpoint, ...]:
+        """Parsed when first asked: the checks mostly count them (`count`), and a big mesh's
+        endpointShardz holds tens of thousands."""
+        return tuple(e for e in map(_endpoint, self.raw) if e is not None)
+
+    @cached_property
+    def count(self) -> int:
+        """How many endpoints the shard holds, without parsing them."""
+        return sum(1 for e in self.raw if isinstance(e, dict))
 
     @property
     def key(self) -> str:
@@ -119,8 +131,8 @@ def parse_endpoint_shardz(body: Any) -> list[Shard]:
         for namespace, shards in (by_ns or {}).items() if isinstance(by_ns, dict) else ():
             for key, eps in (_get(shards, "Shards") or {}).items():
                 provider, cluster = _split_key(str(key))
-                endpoints = tuple(e for e in map(_endpoint, eps or []) if e is not None)
-                out.append(Shard(str(hostname), str(namespace), provider, cluster, endpoints))
+                out.append(Shard(str(hostname), str(namespace), provider, cluster,
+                                 tuple(eps or ())))
     return out
 
 
@@ -132,4 +144,4 @@ def service_shards(shards: list[Shard], service: str, namespace: str) -> list[Sh
 
 def kubernetes_shard_clusters(shards: list[Shard]) -> set[str]:
     """Clusters that contributed at least one endpoint through their Kubernetes registry."""
-    return {s.cluster for s in shards if s.provider == KUBERNETES_PROVIDER and s.endpoints}
+    return {s.cluster for s in shards if s.provider == KUBERNETES_PROVIDER and s.count}

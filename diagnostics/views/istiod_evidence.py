@@ -49,7 +49,7 @@ def sole_unread(peers: list[str], status_of: Callable[[str], str | None],
 def contradiction(events: list[ClusterEvent], shards: list[Shard] | None) -> str | None:
     """Why a `synced` clusterz entry is not believed, or None when nothing contradicts it."""
     failed = [e for e in failures(events) if e.cause is not None or e.kind == "no_client"]
-    if len(failed) < _REPEATED or shards is None or any(s.endpoints for s in shards):
+    if len(failed) < _REPEATED or shards is None or any(s.count for s in shards):
         return None
     first = failed[0].record.time[:19]
     return (f"{len(failed)} failures for it in its log since {first or 'the start of the log'}, "

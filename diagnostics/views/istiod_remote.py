@@ -197,7 +197,7 @@ def replica_sole_unread(rep: Replica, peers: list[str]) -> str | None:
     def has_endpoints(peer: str) -> bool | None:
         if rep.shards is None:
             return None
-        return any(s.endpoints for s in rep.shards if s.cluster == peer)
+        return any(s.count for s in rep.shards if s.cluster == peer)
 
     return sole_unread(peers, status_of, has_endpoints)
 
@@ -311,10 +311,10 @@ def shard_cell(rep: Replica, name: str, service: str | None, ns: str | None) -> 
     if service:
         shards = [s for s in service_shards(rep.shards, service, ns or "default")
                   if s.cluster == name]
-        count = sum(len(s.endpoints) for s in shards)
+        count = sum(s.count for s in shards)
         return f"{count} endpoint{'s' if count != 1 else ''}" if shards else \
             f"no Kubernetes/{name} shard"
-    services = {s.hostname for s in rep.shards if s.cluster == name and s.endpoints}
+    services = {s.hostname for s in rep.shards if s.cluster == name and s.count}
     return f"{len(services)} service{'s' if len(services) != 1 else ''}"
 
 

@@ -152,11 +152,16 @@ def proxy_env(pod: dict, name: str, mesh_proxy_metadata: dict | None = None) -> 
     """A proxy's environment variable as the agent sees it: the container env, the pod's
     ProxyConfig (env PROXY_CONFIG, annotation proxy.istio.io/config), then the mesh default."""
     container = _proxy_container(pod) or {}
-    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if e.get("name")}
-    if env.get(name):
-        return env[name]
+    value = proxy_config = None
+    for e in container.get("env") or []:  # two names of ~30, on each of 10,000 pods: no dict
+        if e.get("name") == name:
+            value = e.get("value")  # the last of a repeated name wins, as the kubelet's does
+        if e.get("name") == "PROXY_CONFIG":
+            proxy_config = e.get("value")
+    if value:
+        return value
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    for raw in (env.get("PROXY_CONFIG"), annotations.get(PROXY_CONFIG_ANNOTATION)):
+    for raw in (proxy_config, annotations.get(PROXY_CONFIG_ANNOTATION)):
         value = _proxy_metadata(raw).get(name) if raw else None
         if value:
             return str(value)

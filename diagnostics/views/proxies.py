@@ -13,7 +13,8 @@ from functools import cached_property
 from diagnostics.checking import CheckContext, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
 from diagnostics.model import Finding
-from diagnostics.parse.syncz import ERROR, NOT_SENT, ProxySync, STALE, SYNCED, parse_syncz
+from diagnostics.parse.syncz import (ERROR, NOT_SENT, ProxySync, STALE, SYNCED, parse_syncz,
+                                    syncz_census)
 from diagnostics.workloads import PROXY_CONTAINER, image_version, name_of, version_tuple
 
 
@@ -94,6 +95,14 @@ def syncz_proxies(ctx: CheckContext, cluster: str, replica: str, body: object
     """One replica's syncz body (read by the caller as `ctx.get(SYNCZ, cluster)`), parsed once
     per diagnosis whichever check asks first."""
     return ctx.derived(("syncz", cluster, replica), (SYNCZ,), lambda: parse_syncz(body))
+
+
+def syncz_census_of(ctx: CheckContext, cluster: str, replica: str, body: object
+                    ) -> list[tuple[str, str | None, bool]]:
+    """(proxy, cluster id, versioned) of one replica's syncz, for checks that ask only who is
+    connected where: a tenth of parsing every proxy's sync state (parse/syncz.py)."""
+    return ctx.derived(("syncz-census", cluster, replica), (SYNCZ,),
+                       lambda: syncz_census(body))
 
 
 def build_proxy_view(ctx: CheckContext) -> ProxyView:
