@@ -31,8 +31,8 @@ from typing import Any
 
 from diagnostics.facts import Fact
 from diagnostics.fetching import ClusterFetcher, fetch_cluster
-from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS, Input,
-                                Scope, TARGET_PODS)
+from diagnostics.inputs import (CLIENT_POOL, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS,
+                                ISTIO_SECRETS, Input, Scope, TARGET_PODS)
 from diagnostics.model import ClusterInfo, OVERRIDES
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
 from diagnostics.views.mesh import injector_values, proxy_env
@@ -109,7 +109,7 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
         if name:
             found.claims.append(Claim(VALUES, name, f"ConfigMap {namespace_of(cm)}/{name_of(cm)}"))
     ztunnels = []
-    for inp in (ISTIO_PODS, TARGET_PODS):
+    for inp in (ISTIO_PODS, TARGET_PODS, CLIENT_POOL):
         for pod in sorted(_value(facts, inp, found.unread if inp is ISTIO_PODS else []) or [],
                           key=name_of):
             value = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None

@@ -263,6 +263,11 @@ class ClientZtunnelLogs(Input):
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
 TARGET_PODS = Resources("pods", TARGET_NS)
+#: The namespace's pods as metadata: who they are, their labels (network, app), annotations
+#: (injected, captured by ztunnel) and owners, a sixth of the whole list on a big mesh. With
+#: the namespace's EndpointSlices (addresses, node, readiness of every endpoint) it answers
+#: what why-local-only asks of pods other than the client (diagnostics/views/mesh.py).
+TARGET_POD_META = Resources("pods", TARGET_NS, metadata_only=True)
 SERVICES = Resources("services")
 TARGET_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", TARGET_NS)
 NAMESPACES = Resources("namespaces")
@@ -335,3 +340,16 @@ UNLISTED_SIDECARS = PodsInFull(ALL_POD_META, _picker("unlisted_sidecars"),
 #: whether they run, on which node, with host network, decide ambient-capture's findings.
 UNCAPTURED_AMBIENT_PODS = PodsInFull(ALL_POD_META, _picker("uncaptured_ambient"),
                                      "ambient-enrolled pods ztunnel does not capture")
+#: The pods of the command's namespace that may be its client (the `--from` pod, else the first
+#: injected and the first captured pods the service does not select, by name), read whole:
+#: their readiness, containers and node decide which is examined (diagnostics/workloads.py
+#: client_candidates, views/ambient.py ambient_clients).
+CLIENT_POOL = PodsInFull(TARGET_POD_META, _picker("client_pool"),
+                         "the namespace's pods that may be the examined client")
+#: Where the service has no ready endpoint: the first of its pods, whose state says why.
+UNREADY_SERVICE_PODS = PodsInFull(TARGET_POD_META, _picker("unready_service_pods"),
+                                  "the service's pods where none is ready")
+#: Where the namespace uses ambient mode: all its pods, whose containers, phase and host
+#: network say which data plane carries each.
+AMBIENT_NAMESPACE_PODS = PodsInFull(TARGET_POD_META, _picker("ambient_namespace_pods"),
+                                    "the namespace's pods where it uses ambient mode")

@@ -16,10 +16,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from diagnostics.inputs import NAMESPACES, SYNCZ, Resources
+from diagnostics.inputs import (NAMESPACES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS,
+                                Resources)
 from diagnostics.parse.syncz import syncz_census
-from diagnostics.views.ambient import captured, enrolled_by_metadata
-from diagnostics.workloads import is_mesh_infrastructure, name_of, namespace_of, runs_proxy
+from diagnostics.selectors import selector_matches
+from diagnostics.views.ambient import ambient_in, captured, enrolled_by_metadata
+from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service,
+                                   is_mesh_infrastructure, labels_of, name_of, namespace_of,
+                                   runs_proxy, service_selects, sidecar_injected)
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -38,7 +42,9 @@ async def pods_in_full(fetch: ClusterFetcher, among: Resources, picker: PodPicke
         by_namespace.setdefault(namespace, []).append(name)
     reads = []
     for namespace, names in by_namespace.items():
-        if len(names) > PER_POD_READS:
+        if len(names) > PER_POD_READS and namespace == fetch.scope.target_namespace:
+            reads.append(fetch.need(TARGET_PODS))  # shared with checks that read it whole
+        elif len(names) > PER_POD_READS:
             reads.append(fetch.list("pods", namespace, None))
         else:
             reads += [fetch.list("pods", namespace, None, field_selector=f"metadata.name={n}")
@@ -98,3 +104,59 @@ async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tup
     return {(namespace_of(p), name_of(p)) for p in pods
             if _in_scope(fetch, p) and not is_mesh_infrastructure(p) and not captured(p)
             and enrolled_by_metadata(p, namespaces.get(namespace_of(p)))}
+
+
+#: Of the namespace's possible clients, how many of each kind (injected, captured by ztunnel)
+#: are read whole, first by name: the client is the first of them that is Ready (at most
+#: MAX_CLIENTS are tried), so only a namespace whose first ten are all unready would miss one.
+CLIENT_POOL_SIZE = 10
+
+
+async def client_pool(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
+    """The pods that may be the examined client: the `--from` pod, else the first injected and
+    the first captured pods by name that the service does not select, are no gateway, waypoint
+    or ztunnel, and are not being deleted (what client_candidates and ambient_clients judge
+    whole). Read in every cluster: their sidecars also say the cluster's id (identity)."""
+    scope = fetch.scope
+    namespace = scope.target_namespace
+    in_ns = [p for p in pods if namespace_of(p) == namespace]
+    if scope.from_pod:
+        return {(namespace, name_of(p)) for p in in_ns if name_of(p) == scope.from_pod}
+    services = await fetch.optional(SERVICES) or []
+    svc = find_service(services, scope.service, namespace) if scope.service else None
+    pool = sorted((p for p in in_ns if not is_mesh_infrastructure(p)
+                   and not (p.get("metadata") or {}).get("deletionTimestamp")
+                   and not service_selects(svc, p, fallback_app=scope.service)), key=name_of)
+    injected = [p for p in pool if sidecar_injected(p)][:CLIENT_POOL_SIZE]
+    ambient = [p for p in pool if captured(p)][:CLIENT_POOL_SIZE]
+    return {(namespace, name_of(p)) for p in injected + ambient}
+
+
+async def unready_service_pods(fetch: ClusterFetcher, pods: list[dict]
+                               ) -> set[tuple[str, str]]:
+    """Where the service has no ready endpoint here, the first NOT_READY_SHOWN pods its
+    selector picks (in the list's order): service-endpoints says what keeps each from Ready."""
+    scope = fetch.scope
+    if not scope.service:
+        return set()
+    slices = await fetch.optional(TARGET_ENDPOINTSLICES) or []
+    if endpoint_addresses(slices, scope.service)[0]:
+        return set()
+    svc = find_service(await fetch.optional(SERVICES) or [], scope.service,
+                       scope.target_namespace)
+    if svc is None:
+        return set()
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    selected = [p for p in pods if namespace_of(p) == scope.target_namespace
+                and selector_matches(selector, labels_of(p))]
+    return {(namespace_of(p), name_of(p)) for p in selected[:NOT_READY_SHOWN]}
+
+
+async def ambient_namespace_pods(fetch: ClusterFetcher, pods: list[dict]
+                                 ) -> set[tuple[str, str]]:
+    """Every pod of the namespace where it uses ambient mode here (views/ambient.py ambient_in):
+    the dataplane step names each pod's data plane from its containers and phase."""
+    namespace = fetch.scope.target_namespace
+    if not ambient_in(await fetch.optional(NAMESPACES) or [], pods, namespace):
+        return set()
+    return {(namespace_of(p), name_of(p)) for p in pods if namespace_of(p) == namespace}

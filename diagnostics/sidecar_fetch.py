@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from diagnostics.facts import ClientFact
-from diagnostics.inputs import CLIENT_CONFIG_DUMPS, SERVICES, TARGET_PODS
+from diagnostics.inputs import CLIENT_CONFIG_DUMPS, CLIENT_POOL, SERVICES
 from diagnostics.sources.base import NotCaptured, SourceFailure, reraise_unexpected
 from diagnostics.workloads import Candidate, client_candidates, name_of, namespace_of
 
@@ -34,7 +34,7 @@ async def candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
 async def _candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
     if not fetch.examined:
         return [], "not examined"
-    pods = await fetch.need(TARGET_PODS)
+    pods = await fetch.need(CLIENT_POOL)
     services = await fetch.optional(SERVICES) or []
     scope = fetch.scope
     return client_candidates(pods, services, service=scope.service,

@@ -137,6 +137,9 @@ def service_selects(service: dict | None, pod: dict, fallback_app: str | None = 
 
 #: How many client pods a cluster's view may be read from before it is called unreadable.
 MAX_CLIENTS = 3
+#: How many of a service's pods are named, each with what keeps it from Ready, where the
+#: service has no ready endpoint.
+NOT_READY_SHOWN = 5
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from diagnostics.facts import ZtunnelFact
-from diagnostics.inputs import SERVICES, TARGET_PODS, ZTUNNEL_PODS
+from diagnostics.inputs import CLIENT_POOL, SERVICES, ZTUNNEL_PODS
 from diagnostics.sources.base import NotCaptured, SourceFailure
 from diagnostics.views.ambient import ambient_clients, node_of
 from diagnostics.workloads import is_ready, name_of, namespace_of
@@ -34,7 +34,7 @@ async def _client_and_ztunnel(fetch: ClusterFetcher
 async def _choose(fetch: ClusterFetcher) -> tuple[dict | None, dict | None, str, str]:
     if not fetch.examined:
         return None, None, "", "not examined"
-    pods = await fetch.need(TARGET_PODS)
+    pods = await fetch.need(CLIENT_POOL)
     services = await fetch.optional(SERVICES) or []
     scope = fetch.scope
     clients, why_none = ambient_clients(pods, services, service=scope.service,

@@ -16,7 +16,7 @@ import pytest
 from diagnostics.facts import Fact, PerReplica, Unavailable
 from diagnostics.inputs import (CNI_PODS, ISTIOD_PODS, ISTIO_CONFIGMAPS, IstiodDebug,
                                 K8S_GATEWAYS, MESH, NAMESPACES, NODES, Resources, SERVICES, SYNCZ,
-                                TARGET_PODS, WAYPOINT_PODS, ZTUNNEL_PODS)
+                                TARGET_POD_META, WAYPOINT_PODS, ZTUNNEL_PODS)
 from diagnostics.snapshot import Snapshot
 from diagnostics.views.ambient import ambient_clients, is_global
 from diagnostics.views.ambient_gateways import judge
@@ -103,7 +103,7 @@ def _scope_mesh() -> dict:
     for c in ("cluster1", "cluster2"):
         objs = _cluster(c)
         mesh[c] = {SERVICES: objs["services"], NAMESPACES: objs["namespaces"],
-                   TARGET_PODS: _pods(objs, "sample"), ISTIO_CONFIGMAPS: objs["configmaps"],
+                   TARGET_POD_META: _pods(objs, "sample"), ISTIO_CONFIGMAPS: objs["configmaps"],
                    ISTIOD_PODS: _pods(objs, "istio-system", ("app", "istiod"))}
     return mesh
 

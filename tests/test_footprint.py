@@ -185,6 +185,19 @@ async def test_metadata_only_lists_are_asked_for_and_served_as_metadata(scaled_m
     assert _nodes_accepts(requests["digest"]) == {"application/json"}
 
 
+async def test_why_local_only_reads_the_namespace_as_metadata_and_only_its_client_whole(
+        scaled_meshes):
+    """600 helloworld pods a cluster: their metadata and the namespace's EndpointSlices say
+    where each endpoint is; only the client (the first sleep pod) is read whole."""
+    requests = await _requests_per_command(scaled_meshes[PODS[1]])
+    reads = [r for r in requests["why-local-only helloworld -n sample"]
+             if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
+    meta = [r for r in reads if "PartialObjectMetadata" in r.accept]
+    whole = [r for r in reads if "PartialObjectMetadata" not in r.accept]
+    assert sorted(r.cluster for r in meta) == ["cluster1", "cluster2"]
+    assert whole and all("fieldSelector=metadata.name%3Dsleep-" in r.path for r in whole)
+
+
 def _drop_from_syncz(snapshot_dir: Path, cluster: str, count: int) -> list[str]:
     """Take `count` helloworld proxies of `cluster` out of its istiod's syncz (disconnected);
     their pod names."""

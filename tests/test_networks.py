@@ -16,7 +16,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ClientCo
                                 ClientProxyLogs, ClientZtunnelDumps, ClientZtunnelLogs,
                                 ISTIOD_PODS, IstiodLogs, IstiodMetrics, ISTIO_CONFIGMAPS,
                                 ISTIO_GATEWAYS, ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
-                                Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS)
+                                Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_POD_META)
 from diagnostics.model import Step
 from diagnostics.views.mesh import remote_intent, workload_ref
 from tests.check_support import ids, run_check
@@ -75,8 +75,9 @@ def pod(name: str, ip: str, app: str, network: str | None = None, env_network: s
     if proxy_config:
         env.append({"name": "PROXY_CONFIG", "value": proxy_config})
     labels = {"app": app, "pod-template-hash": "abc12", **({NET: network} if network else {})}
-    return {"kind": "Pod",
-            "metadata": meta(name, ns, labels, owner=owner or ("ReplicaSet", f"{app}-abc12")),
+    metadata = meta(name, ns, labels, owner=owner or ("ReplicaSet", f"{app}-abc12"))
+    metadata["annotations"] = {"sidecar.istio.io/status": '{"revision":"default"}'}  # injected
+    return {"kind": "Pod", "metadata": metadata,
             "spec": {"containers": [{"name": app}, {"name": "istio-proxy", "env": env}]},
             "status": {"phase": "Running", "podIP": ip,
                        "conditions": [{"type": "Ready", "status": "True"}]}}
@@ -149,7 +150,7 @@ def two_networks() -> dict[str, dict]:
             NAMESPACES: [namespace("istio-system", net), namespace("sample")],
             SERVICES: [service(), gateway_service(net, gw_ip), istiod_service()],
             ISTIO_CONFIGMAPS: [injector({"global": {"network": net}}), mesh_cm()],
-            TARGET_PODS: [hello, sleep],
+            TARGET_POD_META: [hello, sleep],
             TARGET_ENDPOINTSLICES: [endpoint_slice("helloworld", [hello])],
             ISTIO_GATEWAYS: [cross_network_gateway()],
             ISTIO_PODS: [istiod, gw_pod],
@@ -207,7 +208,7 @@ def test_single_network_mesh_needs_no_gateway():
         objs[ISTIO_CONFIGMAPS] = [injector({"global": {"network": "net"}})]
         objs[SERVICES] = [service(), istiod_service()]
         objs[NETWORKZ] = PerReplica({"istiod-1": None})
-        for p in objs[TARGET_PODS]:
+        for p in objs[TARGET_POD_META]:
             p["metadata"]["labels"][NET] = "net"
     for check in ("network-gateways", "network-labels"):
         [step] = run(check, mesh)
@@ -283,7 +284,7 @@ def test_runtime_evidence_outranks_a_reading_of_the_gateway_config():
     mesh = two_networks()
     mesh["cluster2"][SERVICES][1] = gateway_service(None, "35.190.20.30")
     mesh["cluster2"][ISTIO_GATEWAYS] = []
-    sleep = mesh["cluster1"][TARGET_PODS][1]
+    sleep = mesh["cluster1"][TARGET_POD_META][1]
     line = ('[2026-11-20T08:59:00.000Z] "GET /hello HTTP/1.1" 200 - via_upstream - "-" 0 60 '
             '31 30 "-" "curl/8.5.0" "1" "helloworld:5000" "35.190.20.30:15443" '
             f'{HELLO} 10.10.1.42:41234 10.96.0.10:5000 10.10.1.42:41232 - default\n')
@@ -337,7 +338,7 @@ def test_unlabelled_server_pods_and_namespace():
     mesh = two_networks()
     c2 = mesh["cluster2"]
     c2[NAMESPACES] = [namespace("istio-system"), namespace("sample")]
-    for p in c2[TARGET_PODS]:
+    for p in c2[TARGET_POD_META]:
         del p["metadata"]["labels"][NET]
     steps = run("network-labels", mesh, focus=["cluster1"])
     assert ids(steps) == [("pod-network-unset", "cluster2"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIO_CONFIGMAPS, NAMESPACES, SERVICES,
-                                TARGET_ENDPOINTSLICES, TARGET_PODS)
+                                TARGET_ENDPOINTSLICES, TARGET_POD_META)
 from diagnostics.model import Finding, Step
 from diagnostics.views.endpoints import endpoints_for, service_ports
 from diagnostics.views.listing import listed
@@ -113,7 +113,7 @@ def _server_findings(ctx: CheckContext, cluster: str, mesh: MeshNetworks,
     slices = ctx.get(TARGET_ENDPOINTSLICES, cluster)
     targets = {(ep.get("targetRef") or {}).get("name") for s in slices
                if labels_of(s).get(SERVICE_NAME_LABEL) == name for ep in s.get("endpoints") or []}
-    pods = [p for p in ctx.get(TARGET_PODS, cluster) if name_of(p) in targets]
+    pods = [p for p in ctx.get(TARGET_POD_META, cluster) if name_of(p) in targets]
     fallback = mesh.clusters[cluster].sources.get(NS_LABEL) or \
         mesh.clusters[cluster].sources.get(MESH_NETWORKS)
     out, seen, lines = [], set(), []

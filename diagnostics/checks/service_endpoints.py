@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from diagnostics import describe
 from diagnostics.checking import CheckContext, Unavailable, check
-from diagnostics.inputs import SERVICES, TARGET_DEPLOYMENTS, TARGET_ENDPOINTSLICES, TARGET_PODS
+from diagnostics.inputs import (SERVICES, TARGET_DEPLOYMENTS, TARGET_ENDPOINTSLICES,
+                                TARGET_POD_META, UNREADY_SERVICE_PODS)
 from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
-from diagnostics.workloads import endpoint_addresses, find_service, labels_of, name_of
+from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service, labels_of,
+                                   name_of, namespace_of)
 
 
 def _pod_problem(pod: dict) -> str:
@@ -26,9 +28,10 @@ def _pod_problem(pod: dict) -> str:
     return status.get("phase") or "not ready"
 
 
-def _why_no_endpoints(svc: dict | None, pods: list[dict], deployments: list[dict], name: str,
-                      ns: str) -> str:
-    """The most specific reason a cluster has no ready endpoint for the service."""
+def _why_no_endpoints(svc: dict | None, pods: list[dict], whole: list[dict],
+                      deployments: list[dict], name: str, ns: str) -> str:
+    """The most specific reason a cluster has no ready endpoint for the service, from the
+    namespace's pods (metadata) and the first selected ones whole (UNREADY_SERVICE_PODS)."""
     if svc is None:
         backing = [p for p in pods if labels_of(p).get("app") == name]
         if backing:
@@ -38,7 +41,10 @@ def _why_no_endpoints(svc: dict | None, pods: list[dict], deployments: list[dict
     selector = (svc.get("spec") or {}).get("selector") or {}
     selected = [p for p in pods if selector_matches(selector, labels_of(p))]
     if selected:
-        problems = ", ".join(f"{name_of(p)}: {_pod_problem(p)}" for p in selected[:5])
+        by_name = {(namespace_of(p), name_of(p)): p for p in whole}
+        problems = ", ".join(
+            f"{name_of(p)}: {_pod_problem(by_name.get((namespace_of(p), name_of(p)), p))}"
+            for p in selected[:NOT_READY_SHOWN])
         return f"{describe.plural(len(selected), 'pod')} selected, none Ready ({problems})"
     scaled = [d for d in deployments
               if selector_matches(selector, ((d.get("spec") or {}).get("template") or {})
@@ -51,7 +57,8 @@ def _why_no_endpoints(svc: dict | None, pods: list[dict], deployments: list[dict
 
 
 @check("service-endpoints", title="Ready endpoints in each cluster",
-       inputs=(SERVICES, TARGET_ENDPOINTSLICES, TARGET_PODS, TARGET_DEPLOYMENTS),
+       inputs=(SERVICES, TARGET_ENDPOINTSLICES, TARGET_POD_META, UNREADY_SERVICE_PODS,
+               TARGET_DEPLOYMENTS),
        emits=("no-remote-endpoints",))
 def service_endpoints(ctx: CheckContext) -> list[Step]:
     """Count ready endpoints per cluster; a single cluster with endpoints has nothing remote."""
@@ -61,10 +68,14 @@ def service_endpoints(ctx: CheckContext) -> list[Step]:
     if not any(find_service(svcs, name, ns) for svcs in services.values()):
         return []  # service-presence already explains the absence
     evidence, with_endpoints, without, incomplete = [], [], [], False
+
+    def whole(cluster: str) -> list[dict]:
+        return ctx.available(UNREADY_SERVICE_PODS).get(cluster, [])
+
     for cluster in ctx.cluster_names:
         try:
             slices = ctx.get(TARGET_ENDPOINTSLICES, cluster)
-            pods = ctx.get(TARGET_PODS, cluster)
+            pods = ctx.get(TARGET_POD_META, cluster)
             deployments = ctx.get(TARGET_DEPLOYMENTS, cluster)
             svc = find_service(ctx.get(SERVICES, cluster), name, ns)
         except Unavailable as exc:
@@ -79,8 +90,8 @@ def service_endpoints(ctx: CheckContext) -> list[Step]:
                             f"({', '.join(ready[:6])}){extra}")
         else:
             without.append(cluster)
-            evidence.append(f"{cluster}: no ready endpoint: "
-                            f"{_why_no_endpoints(svc, pods, deployments, name, ns)}")
+            why = _why_no_endpoints(svc, pods, whole(cluster), deployments, name, ns)
+            evidence.append(f"{cluster}: no ready endpoint: {why}")
     findings = []
     if len(ctx.cluster_names) > 1 and len(with_endpoints) <= 1 and not incomplete:
         findings.append(ctx.finding(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diagnostics.inputs import NAMESPACES, TARGET_PODS
+from diagnostics.inputs import NAMESPACES, TARGET_POD_META
 from diagnostics.selectors import label_selector_matches
 from diagnostics.workloads import (Candidate, find_service, has_sidecar, is_mesh_infrastructure,
                                    is_ready, labels_of, name_of, namespace_of, service_selects)
@@ -265,7 +265,7 @@ def ambient_in(namespaces: list[dict], pods: list[dict], namespace: str) -> bool
 
 def ambient_clusters(ctx, namespace: str) -> list[str]:
     """The clusters read where `namespace` uses ambient mode (the calling check declares
-    NAMESPACES and TARGET_PODS)."""
-    namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_PODS)
+    NAMESPACES and TARGET_POD_META)."""
+    namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_POD_META)
     return [c for c in ctx.cluster_names
             if ambient_in(namespaces.get(c, []), pods.get(c, []), namespace)]

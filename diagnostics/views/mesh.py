@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from diagnostics.inputs import TARGET_PODS
+from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_META
 from diagnostics.parse.envoy import Endpoint
-from diagnostics.workloads import labels_of, name_of, namespace_of, pod_ip
+from diagnostics.workloads import labels_of, name_of, namespace_of
 
 if TYPE_CHECKING:
     from diagnostics.checking import CheckContext
@@ -33,20 +33,33 @@ class Where:
 
 
 def target_pod_index(ctx: CheckContext) -> dict[str, Where]:
-    """The pods of the command's namespace in every cluster, by IP: built once per diagnosis
-    for the five checks that locate a client's endpoints (10,000 pods a cluster on big
-    meshes). Do not change the index returned."""
-    return ctx.derived(("target-pod-index",), (TARGET_PODS,),
-                       lambda: pod_index(ctx.available(TARGET_PODS)))
+    """The endpoint pods of the command's namespace in every cluster, by IP: built once per
+    diagnosis for the five checks that locate a client's endpoints (10,000 pods a cluster on
+    big meshes). Do not change the index returned.
+
+    From the namespace's EndpointSlices (each endpoint's addresses and pod) and its pods'
+    metadata (their network label), not from whole pods: istiod builds a service's endpoints
+    from those slices, so every pod a client can receive is in one."""
+    return ctx.derived(("target-pod-index",), (TARGET_ENDPOINTSLICES, TARGET_POD_META),
+                       lambda: pod_index(ctx.available(TARGET_ENDPOINTSLICES),
+                                         ctx.available(TARGET_POD_META)))
 
 
-def pod_index(pods_by_cluster: dict[str, list[dict]]) -> dict[str, Where]:
+def pod_index(slices_by_cluster: dict[str, list[dict]], pods_by_cluster: dict[str, list[dict]]
+              ) -> dict[str, Where]:
     out = {}
-    for cluster, pods in pods_by_cluster.items():
-        for pod in pods:
-            ip = pod_ip(pod)
-            if ip:
-                out[ip] = Where("pod", cluster, name_of(pod), labels_of(pod).get(NETWORK_LABEL))
+    for cluster, slices in slices_by_cluster.items():
+        labels = {(namespace_of(p), name_of(p)): labels_of(p)
+                  for p in pods_by_cluster.get(cluster, [])}
+        for sl in slices:
+            for ep in sl.get("endpoints") or []:
+                ref = ep.get("targetRef") or {}
+                if ref.get("kind", "Pod") != "Pod" or not ref.get("name"):
+                    continue
+                pod = (ref.get("namespace") or namespace_of(sl), ref["name"])
+                network = labels.get(pod, {}).get(NETWORK_LABEL)
+                for address in ep.get("addresses") or []:
+                    out[address] = Where("pod", cluster, pod[1], network)
     return out
 
 

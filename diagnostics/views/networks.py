@@ -9,12 +9,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from diagnostics.checking import CheckContext
 from diagnostics.facts import PerReplica
-from diagnostics.inputs import ISTIO_CONFIGMAPS, NAMESPACES, NETWORKZ, SERVICES, TARGET_PODS
+from diagnostics.inputs import ISTIO_CONFIGMAPS, NAMESPACES, NETWORKZ, SERVICES, TARGET_POD_META
 from diagnostics.model import Step
 from diagnostics.parse.networkz import NetworkGateway, parse_networkz
 from diagnostics.views.mesh import (NETWORK_LABEL, Where, injector_values, install_value,
                                     looks_like_eastwest_gateway, mesh_networks, registry_networks)
-from diagnostics.workloads import has_sidecar, labels_of, name_of
+from diagnostics.workloads import labels_of, name_of, runs_proxy
 
 
 # Where a cluster's network is written, in the order the value is trusted: istiod's own
@@ -23,7 +23,7 @@ from diagnostics.workloads import has_sidecar, labels_of, name_of
 NS_LABEL, MESH_NETWORKS, INJECTOR = "system namespace label", "meshNetworks", "injector values"
 POD_LABELS, GATEWAY_LABEL, NETWORKZ_SOURCE = "pod labels", "gateway label", "networkz"
 PRECEDENCE = (NS_LABEL, MESH_NETWORKS, INJECTOR, POD_LABELS, GATEWAY_LABEL, NETWORKZ_SOURCE)
-NETWORK_INPUTS = (NAMESPACES, ISTIO_CONFIGMAPS, SERVICES, TARGET_PODS, NETWORKZ)
+NETWORK_INPUTS = (NAMESPACES, ISTIO_CONFIGMAPS, SERVICES, TARGET_POD_META, NETWORKZ)
 
 
 @dataclass
@@ -70,7 +70,7 @@ def system_namespace(namespaces: list[dict], istio_ns: str) -> dict | None:
 
 
 def majority_pod_network(pods: list[dict]) -> str | None:
-    counts = Counter(labels_of(p).get(NETWORK_LABEL) for p in pods if has_sidecar(p))
+    counts = Counter(labels_of(p).get(NETWORK_LABEL) for p in pods if runs_proxy(p))
     counts.pop(None, None)
     return counts.most_common(1)[0][0] if counts else None
 
@@ -89,7 +89,7 @@ def gather_networks(ctx: CheckContext) -> MeshNetworks:
 
 def _gather_networks(ctx: CheckContext) -> MeshNetworks:
     namespaces, configmaps = ctx.available(NAMESPACES), ctx.available(ISTIO_CONFIGMAPS)
-    pods, services, networkz = ctx.available(TARGET_PODS), ctx.available(SERVICES), \
+    pods, services, networkz = ctx.available(TARGET_POD_META), ctx.available(SERVICES), \
         ctx.available(NETWORKZ)
     registry: dict[str, str] = {}
     for cms in configmaps.values():

@@ -225,6 +225,16 @@ def not_ready() -> tuple[Mesh, Expected]:
         ["no-remote-endpoints"], "cluster2")
 
 
+@scenario("no-client-in-one-cluster")
+def no_client() -> tuple[Mesh, Expected]:
+    mesh = default_mesh()
+    mesh.cluster("cluster2").workload("sleep").replicas = 0
+    return mesh, Expected(
+        "sleep is scaled to 0 in cluster2: no pod there can be the client, so cluster2's view "
+        "is not examined (the step says why and how to pick one with --from); cluster1's "
+        "client sees both clusters, so nothing is wrong.", "healthy", [])
+
+
 @scenario("remote-secret-key-mismatch")
 def key_mismatch() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
