@@ -168,6 +168,15 @@ async def test_calls_stay_flat_and_the_answer_waits_at_most_three_rounds(scaled_
         assert not any("continue=" in r.path for r in large[command]), command
 
 
+async def test_more_clusters_do_not_add_rounds(tmp_path):
+    """Five clusters ask about 140 requests at once: all are sent together, none waits for a
+    worker freed by an earlier answer (a 64-thread pool made that five rounds)."""
+    write_snapshot(scaled_mesh(6, 0.34, clusters=5), tmp_path / "five")
+    requests = await _requests_per_command(tmp_path / "five")
+    for command in COMMANDS:
+        assert dependent_rounds(requests[command]) <= 3, command
+
+
 # ------------------------------------------------------------------------- metadata only
 
 
