@@ -124,3 +124,22 @@ async def test_a_timed_out_input_is_missing_on_its_side_in_the_scopes_words():
     # not captured is not an error of the cluster, and its description names the namespace
     assert facts[inputs.ISTIO_SECRETS].missing.what == "secrets in namespace istio-sys"
     assert not facts[inputs.ISTIO_SECRETS].missing.captured
+
+
+async def test_endpoint_shardz_is_kept_compact_from_the_moment_it_is_read():
+    """Each replica's endpointShardz becomes shards with endpoint counts as it is fetched, from
+    any source: the checks never hold istiod's whole body (60 MB decoded on big meshes)."""
+    from pathlib import Path
+
+    from diagnostics.inputs import ENDPOINT_SHARDZ
+    from diagnostics.parse.istiod_debug import Shard
+    from diagnostics.sources.snapshot import SnapshotSource
+
+    source = SnapshotSource.open(Path(__file__).resolve().parents[1] / "examples" / "demo-mesh")
+    info = source.cluster_infos()[0]
+    fetch = ClusterFetcher(source, info, Scope(info.istio_namespace), True)
+    facts, errors = await fetch_cluster(fetch, [ENDPOINT_SHARDZ], 10)
+    shards = [s for body in facts[ENDPOINT_SHARDZ].value.values.values() for s in body]
+    assert not errors and shards
+    assert all(isinstance(s, Shard) and s.raw == () for s in shards)
+    assert any(s.count for s in shards)

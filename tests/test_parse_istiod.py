@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from diagnostics.parse.istiod_debug import (cluster_status, kubernetes_shard_clusters,
-                                            parse_clusterz, parse_endpoint_shardz, service_shards)
+                                            parse_clusterz, parse_endpoint_shardz, service_shards,
+                                            compact_endpoint_shardz)
 from diagnostics.parse.istiod_logs import (classify_error, cluster_events, current, decisive,
                                            essential_error, events_for, parse_labels, parse_log,
                                            shorten, sync_status_from_log)
@@ -337,3 +338,17 @@ def test_service_shards_match_any_domain_and_only_the_namespace():
                 "Kubernetes/c3": [{"Addresses": ["10.0.0.3"]}]}}}}
     assert [s.cluster for s in service_shards(parse_endpoint_shardz(body), "helloworld", "sample")] \
         == ["c2"]
+
+
+def test_compact_shards_keep_their_counts_and_refuse_their_endpoints():
+    """How ENDPOINT_SHARDZ keeps a replica's body once read: every shard with its number of
+    endpoints (what the checks ask), none of the endpoints themselves (60 MB decoded at
+    10,000 pods a cluster)."""
+    body = shardz_fixture()
+    whole, compact = parse_endpoint_shardz(body), compact_endpoint_shardz(body)
+    assert [(s.key, s.hostname, s.count) for s in compact] == \
+        [(s.key, s.hostname, len(s.endpoints)) for s in whole]
+    assert all(s.raw == () for s in compact)
+    assert parse_endpoint_shardz(compact) is compact  # read again as it was kept
+    with pytest.raises(ValueError):
+        next(s for s in compact if s.count).endpoints

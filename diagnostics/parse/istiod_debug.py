@@ -82,18 +82,16 @@ class Shard:
     namespace: str
     provider: str  # Kubernetes, External, ...
     cluster: str
+    count: int = 0  # how many endpoints the shard holds: what the checks read
     raw: tuple[Any, ...] = field(default=(), repr=False)  # the endpoints as istiod wrote them
 
     @cached_property
     def endpoints(self) -> tuple[ShardEndpoint, ...]:
-        """Parsed when first asked: the checks mostly count them (`count`), and a big mesh's
-        endpointShardz holds tens of thousands."""
+        """Parsed when first asked; a compact shard (parse_endpoint_shardz without endpoints)
+        kept only their number."""
+        if self.count and not self.raw:
+            raise ValueError(f"the endpoints of shard {self.key} of {self.hostname} were not kept")
         return tuple(e for e in map(_endpoint, self.raw) if e is not None)
-
-    @cached_property
-    def count(self) -> int:
-        """How many endpoints the shard holds, without parsing them."""
-        return sum(1 for e in self.raw if isinstance(e, dict))
 
     @property
     def key(self) -> str:
@@ -124,16 +122,27 @@ def _split_key(key: str) -> tuple[str, str]:
     return (provider, cluster) if sep else ("", key)
 
 
-def parse_endpoint_shardz(body: Any) -> list[Shard]:
-    """Every shard of every service in a `/debug/endpointShardz` body."""
+def parse_endpoint_shardz(body: Any, endpoints: bool = True) -> list[Shard]:
+    """Every shard of every service in a `/debug/endpointShardz` body; without `endpoints`,
+    each keeps only how many it holds (what the checks read: a big mesh's body is tens of
+    thousands of endpoints, 60 MB decoded at 10,000 pods a cluster)."""
+    if isinstance(body, list) and all(isinstance(s, Shard) for s in body):
+        return body  # already parsed as it was read (diagnostics/inputs.py ENDPOINT_SHARDZ)
     out = []
     for hostname, by_ns in (body or {}).items() if isinstance(body, dict) else ():
         for namespace, shards in (by_ns or {}).items() if isinstance(by_ns, dict) else ():
             for key, eps in (_get(shards, "Shards") or {}).items():
                 provider, cluster = _split_key(str(key))
+                eps = tuple(eps or ())
                 out.append(Shard(str(hostname), str(namespace), provider, cluster,
-                                 tuple(eps or ())))
+                                 sum(1 for e in eps if isinstance(e, dict)),
+                                 eps if endpoints else ()))
     return out
+
+
+def compact_endpoint_shardz(body: Any) -> list[Shard]:
+    """A replica's endpointShardz as the checks keep it: shards with their endpoint counts."""
+    return parse_endpoint_shardz(body, endpoints=False)
 
 
 def service_shards(shards: list[Shard], service: str, namespace: str) -> list[Shard]:
