@@ -34,6 +34,9 @@ class ClusterFetcher:
         self.tasks: dict[Input, asyncio.Task] = {}
         self.views: dict[str, asyncio.Future] = {}
         self.peers: list[ClusterFetcher] = []
+        # What the command reads here (set by fetch_cluster): an input another one already
+        # holds (a metadata list of a list read whole) is derived from it, not asked again.
+        self.wanted: frozenset[Input] = frozenset()
 
     def need(self, inp: Input) -> asyncio.Task:
         """The input's fetch, started on first need and shared by every later one."""
@@ -119,6 +122,7 @@ async def fetch_cluster(fetch: ClusterFetcher, inputs: list[Input], timeout: flo
                         ) -> tuple[dict[Input, Fact], list[SourceError]]:
     """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason.
     Only failures of `counted` inputs (default: all) are reported as errors."""
+    fetch.wanted = frozenset(inputs)
     tasks = {inp: fetch.need(inp) for inp in inputs}
     try:
         if tasks:

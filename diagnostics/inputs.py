@@ -14,10 +14,10 @@ Namespaces in declarations are templates: `{istio}` is the cluster's Istio syste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
-from diagnostics.sources.base import METRICS_PATH
+from diagnostics.sources.base import METRICS_PATH, metadata_view
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -92,8 +92,23 @@ class Resources(Input):
         return self._described(self.resolve_namespace(scope) or ALL_NAMESPACES)
 
     async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        whole = replace(self, metadata_only=False)
+        if self.metadata_only and whole in fetcher.wanted:
+            return await self._metadata_of(fetcher, whole)
         return await fetcher.list(self.resource, self.resolve_namespace(fetcher.scope),
                                   self.label_selector, self.metadata_only)
+
+    @staticmethod
+    async def _metadata_of(fetcher: ClusterFetcher, whole: Resources) -> list[dict]:
+        """The command reads the list whole anyway (`check` reads its namespace's pods): the
+        metadata-only list is that list's metadata, as the API server would have sent it."""
+        from diagnostics.kinds import kind_by_key
+
+        kind = kind_by_key(whole.resource)
+        objects = await fetcher.need(whole)
+        if kind is None:
+            return objects
+        return [metadata_view(o, kind.kind, kind.api_version) for o in objects]
 
     def _described(self, namespace: str) -> str:
         from diagnostics.kinds import kind_by_key

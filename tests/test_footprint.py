@@ -207,6 +207,16 @@ async def test_why_local_only_reads_the_namespace_as_metadata_and_only_its_clien
     assert whole and all("fieldSelector=metadata.name%3Dsleep-" in r.path for r in whole)
 
 
+async def test_a_list_read_whole_anyway_is_not_also_asked_as_metadata(scaled_meshes):
+    """`check` reads its namespace's pods whole; the checks that want their metadata get it
+    from that list: one request, not a second list of the same pods."""
+    requests = await _requests_per_command(scaled_meshes[PODS[0]])
+    reads = [r for r in requests["check ns/sample"]
+             if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
+    assert sorted(r.cluster for r in reads) == ["cluster1", "cluster2"]
+    assert not any("PartialObjectMetadata" in r.accept for r in reads)
+
+
 def _drop_from_syncz(snapshot_dir: Path, cluster: str, count: int) -> list[str]:
     """Take `count` helloworld proxies of `cluster` out of its istiod's syncz (disconnected);
     their pod names."""
