@@ -143,3 +143,35 @@ async def test_endpoint_shardz_is_kept_compact_from_the_moment_it_is_read():
     assert not errors and shards
     assert all(isinstance(s, Shard) and s.raw == () for s in shards)
     assert any(s.count for s in shards)
+
+
+async def test_a_census_of_syncz_is_derived_from_syncz_when_the_command_reads_it_whole():
+    """SYNCZ_CENSUS alone reads syncz and keeps (proxy, cluster id, versioned); beside SYNCZ it
+    is derived from that body, and syncz is asked once per replica, not twice."""
+    from pathlib import Path
+
+    from diagnostics.inputs import SYNCZ_CENSUS
+    from diagnostics.parse.syncz import parse_syncz
+    from diagnostics.sources.snapshot import SnapshotSource
+
+    class Counting(SnapshotSource):
+        asked: list[str] = []
+
+        async def istiod_get(self, cluster, target, path):
+            self.asked.append(path)
+            return await super().istiod_get(cluster, target, path)
+
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo-mesh"
+    for wanted in ([SYNCZ_CENSUS], [SYNCZ, SYNCZ_CENSUS]):
+        source = Counting.open(demo)
+        source.asked = []
+        info = source.cluster_infos()[0]
+        fetch = ClusterFetcher(source, info, Scope(info.istio_namespace), True)
+        facts, errors = await fetch_cluster(fetch, wanted, 10)
+        census = facts[SYNCZ_CENSUS].value.values
+        replicas = len(census)
+        assert not errors and replicas
+        assert source.asked.count("/debug/syncz") == replicas
+        for replica, kept in census.items():
+            whole = parse_syncz(await source.istiod_get(info.key, replica, "/debug/syncz"))
+            assert kept == [(p.proxy, p.cluster_id, bool(p.istio_version)) for p in whole]

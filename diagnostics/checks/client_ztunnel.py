@@ -12,7 +12,7 @@ from collections import Counter
 
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ZtunnelFact
-from diagnostics.inputs import (CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS, ISTIOD_PODS, SYNCZ,
+from diagnostics.inputs import (CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS, ISTIOD_PODS, SYNCZ_CENSUS,
                                 ZTUNNEL_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.ztunnel import log_errors, parse_dump
@@ -22,7 +22,7 @@ from diagnostics.workloads import name_of, namespace_of
 
 
 @check("client-ztunnel", title="The ztunnel of the ambient client",
-       inputs=(CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS, ZTUNNEL_PODS, SYNCZ, ISTIOD_PODS),
+       inputs=(CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS, ZTUNNEL_PODS, SYNCZ_CENSUS, ISTIOD_PODS),
        emits=("ztunnel-unhealthy",))
 def client_ztunnel(ctx: CheckContext) -> list[Step]:
     """Check that the ztunnel on the ambient client's node runs, is ready, is connected to

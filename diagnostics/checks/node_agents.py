@@ -9,7 +9,7 @@ holds no workloads or certificates. A cluster with neither (no ambient install) 
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.inputs import CNI_PODS, ISTIOD_PODS, NODES, SYNCZ, ZTUNNEL_PODS
+from diagnostics.inputs import CNI_PODS, ISTIOD_PODS, NODES, SYNCZ_CENSUS, ZTUNNEL_PODS
 from diagnostics.model import Finding, Step
 from diagnostics.views.node_agents import (AgentState, agent_state, connected_ztunnels,
                                            nodes_with, ztunnel_version)
@@ -18,7 +18,7 @@ from diagnostics.workloads import name_of
 
 
 @check("node-agents", title="ztunnel and istio-cni on every node",
-       inputs=(ZTUNNEL_PODS, CNI_PODS, NODES, SYNCZ, ISTIOD_PODS),
+       inputs=(ZTUNNEL_PODS, CNI_PODS, NODES, SYNCZ_CENSUS, ISTIOD_PODS),
        emits=("ztunnel-unhealthy", "cni-node-agent-unhealthy"))
 def node_agents(ctx: CheckContext) -> list[Step]:
     """On every node of an ambient cluster, a ready ztunnel connected to istiod and a ready

@@ -15,12 +15,11 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import PerReplica
 from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_GATEWAYS, ISTIO_SECRETS,
-                                NAMESPACES, SERVICES, SYNCZ)
+                                NAMESPACES, SERVICES, SYNCZ_CENSUS)
 from diagnostics.model import Step
 from diagnostics.views.mesh import (CONTROL_PLANE_CLUSTERS, NETWORK_LABEL, RemoteIntent,
                                     gateway_addresses, injector_values, install_value,
                                     looks_like_eastwest_gateway)
-from diagnostics.views.proxies import syncz_census_of
 from diagnostics.views.secrets import remote_intent_of
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -32,10 +31,9 @@ def connected_proxies(ctx: CheckContext, cluster: str) -> dict[tuple[str, str], 
     """(istiod cluster, replica) → the proxies of `cluster` connected to it, per syncz (read
     as a census: who is connected, not each proxy's sync state)."""
     out: dict[tuple[str, str], list[str]] = {}
-    for home, replicas in ctx.available(SYNCZ).items():
+    for home, replicas in ctx.available(SYNCZ_CENSUS).items():
         for replica, body in replicas.values.items():
-            mine = [proxy for proxy, cluster_id, _ in syncz_census_of(ctx, home, replica, body)
-                    if cluster_id == cluster]
+            mine = [proxy for proxy, cluster_id, _ in body if cluster_id == cluster]
             if mine:
                 out[(home, replica)] = mine
     return out
@@ -126,7 +124,7 @@ def _served_locally(ctx: CheckContext, cluster: str, served: dict, services: lis
     cluster unreadable, nobody else lists them) the discovery Service selects local istiod."""
     if any(home == cluster for home, _replica in served):
         return True, []
-    if served or cluster in ctx.available(SYNCZ):
+    if served or cluster in ctx.available(SYNCZ_CENSUS):
         return False, []
     if _uses_local_istiod(services, local_pods):
         return True, [f"syncz of {cluster} unreadable: the istiod Service selects the local "
@@ -150,7 +148,7 @@ def _remote_finding(ctx: CheckContext, cluster: str, intent: RemoteIntent,
 
 
 @check("proxy-control-plane", title="Control plane serving each cluster's proxies",
-       inputs=(SYNCZ, ISTIOD_PODS, SERVICES, NAMESPACES, ISTIO_CONFIGMAPS, ISTIO_SECRETS,
+       inputs=(SYNCZ_CENSUS, ISTIOD_PODS, SERVICES, NAMESPACES, ISTIO_CONFIGMAPS, ISTIO_SECRETS,
                ISTIO_GATEWAYS),
        emits=("istiod-remote-missing",))
 def proxy_control_plane(ctx: CheckContext) -> list[Step]:
@@ -169,7 +167,7 @@ def proxy_control_plane(ctx: CheckContext) -> list[Step]:
         evidence.append(f"istiod pods in {cluster}: "
                         + (", ".join(name_of(p) for p in local_pods) or "none"))
         evidence += service_lines + _connection_lines(served, cluster,
-                                                      ctx.available(SYNCZ).get(cluster))
+                                                      ctx.available(SYNCZ_CENSUS).get(cluster))
         local, why = _served_locally(ctx, cluster, served, services, local_pods)
         if intent is None or not local:
             return ctx.step(title, cluster, evidence)

@@ -15,7 +15,7 @@ from diagnostics.model import Finding
 from diagnostics.parse.ztunnel import parse_dump
 from diagnostics.views.ambient import REDIRECTION, node_of
 from diagnostics.views.mesh import workload_ref
-from diagnostics.views.proxies import proxy_image_version, proxy_view
+from diagnostics.views.proxies import census_view, proxy_image_version
 from diagnostics.workloads import is_ready, name_of, namespace_of
 
 CONTAINERS = {"ztunnel": "istio-proxy", "istio-cni": "install-cni"}
@@ -68,8 +68,9 @@ def nodes_with(pods: list[dict]) -> list[str]:
 
 def connected_ztunnels(ctx: CheckContext, cluster: str) -> set[str] | None:
     """`<pod>.<namespace>` of the ztunnels some istiod lists in its syncz; None when the syncz
-    of the control plane serving `cluster` could not be read in full."""
-    view = proxy_view(ctx)
+    of the control plane serving `cluster` could not be read in full (the census of syncz:
+    whether a ztunnel is listed, nothing of its sync state)."""
+    view = census_view(ctx)
     if view.serving_incomplete(cluster) or not view.any_replica_read():
         return None
     return {p.sync.proxy for p in view.proxies if p.cluster == cluster}

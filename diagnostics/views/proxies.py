@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from diagnostics.checking import CheckContext, Unavailable
-from diagnostics.inputs import ISTIOD_PODS, SYNCZ
+from diagnostics.inputs import ISTIOD_PODS, SYNCZ, SYNCZ_CENSUS, IstiodDebug
 from diagnostics.model import Finding
-from diagnostics.parse.syncz import (ERROR, NOT_SENT, ProxySync, STALE, SYNCED, parse_syncz,
-                                    syncz_census)
+from diagnostics.parse.syncz import ERROR, NOT_SENT, ProxySync, STALE, SYNCED, parse_syncz
 from diagnostics.workloads import PROXY_CONTAINER, image_version, name_of, version_tuple
 
 
@@ -97,15 +96,14 @@ def syncz_proxies(ctx: CheckContext, cluster: str, replica: str, body: object
     return ctx.derived(("syncz", cluster, replica), (SYNCZ,), lambda: parse_syncz(body))
 
 
-def syncz_census_of(ctx: CheckContext, cluster: str, replica: str, body: object
-                    ) -> list[tuple[str, str | None, bool]]:
-    """(proxy, cluster id, versioned) of one replica's syncz, for checks that ask only who is
-    connected where: a tenth of parsing every proxy's sync state (parse/syncz.py)."""
-    return ctx.derived(("syncz-census", cluster, replica), (SYNCZ,),
-                       lambda: syncz_census(body))
+def census_view(ctx: CheckContext) -> ProxyView:
+    """Who is connected where, as proxy_view says it but from SYNCZ_CENSUS: each proxy's id and
+    cluster only (no sync state, no version), for checks that ask nothing more."""
+    return ctx.derived("proxy-census-view", (ISTIOD_PODS, SYNCZ_CENSUS),
+                       lambda: build_proxy_view(ctx, SYNCZ_CENSUS))
 
 
-def build_proxy_view(ctx: CheckContext) -> ProxyView:
+def build_proxy_view(ctx: CheckContext, inp: IstiodDebug = SYNCZ) -> ProxyView:
     view = ProxyView()
     for cluster in ctx.cluster_names:
         try:
@@ -115,7 +113,7 @@ def build_proxy_view(ctx: CheckContext) -> ProxyView:
         versions = istiod_versions(istiods)
         view.has_istiod[cluster] = bool(istiods)
         try:
-            per_replica = ctx.get(SYNCZ, cluster)
+            per_replica = ctx.get(inp, cluster)
         except Unavailable as exc:
             if istiods:
                 view.missing[cluster] = [f"syncz of {cluster}'s istiod: {exc.reason}"]
@@ -125,7 +123,8 @@ def build_proxy_view(ctx: CheckContext) -> ProxyView:
                                  for r, why in sorted(per_replica.missing.items())]
         only = next(iter(versions.values())) if len(set(versions.values())) == 1 else None
         for replica, body in sorted(per_replica.values.items()):
-            for sync in syncz_proxies(ctx, cluster, replica, body):
+            for sync in (syncz_proxies(ctx, cluster, replica, body) if inp == SYNCZ else
+                         [ProxySync(proxy, cid, None, None, {}) for proxy, cid, _ in body]):
                 view.proxies.append(SeenProxy(sync, sync.cluster_id or cluster, cluster, replica,
                                               versions.get(replica, only)))
     return view
