@@ -92,9 +92,8 @@ class Resources(Input):
         return self._described(self.resolve_namespace(scope) or ALL_NAMESPACES)
 
     async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
-        whole = replace(self, metadata_only=False)
-        if self.metadata_only and whole in fetcher.wanted:
-            return await self._metadata_of(fetcher, whole)
+        if self.metadata_only and replace(self, metadata_only=False) in fetcher.wanted:
+            return await self._metadata_of(fetcher, replace(self, metadata_only=False))
         return await fetcher.list(self.resource, self.resolve_namespace(fetcher.scope),
                                   self.label_selector, self.metadata_only)
 
@@ -332,7 +331,6 @@ CLIENT_CONFIG_DUMPS = ClientConfigDumps()
 CLIENT_PROXY_LOGS = ClientProxyLogs()
 ISTIOD_LOGS = IstiodLogs()
 ISTIOD_METRICS = IstiodMetrics()
-ALL_PODS = Resources("pods")
 #: Every pod's metadata: labels, annotations (`sidecar.istio.io/status` says a sidecar was
 #: injected, `ambient.istio.io/redirection` that ztunnel captures it), owners, deletion.
 ALL_POD_META = Resources("pods", metadata_only=True)
