@@ -108,7 +108,8 @@ async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tup
 
 #: Of the namespace's possible clients, how many of each kind (injected, captured by ztunnel)
 #: are read whole, first by name: the client is the first of them that is Ready (at most
-#: MAX_CLIENTS are tried), so only a namespace whose first ten are all unready would miss one.
+#: MAX_CLIENTS are tried). Pods an EndpointSlice marks not ready are passed over first, so
+#: only ten unready pods that no Service selects, first by name, would hide a client.
 CLIENT_POOL_SIZE = 10
 
 
@@ -124,12 +125,23 @@ async def client_pool(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str,
         return {(namespace, name_of(p)) for p in in_ns if name_of(p) == scope.from_pod}
     services = await fetch.optional(SERVICES) or []
     svc = find_service(services, scope.service, namespace) if scope.service else None
+    unready = _not_ready_in_slices(await fetch.optional(TARGET_ENDPOINTSLICES) or [])
     pool = sorted((p for p in in_ns if not is_mesh_infrastructure(p)
                    and not (p.get("metadata") or {}).get("deletionTimestamp")
+                   and name_of(p) not in unready
                    and not service_selects(svc, p, fallback_app=scope.service)), key=name_of)
     injected = [p for p in pool if sidecar_injected(p)][:CLIENT_POOL_SIZE]
     ambient = [p for p in pool if captured(p)][:CLIENT_POOL_SIZE]
     return {(namespace, name_of(p)) for p in injected + ambient}
+
+
+def _not_ready_in_slices(slices: list[dict]) -> set[str]:
+    """Pods an EndpointSlice lists as not ready: the controller sets `ready` from the pod's
+    Ready condition, so none of them can be a Ready client."""
+    return {(ep.get("targetRef") or {}).get("name") for sl in slices
+            for ep in sl.get("endpoints") or []
+            if (ep.get("conditions") or {}).get("ready") is False
+            and (ep.get("targetRef") or {}).get("kind", "Pod") == "Pod"}
 
 
 async def unready_service_pods(fetch: ClusterFetcher, pods: list[dict]
