@@ -189,9 +189,9 @@ class IstiodDebug(Input):
 class ClientConfigDumps(Input):
     """istiod's config_dump with EDS for the client proxies the command examines.
 
-    Which clients is decided from the cluster's pods and the command's arguments (see
-    diagnostics/workloads.py select_clients), so this input is fetched after the pods it
-    depends on.
+    Which clients is decided from the namespace's possible clients (CLIENT_POOL) and the
+    command's arguments (diagnostics/workloads.py client_candidates), so this input is fetched
+    after the pods it depends on.
     """
 
     side: ClassVar[str] = "istiod"
@@ -263,8 +263,9 @@ class ClientZtunnelDumps(Input):
     """ztunnel's admin `/config_dump` (port 15000) on the node of the ambient client the
     command examines: the workloads and services that client's traffic is routed with.
 
-    The client is chosen from the namespace's pods (diagnostics/views/ambient.py
-    ambient_clients) and its node's ztunnel from ZTUNNEL_PODS, so this is fetched after both.
+    The client is chosen from the namespace's possible clients (CLIENT_POOL; diagnostics/views/
+    ambient.py ambient_clients) and its node's ztunnel from ZTUNNEL_PODS, so this is fetched
+    after both.
     """
 
     def describe(self) -> str:

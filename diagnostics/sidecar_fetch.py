@@ -3,7 +3,8 @@ ClientProxyLogs).
 
 A client's traffic is routed by the config istiod pushed to its proxy, so its view is istiod's
 `/debug/config_dump?proxyID=...&include_eds` for that proxy, and its access log. Which client is
-decided from the namespace's pods and the command's scope (diagnostics/workloads.py
+decided from the namespace's possible clients, read whole (CLIENT_POOL, chosen from the pods'
+metadata: diagnostics/pods_fetch.py), and the command's scope (diagnostics/workloads.py
 client_candidates); when istiod cannot give the first candidate's config, the next candidates'
 are asked together, so a fallback costs one round, not several.
 """

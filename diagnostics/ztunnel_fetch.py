@@ -4,8 +4,8 @@ and ClientZtunnelLogs).
 In ambient mode a client's traffic is routed by the ztunnel on its node, so its view is that
 ztunnel's admin `/config_dump` (port 15000, through a port-forward, as
 `istioctl ztunnel-config` reads it) and that ztunnel's log. Which client is decided from the
-namespace's pods (diagnostics/views/ambient.py), which ztunnel from the ztunnel pods on its
-node: two rounds of reads after the pod lists, whatever the size of the mesh.
+namespace's possible clients read whole (CLIENT_POOL; diagnostics/views/ambient.py), which
+ztunnel from the ztunnel pods on its node: rounds that do not grow with the mesh.
 """
 
 from __future__ import annotations
