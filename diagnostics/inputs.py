@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
+from diagnostics.parse.istiod_debug import compact_endpoint_shardz
+from diagnostics.parse.syncz import syncz_census
 from diagnostics.sources.base import METRICS_PATH, metadata_view
 
 if TYPE_CHECKING:
@@ -92,8 +94,9 @@ class Resources(Input):
         return self._described(self.resolve_namespace(scope) or ALL_NAMESPACES)
 
     async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
-        if self.metadata_only and replace(self, metadata_only=False) in fetcher.wanted:
-            return await self._metadata_of(fetcher, replace(self, metadata_only=False))
+        whole = replace(self, metadata_only=False) if self.metadata_only else None
+        if whole in fetcher.wanted:
+            return await self._metadata_of(fetcher, whole)
         return await fetcher.list(self.resource, self.resolve_namespace(fetcher.scope),
                                   self.label_selector, self.metadata_only)
 
@@ -176,13 +179,15 @@ class IstiodDebug(Input):
             return await fetcher.each_replica(f"/debug/{self.endpoint}")
         whole = IstiodDebug(self.endpoint)
         if whole in fetcher.wanted:  # read whole anyway: compacted from that, not asked again
-            read = await fetcher.need(whole)
-            answers = replace(read, values=dict(read.values), missing=dict(read.missing),
-                              refused=dict(read.refused))
-        else:
-            answers = await fetcher.each_replica(f"/debug/{self.endpoint}")
-        answers.values = {replica: self.compact(body) for replica, body in answers.values.items()}
-        return answers
+            return self.compacted(await fetcher.need(whole))
+        return self.compacted(await fetcher.each_replica(f"/debug/{self.endpoint}"))
+
+    def compacted(self, answers: Any) -> Any:
+        """`answers` (a PerReplica) as this input keeps them: a copy with each replica's body
+        compacted, what and why unread left as they were."""
+        assert self.compact is not None
+        return replace(answers, values={replica: self.compact(body)
+                                        for replica, body in answers.values.items()})
 
 
 @dataclass(frozen=True)
@@ -288,18 +293,6 @@ class ClientZtunnelLogs(Input):
         return await fetcher.client_ztunnel_log(self.tail_lines)
 
 
-def _compact_shardz(body: Any) -> Any:
-    from diagnostics.parse.istiod_debug import compact_endpoint_shardz
-
-    return compact_endpoint_shardz(body)
-
-
-def _syncz_census(body: Any) -> Any:
-    from diagnostics.parse.syncz import syncz_census
-
-    return syncz_census(body)
-
-
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
 TARGET_PODS = Resources("pods", TARGET_NS)
@@ -324,9 +317,9 @@ SYNCZ = IstiodDebug("syncz")
 #: Who is connected to which istiod: each replica's syncz kept as (proxy, cluster id,
 #: versioned) once read, for checks that ask nothing of a proxy's sync state (17 MB of JSON
 #: per replica at 10,000 proxies; a command that reads SYNCZ whole derives it from that).
-SYNCZ_CENSUS = IstiodDebug("syncz", _syncz_census)
+SYNCZ_CENSUS = IstiodDebug("syncz", syncz_census)
 NETWORKZ = IstiodDebug("networkz")
-ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", _compact_shardz)
+ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", compact_endpoint_shardz)
 MESH = IstiodDebug("mesh")
 CLIENT_CONFIG_DUMPS = ClientConfigDumps()
 CLIENT_PROXY_LOGS = ClientProxyLogs()

@@ -23,6 +23,10 @@ def labels_of(obj: dict) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
+def annotations_of(obj: dict) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
 def has_sidecar(pod: dict) -> bool:
     """A container named istio-proxy, or a native sidecar (init container with restartPolicy Always)."""
     spec = pod.get("spec") or {}
@@ -41,7 +45,7 @@ SIDECAR_STATUS = "sidecar.istio.io/status"
 def sidecar_injected(pod: dict) -> bool:
     """Whether the injector injected the pod, from its metadata alone (`has_sidecar` reads
     the spec, which also knows sidecars added by hand)."""
-    return SIDECAR_STATUS in ((pod.get("metadata") or {}).get("annotations") or {})
+    return SIDECAR_STATUS in annotations_of(pod)
 
 
 def runs_proxy(pod: dict) -> bool:

@@ -7,7 +7,6 @@ by hand; this is the one place that turns them into a CheckContext and runs the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -57,7 +56,7 @@ def _compacted(inp: Input, objs: Mapping[Input, Any], empty: Callable[[Input], A
         value = value.value
     if not isinstance(value, PerReplica):
         return empty(inp)
-    return replace(value, values={r: inp.compact(b) for r, b in value.values.items()})
+    return inp.compacted(value)
 
 
 def ids(steps: list[Step]) -> list[tuple[str, str | None]]:

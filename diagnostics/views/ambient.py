@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from diagnostics.inputs import NAMESPACES, TARGET_POD_META
 from diagnostics.selectors import label_selector_matches
-from diagnostics.workloads import (Candidate, find_service, has_sidecar, is_mesh_infrastructure,
-                                   is_ready, labels_of, name_of, namespace_of, service_selects)
+from diagnostics.workloads import (Candidate, annotations_of, find_service, has_sidecar,
+                                   is_mesh_infrastructure, is_ready, labels_of, name_of,
+                                   namespace_of, service_selects)
 
 DATAPLANE_MODE = "istio.io/dataplane-mode"
 REDIRECTION = "ambient.istio.io/redirection"
@@ -38,10 +39,6 @@ EASTWEST_CLASS = "istio-east-west"
 GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name"
 
 AMBIENT, SIDECAR, NONE = "ambient", "sidecar", "none"
-
-
-def annotations_of(obj: dict) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("annotations") or {}
 
 
 def namespace_index(namespaces: list[dict]) -> dict[str, dict]:

@@ -22,7 +22,8 @@ from diagnostics.redact import REDACTED, redact_log
 from diagnostics.targets import Target, Workload, resolve
 from diagnostics.views.mesh import (PROXY_CONFIG_ANNOTATION, injector_values, install_value,
                                     mesh_config)
-from diagnostics.workloads import PROXY_CONTAINER, labels_of, name_of, namespace_of
+from diagnostics.workloads import (PROXY_CONTAINER, annotations_of, labels_of, name_of,
+                                   namespace_of)
 
 
 #: Everything a check needs to find its target; every `check` check declares these.
@@ -115,10 +116,6 @@ def container_status(pod: dict, name: str) -> dict:
         if st.get("name") == name:
             return st
     return {}
-
-
-def annotations_of(obj: dict) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("annotations") or {}
 
 
 def owner_ref(workload: Workload, pod: dict | None) -> str:
