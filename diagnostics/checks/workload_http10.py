@@ -17,7 +17,7 @@ from diagnostics.parse.access_log import AccessLogEntry, parse_access_log
 from diagnostics.targets import Target, Workload, workload_of
 from diagnostics.views.workload import (TARGET_INPUTS, log_line, mesh_settings, optional_get,
                                         owner_ref, per_target)
-from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, name_of, namespace_of, pod_ip
+from diagnostics.workloads import PROXY_CONTAINER, name_of, namespace_of, pod_ip
 
 
 def is_http10_rejection(entry: AccessLogEntry) -> bool:
@@ -69,7 +69,7 @@ def workload_http10(ctx: CheckContext) -> list[Step]:
                 if found:
                     findings.append(found)
         if not read:
-            if not any(has_sidecar(p) for p in target.pods):
+            if not target.sidecar_pods:
                 return None
             log_file = mesh_settings(ctx, cluster).get("accessLogFile")
             why = (f"access logging is on ({log_file}) but no sidecar log was readable"

@@ -22,7 +22,7 @@ from diagnostics.targets import Target
 from diagnostics.views.workload import (AMBIENT_LABEL, SYSTEM_NAMESPACES, TARGET_INPUTS,
                                         annotations_of, namespace_object, optional_get, owner_ref,
                                         per_target)
-from diagnostics.workloads import has_sidecar, labels_of, name_of, namespace_of
+from diagnostics.workloads import labels_of, name_of, namespace_of
 
 INJECT = "sidecar.istio.io/inject"
 INJECTION_LABEL = "istio-injection"
@@ -120,7 +120,7 @@ def workload_injection(ctx: CheckContext) -> list[Step]:
         for w in target.workloads:
             if not w.pods:
                 continue
-            without = [p for p in w.pods if not has_sidecar(p)]
+            without = w.pods_without_sidecar
             if not without:
                 evidence.append(f"{w.ref}: sidecar in all {len(w.pods)} pods")
                 continue

@@ -21,7 +21,7 @@ from diagnostics.views.workload import (STATUS_PORT, TARGET_INPUTS, annotations_
                                         container_status, effective_mtls, inbound_captured,
                                         injector_setting, is_gateway, optional_get, owner_ref,
                                         per_target, port_number, root_namespace, short)
-from diagnostics.workloads import has_sidecar, name_of, namespace_of
+from diagnostics.workloads import name_of, namespace_of
 
 REWRITE_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
@@ -118,7 +118,7 @@ def workload_probes(ctx: CheckContext) -> list[Step]:
         events = optional_get(ctx, TARGET_EVENTS, cluster, []) or []
         evidence, findings = [], []
         for w in target.workloads:
-            pods = [p for p in w.pods if has_sidecar(p) and not is_gateway(p)]
+            pods = [p for p in w.sidecar_pods if not is_gateway(p)]
             if not pods and w.pods and all(captured(p) for p in w.pods):
                 evidence.append(f"{w.ref}: ambient mode: the istio-cni node agent keeps kubelet "
                                 "probes (SNAT from 169.254.7.127) out of ztunnel, whatever the "

@@ -22,7 +22,7 @@ from diagnostics.targets import Target, Workload
 from diagnostics.views.workload import (TARGET_INPUTS, app_containers, container_status, log_line,
                                         mesh_settings, native_sidecar, optional_get, owner_ref,
                                         per_target, pod_proxy_config, proxy_container)
-from diagnostics.workloads import has_sidecar, name_of, namespace_of
+from diagnostics.workloads import name_of, namespace_of
 
 HOLD = "holdApplicationUntilProxyStarts"
 NOT_VISIBLE = "app logs not available: start-up errors are not visible"
@@ -68,7 +68,7 @@ def workload_startup(ctx: CheckContext) -> list[Step]:
         mesh = mesh_settings(ctx, cluster)
         evidence, findings = [], []
         for w in target.workloads:
-            sidecars = [p for p in w.pods if has_sidecar(p)]
+            sidecars = w.sidecar_pods
             if not sidecars:
                 continue
             if all(native_sidecar(p) for p in sidecars):

@@ -14,7 +14,7 @@ from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, T
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
 from diagnostics.views.workload import TARGET_INPUTS, container_status, optional_get, target_in
-from diagnostics.workloads import has_sidecar, is_ready, name_of, namespace_of
+from diagnostics.workloads import is_ready, name_of, namespace_of
 
 SUMMARY_LIMIT = 40
 
@@ -40,7 +40,7 @@ def workload_line(w: Workload) -> str:
                   if c.get("type") == "ReplicaFailure" and c.get("status") == "True"]
         return f"{w.ref}: no pods" + (" (ReplicaSet cannot create them)" if failed else "")
     ready = sum(1 for p in pods if is_ready(p))
-    sidecars = sum(1 for p in pods if has_sidecar(p))
+    sidecars = len(w.sidecar_pods)
     restarts = sum(_restarts(p) for p in pods)
     phases = sorted({(p.get("status") or {}).get("phase", "?") for p in pods})
     waiting = sorted({(container_status(p, c.get("name")).get("state") or {}).get("waiting", {})
@@ -213,7 +213,7 @@ def _overview(target: Target) -> list[str]:
     if target.kind == "ns":
         pods = target.pods
         lines.append(f"namespace {target.name}: {len(target.workloads)} workloads, {len(pods)} "
-                     f"pods, {sum(1 for p in pods if has_sidecar(p))} with a sidecar, "
+                     f"pods, {len(target.sidecar_pods)} with a sidecar, "
                      f"{len(target.services)} Services")
         lines += [f"  {workload_line(w)}" for w in target.workloads[:SUMMARY_LIMIT]]
         if len(target.workloads) > SUMMARY_LIMIT:

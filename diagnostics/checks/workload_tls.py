@@ -16,7 +16,7 @@ from diagnostics.targets import Target
 from diagnostics.views.workload import (TARGET_INPUTS, declared_protocol, effective_mtls,
                                         examined_services, inbound_captured, is_gateway,
                                         optional_get, per_target, root_namespace, target_port)
-from diagnostics.workloads import has_sidecar, labels_of, name_of, namespace_of
+from diagnostics.workloads import labels_of, name_of, namespace_of
 
 APP_TLS = ("HTTPS", "TLS")
 
@@ -35,8 +35,8 @@ def workload_tls(ctx: CheckContext) -> list[Step]:
         evidence, findings = [], []
         for svc in examined_services(target):
             selector = (svc.get("spec") or {}).get("selector")
-            pods = [p for p in target.pods if selector_matches(selector, labels_of(p))
-                    and has_sidecar(p) and not is_gateway(p)]
+            pods = [p for p in target.sidecar_pods if selector_matches(selector, labels_of(p))
+                    and not is_gateway(p)]
             for port in (svc.get("spec") or {}).get("ports") or []:
                 proto, where = declared_protocol(port)
                 if proto not in APP_TLS or not pods:
