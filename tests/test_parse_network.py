@@ -106,6 +106,22 @@ def test_syncz_camel_case_and_last_error():
     assert proxy.types["RDS"].status == NOT_SENT  # never sent: zero sentTime, no nonce
 
 
+def test_syncz_read_the_same_in_istiod_spelling_and_any_other():
+    """Entries keyed exactly as istiod marshals SyncStatus are read directly; re-marshalled
+    in camelCase (istioctl -o json) they take the spelling-blind path: same proxies."""
+    def camel(key: str) -> str:
+        head, *rest = key.split("_")
+        return head + "".join(w.title() for w in rest)
+
+    body = load("constructed/debug-syncz.json") + [
+        {"proxy": "old.ns", "proxy_version": "1.17.2", "cluster_sent": "a", "cluster_acked": "a"},
+        {"proxy": "empty.ns", "istio_version": "", "proxy_version": "1.20.0"}]
+    respelled = [{camel(k): v for k, v in entry.items()} for entry in body]
+    assert respelled[0].keys() != body[0].keys()
+    assert parse_syncz(respelled) == parse_syncz(body)
+    assert [p.istio_version for p in parse_syncz(body)[-2:]] == ["1.17.2", None]
+
+
 def test_syncz_csds_response_from_istioctl():
     [proxy] = parse_syncz(load("istioctl-proxy-status-xds-syncz-response.json"))
     assert (proxy.proxy, proxy.cluster_id, proxy.istio_version) == ("proxy1", "cluster1", "1.20")

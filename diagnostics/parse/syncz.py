@@ -139,13 +139,20 @@ def _pair_key(key: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _pair_plan(keys: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """(key, short type, "sent" | "acked") for the per-type keys among `keys`, in order.
+    Every entry of one istiod has the same keys: they are matched once, not once an entry."""
+    return tuple((key, *pair) for key in keys if (pair := _pair_key(str(key))) is not None)
+
+
 def _types_from_pairs(entry: dict) -> dict[str, TypeSync]:
     """Per-type `<type>_sent` / `<type>_acked` fields (every version, snake or camel case)."""
     found: dict[str, dict[str, str]] = {}
-    for key, value in entry.items():
-        pair = _pair_key(str(key))
-        if pair is not None and isinstance(value, str):
-            found.setdefault(pair[0], {})[pair[1]] = value
+    for key, short, which in _pair_plan(tuple(entry)):
+        value = entry[key]
+        if isinstance(value, str):
+            found.setdefault(short, {})[which] = value
     return {t: TypeSync(v.get("sent", ""), v.get("acked", "")) for t, v in found.items()}
 
 
@@ -177,16 +184,33 @@ def _short_url(url: str) -> str:
     return short_type(url)
 
 
+#: SyncStatus' json tags (pilot/pkg/xds/debug.go): an entry with no other key is read by them
+#: directly; any other spelling goes through the spelling-blind lookup.
+_SYNC_STATUS_KEYS = frozenset({
+    "cluster_id", "proxy", "proxy_type", "proxy_version", "istio_version", "resources",
+    "cluster_sent", "cluster_acked", "listener_sent", "listener_acked", "route_sent",
+    "route_acked", "endpoint_sent", "endpoint_acked", "extensionconfig_sent",
+    "extensionconfig_acked"})
+
+
 def _http_entry(entry: dict) -> ProxySync | None:
-    view = keyed(entry)  # several fields are read: normalise the keys once
-    proxy = pick(view, "proxy", "proxy_id", "id")
+    if entry.keys() <= _SYNC_STATUS_KEYS:
+        proxy, cluster, resources = entry.get("proxy"), entry.get("cluster_id"), \
+            entry.get("resources")
+        proxy_type, version = entry.get("proxy_type"), entry.get("istio_version")
+        if version is None:
+            version = entry.get("proxy_version")
+    else:
+        view = keyed(entry)  # several fields are read: normalise the keys once
+        proxy, cluster = pick(view, "proxy", "proxy_id", "id"), pick(view, "cluster_id", "cluster")
+        resources, proxy_type = pick(view, "resources"), pick(view, "proxy_type")
+        version = pick(view, "istio_version", "proxy_version")
     if not proxy:
         return None
     types = _types_from_pairs(entry)
-    types.update(_types_from_resources(pick(view, "resources")))  # the richer form wins
-    return ProxySync(_proxy_id(proxy), _str_or_none(pick(view, "cluster_id", "cluster")),
-                     _str_or_none(pick(view, "proxy_type")),
-                     _str_or_none(pick(view, "istio_version", "proxy_version")), types)
+    types.update(_types_from_resources(resources))  # the richer form wins
+    return ProxySync(_proxy_id(proxy), _str_or_none(cluster), _str_or_none(proxy_type),
+                     _str_or_none(version), types)
 
 
 _CSDS_STATUS = {"SYNCED": SYNCED, "STALE": STALE, "NOT_SENT": NOT_SENT, "ERROR": ERROR}
