@@ -73,10 +73,12 @@ class ClusterFetcher:
         """This cluster's istiod replicas, as the source addresses them."""
         return self.source.istiod_targets(self.info.key, await self.need(ISTIOD_PODS))
 
-    async def each_replica(self, path: str) -> PerReplica:
-        """GET `path` on istiod's debug port of every replica (each knows its own proxies)."""
+    async def each_replica(self, path: str, compact: Callable[[Any], list] | None = None
+                           ) -> PerReplica:
+        """GET `path` on istiod's debug port of every replica (each knows its own proxies),
+        each body compacted as it is decoded when `compact` is given."""
         return await self._per_replica(
-            lambda target: self.source.istiod_get(self.info.key, target, path))
+            lambda target: self.source.istiod_get(self.info.key, target, path, compact))
 
     async def replica_logs(self, container: str, tail: int) -> PerReplica:
         """The last `tail` lines of `container` in every istiod replica."""

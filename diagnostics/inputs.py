@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
 from diagnostics.parse.istiod_debug import compact_endpoint_shardz
-from diagnostics.parse.syncz import syncz_census
+from diagnostics.parse.syncz import parse_syncz, syncz_census
 from diagnostics.sources.base import METRICS_PATH, metadata_view
 
 if TYPE_CHECKING:
@@ -167,9 +167,14 @@ class IstiodDebug(Input):
 
     side: ClassVar[str] = "istiod"
     endpoint: str
-    # What each replica's body is reduced to as soon as it is read, where the checks need
-    # far less than istiod wrote (endpointShardz: how many endpoints each shard holds).
-    compact: Callable[[Any], Any] | None = None
+    # What each replica's body is reduced to as it is decoded, where the checks keep far less
+    # than istiod wrote (endpointShardz: how many endpoints each shard holds) or another form
+    # (syncz: parsed proxies). It must map a list body item by item and an object body key by
+    # key (diagnostics/parse/json_items.py decodes one entry at a time).
+    compact: Callable[[Any], list] | None = None
+    # The input this one is computed from when a command reads that one anyway (its values
+    # compacted again) rather than asking istiod twice; by default the uncompacted body.
+    derive_from: IstiodDebug | None = None
 
     def describe(self) -> str:
         return f"istiod /debug/{self.endpoint} (every replica)"
@@ -177,10 +182,10 @@ class IstiodDebug(Input):
     async def fetch(self, fetcher: ClusterFetcher) -> Any:
         if self.compact is None:
             return await fetcher.each_replica(f"/debug/{self.endpoint}")
-        whole = IstiodDebug(self.endpoint)
-        if whole in fetcher.wanted:  # read whole anyway: compacted from that, not asked again
-            return self.compacted(await fetcher.need(whole))
-        return self.compacted(await fetcher.each_replica(f"/debug/{self.endpoint}"))
+        source = self.derive_from or IstiodDebug(self.endpoint)
+        if source in fetcher.wanted:  # read anyway: compacted from that, not asked again
+            return self.compacted(await fetcher.need(source))
+        return await fetcher.each_replica(f"/debug/{self.endpoint}", self.compact)
 
     def compacted(self, answers: Any) -> Any:
         """`answers` (a PerReplica) as this input keeps them: a copy with each replica's body
@@ -313,11 +318,13 @@ ISTIO_PODS = Resources("pods", ISTIO_NS)
 ISTIO_SERVICES = Resources("services", ISTIO_NS)
 ISTIO_CONFIGMAPS = Resources("configmaps", ISTIO_NS)
 CLUSTERZ = IstiodDebug("clusterz")
-SYNCZ = IstiodDebug("syncz")
+#: Each replica's syncz as parsed proxies (diagnostics/parse/syncz.py ProxySync), parsed entry
+#: by entry as it is decoded: the body's objects (40 MB at 10,000 proxies) are never kept.
+SYNCZ = IstiodDebug("syncz", parse_syncz)
 #: Who is connected to which istiod: each replica's syncz kept as (proxy, cluster id,
-#: versioned) once read, for checks that ask nothing of a proxy's sync state (17 MB of JSON
-#: per replica at 10,000 proxies; a command that reads SYNCZ whole derives it from that).
-SYNCZ_CENSUS = IstiodDebug("syncz", syncz_census)
+#: versioned), for checks that ask nothing of a proxy's sync state; a command that reads
+#: SYNCZ derives it from that.
+SYNCZ_CENSUS = IstiodDebug("syncz", syncz_census, derive_from=SYNCZ)
 NETWORKZ = IstiodDebug("networkz")
 ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", compact_endpoint_shardz)
 MESH = IstiodDebug("mesh")

@@ -44,11 +44,11 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
 
 
 def _compacted(inp: Input, objs: Mapping[Input, Any], empty: Callable[[Input], Any]) -> Any:
-    """What a compacting istiod input (SYNCZ_CENSUS) holds when a test gives the body whole
-    (SYNCZ), as IstiodDebug.fetch compacts it; else `empty(inp)`."""
+    """What a compacting istiod input (SYNCZ_CENSUS) holds when a test gives the input it
+    derives from (SYNCZ), as IstiodDebug.fetch derives it; else `empty(inp)`."""
     if not isinstance(inp, IstiodDebug) or inp.compact is None:
         return empty(inp)
-    whole = IstiodDebug(inp.endpoint)
+    whole = inp.derive_from or IstiodDebug(inp.endpoint)
     value = objs[whole] if whole in objs else empty(whole)
     if isinstance(value, Fact):
         if value.missing is not None:

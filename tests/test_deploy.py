@@ -207,10 +207,10 @@ class _RecordingSource:
     def istiod_targets(self, cluster, istiod_pods):
         return self.inner.istiod_targets(cluster, istiod_pods)
 
-    async def istiod_get(self, cluster, target, path):
+    async def istiod_get(self, cluster, target, path, compact=None):
         if not target.startswith(("http://", "https://")):
             self.needs.add(("istio", "", "pods/portforward"))
-        return await self.inner.istiod_get(cluster, target, path)
+        return await self.inner.istiod_get(cluster, target, path, compact)
 
     async def pod_log(self, cluster, namespace, pod, container, tail_lines, previous=False):
         self.needs.add((self._scope(cluster, namespace), "", "pods/log"))

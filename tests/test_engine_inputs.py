@@ -60,7 +60,7 @@ class FakeSource:
     def istiod_targets(self, cluster, istiod_pods):
         return []
 
-    async def istiod_get(self, cluster, target, path):
+    async def istiod_get(self, cluster, target, path, compact=None):
         raise NotCaptured(path)
 
     async def pod_log(self, cluster, namespace, pod_name, container, tail_lines, previous=False):

@@ -75,7 +75,7 @@ class Source:
     def istiod_targets(self, cluster, istiod_pods):
         return ["istiod-0"]
 
-    async def istiod_get(self, cluster, target, path):
+    async def istiod_get(self, cluster, target, path, compact=None):
         await asyncio.sleep(5)
         return {}
 
@@ -157,9 +157,9 @@ async def test_a_census_of_syncz_is_derived_from_syncz_when_the_command_reads_it
     class Counting(SnapshotSource):
         asked: list[str] = []
 
-        async def istiod_get(self, cluster, target, path):
+        async def istiod_get(self, cluster, target, path, compact=None):
             self.asked.append(path)
-            return await super().istiod_get(cluster, target, path)
+            return await super().istiod_get(cluster, target, path, compact)
 
     demo = Path(__file__).resolve().parents[1] / "examples" / "demo-mesh"
     for wanted in ([SYNCZ_CENSUS], [SYNCZ, SYNCZ_CENSUS]):

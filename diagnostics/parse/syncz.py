@@ -239,7 +239,10 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def parse_syncz(body: Any) -> list[ProxySync]:
-    """Every proxy of a syncz body: the HTTP list, `null`, a JSON string, or a CSDS response."""
+    """Every proxy of a syncz body: the HTTP list, `null`, a JSON string, or a CSDS response;
+    a body already parsed (diagnostics/inputs.py SYNCZ) is given back as it is."""
+    if isinstance(body, list) and all(isinstance(p, ProxySync) for p in body):
+        return body
     if isinstance(body, (str, bytes)):
         body = json.loads(body) if body.strip() else None
     if isinstance(body, dict):  # CSDS DiscoveryResponse from istioctl's xDS path
@@ -270,6 +273,9 @@ def syncz_census(body: Any) -> list[tuple[str, str | None, bool]]:
         return [(p.proxy, p.cluster_id, bool(p.istio_version)) for p in parse_syncz(body)]
     out = []
     for entry in body or []:
+        if isinstance(entry, ProxySync):  # parsed as it was read (diagnostics/inputs.py SYNCZ)
+            out.append((entry.proxy, entry.cluster_id, bool(entry.istio_version)))
+            continue
         if not isinstance(entry, dict):
             continue
         proxy, cluster, version = entry.get("proxy"), entry.get("cluster_id"), \

@@ -8,7 +8,7 @@ its facts came from an API server or from files.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from diagnostics.model import ClusterInfo
 
@@ -108,9 +108,12 @@ class Source(Protocol):
         """Which istiod replicas to ask (pod names, or a configured direct URL)."""
         ...
 
-    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+    async def istiod_get(self, cluster: str, target: str, path: str,
+                         compact: Callable[[Any], list] | None = None) -> Any:
         """Parsed JSON body of GET <path> (e.g. `/debug/syncz`) on one istiod replica; for
-        `/metrics` (METRICS_PATH) the Prometheus text as a string."""
+        `/metrics` (METRICS_PATH) the Prometheus text as a string. With `compact`, what it
+        makes of the body (diagnostics/inputs.py IstiodDebug), applied as the body is decoded
+        where the source can (diagnostics/parse/json_items.py)."""
         ...
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import zlib
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from diagnostics.model import ClusterInfo
 from diagnostics.sources.base import Source
@@ -91,9 +91,12 @@ class CachingSource:
         return await self._cached(key, lambda: self.inner.list(cluster, resource, namespace,
                                                                 label_selector))
 
-    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+    async def istiod_get(self, cluster: str, target: str, path: str,
+                         compact: Callable[[Any], list] | None = None) -> Any:
+        """The body is shared whole (commands compact it differently) and compacted here."""
         key = self._key(cluster, "istiod", target, path)
-        return await self._cached(key, lambda: self.inner.istiod_get(cluster, target, path))
+        body = await self._cached(key, lambda: self.inner.istiod_get(cluster, target, path))
+        return compact(body) if compact else body
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:

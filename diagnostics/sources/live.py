@@ -16,7 +16,7 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlsplit
 
 import urllib3
@@ -25,6 +25,7 @@ from kubernetes import client
 from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
+from diagnostics.parse.json_items import decode_itemwise
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
@@ -176,13 +177,15 @@ class LiveSource:
         url = self.clusters[cluster].istiod_url
         return [url] if url else running_istiod_pods(istiod_pods)
 
-    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+    async def istiod_get(self, cluster: str, target: str, path: str,
+                         compact: Callable[[Any], list] | None = None) -> Any:
         if target.startswith(("http://", "https://")):
-            return await self._direct_get(cluster, target, path)
+            return await self._direct_get(cluster, target, path, compact)
         ns = self.clusters[cluster].info.istio_namespace
-        return await self._run(self._port_forward_json, cluster, ns, target, path)
+        return await self._run(self._port_forward_json, cluster, ns, target, path, compact)
 
-    async def _direct_get(self, cluster: str, base: str, path: str) -> Any:
+    async def _direct_get(self, cluster: str, base: str, path: str,
+                          compact: Callable[[Any], list] | None) -> Any:
         import aiohttp  # only a configured direct istiod URL needs it
 
         record_call(cluster=cluster)
@@ -194,13 +197,15 @@ class LiveSource:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SourceFailure(f"{base}{path}: {exc or 'timed out'}", "istiod") from None
         # syncz of thousands of proxies is megabytes: parsed off the event loop
-        return await asyncio.to_thread(_debug_json, status, body, base, path)
+        return await asyncio.to_thread(_debug_json, status, body, base, path, compact)
 
-    def _port_forward_json(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
-        """On a worker thread: the debug endpoint's body, parsed there too (it is large)."""
+    def _port_forward_json(self, cluster: str, namespace: str, pod: str, path: str,
+                           compact: Callable[[Any], list] | None) -> Any:
+        """On a worker thread: the debug endpoint's body, parsed (and compacted) there too (it
+        is large)."""
         status, body = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
                                               path)
-        return _debug_json(status, body, pod, path)
+        return _debug_json(status, body, pod, path, compact)
 
     async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
         return await self._run(self._ztunnel_json, cluster, namespace, pod, path)
@@ -235,7 +240,8 @@ class LiveSource:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
+def _debug_json(status: int, body: bytes, target: str, path: str,
+                compact: Callable[[Any], list] | None = None) -> Any:
     text = body.decode("utf-8", errors="replace")
     if status == 404:
         raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
@@ -246,10 +252,10 @@ def _debug_json(status: int, body: bytes, target: str, path: str) -> Any:
     if path == METRICS_PATH:
         return text
     if not text.strip():
-        return None
+        return compact(None) if compact else None
     try:
         with collector_paused():
-            return json.loads(text)
+            return decode_itemwise(text, compact) if compact else json.loads(text)
     except ValueError:
         raise SourceFailure(f"{path} on {target}: not JSON", "istiod") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from diagnostics.model import ClusterInfo
@@ -58,7 +58,8 @@ class SnapshotSource:
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         return running_istiod_pods(istiod_pods)
 
-    async def istiod_get(self, cluster: str, target: str, path: str) -> Any:
+    async def istiod_get(self, cluster: str, target: str, path: str,
+                         compact: Callable[[Any], list] | None = None) -> Any:
         cs = self._cluster(cluster)
         parts = urlsplit(path)
         if parts.path == METRICS_PATH:
@@ -74,7 +75,7 @@ class SnapshotSource:
             if refused:
                 raise DebugRefused(parts.path, target, refused)
             raise NotCaptured(f"{path} of {target} not captured", "istiod")
-        return await asyncio.to_thread(load_json_file, file)  # megabytes: off the event loop
+        return await asyncio.to_thread(_load_json, file, compact)  # megabytes: off the loop
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
@@ -104,6 +105,11 @@ class SnapshotSource:
 
     async def close(self) -> None:
         return None
+
+
+def _load_json(file: Path, compact: Callable[[Any], list] | None) -> Any:
+    body = load_json_file(file)
+    return compact(body) if compact else body
 
 
 def _read_text(file: Path, path: str, target: str) -> str:
