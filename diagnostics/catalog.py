@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
+from diagnostics import yaml_text
 from diagnostics.model import Finding, RenderedFinding
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
@@ -176,4 +176,4 @@ def default_catalog() -> Catalog:
     with CATALOG_PATH.open(encoding="utf-8") as fh:
         # libyaml's parser when present: 130 kB of YAML in 7 ms instead of 80 (every CLI
         # diagnosis pays it); the same safe constructor either way
-        return parse_catalog(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        return parse_catalog(yaml_text.load(fh))

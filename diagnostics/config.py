@@ -18,6 +18,8 @@ from cronsim import CronSim, CronSimError
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator)
 
+from diagnostics import yaml_text
+
 DEFAULT_CLUSTER_TIMEOUT = 10.0
 
 # The commands of contract C1, the names `permissions` may use. diagnostics/ cannot import the
@@ -193,7 +195,7 @@ def load_config(path: str | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml_text.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from diagnostics import yaml_text
+
 REDACTED = "REDACTED"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -155,7 +157,7 @@ def parse_kubeconfig(text: str | None) -> dict | None:
     if not text:
         return None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml_text.load(text)
     except yaml.YAMLError:
         return None
     if isinstance(doc, dict) and ("clusters" in doc or "users" in doc):
@@ -170,7 +172,7 @@ def _redact_secret_value(key: str, value: Any, encoded: bool) -> Any:
     kubeconfig = parse_kubeconfig(text) if isinstance(text, str) else None
     if kubeconfig is None:
         return REDACTED
-    redacted = yaml.safe_dump(redact_kubeconfig(kubeconfig), sort_keys=False)
+    redacted = yaml_text.dump(redact_kubeconfig(kubeconfig), sort_keys=False)
     return base64.b64encode(redacted.encode()).decode() if encoded else redacted
 
 

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from diagnostics import yaml_text
 from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import Kind, kind_by_key, kind_for_object, resolve_user_kind
 from diagnostics.model import SNAPSHOT_FOLDER
@@ -51,7 +52,6 @@ class ArchiveLimits:
     member_bytes: int = 512 * MIB
     total_bytes: int = 4096 * MIB
 _RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SnapshotError(Exception):
@@ -105,7 +105,7 @@ def yaml_documents(text: str, where: Path | str) -> list[Any]:
     """The documents of a YAML text; SnapshotError naming `where` and the line when malformed."""
     try:
         with collector_paused():
-            return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+            return [d for d in yaml.load_all(text, Loader=yaml_text.SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -5,6 +5,7 @@ workload identities from one cluster are not accepted in another.
 from __future__ import annotations
 
 import yaml
+from diagnostics import yaml_text
 from diagnostics.checking import CheckContext, Unavailable, check
 from diagnostics.inputs import ISTIO_CONFIGMAPS
 from diagnostics.model import Step
@@ -25,7 +26,7 @@ def mesh_config(configmaps: list[dict]) -> dict | None:
         if text is None:
             continue
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml_text.load(text)
         except yaml.YAMLError:
             continue
         return doc if isinstance(doc, dict) else {}

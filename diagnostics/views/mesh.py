@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from diagnostics import yaml_text
 from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_META
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.workloads import labels_of, name_of, namespace_of
@@ -154,7 +155,7 @@ def _proxy_container(pod: dict) -> dict | None:
 def _proxy_metadata(raw: object) -> dict:
     """`proxyMetadata` of a ProxyConfig given as YAML/JSON text (env PROXY_CONFIG, annotation)."""
     try:
-        cfg = yaml.safe_load(raw) if isinstance(raw, str) else raw
+        cfg = yaml_text.load(raw) if isinstance(raw, str) else raw
     except yaml.YAMLError:
         return {}
     meta = cfg.get("proxyMetadata") if isinstance(cfg, dict) else None
@@ -228,7 +229,7 @@ def _configmap_yaml(configmaps: list[dict], key: str) -> dict:
                         key=lambda cm: (name_of(cm) != "istio", name_of(cm)))
     for cm in candidates:
         try:
-            doc = yaml.safe_load((cm.get("data") or {}).get(key) or "")
+            doc = yaml_text.load((cm.get("data") or {}).get(key) or "")
         except yaml.YAMLError:
             continue
         if isinstance(doc, dict):

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from diagnostics import yaml_text
 from diagnostics.redact import REDACTED, decode_secret_value
 from diagnostics.selectors import label_selector_matches
 from diagnostics.workloads import labels_of, name_of, namespace_of
@@ -148,7 +149,7 @@ def inspect_kubeconfig(text: str | None, allowed: frozenset[str] = frozenset()) 
     if text is None or not text.strip():
         return KubeconfigView(problem="kubeconfig is empty or not a kubeconfig")
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml_text.load(text)
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "unparsable"
         return KubeconfigView(problem=f"kubeconfig cannot be loaded: {first}")

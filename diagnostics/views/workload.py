@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import yaml
 
+from diagnostics import yaml_text
 from diagnostics.checking import CheckContext, Unavailable, per_cluster
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, NAMESPACES, Resources, TARGET_DEPLOYMENTS,
                                 TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
@@ -179,7 +180,7 @@ def pod_proxy_config(pod: dict) -> dict:
     """The pod's `proxy.istio.io/config` annotation (ProxyConfig as YAML or JSON)."""
     raw = annotations_of(pod).get(PROXY_CONFIG_ANNOTATION)
     try:
-        doc = yaml.safe_load(raw) if raw else None
+        doc = yaml_text.load(raw) if raw else None
     except yaml.YAMLError:
         return {}
     return doc if isinstance(doc, dict) else {}
