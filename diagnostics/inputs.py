@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
-from diagnostics.parse.istiod_debug import compact_endpoint_shardz
+from diagnostics.parse.istiod_debug import SHARD_COUNTS
 from diagnostics.parse.syncz import parse_syncz, syncz_census
 from diagnostics.sources.base import METRICS_PATH, metadata_view
 
@@ -326,7 +326,7 @@ SYNCZ = IstiodDebug("syncz", parse_syncz)
 #: SYNCZ derives it from that.
 SYNCZ_CENSUS = IstiodDebug("syncz", syncz_census, derive_from=SYNCZ)
 NETWORKZ = IstiodDebug("networkz")
-ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", compact_endpoint_shardz)
+ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", SHARD_COUNTS)
 MESH = IstiodDebug("mesh")
 CLIENT_CONFIG_DUMPS = ClientConfigDumps()
 CLIENT_PROXY_LOGS = ClientProxyLogs()

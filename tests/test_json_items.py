@@ -11,6 +11,7 @@ import pytest
 
 from diagnostics import inputs
 from diagnostics.inputs import IstiodDebug
+from diagnostics.parse.istiod_debug import SHARD_COUNTS
 from diagnostics.parse.json_items import decode_itemwise
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "istio"
@@ -48,16 +49,31 @@ def _compacting_inputs() -> list[IstiodDebug]:
             if isinstance(v, IstiodDebug) and v.compact is not None]
 
 
+def _name(inp: IstiodDebug) -> str:
+    return getattr(inp.compact, "reduce", inp.compact).__name__
+
+
 @pytest.mark.parametrize("fixture", [
     "constructed/debug-syncz.json", "constructed/debug-endpointShardz-multicluster.json",
     "istioctl-proxy-status-xds-syncz-response.json"])
-@pytest.mark.parametrize("inp", _compacting_inputs(), ids=lambda i: i.compact.__name__)
+@pytest.mark.parametrize("inp", _compacting_inputs(), ids=_name)
 def test_each_compaction_maps_a_body_entry_by_entry(inp, fixture):
     text = (FIXTURES / fixture).read_text()
     assert decode_itemwise(text, inp.compact) == inp.compact(json.loads(text))
 
 
 def test_the_compacting_inputs_are_the_big_ones():
-    assert {(i.endpoint, i.compact.__name__) for i in _compacting_inputs()} == {
+    assert {(i.endpoint, _name(i)) for i in _compacting_inputs()} == {
         ("syncz", "parse_syncz"), ("syncz", "syncz_census"),
         ("endpointShardz", "compact_endpoint_shardz")}
+
+
+@pytest.mark.parametrize("fixture", ["constructed/debug-endpointShardz-multicluster.json"])
+def test_shard_counts_drop_every_endpoint_as_it_is_decoded(fixture):
+    """SHARD_COUNTS' object_hook stands in for each endpoint (what makes its decoding cheap):
+    if istiod renamed the keys it knows endpoints by, this fails rather than slowing down."""
+    body = json.loads((FIXTURES / fixture).read_text(), object_hook=SHARD_COUNTS.object_hook)
+    endpoints = [e for by_ns in body.values() for shards in by_ns.values()
+                 for eps in shards["Shards"].values() for e in eps]
+    assert endpoints and all(e == {} for e in endpoints)
+    assert all(shards["ServiceAccounts"] for by_ns in body.values() for shards in by_ns.values())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from diagnostics.parse.json_items import Compaction
 from diagnostics.parse.keys import get_any, keyed, pick
 
 KUBERNETES_PROVIDER = "Kubernetes"
@@ -143,6 +144,21 @@ def parse_endpoint_shardz(body: Any, endpoints: bool = True) -> list[Shard]:
 def compact_endpoint_shardz(body: Any) -> list[Shard]:
     """A replica's endpointShardz as the checks keep it: shards with their endpoint counts."""
     return parse_endpoint_shardz(body, endpoints=False)
+
+
+#: Keys only an endpoint (IstioEndpoint, Go field names) has in an endpointShardz body:
+#: `Addresses` since 1.24, `Address` before, `EndpointPort` in every release.
+_ENDPOINT_KEYS = ("EndpointPort", "Addresses", "Address")
+_STAND_IN: dict = {}  # an endpoint once counted: compaction asks only that it is an object
+
+
+def _endpoint_stand_in(obj: dict) -> Any:
+    return _STAND_IN if any(k in obj for k in _ENDPOINT_KEYS) else obj
+
+
+#: endpointShardz compacted as it is decoded: every endpoint is dropped as soon as it is built
+#: (diagnostics/parse/json_items.py), for a body of tens of thousands of them.
+SHARD_COUNTS = Compaction(compact_endpoint_shardz, _endpoint_stand_in)
 
 
 def service_shards(shards: list[Shard], service: str, namespace: str) -> list[Shard]:

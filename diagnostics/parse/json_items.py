@@ -6,17 +6,40 @@ Where the checks keep only a reduction of each entry (diagnostics/inputs.py Isti
 body is decoded entry by entry and each entry reduced at once: one entry's objects are alive at
 a time instead of the whole body's, and their memory is reused for the next (a syncz of 10,000
 proxies: 13,800 -> 5,000 page faults, peak 85 -> 50 MB, no more CPU).
+
+A Compaction may also replace objects as they are decoded (json's object_hook) where it keeps
+only that they were there: endpointShardz's endpoints, of which only the count is kept, are
+dropped one by one as they are built (a ten-cluster mesh's 16 MB body: 0.12 -> 0.07 s of CPU,
+11,900 -> 40 page faults).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 from json.decoder import scanstring
 from typing import Any, Callable
 
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace (RFC 8259)
-_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What a body is reduced to (`reduce`, see decode_itemwise), and an `object_hook` that
+    may stand in for objects the reduction reads nothing of (it must reduce the same)."""
+
+    reduce: Callable[[Any], list]
+    object_hook: Callable[[dict], Any] | None = None
+
+    def __call__(self, body: Any) -> list:
+        return self.reduce(body)
+
+
+@lru_cache(maxsize=8)
+def _decoder(object_hook: Callable[[dict], Any] | None) -> json.JSONDecoder:
+    return json.JSONDecoder(object_hook=object_hook)
 
 
 def _skip(text: str, idx: int) -> int:
@@ -33,11 +56,13 @@ def decode_itemwise(text: str, reduce: Callable[[Any], list]) -> list:
     """`reduce(json.loads(text))`, for a `reduce` that maps a list body item by item and an
     object body key by key (reduce(a + b) == reduce(a) + reduce(b)); anything else (`null`, a
     string) is decoded whole. Raises ValueError where json.loads would. An object with the same
-    key twice (which Go's encoding/json never writes) gives both, not the last."""
+    key twice (which Go's encoding/json never writes) gives both, not the last. A Compaction's
+    object_hook is applied as json's is."""
+    decoder = _decoder(getattr(reduce, "object_hook", None))
     idx = _skip(text, 0)
     opener = text[idx:idx + 1]
     if opener not in ("[", "{"):
-        return reduce(json.loads(text))
+        return reduce(decoder.decode(text))
     closer = "]" if opener == "[" else "}"
     out: list = []
     idx = _skip(text, idx + 1)
@@ -48,10 +73,10 @@ def decode_itemwise(text: str, reduce: Callable[[Any], list]) -> list:
             if text[idx:idx + 1] != '"':
                 raise ValueError(f"expected an object key at {idx}")
             key, idx = scanstring(text, idx + 1)
-            value, idx = _DECODER.raw_decode(text, _expect(text, _skip(text, idx), ":"))
+            value, idx = decoder.raw_decode(text, _expect(text, _skip(text, idx), ":"))
             out += reduce({key: value})
         else:
-            value, idx = _DECODER.raw_decode(text, idx)
+            value, idx = decoder.raw_decode(text, idx)
             out += reduce([value])
         del value  # the entry's objects go before the next is decoded
         idx = _skip(text, idx)
