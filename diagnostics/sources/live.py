@@ -197,35 +197,35 @@ class LiveSource:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SourceFailure(f"{base}{path}: {exc or 'timed out'}", "istiod") from None
         # syncz of thousands of proxies is megabytes: parsed off the event loop
-        return await asyncio.to_thread(_debug_json, status, body, base, path, compact)
+        return await asyncio.to_thread(_debug_text_json, status, body, base, path, compact)
 
     def _port_forward_json(self, cluster: str, namespace: str, pod: str, path: str,
                            compact: Callable[[Any], list] | None) -> Any:
         """On a worker thread: the debug endpoint's body, parsed (and compacted) there too (it
         is large)."""
-        status, body = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
+        status, text = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
                                               path)
-        return _debug_json(status, body, pod, path, compact)
+        return _debug_json(status, text, pod, path, compact)
 
     async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
         return await self._run(self._ztunnel_json, cluster, namespace, pod, path)
 
     def _ztunnel_json(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
         """On a worker thread: ztunnel's admin answer, through a port-forward to :15000."""
-        status, body = self._port_forward_get(cluster, namespace, pod, ZTUNNEL_ADMIN_PORT, path,
+        status, text = self._port_forward_get(cluster, namespace, pod, ZTUNNEL_ADMIN_PORT, path,
                                               "ztunnel")
         if status == 404:
             raise NotCaptured(f"{path} on ztunnel {namespace}/{pod}: not found", "ztunnel")
         if status >= 400:
             raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: HTTP {status}", "ztunnel")
         try:
-            return json.loads(body.decode("utf-8", errors="replace"))
+            return json.loads(text)
         except ValueError:
             raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: not JSON",
                                 "ztunnel") from None
 
     def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
-                          path: str, side: str = "istiod") -> tuple[int, bytes]:
+                          path: str, side: str = "istiod") -> tuple[int, str]:
         try:
             return portforward.http_get(self._api[cluster], namespace, pod, port, path,
                                         self.timeout)
@@ -240,9 +240,14 @@ class LiveSource:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _debug_json(status: int, body: bytes, target: str, path: str,
+def _debug_text_json(status: int, body: bytes, target: str, path: str,
+                     compact: Callable[[Any], list] | None) -> Any:
+    """_debug_json of a body read as bytes (a direct istiod URL, through aiohttp)."""
+    return _debug_json(status, body.decode("utf-8", errors="replace"), target, path, compact)
+
+
+def _debug_json(status: int, text: str, target: str, path: str,
                 compact: Callable[[Any], list] | None = None) -> Any:
-    text = body.decode("utf-8", errors="replace")
     if status == 404:
         raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
     if status in (401, 403):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import http.client
 import io
 import ssl
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 import certifi
@@ -90,7 +90,7 @@ def _open(api: client.ApiClient, namespace: str, pod: str, port: int, timeout: f
     return ws
 
 
-def _exchange(ws, request: bytes) -> tuple[bytes, bytes]:
+def _exchange(ws, request: bytes) -> tuple[bytearray, bytearray]:
     """Send the request on the data channel; collect data and error channels until close."""
     data, error = bytearray(), bytearray()
     seen_port = {DATA: False, ERROR: False}
@@ -104,17 +104,66 @@ def _exchange(ws, request: bytes) -> tuple[bytes, bytes]:
             break
         if opcode != ABNF.OPCODE_BINARY or not frame:
             continue
-        channel, payload = frame[0], frame[1:]
+        channel = frame[0]
+        skip = 1
         if channel in seen_port and not seen_port[channel]:
             seen_port[channel] = True  # the first frame of a channel carries the port number
-            payload = payload[2:]
-        (data if channel == DATA else error).extend(payload)
-    return bytes(data), bytes(error)
+            skip = 3
+        with memoryview(frame) as view:  # appended without copying the frame first
+            (data if channel == DATA else error).extend(view[skip:])
+    return data, error
+
+
+def _response(data: bytearray) -> tuple[int, str]:
+    """Status and body text of the HTTP response held in `data`.
+
+    http.client reads the status line and headers; the body is decoded straight from `data`,
+    its chunks (if it has several) first moved together inside it, so a body of megabytes is
+    copied once, into its text. http.client's own read copied it into a bytes object first,
+    from a copy of the whole buffer: each copy is fresh memory, and those page faults were
+    most of a diagnosis' system time."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise ValueError("the response ends inside its headers")
+    head = http.client.HTTPResponse(_BytesSocket(bytes(data[:end + 4])))  # type: ignore[arg-type]
+    head.begin()
+    ranges = list(_body_ranges(data, end + 4, head))
+    with memoryview(data) as view:
+        start = stop = ranges[0][0] if ranges else 0
+        for a, b in ranges:
+            if a != stop:  # a later chunk moves down over the framing (memmove, in place)
+                view[stop:stop + b - a] = view[a:b]
+            stop += b - a
+        return head.status, str(view[start:stop], "utf-8", "replace")
+
+
+def _body_ranges(data: bytearray, start: int,
+                 head: http.client.HTTPResponse) -> Iterator[tuple[int, int]]:
+    """Where the body's bytes are in `data`: one range, or one a chunk when it is chunked."""
+    if not head.chunked:
+        stop = len(data) if head.length is None else start + head.length
+        if stop > len(data):
+            raise http.client.IncompleteRead(b"", stop - len(data))
+        yield start, stop
+        return
+    while True:
+        eol = data.find(b"\r\n", start)
+        if eol < 0:
+            raise http.client.IncompleteRead(b"")
+        size = int(bytes(data[start:eol]).split(b";", 1)[0], 16)  # ValueError if malformed
+        start = eol + 2
+        if size == 0:
+            return  # trailers, if any, are not read
+        if start + size > len(data):
+            raise http.client.IncompleteRead(b"", start + size - len(data))
+        yield start, start + size
+        start += size + 2  # the chunk's closing CRLF
 
 
 def http_get(api: client.ApiClient, namespace: str, pod: str, port: int, path: str,
-             timeout: float) -> tuple[int, bytes]:
-    """GET `path` on `pod:port`; returns (HTTP status, body)."""
+             timeout: float) -> tuple[int, str]:
+    """GET `path` on `pod:port`; returns (HTTP status, body as text, undecodable bytes
+    replaced)."""
     ws = _open(api, namespace, pod, port, timeout)
     try:
         request = (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
@@ -128,9 +177,7 @@ def http_get(api: client.ApiClient, namespace: str, pod: str, port: int, path: s
         ws.shutdown()  # close() returns early once the server has closed: free the socket here
     if error and not data:
         raise PortForwardError(error.decode("utf-8", errors="replace").strip())
-    response = http.client.HTTPResponse(_BytesSocket(data))  # type: ignore[arg-type]
     try:
-        response.begin()
-        return response.status, response.read()
+        return _response(data)
     except (http.client.HTTPException, ValueError) as exc:
         raise PortForwardError(f"no HTTP response from {pod}:{port} ({exc})") from None
