@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from diagnostics.parse.go_errors import meaning
-from diagnostics.parse.istiod_logs import (cluster_events, events_for, parse_log, servers_named,
-                                           sync_status_from_log)
+from diagnostics.parse.istiod_logs import (_PATTERNS, EVENT_WORDS, cluster_events, events_for,
+                                           parse_log, servers_named, sync_status_from_log)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "istiod-logs"
 
@@ -180,3 +180,18 @@ def test_stackdriver_json_keys():
     (event,) = cluster_events(parse_log(text))
     assert (event.record.level, event.kind, event.cause) == ("error", "watch_error",
                                                              "unauthorized")
+
+
+@pytest.mark.parametrize("kind, pattern", _PATTERNS, ids=lambda p: getattr(p, "pattern", p))
+def test_every_event_pattern_needs_one_of_the_event_words(kind, pattern):
+    """A line without any of EVENT_WORDS is passed over before the patterns are tried: a
+    pattern that could match without one would silently never match."""
+    assert any(word in pattern.pattern for word in EVENT_WORDS), kind
+
+
+def test_push_lines_are_no_events():
+    log = "\n".join([
+        "2026-11-20T08:32:14.039000Z\tinfo\tads\tCDS: PUSH request for node:sleep-1.sample "
+        "resources:14 size:12.6kB",
+        "2026-11-20T08:32:14.037000Z\tinfo\tads\tADS: new connection for node:sleep-1.sample-2"])
+    assert cluster_events(parse_log(log)) == []

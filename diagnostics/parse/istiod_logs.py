@@ -116,6 +116,9 @@ _PATTERNS: tuple[tuple[EventKind, re.Pattern], ...] = tuple(
         ("added", r"^(?:Adding|Updating) cluster_id=(?P<cluster>\S+) from secret=(?P<secret>\S+)$"),
         ("deleted", r"^Deleting cluster_id=(?P<cluster>\S+) configured by secret=(?P<secret>\S+)"),
     ))
+# Every pattern above needs one of these words (tests/test_istiod_logs.py): a line without any
+# is no event, without a search per pattern (a big mesh's log is thousands of push lines).
+EVENT_WORDS = ("cluster", "ailed to", "error adding")
 # Lines whose text matches a pattern above but that are not about reading a cluster.
 _NOT_EVENTS = re.compile(r"error retrieving resource lock|Trace\[\d+\]")
 _SYNCED_NAME = re.compile(r"cluster\[(?P<cluster>[^\]]+)\]")
@@ -141,7 +144,7 @@ def _event(rec: LogRecord) -> ClusterEvent | None:
         m = _SYNCED_NAME.search(rec.labels.get("name", ""))
         return ClusterEvent("synced", rec, m.group("cluster")) if m else None
     text = _text(rec)
-    if _NOT_EVENTS.search(text):
+    if not any(word in text for word in EVENT_WORDS) or _NOT_EVENTS.search(text):
         return None
     labels = _inline_labels(rec, text)
     bare = text if rec.labels else _INLINE_LABEL.sub("", text).rstrip()
