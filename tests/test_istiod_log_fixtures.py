@@ -16,7 +16,8 @@ import yaml
 
 from diagnostics.parse.go_errors import meaning
 from diagnostics.parse.istiod_logs import (_PATTERNS, EVENT_WORDS, cluster_events, events_for,
-                                           parse_log, servers_named, sync_status_from_log)
+                                           log_cluster_events, parse_log, servers_named,
+                                           sync_status_from_log)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "istiod-logs"
 
@@ -195,3 +196,11 @@ def test_push_lines_are_no_events():
         "resources:14 size:12.6kB",
         "2026-11-20T08:32:14.037000Z\tinfo\tads\tADS: new connection for node:sleep-1.sample-2"])
     assert cluster_events(parse_log(log)) == []
+
+
+def test_a_log_is_read_for_events_as_its_records_are():
+    """log_cluster_events passes over a log with no event word; with one, it reads it all."""
+    texts = [e["text"] for e in REAL + SOURCE_WORDINGS]
+    assert any(log_cluster_events(t) for t in texts)
+    for text in texts + ["\n".join(texts)]:
+        assert log_cluster_events(text) == cluster_events(parse_log(text))

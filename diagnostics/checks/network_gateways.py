@@ -22,6 +22,7 @@ from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, CLIENT_Z
                                 CLIENT_ZTUNNEL_LOGS, ISTIOD_LOGS, ISTIOD_PODS, ISTIO_GATEWAYS,
                                 ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES)
 from diagnostics.model import Finding, Step
+from diagnostics.parse.envoy import Endpoint
 from diagnostics.parse.networkz import parse_networkz
 from diagnostics.views.ambient import ambient_clusters
 from diagnostics.views.ambient_gateways import (ambient_eastwest_gateways, gateway_findings,
@@ -36,7 +37,7 @@ from diagnostics.views.gateways import (CROSS_NETWORK_PORT, LISTENER_PROTOCOL, c
                                         has_external_address, host_matches,
                                         k8s_cross_network_listeners, k8s_gateway_of,
                                         runtime_evidence)
-from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, describe_endpoint,
+from diagnostics.views.mesh import (ISTIO_META_NETWORK, NETWORK_LABEL, Where, describe_endpoint,
                                     gateway_index, locate, looks_like_eastwest_gateway, proxy_env,
                                     target_pod_index)
 from diagnostics.views.networks import (GATEWAY_LABEL, MeshNetworks, NETWORKZ_SOURCE,
@@ -64,7 +65,6 @@ def received_for_network(ctx: CheckContext, network: str, clusters_in: list[str]
     """What clients on other networks receive for the service's endpoints in `network`:
     the gateway (as istiod should send) or raw pod IPs (the symptom)."""
     name, ns = ctx.args["service"], ctx.args["namespace"]
-    pods, gateways = target_pod_index(ctx), gateway_index(ctx.available(SERVICES))
     lines = []
     for cluster, clients in ctx.available(CLIENT_CONFIG_DUMPS).items():
         if mesh.of(cluster) == network:
@@ -73,8 +73,7 @@ def received_for_network(ctx: CheckContext, network: str, clusters_in: list[str]
             if fact.missing:
                 continue
             for port in ports:
-                eps = endpoints_for(ctx, fact.value, name, ns, port) or []
-                there = [(ep, w) for ep in eps for w in [locate(ep, pods, gateways)]
+                there = [(ep, w) for ep, w in _located(ctx, fact.value, name, ns, port)
                          if w.cluster in clusters_in]
                 lines += [f"client {name_of(fact.pod)} ({cluster}) receives "
                           + describe_endpoint(ep, w, cluster) + pod_ip_verdict(w) for ep, w in there]
@@ -82,6 +81,19 @@ def received_for_network(ctx: CheckContext, network: str, clusters_in: list[str]
                     lines.append(f"client {name_of(fact.pod)} ({cluster}) {RECEIVES_NONE} "
                                  f"of {name}:{port} in {network}")
     return lines
+
+
+def _located(ctx: CheckContext, dump: object, name: str, ns: str, port: int
+             ) -> list[tuple[Endpoint, Where]]:
+    """A client's endpoints of the service with where each one is, found once per diagnosis:
+    every network's step reads them (ten networks of thousands of endpoints in a big mesh)."""
+    def build() -> list[tuple[Endpoint, Where]]:
+        pods, gateways = target_pod_index(ctx), gateway_index(ctx.available(SERVICES))
+        return [(ep, locate(ep, pods, gateways))
+                for ep in endpoints_for(ctx, dump, name, ns, port) or []]
+
+    return ctx.derived(("located", id(dump), name, ns, port), (CLIENT_CONFIG_DUMPS, SERVICES),
+                       build)
 
 
 # ------------------------------------------------------------------------- east-west gateways

@@ -166,6 +166,14 @@ def cluster_events(records: Iterable[LogRecord]) -> list[ClusterEvent]:
     return [e for e in map(_event, records) if e is not None]
 
 
+def log_cluster_events(text: str) -> list[ClusterEvent]:
+    """cluster_events of a log's text. A log without any event word (the last 5,000 lines of
+    a big mesh's istiod are pushes) has none: it is not framed line by line to learn that."""
+    if not any(word in text for word in EVENT_WORDS):
+        return []
+    return cluster_events(parse_log(text))
+
+
 # -------------------------------------------------------------------------------- attribution
 
 _URL_HOST = re.compile(r'https?://(?P<host>\[[^\]]+\]|[^/:"\s]+)(?::(?P<port>\d+))?')

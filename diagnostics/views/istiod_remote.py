@@ -12,8 +12,8 @@ from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS, ISTIOD_M
                                 ISTIOD_PODS, Input, NETWORK_POLICIES)
 from diagnostics.parse.istiod_debug import (ClusterSync, Shard, parse_clusterz,
                                             parse_endpoint_shardz, service_shards)
-from diagnostics.parse.istiod_logs import (ClusterEvent, cluster_events, current, decisive,
-                                           events_for, parse_log, shorten, sync_status_from_log)
+from diagnostics.parse.istiod_logs import (ClusterEvent, current, decisive, events_for,
+                                           log_cluster_events, shorten, sync_status_from_log)
 from diagnostics.parse.istiod_metrics import MetricsError, remote_sync_status
 from diagnostics.views.istiod_evidence import (CONTRADICTED, contradiction, metrics_note,
                                                metrics_status, sole_unread)
@@ -126,7 +126,7 @@ def replicas_of(ctx: CheckContext, cluster: str) -> list[Replica]:
         if pod in shardz.values:
             rep.shards = parse_endpoint_shardz(shardz.values[pod])
         if pod in logs.values:
-            rep.events = cluster_events(parse_log(logs.values[pod] or ""))
+            rep.events = log_cluster_events(logs.values[pod] or "")
         for label, per in (("clusterz", clusterz), ("endpointShardz", shardz), ("log", logs)):
             if pod not in per.values:
                 rep.missing[label] = per.missing.get(pod) or per.missing.get("*") or "no answer"
