@@ -5,12 +5,14 @@ outside Istio's supported skew.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
+
 from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
 from diagnostics.model import Step
 from diagnostics.views.mesh import workload_ref
-from diagnostics.views.proxies import (FINDING_LIMIT, TABLE_LIMIT, capped, in_scope, minor_of,
-                                       proxy_image_version, proxy_table, proxy_view)
+from diagnostics.views.proxies import (FINDING_LIMIT, TABLE_LIMIT, SeenProxy, capped, in_scope,
+                                       minor_of, proxy_image_version, proxy_table, proxy_view)
 from diagnostics.workloads import name_of, namespace_of
 
 
@@ -25,6 +27,7 @@ def _pods_by_proxy(ctx: CheckContext) -> dict[tuple[str, str], dict]:
     return out
 
 
+@lru_cache(maxsize=1024)  # a few versions, asked for each of 20,000 proxies
 def skewed(proxy_version: str | None, istiod_version: str | None) -> bool:
     """More than one minor version apart (or a different major)."""
     p, i = minor_of(proxy_version), minor_of(istiod_version)
@@ -42,8 +45,11 @@ def proxy_versions(ctx: CheckContext) -> list[Step]:
     pods = _pods_by_proxy(ctx)
     title = "Proxy and istiod versions"
     steps = []
+    by_cluster: dict[str, list[SeenProxy]] = {}
+    for p in view.proxies:
+        by_cluster.setdefault(p.cluster, []).append(p)
     for cluster in ctx.focus:
-        mine = [p for p in view.proxies if p.cluster == cluster and in_scope(ctx, p.sync.namespace)]
+        mine = [p for p in by_cluster.get(cluster, ()) if in_scope(ctx, p.sync.namespace)]
         if not mine:
             continue
         versions: Counter = Counter()
