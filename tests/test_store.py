@@ -13,7 +13,7 @@ import pytest
 
 from diagnostics.reports import ReportCache
 from diagnostics.store.base import StoreError
-from diagnostics.store.memory import MemoryStore
+from diagnostics.store.memory import SWEEP_SECONDS, MemoryStore
 from diagnostics.store.redis_store import RedisStore
 from diagnostics.store.resilient import ResilientStore
 from tests.redis_support import RedisServer
@@ -44,6 +44,20 @@ async def test_values_expire_after_their_ttl(backend, redis_server):
         assert await store.get("k") == b"v"
         await asyncio.sleep(0.35)
         assert await store.get("k") is None
+
+
+async def test_memory_store_sweeps_out_what_expired_without_a_read():
+    """A key never read again must not hold its value for ever (Redis expires it itself)."""
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    await store.set("facts-of-a-namespace-checked-once", b"x" * 1000, 15)
+    await store.set("read-again", b"v", 3600)
+    now[0] += SWEEP_SECONDS - 1
+    await store.set("another", b"v", 0.5)
+    assert len(store._data) == 3  # not swept yet
+    now[0] += 1
+    await store.set("one-more", b"v", 15)
+    assert sorted(store._data) == ["one-more", "read-again"]
 
 
 @BACKENDS

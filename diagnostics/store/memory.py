@@ -6,14 +6,22 @@ import time
 from typing import Callable
 
 
+#: How often writes sweep out what expired (seconds): a value is otherwise dropped only when
+#: its key is read again, and the facts of a namespace checked once (megabytes at 10,000
+#: pods) would stay in the bot until 100,000 keys had been written.
+SWEEP_SECONDS = 30.0
+
+
 class MemoryStore:
-    """Dict-backed store with lazy expiry; `clock` is injectable so tests need not sleep."""
+    """Dict-backed store with lazy expiry, swept every SWEEP_SECONDS by the next write;
+    `clock` is injectable so tests need not sleep."""
 
     name = "memory"
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
         self._clock, self._max = clock, max_keys
         self._data: dict[str, tuple[bytes, float]] = {}
+        self._next_sweep = clock() + SWEEP_SECONDS
 
     def _live(self, key: str) -> tuple[bytes, float] | None:
         item = self._data.get(key)
@@ -25,12 +33,13 @@ class MemoryStore:
         return item
 
     def _put(self, key: str, value: bytes, ttl: float) -> None:
-        if len(self._data) >= self._max:
-            self._evict()
-        self._data[key] = (value, self._clock() + ttl)
-
-    def _evict(self) -> None:
         now = self._clock()
+        if len(self._data) >= self._max or now >= self._next_sweep:
+            self._evict(now)
+        self._data[key] = (value, now + ttl)
+
+    def _evict(self, now: float) -> None:
+        self._next_sweep = now + SWEEP_SECONDS
         for key in [k for k, (_, exp) in self._data.items() if exp <= now]:
             del self._data[key]
         while len(self._data) >= self._max:  # still full: drop the soonest to expire
