@@ -4,9 +4,16 @@ Serves a generated mesh with `meshbot replay` in its own process and, in this pr
 `--runs` diagnoses the way the bot does (the facts cache and the report cache over the
 in-process store, the Answerer; every ask a Re-run, so each one diagnoses), cycling through the
 mesh-wide commands. Prints this process's RSS (VmRSS) and peak (VmHWM) after every `--every`
-diagnoses: after the first few, RSS should not grow.
+diagnoses, and the blocks Python has allocated (sys.getallocatedblocks: what meshbot holds,
+apart from how malloc keeps freed memory): after the first few, neither should grow.
 
     .venv/bin/python bench/soak.py [--pods 10000] [--runs 100] [--every 10] [--json]
+        [--malloc-arenas 2]
+
+glibc's malloc arenas are limited as meshbot's image limits them (Dockerfile: MALLOC_ARENA_MAX=2;
+the process re-executes itself with it): with a thread pool of 64 and glibc's default of eight
+arenas a core, freed memory stays in arenas other threads do not reuse, and RSS measures that
+rather than meshbot. `--malloc-arenas 0` keeps glibc's default.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,11 +62,13 @@ async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
             report = await answerer.answer(requests[(i - 1) % len(requests)], fresh=True)
             if i % every == 0 or i == 1:
                 rss, peak = memory_mb()
+                blocks = sys.getallocatedblocks()  # Python's own objects, whatever RSS says
                 row = {"diagnoses": i, "rss_mb": round(rss), "peak_mb": round(peak),
-                       "last": report.command, "verdict": report.verdict}
+                       "python_blocks": blocks, "last": report.command,
+                       "verdict": report.verdict}
                 print(json.dumps(row) if as_json else
-                      f"  after {i:3d} diagnoses: RSS {rss:6.0f} MB (peak {peak:6.0f} MB)",
-                      flush=True)
+                      f"  after {i:3d} diagnoses: RSS {rss:6.0f} MB (peak {peak:6.0f} MB), "
+                      f"{blocks:,} Python blocks", flush=True)
     finally:
         await source.close()
 
@@ -71,7 +81,14 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--malloc-arenas", type=int, default=2,
+                    help="MALLOC_ARENA_MAX, as the image sets it (0: glibc's default)")
     args = ap.parse_args()
+    wanted = str(args.malloc_arenas) if args.malloc_arenas else None
+    if os.environ.get("MALLOC_ARENA_MAX") != wanted:  # glibc reads it once, at start
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+        env.update({"MALLOC_ARENA_MAX": wanted} if wanted else {})
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     point = Point(args.pods, args.clusters)
     with served_mesh(point, 0.1, args.meshes, 0) as (replay, _):
         if not args.json:

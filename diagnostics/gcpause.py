@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator
 
 _lock = threading.Lock()
@@ -62,6 +63,28 @@ def thaw() -> None:
         return
     gc.unfreeze()
     gc.collect()
+    _return_free_memory()
+
+
+def _return_free_memory() -> None:
+    """Hand the memory a diagnosis freed back to the system (glibc's malloc_trim). A big mesh's
+    bodies are tens of megabytes each, decoded on many threads: glibc keeps what they freed
+    in its heaps, and the bot's RSS crept up by ~100 MB over 40 diagnoses of a 10,000-pod
+    mesh while the objects Python held stayed flat (bench/soak.py). Nothing where the C
+    library has no malloc_trim (musl, macOS)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    import ctypes  # the bot's path only: a terminal diagnosis never thaws this way
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def exiting_after_one_diagnosis() -> None:

@@ -334,6 +334,24 @@ async def test_the_bot_process_does_not_grow_across_consecutive_diagnoses(scaled
     assert heap[SOAK] - heap[WARM] < 2_000_000, heap
 
 
+def test_the_bots_thaw_hands_freed_memory_back_to_the_system():
+    """Memory a diagnosis freed between blocks still in use stays in glibc's heap (RSS) until
+    malloc_trim: thaw calls it. A fresh process fragments 400 MB that way, then thaws."""
+    code = ("import json\nfrom diagnostics import gcpause\n"
+            "def rss():\n"
+            "    return int(open('/proc/self/statm').read().split()[1]) * 4096 >> 20\n"
+            "blocks = [bytes(4000) for _ in range(100_000)]\n"
+            "kept = blocks[::8]\n"
+            "del blocks\n"
+            "before = rss()\n"
+            "gcpause.thaw()\n"
+            "print(json.dumps([before, rss(), len(kept)]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True)
+    before, after, kept = json.loads(done.stdout.splitlines()[-1])
+    assert kept == 12_500 and before > 300 and after < before / 3, (before, after)
+
+
 def test_a_terminal_diagnosis_leaves_its_facts_out_of_the_exit_collection():
     """The interpreter runs a full collection when it exits; a one-shot `meshbot mesh` freezes
     what its diagnosis left alive, so that pass walks the modules, not the mesh's facts (1.7 s
