@@ -7,6 +7,7 @@ makes no API call (and counts none); failures are never cached.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -93,10 +94,11 @@ class CachingSource:
 
     async def istiod_get(self, cluster: str, target: str, path: str,
                          compact: Callable[[Any], list] | None = None) -> Any:
-        """The body is shared whole (commands compact it differently) and compacted here."""
+        """The body is shared whole (commands compact it differently) and compacted here, off
+        the event loop (a syncz of 10,000 proxies is parsed in a few tenths of a second)."""
         key = self._key(cluster, "istiod", target, path)
         body = await self._cached(key, lambda: self.inner.istiod_get(cluster, target, path))
-        return compact(body) if compact else body
+        return await asyncio.to_thread(compact, body) if compact else body
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
