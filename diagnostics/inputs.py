@@ -173,7 +173,7 @@ class IstiodDebug(Input):
     # key (diagnostics/parse/json_items.py decodes one entry at a time).
     compact: Callable[[Any], list] | None = None
     # The input this one is computed from when a command reads that one anyway (its values
-    # compacted again) rather than asking istiod twice; by default the uncompacted body.
+    # compacted again) rather than asking istiod twice.
     derive_from: IstiodDebug | None = None
 
     def describe(self) -> str:
@@ -182,8 +182,8 @@ class IstiodDebug(Input):
     async def fetch(self, fetcher: ClusterFetcher) -> Any:
         if self.compact is None:
             return await fetcher.each_replica(f"/debug/{self.endpoint}")
-        source = self.derive_from or IstiodDebug(self.endpoint)
-        if source in fetcher.wanted:  # read anyway: compacted from that, not asked again
+        source = self.derive_from
+        if source is not None and source in fetcher.wanted:  # compacted from it, not asked again
             return self.compacted(await fetcher.need(source))
         return await fetcher.each_replica(f"/debug/{self.endpoint}", self.compact)
 

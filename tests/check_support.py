@@ -46,9 +46,9 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
 def _compacted(inp: Input, objs: Mapping[Input, Any], empty: Callable[[Input], Any]) -> Any:
     """What a compacting istiod input (SYNCZ_CENSUS) holds when a test gives the input it
     derives from (SYNCZ), as IstiodDebug.fetch derives it; else `empty(inp)`."""
-    if not isinstance(inp, IstiodDebug) or inp.compact is None:
+    if not isinstance(inp, IstiodDebug) or inp.derive_from is None:
         return empty(inp)
-    whole = inp.derive_from or IstiodDebug(inp.endpoint)
+    whole = inp.derive_from
     value = objs[whole] if whole in objs else empty(whole)
     if isinstance(value, Fact):
         if value.missing is not None:
