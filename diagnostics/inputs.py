@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 
 from diagnostics.parse.istiod_debug import SHARD_COUNTS
-from diagnostics.parse.syncz import parse_syncz, syncz_census
+from diagnostics.parse.syncz import SYNC_CENSUS, SYNC_PROXIES
 from diagnostics.sources.base import METRICS_PATH, metadata_view
 
 if TYPE_CHECKING:
@@ -318,13 +318,13 @@ ISTIO_PODS = Resources("pods", ISTIO_NS)
 ISTIO_SERVICES = Resources("services", ISTIO_NS)
 ISTIO_CONFIGMAPS = Resources("configmaps", ISTIO_NS)
 CLUSTERZ = IstiodDebug("clusterz")
-#: Each replica's syncz as parsed proxies (diagnostics/parse/syncz.py ProxySync), parsed entry
-#: by entry as it is decoded: the body's objects (40 MB at 10,000 proxies) are never kept.
-SYNCZ = IstiodDebug("syncz", parse_syncz)
+#: Each replica's syncz as parsed proxies (diagnostics/parse/syncz.py ProxySync), parsed as it
+#: is decoded: the body's objects (40 MB at 10,000 proxies) are never kept.
+SYNCZ = IstiodDebug("syncz", SYNC_PROXIES)
 #: Who is connected to which istiod: each replica's syncz kept as (proxy, cluster id,
 #: versioned), for checks that ask nothing of a proxy's sync state; a command that reads
 #: SYNCZ derives it from that.
-SYNCZ_CENSUS = IstiodDebug("syncz", syncz_census, derive_from=SYNCZ)
+SYNCZ_CENSUS = IstiodDebug("syncz", SYNC_CENSUS, derive_from=SYNCZ)
 NETWORKZ = IstiodDebug("networkz")
 ENDPOINT_SHARDZ = IstiodDebug("endpointShardz", SHARD_COUNTS)
 MESH = IstiodDebug("mesh")

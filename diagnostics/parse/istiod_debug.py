@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import msgspec
+
 from diagnostics.parse.json_items import Compaction
 from diagnostics.parse.keys import get_any, keyed, pick
 
@@ -158,9 +160,39 @@ def _endpoint_stand_in(obj: dict) -> Any:
     return obj
 
 
+class _Counted(msgspec.Struct, gc=False):
+    """An endpoint, of which only that it is an object is decoded (its fields are skipped)."""
+
+
+class _ServiceShards(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """`EndpointShards` as istiod writes it (Go field names, no json tags)."""
+
+    Shards: dict[str, list[_Counted] | None] | None = None  # noqa: N815 (Go's spelling)
+    ServiceAccounts: msgspec.Raw = msgspec.Raw()  # noqa: N815
+
+
+_SHARDZ_DECODER = msgspec.json.Decoder(dict[str, dict[str, _ServiceShards | None] | None] | None)
+
+
+def decode_shard_counts(text: str) -> list[Shard] | None:
+    """compact_endpoint_shardz of a body as istiod writes it, decoded typed: a 16 MB body of
+    10,000 endpoints in 0.015 s instead of 0.07. None for any other body."""
+    try:
+        body = _SHARDZ_DECODER.decode(text)
+    except msgspec.DecodeError:
+        return None
+    out = []
+    for hostname, by_ns in (body or {}).items():
+        for namespace, shards in (by_ns or {}).items():
+            for key, eps in ((shards.Shards if shards else None) or {}).items():
+                provider, cluster = _split_key(key)
+                out.append(Shard(hostname, namespace, provider, cluster, len(eps or ())))
+    return out
+
+
 #: endpointShardz compacted as it is decoded: every endpoint is dropped as soon as it is built
 #: (diagnostics/parse/json_items.py), for a body of tens of thousands of them.
-SHARD_COUNTS = Compaction(compact_endpoint_shardz, _endpoint_stand_in)
+SHARD_COUNTS = Compaction(compact_endpoint_shardz, _endpoint_stand_in, decode_shard_counts)
 
 
 def service_shards(shards: list[Shard], service: str, namespace: str) -> list[Shard]:

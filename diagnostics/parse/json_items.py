@@ -11,6 +11,13 @@ A Compaction may also replace objects as they are decoded (json's object_hook) w
 only that they were there: endpointShardz's endpoints, of which only the count is kept, are
 dropped one by one as they are built (a ten-cluster mesh's 16 MB body: 0.12 -> 0.07 s of CPU,
 11,900 -> 40 page faults).
+
+Faster still, a Compaction may carry a typed decoder (msgspec) for the body exactly as istiod
+writes it: only the fields the reduction reads become objects, the rest is skipped in C (a
+syncz of 10,000 proxies: 0.25 -> 0.09 s; endpointShardz's 16 MB: 0.07 -> 0.015 s). It answers
+None for a body in any other shape or spelling (an unknown key, an unexpected type), which is
+then decoded item by item as above, so both paths give the same reduction
+(tests/test_json_items.py holds them to it).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ class Compaction:
 
     reduce: Callable[[Any], list]
     object_hook: Callable[[dict], Any] | None = None
+    # The reduction straight from the text where it is in istiod's own shape and spelling;
+    # None for any other body (it must then give what `reduce` gives).
+    typed: Callable[[str], list | None] | None = None
 
     def __call__(self, body: Any) -> list:
         return self.reduce(body)
@@ -83,6 +93,14 @@ def decode_itemwise(text: str, reduce: Callable[[Any], list]) -> list:
         if text[idx:idx + 1] == closer:
             return _end(text, idx + 1, out)
         idx = _expect(text, idx, ",")
+
+
+def decode_compacted(text: str, reduce: Callable[[Any], list]) -> list:
+    """What decode_itemwise(text, reduce) gives, by `reduce`'s typed decoder where it has one
+    and the body is in the shape that decoder reads."""
+    typed = getattr(reduce, "typed", None)
+    found = typed(text) if typed is not None else None
+    return found if found is not None else decode_itemwise(text, reduce)
 
 
 def _end(text: str, idx: int, out: list) -> list:

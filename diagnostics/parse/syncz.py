@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
+
+from diagnostics.parse.json_items import Compaction
 from diagnostics.parse.keys import get_any, keyed, pick
 
 SYNCED, STALE, NOT_SENT, ERROR = "SYNCED", "STALE", "NOT SENT", "ERROR"
@@ -71,9 +73,9 @@ def short_type(type_url_or_prefix: str) -> str:
     return _SHORT_BY_PREFIX.get(text.lower(), text.upper())
 
 
-@dataclass(frozen=True)
-class TypeSync:
-    """One xDS type for one proxy: the last nonce sent and acknowledged, and any error."""
+class TypeSync(msgspec.Struct, frozen=True, gc=False):
+    """One xDS type for one proxy: the last nonce sent and acknowledged, and any error.
+    (A msgspec Struct, as ProxySync: 10,000 proxies make 60,000 of them, built in C.)"""
 
     sent: str = ""
     acked: str = ""
@@ -103,15 +105,14 @@ class TypeSync:
         return SYNCED if self.sent == self.acked else STALE
 
 
-@dataclass(frozen=True)
-class ProxySync:
+class ProxySync(msgspec.Struct, frozen=True, gc=False):
     """One proxy connected to the replica that answered."""
 
     proxy: str  # "<pod>.<namespace>" (CSDS node ids `sidecar~ip~pod.ns~...` are reduced to it)
     cluster_id: str | None
     proxy_type: str | None = None
     istio_version: str | None = None
-    types: dict[str, TypeSync] = field(default_factory=dict)
+    types: dict[str, TypeSync] = {}
 
     @property
     def pod(self) -> str:
@@ -184,13 +185,40 @@ def _short_url(url: str) -> str:
     return short_type(url)
 
 
-#: SyncStatus' json tags (pilot/pkg/xds/debug.go): an entry with no other key is read by them
-#: directly; any other spelling goes through the spelling-blind lookup.
-_SYNC_STATUS_KEYS = frozenset({
-    "cluster_id", "proxy", "proxy_type", "proxy_version", "istio_version", "resources",
-    "cluster_sent", "cluster_acked", "listener_sent", "listener_acked", "route_sent",
-    "route_acked", "endpoint_sent", "endpoint_acked", "extensionconfig_sent",
-    "extensionconfig_acked"})
+class _Resource(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A `resources` value as istiod writes it (protojson names)."""
+
+    sent: str | None = None
+    acked: str | None = None
+    lastError: str | None = None  # noqa: N815 (istiod's spelling)
+    sentTime: str | None = None  # noqa: N815
+
+
+class _SyncStatus(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A syncz entry as istiod writes it: SyncStatus' json tags (pilot/pkg/xds/debug.go), every
+    field omitempty. A key outside them makes the typed decoding give up (decode_syncz)."""
+
+    cluster_id: str | None = None
+    proxy: str | None = None
+    proxy_type: str | None = None
+    proxy_version: str | None = None
+    istio_version: str | None = None
+    resources: dict[str, _Resource] | None = None
+    cluster_sent: str | None = None
+    cluster_acked: str | None = None
+    listener_sent: str | None = None
+    listener_acked: str | None = None
+    route_sent: str | None = None
+    route_acked: str | None = None
+    endpoint_sent: str | None = None
+    endpoint_acked: str | None = None
+    extensionconfig_sent: str | None = None
+    extensionconfig_acked: str | None = None
+
+
+#: SyncStatus' json tags: an entry with no other key is read by them directly; any other
+#: spelling goes through the spelling-blind lookup.
+_SYNC_STATUS_KEYS = frozenset(_SyncStatus.__struct_fields__)
 
 
 def _http_entry(entry: dict) -> ProxySync | None:
@@ -236,6 +264,66 @@ def _csds_entry(entry: dict) -> ProxySync | None:
 
 def _str_or_none(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+#: (short type, its `_sent` field, its `_acked` field) of the per-type pairs SyncStatus has.
+_PAIRS = tuple((_pair_key(f)[0], f, f.removesuffix("_sent") + "_acked")
+               for f in _SyncStatus.__struct_fields__ if f.endswith("_sent"))
+
+
+def _typed_entry(entry: _SyncStatus) -> ProxySync | None:
+    """_http_entry of an entry decoded as istiod writes it."""
+    if not entry.proxy:
+        return None
+    types = {}
+    for short, sent_field, acked_field in _PAIRS:
+        sent, acked = getattr(entry, sent_field), getattr(entry, acked_field)
+        if sent is not None or acked is not None:
+            types[short] = TypeSync(sent or "", acked or "")
+    for url, res in (entry.resources or {}).items():  # the richer form wins
+        types[_short_url(url)] = TypeSync(res.sent or "", res.acked or "", res.lastError or "",
+                                          sent_time=res.sentTime or "")
+    version = entry.istio_version if entry.istio_version is not None else entry.proxy_version
+    return ProxySync(_proxy_id(entry.proxy), _str_or_none(entry.cluster_id),
+                     _str_or_none(entry.proxy_type), _str_or_none(version), types)
+
+
+_SYNCZ_DECODER = msgspec.json.Decoder(list[_SyncStatus] | None)
+
+
+def decode_syncz(text: str) -> list[ProxySync] | None:
+    """parse_syncz of a body as istiod writes it, decoded typed (json_items.Compaction.typed):
+    a syncz of 10,000 proxies in 0.09 s instead of 0.25. None for any other body (CSDS, other
+    spellings, unexpected types, not JSON), which the spelling-blind parser reads."""
+    try:
+        entries = _SYNCZ_DECODER.decode(text)
+    except msgspec.DecodeError:
+        return None
+    return [p for p in map(_typed_entry, entries or ()) if p is not None]
+
+
+#: The census' view of a SyncStatus: the same keys, only these four decoded (the rest skipped).
+_CENSUS_FIELDS = ("cluster_id", "proxy", "proxy_version", "istio_version")
+_SyncCensus = msgspec.defstruct(
+    "_SyncCensus", [(f, str | None, None) if f in _CENSUS_FIELDS else (f, msgspec.Raw, msgspec.Raw())
+                    for f in _SyncStatus.__struct_fields__],
+    forbid_unknown_fields=True, gc=False)
+_CENSUS_DECODER = msgspec.json.Decoder(list[_SyncCensus] | None)
+
+
+def decode_syncz_census(text: str) -> list[tuple[str, str | None, bool]] | None:
+    """syncz_census of a body as istiod writes it, decoded typed; None for any other body."""
+    try:
+        entries = _CENSUS_DECODER.decode(text)
+    except msgspec.DecodeError:
+        return None
+    out = []
+    for entry in entries or ():
+        version = entry.istio_version if entry.istio_version is not None else entry.proxy_version
+        if entry.proxy:
+            out.append((_proxy_id(entry.proxy), _str_or_none(entry.cluster_id),
+                        version not in (None, "")))
+    return out
 
 
 def parse_syncz(body: Any) -> list[ProxySync]:
@@ -288,3 +376,10 @@ def syncz_census(body: Any) -> list[tuple[str, str | None, bool]]:
         if proxy:
             out.append((_proxy_id(proxy), _str_or_none(cluster), version not in (None, "")))
     return out
+
+
+#: A syncz body as the checks keep it (diagnostics/inputs.py SYNCZ): parsed proxies, decoded
+#: typed where istiod wrote it, else entry by entry (diagnostics/parse/json_items.py).
+SYNC_PROXIES = Compaction(parse_syncz, typed=decode_syncz)
+#: The census of a syncz body (diagnostics/inputs.py SYNCZ_CENSUS), the same way.
+SYNC_CENSUS = Compaction(syncz_census, typed=decode_syncz_census)

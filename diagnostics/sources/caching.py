@@ -15,6 +15,8 @@ import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+import msgspec
+
 from diagnostics.model import ClusterInfo
 from diagnostics.sources.base import Source
 from diagnostics.store.base import KEY_PREFIX, Store, StoreError
@@ -34,12 +36,12 @@ def fresh_reads() -> Iterator[None]:
 
 
 def _encode(value: Any) -> bytes:
-    raw = json.dumps(value, separators=(",", ":")).encode()
+    raw = msgspec.json.encode(value)  # compact JSON, as json.dumps writes it but faster
     return b"z" + zlib.compress(raw) if len(raw) > COMPRESS_ABOVE else b"j" + raw
 
 
 def _decode(blob: bytes) -> Any:
-    return json.loads(zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:])
+    return msgspec.json.decode(zlib.decompress(blob[1:]) if blob[:1] == b"z" else blob[1:])
 
 
 class CachingSource:
