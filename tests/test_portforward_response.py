@@ -1,5 +1,5 @@
 """The HTTP response a port-forward carries, read from the bytes the websocket delivered
-(diagnostics/sources/portforward.py `_response`): the same status and text as http.client reads,
+(diagnostics/sources/portforward.py `_response`): the same status and body as http.client reads,
 whatever the framing, without its copies."""
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ import io
 
 import pytest
 
-from diagnostics.sources.portforward import _response
+from diagnostics.inputs import SYNCZ
+from diagnostics.sources.base import METRICS_PATH, NotCaptured, SourceFailure
+from diagnostics.sources.live import _debug_json
+from diagnostics.sources.portforward import _response, text_of
 
 BODY = '{"proxy": "sleep-1.sample", "note": "é ü ✓"}'.encode()
 
@@ -49,14 +52,25 @@ RESPONSES = {
 }
 
 
+def _read(raw: bytes) -> tuple[int, str]:
+    status, body = _response(bytearray(raw))
+    return status, text_of(body)
+
+
 @pytest.mark.parametrize("name", RESPONSES)
 def test_reads_what_http_client_reads(name):
     raw = RESPONSES[name]
-    assert _response(bytearray(raw)) == _as_http_client_reads(raw)
+    assert _read(raw) == _as_http_client_reads(raw)
 
 
 def test_a_split_character_is_whole_in_the_text():
-    assert _response(bytearray(RESPONSES["chunks"])) == (200, BODY.decode())
+    assert _read(RESPONSES["chunks"]) == (200, BODY.decode())
+
+
+def test_the_body_is_handed_on_as_bytes_not_copied():
+    data = bytearray(RESPONSES["content-length"])
+    _, body = _response(data)
+    assert isinstance(body, memoryview) and body.obj is data and bytes(body) == BODY
 
 
 @pytest.mark.parametrize("raw", [
@@ -69,3 +83,32 @@ def test_a_split_character_is_whole_in_the_text():
 def test_a_broken_response_is_an_error(raw):
     with pytest.raises((http.client.HTTPException, ValueError)):
         _response(bytearray(raw))
+
+
+# ----------------------------------------------- what the live source makes of such a body
+
+
+def _debug(raw: bytes, path: str = "/debug/syncz", compact=None):
+    status, body = _response(bytearray(raw))
+    return _debug_json(status, body, "istiod-1", path, compact)
+
+
+def _ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+def test_a_body_that_is_not_utf8_reads_as_before_its_bytes_replaced():
+    raw = _ok(b'[{"proxy": "a\xff.ns", "cluster_id": "c1"}]')
+    assert _debug(raw) == [{"proxy": "a\ufffd.ns", "cluster_id": "c1"}]
+    assert [p.proxy for p in _debug(raw, compact=SYNCZ.compact)] == ["a\ufffd.ns"]
+
+
+def test_blank_metrics_missing_and_junk_bodies():
+    assert _debug(_ok(b" \n")) is None
+    assert _debug(_ok(b""), compact=SYNCZ.compact) == []
+    assert _debug(_ok(b"# HELP x\nx 1\n"), path=METRICS_PATH) == "# HELP x\nx 1\n"
+    with pytest.raises(NotCaptured, match="no such thing"):
+        _debug(b"HTTP/1.1 404 Not Found\r\nContent-Length: 13\r\n\r\nno such thing")
+    for compact in (None, SYNCZ.compact):
+        with pytest.raises(SourceFailure, match="not JSON"):
+            _debug(_ok(b"[{"), compact=compact)

@@ -174,11 +174,11 @@ class _ServiceShards(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _SHARDZ_DECODER = msgspec.json.Decoder(dict[str, dict[str, _ServiceShards | None] | None] | None)
 
 
-def decode_shard_counts(text: str) -> list[Shard] | None:
+def decode_shard_counts(body: str | bytes | memoryview) -> list[Shard] | None:
     """compact_endpoint_shardz of a body as istiod writes it, decoded typed: a 16 MB body of
     10,000 endpoints in 0.015 s instead of 0.07. None for any other body."""
     try:
-        body = _SHARDZ_DECODER.decode(text)
+        body = _SHARDZ_DECODER.decode(body)
     except msgspec.DecodeError:
         return None
     out = []

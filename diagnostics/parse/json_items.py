@@ -41,7 +41,7 @@ class Compaction:
     object_hook: Callable[[dict], Any] | None = None
     # The reduction straight from the text where it is in istiod's own shape and spelling;
     # None for any other body (it must then give what `reduce` gives).
-    typed: Callable[[str], list | None] | None = None
+    typed: Callable[[str | bytes | memoryview], list | None] | None = None
 
     def __call__(self, body: Any) -> list:
         return self.reduce(body)
@@ -95,12 +95,16 @@ def decode_itemwise(text: str, reduce: Callable[[Any], list]) -> list:
         idx = _expect(text, idx, ",")
 
 
-def decode_compacted(text: str, reduce: Callable[[Any], list]) -> list:
-    """What decode_itemwise(text, reduce) gives, by `reduce`'s typed decoder where it has one
-    and the body is in the shape that decoder reads."""
+def decode_compacted(body: str | bytes | memoryview, reduce: Callable[[Any], list]) -> list:
+    """What decode_itemwise(body, reduce) gives, by `reduce`'s typed decoder where it has one
+    and the body is in the shape that decoder reads. Bytes are decoded as UTF-8, undecodable
+    bytes replaced."""
     typed = getattr(reduce, "typed", None)
-    found = typed(text) if typed is not None else None
-    return found if found is not None else decode_itemwise(text, reduce)
+    found = typed(body) if typed is not None else None
+    if found is not None:
+        return found
+    return decode_itemwise(body if isinstance(body, str) else str(body, "utf-8", "replace"),
+                           reduce)
 
 
 def _end(text: str, idx: int, out: list) -> list:

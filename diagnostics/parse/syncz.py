@@ -291,12 +291,12 @@ def _typed_entry(entry: _SyncStatus) -> ProxySync | None:
 _SYNCZ_DECODER = msgspec.json.Decoder(list[_SyncStatus] | None)
 
 
-def decode_syncz(text: str) -> list[ProxySync] | None:
+def decode_syncz(body: str | bytes | memoryview) -> list[ProxySync] | None:
     """parse_syncz of a body as istiod writes it, decoded typed (json_items.Compaction.typed):
     a syncz of 10,000 proxies in 0.09 s instead of 0.25. None for any other body (CSDS, other
     spellings, unexpected types, not JSON), which the spelling-blind parser reads."""
     try:
-        entries = _SYNCZ_DECODER.decode(text)
+        entries = _SYNCZ_DECODER.decode(body)
     except msgspec.DecodeError:
         return None
     return [p for p in map(_typed_entry, entries or ()) if p is not None]
@@ -311,10 +311,10 @@ _SyncCensus = msgspec.defstruct(
 _CENSUS_DECODER = msgspec.json.Decoder(list[_SyncCensus] | None)
 
 
-def decode_syncz_census(text: str) -> list[tuple[str, str | None, bool]] | None:
+def decode_syncz_census(body: str | bytes | memoryview) -> list[tuple[str, str | None, bool]] | None:
     """syncz_census of a body as istiod writes it, decoded typed; None for any other body."""
     try:
-        entries = _CENSUS_DECODER.decode(text)
+        entries = _CENSUS_DECODER.decode(body)
     except msgspec.DecodeError:
         return None
     out = []

@@ -198,35 +198,35 @@ class LiveSource:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SourceFailure(f"{base}{path}: {exc or 'timed out'}", "istiod") from None
         # syncz of thousands of proxies is megabytes: parsed off the event loop
-        return await asyncio.to_thread(_debug_text_json, status, body, base, path, compact)
+        return await asyncio.to_thread(_debug_json, status, body, base, path, compact)
 
     def _port_forward_json(self, cluster: str, namespace: str, pod: str, path: str,
                            compact: Callable[[Any], list] | None) -> Any:
         """On a worker thread: the debug endpoint's body, parsed (and compacted) there too (it
         is large)."""
-        status, text = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
+        status, body = self._port_forward_get(cluster, namespace, pod, ISTIOD_MONITORING_PORT,
                                               path)
-        return _debug_json(status, text, pod, path, compact)
+        return _debug_json(status, body, pod, path, compact)
 
     async def ztunnel_get(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
         return await self._run(self._ztunnel_json, cluster, namespace, pod, path)
 
     def _ztunnel_json(self, cluster: str, namespace: str, pod: str, path: str) -> Any:
         """On a worker thread: ztunnel's admin answer, through a port-forward to :15000."""
-        status, text = self._port_forward_get(cluster, namespace, pod, ZTUNNEL_ADMIN_PORT, path,
+        status, body = self._port_forward_get(cluster, namespace, pod, ZTUNNEL_ADMIN_PORT, path,
                                               "ztunnel")
         if status == 404:
             raise NotCaptured(f"{path} on ztunnel {namespace}/{pod}: not found", "ztunnel")
         if status >= 400:
             raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: HTTP {status}", "ztunnel")
         try:
-            return msgspec.json.decode(text)
+            return decode_json(body)
         except ValueError:
             raise SourceFailure(f"{path} on ztunnel {namespace}/{pod}: not JSON",
                                 "ztunnel") from None
 
     def _port_forward_get(self, cluster: str, namespace: str, pod: str, port: int,
-                          path: str, side: str = "istiod") -> tuple[int, str]:
+                          path: str, side: str = "istiod") -> tuple[int, memoryview]:
         try:
             return portforward.http_get(self._api[cluster], namespace, pod, port, path,
                                         self.timeout)
@@ -241,29 +241,37 @@ class LiveSource:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _debug_text_json(status: int, body: bytes, target: str, path: str,
-                     compact: Callable[[Any], list] | None) -> Any:
-    """_debug_json of a body read as bytes (a direct istiod URL, through aiohttp)."""
-    return _debug_json(status, body.decode("utf-8", errors="replace"), target, path, compact)
-
-
-def _debug_json(status: int, text: str, target: str, path: str,
+def _debug_json(status: int, body: bytes | memoryview, target: str, path: str,
                 compact: Callable[[Any], list] | None = None) -> Any:
-    if status == 404:
-        raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
-    if status in (401, 403):
-        raise DebugRefused(path, target, status)
-    if status >= 400:
-        raise SourceFailure(f"{path} on {target}: HTTP {status} {text.strip()[:200]}", "istiod")
-    if path == METRICS_PATH:
+    if status >= 400 or path == METRICS_PATH:
+        text = portforward.text_of(body)
+        if status == 404:
+            raise NotCaptured(f"{path} on {target}: {text.strip() or 'not found'}", "istiod")
+        if status in (401, 403):
+            raise DebugRefused(path, target, status)
+        if status >= 400:
+            raise SourceFailure(f"{path} on {target}: HTTP {status} {text.strip()[:200]}",
+                                "istiod")
         return text
-    if not text.strip():
+    if _BLANK.fullmatch(body):
         return compact(None) if compact else None
     try:
         with collector_paused():
-            return decode_compacted(text, compact) if compact else msgspec.json.decode(text)
+            return decode_compacted(body, compact) if compact else decode_json(body)
     except ValueError:
         raise SourceFailure(f"{path} on {target}: not JSON", "istiod") from None
+
+
+_BLANK = re.compile(rb"\s*")
+
+
+def decode_json(body: bytes | memoryview) -> Any:
+    """A JSON body decoded by msgspec (about 0.7 of json's time on big bodies); a body that is
+    not UTF-8 is read as before, its undecodable bytes replaced, by json."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return json.loads(portforward.text_of(body))
 
 
 def _status_message(data: bytes) -> str:

@@ -114,27 +114,33 @@ def _exchange(ws, request: bytes) -> tuple[bytearray, bytearray]:
     return data, error
 
 
-def _response(data: bytearray) -> tuple[int, str]:
-    """Status and body text of the HTTP response held in `data`.
+def _response(data: bytearray) -> tuple[int, memoryview]:
+    """Status and body of the HTTP response held in `data`, the body as a view into it.
 
-    http.client reads the status line and headers; the body is decoded straight from `data`,
-    its chunks (if it has several) first moved together inside it, so a body of megabytes is
-    copied once, into its text. http.client's own read copied it into a bytes object first,
-    from a copy of the whole buffer: each copy is fresh memory, and those page faults were
-    most of a diagnosis' system time."""
+    http.client reads the status line and headers; the body's chunks (if it has several) are
+    moved together inside `data`, and the body is handed on as it is, bytes: the JSON decoders
+    read bytes, so a body of megabytes is neither copied nor decoded to text first.
+    http.client's own read copied it into a bytes object, from a copy of the whole buffer, and
+    the text was a third copy: each copy is fresh memory, and those page faults were most of a
+    diagnosis' system time."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         raise ValueError("the response ends inside its headers")
     head = http.client.HTTPResponse(_BytesSocket(bytes(data[:end + 4])))  # type: ignore[arg-type]
     head.begin()
     ranges = list(_body_ranges(data, end + 4, head))
-    with memoryview(data) as view:
-        start = stop = ranges[0][0] if ranges else 0
-        for a, b in ranges:
-            if a != stop:  # a later chunk moves down over the framing (memmove, in place)
-                view[stop:stop + b - a] = view[a:b]
-            stop += b - a
-        return head.status, str(view[start:stop], "utf-8", "replace")
+    view = memoryview(data)
+    start = stop = ranges[0][0] if ranges else 0
+    for a, b in ranges:
+        if a != stop:  # a later chunk moves down over the framing (memmove, in place)
+            view[stop:stop + b - a] = view[a:b]
+        stop += b - a
+    return head.status, view[start:stop]
+
+
+def text_of(body: bytes | bytearray | memoryview) -> str:
+    """A body as text, undecodable bytes replaced (what a message quotes)."""
+    return str(body, "utf-8", "replace")
 
 
 def _body_ranges(data: bytearray, start: int,
@@ -161,9 +167,8 @@ def _body_ranges(data: bytearray, start: int,
 
 
 def http_get(api: client.ApiClient, namespace: str, pod: str, port: int, path: str,
-             timeout: float) -> tuple[int, str]:
-    """GET `path` on `pod:port`; returns (HTTP status, body as text, undecodable bytes
-    replaced)."""
+             timeout: float) -> tuple[int, memoryview]:
+    """GET `path` on `pod:port`; returns (HTTP status, body bytes: see text_of)."""
     ws = _open(api, namespace, pod, port, timeout)
     try:
         request = (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
