@@ -15,6 +15,11 @@ Per command and size, the median of `--runs`:
   is slow to send them (a busy client can still lengthen the chain: an upper bound);
 - verdict, and wall_s (an upper bound on a loaded machine).
 
+The replay serves pods with the managedFields a real API server keeps on them (`meshbot replay
+--managed-fields`; snapshots hold none): without them every list of pods would be lighter than
+a real cluster's, a metadata-only one five times lighter. `--no-managed-fields` measures
+without.
+
     .venv/bin/python bench/mesh_scale.py [--pods 2000 10000 20000] [--point 2000x10] [--json]
         [--runs 3] [--meshes DIR] [--client-root DIR] [--commands ...]
 
@@ -89,14 +94,15 @@ def generate(pods: int, clusters: int, stale: float, out: Path) -> None:
 class Replay:
     """`meshbot replay` in its own process, recording every request to a file."""
 
-    def __init__(self, snapshot: Path, workdir: Path, latency_ms: float):
+    def __init__(self, snapshot: Path, workdir: Path, latency_ms: float,
+                 managed_fields: bool = True):
         self.kubeconfig = workdir / "kubeconfig"
         self.log = workdir / "requests.jsonl"
         self.log.write_text("")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "replay", str(snapshot), "--latency-ms",
              str(latency_ms), "--kubeconfig-out", str(self.kubeconfig), "--request-log",
-             str(self.log)],
+             str(self.log), *(["--managed-fields"] if managed_fields else [])],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def wait_ready(self, clusters: int) -> None:
@@ -185,13 +191,13 @@ def print_row(row: dict, as_json: bool) -> None:
 
 
 @contextmanager
-def served_mesh(point: Point, stale: float, meshes: Path | None,
-                latency_ms: float) -> Iterator[tuple[Replay, float]]:
+def served_mesh(point: Point, stale: float, meshes: Path | None, latency_ms: float,
+                managed_fields: bool = True) -> Iterator[tuple[Replay, float]]:
     """The generated mesh served by `meshbot replay` for the block: (the replay, seconds the
     generation took)."""
     with tempfile.TemporaryDirectory() as tmp:
         snapshot, generated = mesh_dir(point, stale, meshes, Path(tmp))
-        replay = Replay(snapshot, Path(tmp), latency_ms)
+        replay = Replay(snapshot, Path(tmp), latency_ms, managed_fields)
         try:
             replay.wait_ready(point.clusters)
             yield replay, generated
@@ -200,7 +206,8 @@ def served_mesh(point: Point, stale: float, meshes: Path | None,
 
 
 def run_point(point: Point, args: argparse.Namespace) -> None:
-    with served_mesh(point, args.stale, args.meshes, args.latency_ms) as (replay, generated):
+    with served_mesh(point, args.stale, args.meshes, args.latency_ms,
+                     args.managed_fields) as (replay, generated):
         if not args.json:
             print(f"\n{point.pods} helloworld pods per cluster, {point.clusters} clusters, "
                   f"{args.stale:.0%} stale (mesh generated in {generated:.1f} s)")
@@ -223,6 +230,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per command (median)")
     ap.add_argument("--stale", type=float, default=0.1, help="share of pods out of sync")
     ap.add_argument("--latency-ms", type=float, default=300.0)
+    ap.add_argument("--no-managed-fields", dest="managed_fields", action="store_false",
+                    help="serve pods without the managedFields real API servers add")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="meshbot's per-cluster deadline: a loaded machine must not turn the "
                     "figures into those of a timed-out, inconclusive diagnosis")

@@ -228,7 +228,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return run_replay_cli(args.snapshot, port=args.port, latency_ms=args.latency_ms,
                           kubeconfig_out=args.kubeconfig_out, host=args.host, tls=tls,
                           context_names=args.context_name, debug_caller=caller,
-                          request_log=args.request_log, withhold=args.withhold)
+                          request_log=args.request_log, withhold=args.withhold,
+                          managed_fields=args.managed_fields)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -380,6 +381,9 @@ def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
                         help="answer 403 Forbidden to every read of KIND (repeatable), as an "
                         "install whose RBAC does not grant it: `--withhold secrets` is the "
                         "install without Secret reads")
+    replay.add_argument("--managed-fields", action="store_true",
+                        help="serve pods with the metadata.managedFields a real API server "
+                        "keeps on them (snapshots hold none): answers as heavy as real ones")
     sub.add_parser("serve", help="run the Slack bot (settings from the environment)")
     snap = sub.add_parser("snapshot", help="capture live clusters into a snapshot (redacted)")
     snap.add_argument("--out", required=True, help="a new folder, or a path ending in .tar.gz")

@@ -118,7 +118,8 @@ async def run_live(scenario: Scenario, timeout: float = 10.0,
     `contexts` says otherwise: meshbot must learn every cluster's id from the cluster."""
     snapshot = Snapshot.open(scenario.snapshot_dir)
     contexts = real_context_names(snapshot) if contexts is None else contexts
-    servers = await start_replay(snapshot, contexts=contexts)
+    # pods with managedFields, as every real API server answers (meshbot must read past them)
+    servers = await start_replay(snapshot, contexts=contexts, managed_fields=True)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as fh:
             yaml.safe_dump(servers.kubeconfig(), fh)

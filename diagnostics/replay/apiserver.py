@@ -19,6 +19,7 @@ from diagnostics.replay.listing import (META_GROUP_VERSION, EncodedItems, get_ob
                                         list_objects, list_response, partial_metadata,
                                         served_object)
 from diagnostics.replay.logs import read_log
+from diagnostics.replay.managed_fields import with_managed_fields
 from diagnostics.replay.paths import ResourcePath, parse_api_path
 from diagnostics.debug_auth import DebugCaller
 from diagnostics.replay.portforward import serve_portforward
@@ -37,10 +38,10 @@ class ClusterAPI:
     """The request handlers of one replayed cluster."""
 
     def __init__(self, cluster: ClusterSnapshot, captured_at: str | None = None,
-                 debug_caller: DebugCaller | None = None):
+                 debug_caller: DebugCaller | None = None, managed_fields: bool = False):
         self.cluster = cluster
         self.index = ResourceIndex(cluster)
-        self.encoded = EncodedItems()
+        self.encoded = EncodedItems(managed_fields)
         self.captured_at = parse_time(captured_at)
         self.debug_caller = debug_caller
 
@@ -81,6 +82,8 @@ class ClusterAPI:
 
     def _get(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
         obj = get_object(self.cluster, served, target.namespace, str(target.name))
+        if self.encoded.managed_fields:
+            obj = with_managed_fields(obj, served.kind.kind)
         table_version = requested_table_version(request.headers.get("Accept"))
         if table_version:
             meta = {"resourceVersion": self.index.resource_version}
@@ -103,10 +106,12 @@ class ClusterAPI:
         if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadataList"):
             head = {"kind": "PartialObjectMetadataList", "apiVersion": META_GROUP_VERSION,
                     "metadata": page.metadata}
-            return list_response(head, [self.encoded.item(o, True) for o in page.items])
+            return list_response(head, [self.encoded.item(o, True, served.kind.kind)
+                                        for o in page.items])
         head = {"kind": f"{served.kind.kind}List", "apiVersion": served.kind.api_version,
                 "metadata": page.metadata}
-        return list_response(head, [self.encoded.item(o) for o in page.items])
+        return list_response(head, [self.encoded.item(o, False, served.kind.kind)
+                                    for o in page.items])
 
     async def _subresource(self, request: web.Request, served: Served,
                            target: ResourcePath) -> web.StreamResponse:
@@ -177,9 +182,10 @@ def _recording_middleware(cluster: str, latency_ms: float, stats: ReplayStats) -
 
 def build_app(cluster: ClusterSnapshot, *, captured_at: str | None = None,
               latency_ms: float = 0, stats: ReplayStats | None = None,
-              debug_caller: DebugCaller | None = None) -> web.Application:
+              debug_caller: DebugCaller | None = None,
+              managed_fields: bool = False) -> web.Application:
     """The aiohttp application serving one cluster."""
-    api = ClusterAPI(cluster, captured_at, debug_caller)
+    api = ClusterAPI(cluster, captured_at, debug_caller, managed_fields)
     recording = _recording_middleware(cluster.name, latency_ms, stats or ReplayStats())
     app = web.Application(middlewares=[recording, _status_middleware()])
     app.router.add_route("*", "/{path:.*}", api.handle)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from diagnostics.replay.managed_fields import with_managed_fields
 from diagnostics.replay.resources import Served
 from aiohttp import web
 
@@ -64,13 +65,16 @@ class EncodedItems:
     milliseconds, where encoding it held the replay's only thread, and every other cluster's
     requests, for most of a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, managed_fields: bool = False) -> None:
         self._by_id: dict[tuple[int, bool], bytes] = {}  # objects live as long as the server
+        self.managed_fields = managed_fields  # pods carry them, as real ones (managed_fields.py)
 
-    def item(self, obj: dict, metadata_only: bool = False) -> bytes:
+    def item(self, obj: dict, metadata_only: bool = False, kind: str = "") -> bytes:
         key = (id(obj), metadata_only)
         encoded = self._by_id.get(key)
         if encoded is None:
+            if self.managed_fields:
+                obj = with_managed_fields(obj, kind)
             shown = partial_metadata(obj) if metadata_only else list_item(obj)
             encoded = self._by_id[key] = dumps(shown)
         return encoded

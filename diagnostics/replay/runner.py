@@ -99,11 +99,13 @@ async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int
                        latency_ms: float = 0, tls: ReplayTLS | None = None,
                        contexts: dict[str, str] | None = None,
                        debug_caller: DebugCaller | None = None,
-                       stats: ReplayStats | None = None) -> ReplayServers:
+                       stats: ReplayStats | None = None,
+                       managed_fields: bool = False) -> ReplayServers:
     """Serve every cluster of `snapshot` on its own port: ephemeral with port=0, else
     port, port+1, ... in snapshot order. Nothing is left listening if one fails to bind.
     `contexts` names some clusters' kubeconfig contexts unlike their ids; `debug_caller` is who
-    istiod's debug endpoints see calling (default: loopback, as a real port-forward)."""
+    istiod's debug endpoints see calling (default: loopback, as a real port-forward);
+    `managed_fields` serves pods with the managedFields a real API server keeps."""
     context = tls.context() if tls else None
     stats = stats or ReplayStats()
     runners: dict[str, web.AppRunner] = {}
@@ -111,7 +113,8 @@ async def start_replay(snapshot: Snapshot, *, host: str = "127.0.0.1", port: int
     try:
         for i, (name, cluster) in enumerate(snapshot.clusters.items()):
             app = build_app(cluster, captured_at=snapshot.captured_at, latency_ms=latency_ms,
-                            stats=stats, debug_caller=debug_caller)
+                            stats=stats, debug_caller=debug_caller,
+                            managed_fields=managed_fields)
             runner = web.AppRunner(app, access_log_class=_DebugAccessLogger,
                                    access_log=access_log, shutdown_timeout=_SHUTDOWN_TIMEOUT)
             await runner.setup()
@@ -137,10 +140,11 @@ class ReplayThread:
 
     def __init__(self, snapshot: Snapshot | str | Path, *, host: str = "127.0.0.1",
                  port: int = 0, latency_ms: float = 0, contexts: dict[str, str] | None = None,
-                 debug_caller: DebugCaller | None = None):
+                 debug_caller: DebugCaller | None = None, managed_fields: bool = False):
         self._snapshot = _as_snapshot(snapshot)
         self._options = {"host": host, "port": port, "latency_ms": latency_ms,
-                         "contexts": contexts, "debug_caller": debug_caller}
+                         "contexts": contexts, "debug_caller": debug_caller,
+                         "managed_fields": managed_fields}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="meshbot-replay", daemon=True)
         self._ready = threading.Event()
@@ -207,7 +211,8 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
                    kubeconfig_out: str | None, host: str, tls: ReplayTLS | None = None,
                    context_names: list[str] | None = None,
                    debug_caller: DebugCaller | None = None,
-                   request_log: str | None = None, withhold: list[str] | None = None) -> int:
+                   request_log: str | None = None, withhold: list[str] | None = None,
+                   managed_fields: bool = False) -> int:
     """`meshbot replay`: 2 when the snapshot or the TLS files cannot be read, a context name
     or a withheld kind is malformed, a port is taken or the request log cannot be written,
     else serve until SIGINT/SIGTERM and return 0."""
@@ -235,7 +240,8 @@ def run_replay_cli(snapshot_path: str, *, port: int, latency_ms: float,
     try:
         return asyncio.run(_serve(snapshot, port=port, latency_ms=latency_ms,
                                   kubeconfig_out=kubeconfig_out, host=host, tls=tls,
-                                  contexts=contexts, debug_caller=debug_caller, stats=stats))
+                                  contexts=contexts, debug_caller=debug_caller, stats=stats,
+                                  managed_fields=managed_fields))
     finally:
         if log is not None:
             log.close()
@@ -256,11 +262,11 @@ def withhold_kinds(snapshot: Snapshot, kinds: list[str]) -> None:
 async def _serve(snapshot: Snapshot, *, port: int, latency_ms: float,
                  kubeconfig_out: str | None, host: str, tls: ReplayTLS | None,
                  contexts: dict[str, str], stats: ReplayStats,
-                 debug_caller: DebugCaller | None = None) -> int:
+                 debug_caller: DebugCaller | None = None, managed_fields: bool = False) -> int:
     try:
         servers = await start_replay(snapshot, host=host, port=port, latency_ms=latency_ms,
                                      tls=tls, contexts=contexts, debug_caller=debug_caller,
-                                     stats=stats)
+                                     stats=stats, managed_fields=managed_fields)
     except OSError as exc:
         print(f"meshbot replay: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -27,6 +27,7 @@ from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.json_items import decode_compacted
+from diagnostics.parse.k8s_lists import decode_list
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
@@ -113,8 +114,8 @@ class LiveSource:
             if token:
                 query.append(("continue", token))
             try:
-                body = await self._run(self._get_json, cluster, path, query,
-                                       METADATA_LIST if metadata_only else JSON)
+                body = await self._run(self._get_list, cluster, path, query, kind.kind,
+                                       metadata_only)
             except Forbidden as exc:
                 if resource == "secrets":
                     raise secrets_withheld(namespace, exc.refusal) from None
@@ -152,12 +153,14 @@ class LiveSource:
             raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
         return resp
 
-    def _get_json(self, cluster: str, path: str, query: list[tuple[str, str]],
-                  accept: str = "application/json") -> dict:
-        resp = self._request(cluster, path, query, accept)
+    def _get_list(self, cluster: str, path: str, query: list[tuple[str, str]], kind: str,
+                  metadata_only: bool) -> dict:
+        """On a worker thread: one page of a list, decoded there (diagnostics/parse/
+        k8s_lists.py: msgspec, managedFields skipped where it can)."""
+        resp = self._request(cluster, path, query, METADATA_LIST if metadata_only else JSON)
         try:
-            with collector_paused():  # msgspec: a list of 10,000 pods in 0.7 of json's time
-                return msgspec.json.decode(resp.data)
+            with collector_paused():
+                return decode_list(resp.data, kind, metadata_only)
         except ValueError:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
 

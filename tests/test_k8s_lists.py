@@ -1,0 +1,159 @@
+"""Kubernetes lists decoded without managedFields (diagnostics/parse/k8s_lists.py) give what
+decoding them whole and dropping managedFields gave, and the declared fields are the API's
+(as the kubernetes client's models know them); `meshbot replay --managed-fields` serves pods
+with managedFields shaped as a real API server's (diagnostics/replay/managed_fields.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from diagnostics.parse import k8s_lists
+from diagnostics.parse.k8s_lists import decode_list
+from diagnostics.replay.managed_fields import field_set, pod_managed_fields, with_managed_fields
+from diagnostics.snapshot import iter_objects
+from diagnostics.sources.live import METADATA_LIST
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE.parent / "examples" / "demo-mesh"
+
+
+def _demo_pods() -> list[dict]:
+    pods = [p for path in sorted(DEMO.glob("clusters/*/resources/*/pods.yaml"))
+            for p in iter_objects(path)]
+    assert len(pods) > 5
+    return pods
+
+
+def _without_managed_fields(obj: dict) -> dict:
+    obj = copy.deepcopy(obj)
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
+def test_the_declared_fields_are_the_apis():
+    meta = set(client.V1ObjectMeta.attribute_map.values())
+    assert set(k8s_lists.ObjectMeta.__annotations__) == meta - {"managedFields"}
+    assert set(k8s_lists.Pod.__annotations__) == set(client.V1Pod.attribute_map.values())
+    assert set(k8s_lists.PartialObjectMetadata.__annotations__) == {"apiVersion", "kind",
+                                                                    "metadata"}
+    for envelope in (k8s_lists._PodList, k8s_lists._MetadataList):
+        assert set(envelope.__struct_fields__) == set(client.V1PodList.attribute_map.values())
+
+
+def _list(items: list[dict], kind: str = "PodList") -> bytes:
+    return json.dumps({"kind": kind, "apiVersion": "v1", "metadata": {"continue": "t"},
+                       "items": items}).encode()
+
+
+def test_a_list_of_pods_reads_as_before_without_managed_fields():
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    assert all(p["metadata"]["managedFields"] for p in pods)
+    found = decode_list(_list(pods), "Pod", metadata_only=False)
+    assert found["items"] == [_without_managed_fields(p) for p in pods]
+    assert found["metadata"] == {"continue": "t"}
+
+
+def test_a_metadata_only_list_reads_as_before_without_managed_fields():
+    items = [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+              "metadata": with_managed_fields(p, "Pod")["metadata"]} for p in _demo_pods()]
+    found = decode_list(_list(items, "PartialObjectMetadataList"), "Service",
+                        metadata_only=True)
+    assert found["items"] == [_without_managed_fields(i) for i in items]
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "columnDefinitions": [], "rows": []},
+    {"kind": "PodList", "items": [None, {"metadata": {"name": "a"}}]},
+    {"kind": "PodList", "items": [{"metadata": {"name": "a", "managedFields": []}}],
+     "extra": 1},
+])
+def test_other_answers_are_decoded_whole(body):
+    raw = json.dumps(body).encode()
+    assert decode_list(raw, "Pod", metadata_only=False) == body
+    assert decode_list(raw, "Pod", metadata_only=True) == body
+
+
+def test_other_kinds_are_decoded_whole():
+    body = {"kind": "ServiceList", "items": [{"metadata": {"name": "s", "managedFields": [{}]},
+                                              "spec": {}}]}
+    assert decode_list(json.dumps(body).encode(), "Service", metadata_only=False) == body
+
+
+def test_malformed_is_refused():
+    with pytest.raises(ValueError):
+        decode_list(b'{"items": [', "Pod", metadata_only=False)
+
+
+# ------------------------------------------------------------------------- the replay's side
+
+def test_field_sets_follow_the_api_servers_shape():
+    """As in `kubectl get pod --show-managed-fields` output: fields as `f:`, keyed list items
+    as `k:` with `.`, maps marked with `.`, atomic lists as leaves."""
+    pod = {"metadata": {"labels": {"app": "a"}},
+           "spec": {"containers": [{"name": "app", "args": ["-v"],
+                                    "ports": [{"containerPort": 80, "protocol": "TCP"}]}]},
+           "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                      "podIPs": [{"ip": "10.0.0.1"}], "containerStatuses": [{"name": "app"}]}}
+    assert field_set(pod["metadata"]) == {"f:labels": {".": {}, "f:app": {}}}
+    assert field_set(pod["spec"]) == {"f:containers": {'k:{"name":"app"}': {
+        ".": {}, "f:name": {}, "f:args": {},
+        "f:ports": {".": {}, 'k:{"containerPort":80,"protocol":"TCP"}': {
+            ".": {}, "f:containerPort": {}, "f:protocol": {}}}}}}
+    assert field_set(pod["status"]) == {
+        "f:conditions": {'k:{"type":"Ready"}': {".": {}, "f:type": {}, "f:status": {}}},
+        "f:podIPs": {".": {}, 'k:{"ip":"10.0.0.1"}': {".": {}, "f:ip": {}}},
+        "f:containerStatuses": {}}
+
+
+def test_a_pod_carries_its_creators_and_its_kubelets_entries():
+    pod = _demo_pods()[0]
+    creator, kubelet = pod_managed_fields(pod)
+    assert (creator["manager"], creator["operation"], creator.get("subresource")) == \
+        ("kube-controller-manager", "Update", None)
+    assert set(creator["fieldsV1"]) == {"f:metadata", "f:spec"}
+    assert (kubelet["manager"], kubelet["subresource"]) == ("kubelet", "status")
+    assert set(kubelet["fieldsV1"]) == {"f:status"}
+    dressed = with_managed_fields(pod, "Pod")
+    assert "managedFields" not in pod["metadata"]  # the stored object is left as it was
+    assert with_managed_fields(pod, "Service") is pod
+    # as heavy as the rest of the pod: what makes a replay's answers as big as real ones
+    assert len(json.dumps(dressed)) > 1.5 * len(json.dumps(pod))
+
+
+def _served_pods(replay_mini_dir: Path, *flags: str) -> list[dict]:
+    """Pods of namespace sample as `meshbot replay` serves them: listed whole, metadata-only,
+    and one got by name."""
+    replay = subprocess.Popen([sys.executable, "-m", "bot.cli", "replay", str(replay_mini_dir),
+                               "--kubeconfig-out", os.devnull, *flags],
+                              cwd=HERE.parent, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = replay.stdout.readline().split()[1] + "/api/v1/namespaces/sample/pods"
+        whole = json.load(urllib.request.urlopen(url, timeout=30))["items"]
+        meta = json.load(urllib.request.urlopen(urllib.request.Request(
+            url, headers={"Accept": METADATA_LIST}), timeout=30))["items"]
+        one = json.load(urllib.request.urlopen(f"{url}/{whole[0]['metadata']['name']}",
+                                               timeout=30))
+    finally:
+        replay.terminate()
+        replay.wait(timeout=30)
+        replay.stdout.close()
+    return whole + meta + [one]
+
+
+def test_replay_serves_managed_fields_when_asked(replay_mini_dir):
+    dressed = _served_pods(replay_mini_dir, "--managed-fields")
+    assert [[e["manager"] for e in p["metadata"]["managedFields"]] for p in dressed] == \
+        [["kube-controller-manager", "kubelet"]] * len(dressed)
+    plain = _served_pods(replay_mini_dir)
+    assert not any("managedFields" in p["metadata"] for p in plain)
+    assert [_without_managed_fields(p) for p in dressed] == plain
