@@ -16,7 +16,7 @@ from aiohttp import web
 
 from diagnostics.replay import discovery
 from diagnostics.replay.listing import (META_GROUP_VERSION, EncodedItems, get_object,
-                                        list_objects, list_response, partial_metadata,
+                                        list_body, list_objects, partial_metadata, send_body,
                                         served_object)
 from diagnostics.replay.logs import read_log
 from diagnostics.replay.managed_fields import with_managed_fields
@@ -42,6 +42,10 @@ class ClusterAPI:
         self.cluster = cluster
         self.index = ResourceIndex(cluster)
         self.encoded = EncodedItems(managed_fields)
+        # Each list answer, built once: a snapshot never changes, and building a list of
+        # 10,000 pods held the replay's only thread (every cluster's) for a tenth of a second,
+        # so requests sent meanwhile were recorded as arriving late (stats.py's rounds).
+        self._list_bodies: dict[tuple[str, str, bool], bytes] = {}
         self.captured_at = parse_time(captured_at)
         self.debug_caller = debug_caller
 
@@ -78,7 +82,7 @@ class ClusterAPI:
             return await self._subresource(request, served, target)
         if target.name:
             return self._get(request, served, target)
-        return self._list(request, served, target)
+        return await self._list(request, served, target)
 
     def _get(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
         obj = get_object(self.cluster, served, target.namespace, str(target.name))
@@ -93,25 +97,30 @@ class ClusterAPI:
             return json_response(partial_metadata(obj))
         return json_response(served_object(obj, served))
 
-    def _list(self, request: web.Request, served: Served, target: ResourcePath) -> web.Response:
+    async def _list(self, request: web.Request, served: Served,
+                    target: ResourcePath) -> web.StreamResponse:
         if request.query.get("watch") in ("true", "1"):
             raise ApiError(405, "MethodNotAllowed",
                            "watch is not supported: meshbot replay serves a fixed snapshot")
-        page = list_objects(self.cluster, served, target.namespace, request.query,
-                            self.index.resource_version)
         table_version = requested_table_version(request.headers.get("Accept"))
-        if table_version:
-            return json_response(build_table(served, page.items, page.metadata, table_version,
-                                             request.query.get("includeObject"), self.now()))
-        if requested_metadata(request.headers.get("Accept"), "PartialObjectMetadataList"):
-            head = {"kind": "PartialObjectMetadataList", "apiVersion": META_GROUP_VERSION,
-                    "metadata": page.metadata}
-            return list_response(head, [self.encoded.item(o, True, served.kind.kind)
-                                        for o in page.items])
-        head = {"kind": f"{served.kind.kind}List", "apiVersion": served.kind.api_version,
-                "metadata": page.metadata}
-        return list_response(head, [self.encoded.item(o, False, served.kind.kind)
-                                    for o in page.items])
+        metadata_only = requested_metadata(request.headers.get("Accept"),
+                                           "PartialObjectMetadataList")
+        key = (request.path, request.query_string, metadata_only)
+        body = None if table_version else self._list_bodies.get(key)
+        if body is None:
+            page = list_objects(self.cluster, served, target.namespace, request.query,
+                                self.index.resource_version)
+            if table_version:
+                return json_response(build_table(served, page.items, page.metadata,
+                                                 table_version,
+                                                 request.query.get("includeObject"), self.now()))
+            head = {"kind": "PartialObjectMetadataList", "apiVersion": META_GROUP_VERSION} \
+                if metadata_only else {"kind": f"{served.kind.kind}List",
+                                       "apiVersion": served.kind.api_version}
+            body = self._list_bodies[key] = list_body(
+                {**head, "metadata": page.metadata},
+                [self.encoded.item(o, metadata_only, served.kind.kind) for o in page.items])
+        return await send_body(request, body)
 
     async def _subresource(self, request: web.Request, served: Served,
                            target: ResourcePath) -> web.StreamResponse:
