@@ -33,10 +33,21 @@ if TYPE_CHECKING:
 PER_POD_READS = 10
 
 
+async def picked(fetch: ClusterFetcher, among: Resources, picker: PodPicker
+                 ) -> set[tuple[str, str]]:
+    """(namespace, name) of the pods `picker` chooses from `among` (metadata only), chosen
+    once per cluster: what is read of them may be asked for before they are read whole
+    (diagnostics/sidecar_fetch.py likely_client)."""
+    async def pick() -> set[tuple[str, str]]:
+        return await picker(fetch, await fetch.need(among))
+
+    return await fetch.once(f"picked:{picker.__name__}", pick)
+
+
 async def pods_in_full(fetch: ClusterFetcher, among: Resources, picker: PodPicker
                        ) -> list[dict]:
     """The whole objects of the pods `picker` chooses from `among` (metadata only)."""
-    wanted = await picker(fetch, await fetch.need(among))
+    wanted = await picked(fetch, among, picker)
     by_namespace: dict[str, list[str]] = {}
     for namespace, name in sorted(wanted):
         by_namespace.setdefault(namespace, []).append(name)

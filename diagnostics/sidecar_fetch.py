@@ -7,6 +7,12 @@ decided from the namespace's possible clients, read whole (CLIENT_POOL, chosen f
 metadata: diagnostics/pods_fetch.py), and the command's scope (diagnostics/workloads.py
 client_candidates); when istiod cannot give the first candidate's config, the next candidates'
 are asked together, so a fallback costs one round, not several.
+
+The first candidate is nearly always known before the pool is read whole: the first
+sidecar-injected pod by name the pool picked from the pods' metadata (likely_client). Its
+config and log are asked for alongside the pool's whole objects, not after them, and used when
+it is indeed the first candidate (it is Ready and runs a sidecar): a round less on the answer's
+critical path; when it is not, they are asked for the right pod as before.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from diagnostics.facts import ClientFact
 from diagnostics.inputs import CLIENT_CONFIG_DUMPS, CLIENT_POOL, SERVICES
+from diagnostics.pods_fetch import picked
 from diagnostics.sources.base import NotCaptured, SourceFailure, reraise_unexpected
-from diagnostics.workloads import Candidate, client_candidates, name_of, namespace_of
+from diagnostics.workloads import (Candidate, client_candidates, name_of, namespace_of,
+                                   sidecar_injected)
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -42,14 +50,53 @@ async def _candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
                              namespace=scope.target_namespace, from_pod=scope.from_pod)
 
 
+async def likely_client(fetch: ClusterFetcher) -> dict | None:
+    """The pod `candidates` will most likely put first, known from metadata alone (see the
+    module's docstring): the `--from` pod, else the first sidecar-injected pod by name of
+    those CLIENT_POOL picked. None when nothing is examined or the pods' metadata is unread."""
+    return await fetch.once("likely-client", lambda: _likely_client(fetch))
+
+
+async def _likely_client(fetch: ClusterFetcher) -> dict | None:
+    if not fetch.examined:
+        return None
+    try:
+        wanted = await picked(fetch, CLIENT_POOL.among, CLIENT_POOL.picker)
+        pods = [p for p in await fetch.need(CLIENT_POOL.among)
+                if (namespace_of(p), name_of(p)) in wanted]
+    except SourceFailure:
+        return None
+    if fetch.scope.from_pod:
+        return next((p for p in pods if name_of(p) == fetch.scope.from_pod), None)
+    return min((p for p in pods if sidecar_injected(p)), key=name_of, default=None)
+
+
+async def _is_likely(fetch: ClusterFetcher, pod: dict) -> bool:
+    likely = await likely_client(fetch)
+    return likely is not None and (namespace_of(likely), name_of(likely)) == \
+        (namespace_of(pod), name_of(pod))
+
+
+async def _likely_config_dump(fetch: ClusterFetcher) -> ClientFact | None:
+    pod = await likely_client(fetch)
+    if pod is None:
+        return None
+    return await _config_dump(fetch, Candidate(pod, ""), await _config_targets(fetch))
+
+
 async def client_config_dumps(fetch: ClusterFetcher) -> dict[str, ClientFact]:
     """istiod's view of one client: the first candidate's, or, when istiod cannot give it,
     the next candidates' (asked together)."""
+    early = fetch.once("likely-client-config", lambda: _likely_config_dump(fetch))
     found, _ = await candidates(fetch)
     if not found:
         return {}
     targets = await _config_targets(fetch)
-    first = await _config_dump(fetch, found[0], targets)
+    if await _is_likely(fetch, found[0].pod):
+        fact = await early
+        first = ClientFact(found[0].pod, fact.value, fact.replica, fact.missing, why=found[0].why)
+    else:
+        first = await _config_dump(fetch, found[0], targets)
     facts = [first]
     if first.missing and len(found) > 1:
         facts += await asyncio.gather(*(_config_dump(fetch, c, targets) for c in found[1:]))
@@ -113,12 +160,8 @@ async def _own_config_dump(fetch: ClusterFetcher, pod: dict) -> Any:
 
 async def client_logs(fetch: ClusterFetcher, tail: int) -> dict[str, ClientFact]:
     """The access log of the client whose config is examined. The first candidate's log is
-    read alongside its config; only when istiod's view came from another client is that
-    client's log read after it."""
-    found, _ = await candidates(fetch)
-    if not found:
-        return {}
-
+    read alongside its config (the likely client's before the pool is read whole); only when
+    istiod's view came from another client is that client's log read after it."""
     async def log_of(pod: dict) -> ClientFact:
         try:
             text = await fetch.source.pod_log(fetch.info.key, namespace_of(pod), name_of(pod),
@@ -127,7 +170,16 @@ async def client_logs(fetch: ClusterFetcher, tail: int) -> dict[str, ClientFact]
         except SourceFailure as exc:
             return ClientFact(pod, missing=str(exc))
 
-    first = asyncio.ensure_future(log_of(found[0].pod))
+    async def likely_log() -> ClientFact | None:
+        pod = await likely_client(fetch)
+        return None if pod is None else await log_of(pod)
+
+    early = fetch.once("likely-client-log", likely_log)
+    found, _ = await candidates(fetch)
+    if not found:
+        return {}
+    first = early if await _is_likely(fetch, found[0].pod) \
+        else asyncio.ensure_future(log_of(found[0].pod))
     dumps = await fetch.optional(CLIENT_CONFIG_DUMPS) or {}
     chosen = next(iter(dumps.values())).pod if dumps else found[0].pod
     if name_of(chosen) == name_of(found[0].pod):
@@ -135,4 +187,4 @@ async def client_logs(fetch: ClusterFetcher, tail: int) -> dict[str, ClientFact]
     else:
         first.cancel()
         fact = await log_of(chosen)
-    return {name_of(fact.pod): fact}
+    return {name_of(chosen): ClientFact(chosen, fact.value, missing=fact.missing)}

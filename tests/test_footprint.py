@@ -207,6 +207,20 @@ async def test_why_local_only_reads_the_namespace_as_metadata_and_only_its_clien
     assert whole and all("fieldSelector=metadata.name%3Dsleep-" in r.path for r in whole)
 
 
+async def test_the_likely_clients_log_is_asked_with_its_whole_object_not_after(scaled_meshes):
+    """The client (the first sleep pod by name) is known from the pods' metadata: its proxy
+    log is sent while its whole object is read, so the answer waits one round less (a big
+    namespace's list takes longer than two round trips, and each round after it shows)."""
+    requests = await _requests_per_command(scaled_meshes[PODS[1]])
+    records = requests["why-local-only helloworld -n sample"]
+    for cluster in ("cluster1", "cluster2"):
+        whole = [r for r in records if r.cluster == cluster
+                 and "fieldSelector=metadata.name%3Dsleep-" in r.path]
+        logs = [r for r in records if r.cluster == cluster and "/log?container=istio-proxy" in r.path]
+        assert len(whole) == len(logs) == 1, [r.path for r in records]
+        assert logs[0].started < whole[0].finished  # sent together, not one after the other
+
+
 async def test_a_list_read_whole_anyway_is_not_also_asked_as_metadata(scaled_meshes):
     """`check` reads its namespace's pods whole; the checks that want their metadata get it
     from that list: one request, not a second list of the same pods."""
