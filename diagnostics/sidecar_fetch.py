@@ -62,8 +62,9 @@ async def _likely_client(fetch: ClusterFetcher) -> dict | None:
         return None
     try:
         wanted = await picked(fetch, CLIENT_POOL.among, CLIENT_POOL.picker)
+        names = {name for _, name in wanted}  # a few pods of thousands: by name first
         pods = [p for p in await fetch.need(CLIENT_POOL.among)
-                if (namespace_of(p), name_of(p)) in wanted]
+                if name_of(p) in names and (namespace_of(p), name_of(p)) in wanted]
     except SourceFailure:
         return None
     if fetch.scope.from_pod:

@@ -233,5 +233,13 @@ async def test_over_https_lists_and_port_forwards_verify_the_api_servers_ca(tmp_
         report = await _diagnose_with(config, tmp_path / "untrusted")
         assert report.errors and all("TLS certificate not accepted" in e.message
                                      for e in report.errors)
+        # the CA as a file named relative to the kubeconfig, as kubectl resolves it: every
+        # context loaded from one read of the file resolves it the same way
+        (tmp_path / "kube").mkdir()
+        (tmp_path / "kube" / "ca.crt").write_bytes(cert.read_bytes())
+        for c in config["clusters"]:
+            c["cluster"]["certificate-authority"] = "ca.crt"
+        report = await _diagnose_with(config, tmp_path / "kube" / "config")
+        assert comparable(report) == comparable(await run_snapshot(DEMO))
     finally:
         await servers.close()

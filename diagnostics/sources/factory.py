@@ -8,7 +8,7 @@ the in-cluster service account when running in a pod).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from diagnostics.config import Config, ConfigError
 from diagnostics.model import CONFIG_FILE, ENV_NAME, ClusterInfo
@@ -25,7 +25,32 @@ if TYPE_CHECKING:
 POOL_SIZE = 32
 
 
-def _configuration(kubeconfig: str | None, context: str | None) -> client.Configuration:
+class _Kubeconfigs:
+    """Kubeconfig files (KUBECONFIG's list form included) read and merged once per source
+    built: every cluster's configuration and the list of contexts come from that one parse.
+    The kubernetes client's `load_kube_config` reads and parses the whole file again for each
+    context (ten clusters: eleven parses of a ten-cluster file, 70 ms). The merge keeps each
+    entry's file, so relative certificate paths resolve as `load_kube_config` resolves them."""
+
+    def __init__(self) -> None:
+        self._merged: dict[str, Any] = {}
+
+    def loader(self, path: str | None, context: str | None = None) -> Any:
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.config.kube_config import (KUBE_CONFIG_DEFAULT_LOCATION,
+                                                   KubeConfigLoader, KubeConfigMerger)
+
+        path = path or KUBE_CONFIG_DEFAULT_LOCATION
+        if path not in self._merged:
+            self._merged[path] = KubeConfigMerger(path).config
+        if self._merged[path] is None:
+            raise ConfigException("Invalid kube-config file. No configuration found.")
+        return KubeConfigLoader(config_dict=self._merged[path], config_base_path=None,
+                                active_context=context)
+
+
+def _configuration(kubeconfig: str | None, context: str | None,
+                   files: _Kubeconfigs | None = None) -> client.Configuration:
     from kubernetes import client
     from kubernetes import config as kube_config
     from kubernetes.config.config_exception import ConfigException
@@ -36,8 +61,7 @@ def _configuration(kubeconfig: str | None, context: str | None) -> client.Config
                 and not os.path.exists(os.path.expanduser(kube_config.KUBE_CONFIG_DEFAULT_LOCATION)):
             kube_config.load_incluster_config(client_configuration=cfg)
         else:
-            kube_config.load_kube_config(config_file=kubeconfig, context=context,
-                                         client_configuration=cfg, persist_config=False)
+            (files or _Kubeconfigs()).loader(kubeconfig, context).load_and_set(cfg)
     except (ConfigException, OSError, TypeError, ValueError) as exc:
         where = f"context {context!r}" if context else "the current context"
         raise ConfigError(f"kubeconfig {kubeconfig or '(default)'}: cannot load {where}: {exc}") from None
@@ -51,12 +75,13 @@ class NoKubeconfig(ConfigError):
     or empty: meshbot has nothing to read, which is a setup matter, not a broken file."""
 
 
-def _contexts_of(kubeconfig: str | None) -> tuple[list[str], str | None]:
-    from kubernetes import config as kube_config
+def _contexts_of(kubeconfig: str | None, files: _Kubeconfigs | None = None
+                 ) -> tuple[list[str], str | None]:
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        contexts, current = kube_config.list_kube_config_contexts(config_file=kubeconfig)
+        loader = (files or _Kubeconfigs()).loader(kubeconfig)
+        contexts, current = loader.list_contexts(), loader.current_context
     except (ConfigException, OSError, TypeError) as exc:
         if kubeconfig is None:
             where = os.environ.get("KUBECONFIG") or "~/.kube/config"
@@ -70,19 +95,20 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
     from diagnostics.sources.live import LiveCluster, LiveSource
 
     clusters: list[LiveCluster] = []
+    files = _Kubeconfigs()
     if config.clusters:
         for c in config.clusters:
             info = ClusterInfo(c.name, c.istio_namespace, c.context, CONFIG_FILE)
-            cfg = _configuration(c.kubeconfig or kubeconfig, c.context)
+            cfg = _configuration(c.kubeconfig or kubeconfig, c.context, files)
             clusters.append(LiveCluster(info, cfg, c.istiod_url))
     else:
         names = list(contexts or [])
         if not names and kubeconfig:
-            names, _ = _contexts_of(kubeconfig)
+            names, _ = _contexts_of(kubeconfig, files)
         if not names:
             current = None
             if not os.environ.get("KUBERNETES_SERVICE_HOST"):
-                _, current = _contexts_of(kubeconfig)
+                _, current = _contexts_of(kubeconfig, files)
             names = [current] if current else [None]  # type: ignore[list-item]
         declared = os.environ.get("MESHBOT_CLUSTER_NAME")  # in a pod: the id, if an operator says
         for name in names:
@@ -91,7 +117,7 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
                 info = ClusterInfo(declared, "istio-system", None, ENV_NAME)
             else:
                 info = ClusterInfo(name or "in-cluster", "istio-system", name, None)
-            clusters.append(LiveCluster(info, _configuration(kubeconfig, name)))
+            clusters.append(LiveCluster(info, _configuration(kubeconfig, name, files)))
     return LiveSource(clusters, request_timeout=timeout)
 
 
