@@ -58,6 +58,13 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 # is ten times slower, and so are the patterns, over a 5,000-line log that has a handful).
 _SUSPECT = re.compile(r"private.key|authoriz|bearer|eyj|xox|xapp-|token|pass|pwd|secret"
                       r"|api_?key|://[^/\s]*@")
+# The same words found with str.find, once per text (the alternation, searched once to decide
+# and again to find every place, took 15 ms of a 650 kB istiod log; this, 9 ms), the three
+# that are no plain word by a plain prefix and the pattern at each place it occurs. Every line _SUSPECT matches on holds one of
+# these places, and every place is on such a line (tests/test_redact.py holds them together).
+_SUSPECT_WORDS = ("authoriz", "bearer", "eyj", "xox", "xapp-", "token", "pass", "pwd", "secret")
+_SUSPECT_PREFIXED = (("private", re.compile(r"private.key")), ("api", re.compile(r"api_?key")),
+                     ("://", re.compile(r"://[^/\s]*@")))
 _LINE_PATTERNS = (
     (_AUTHORIZATION, lambda m: m.group(1) + REDACTED),
     (_BEARER, lambda m: m.group(1) + REDACTED),
@@ -72,16 +79,18 @@ _LINE_PATTERNS = (
 def redact_text(text: str) -> str:
     """Credentials in free text (logs, any string of a captured document)."""
     low = text.lower()
-    if not _SUSPECT.search(low):
+    places = _suspect_places(low)
+    if not places:
         return text
     if "private" in low:
         text = _PRIVATE_KEY.sub(REDACTED, text)  # the one pattern that spans lines of its own
         low = text.lower()
+        places = _suspect_places(low)
     if "\n" not in text or len(low) != len(text):  # (lowercasing moved offsets: rare Unicode)
         return _redact_chunk(text)
     lines = text.splitlines(keepends=True)
     out, done = [], 0
-    for first, end in _suspect_runs(lines, low):
+    for first, end in _suspect_runs(lines, places):
         out += lines[done:first]
         out.append(_redact_chunk("".join(lines[first:end])))
         done = end
@@ -95,15 +104,32 @@ def _redact_chunk(text: str) -> str:
     return text
 
 
-def _suspect_runs(lines: list[str], low: str) -> list[tuple[int, int]]:
+def _suspect_places(low: str) -> list[int]:
+    """Where a suspect word begins in the lowercased text, in order (see _SUSPECT_WORDS)."""
+    places = []
+    for word in _SUSPECT_WORDS:
+        at = low.find(word)
+        while at >= 0:
+            places.append(at)
+            at = low.find(word, at + 1)
+    for prefix, pattern in _SUSPECT_PREFIXED:
+        at = low.find(prefix)
+        while at >= 0:
+            if pattern.match(low, at):
+                places.append(at)
+            at = low.find(prefix, at + 1)
+    return sorted(places)
+
+
+def _suspect_runs(lines: list[str], places: list[int]) -> list[tuple[int, int]]:
     """The runs of lines [first, end) the patterns must search. A match starts on a line with
     a suspect word and may reach past its end only through whitespace (`password:` and the
     value on the next line), so a run takes the blank lines after a suspect line and the
     first line after them."""
     starts = list(itertools.accumulate((len(line) for line in lines), initial=0))
     runs: list[tuple[int, int]] = []
-    for hit in _SUSPECT.finditer(low):
-        first = bisect.bisect_right(starts, hit.start()) - 1
+    for place in places:
+        first = bisect.bisect_right(starts, place) - 1
         end = first + 1
         while end < len(lines) and not lines[end].strip():
             end += 1

@@ -168,3 +168,32 @@ def test_secret_annotations_are_redacted_except_names_checks_read():
                                                 "example.com/token": "abc"}))
     assert out["metadata"]["annotations"] == {"networking.istio.io/cluster": "cluster2",
                                               "example.com/token": REDACTED}
+
+
+# ------------------------------------------------- which lines are searched (redact._SUSPECT)
+
+from diagnostics import redact as _redact  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def _suspect_lines(low: str, places) -> set[int]:
+    return {low.count("\n", 0, at) for at in places}
+
+
+def _texts() -> list[str]:
+    logs = sorted(HERE.glob("**/logs/**/*.log"))[:60]
+    assert logs
+    made = ["Authorization: Bearer abc", "x eyJhbGciOi.y.z", "xoxb-1-2 xapp-1-A", "a pass b",
+            "pwd=1\nPASSWORD:\n\n  s3cr3t\nnext", "api_key=1 apikey=2 api-key=3 apixkey",
+            "https://user:pw@host/x ://@ http://host/a@b", "PRIVATE KEY\nprivateXkey private\nkey",
+            "tokentokenpass", "secretsecret", "nothing here", "", "\n\n"]
+    return made + [p.read_text(errors="replace") for p in logs] + \
+        [(HERE / "fixtures" / "istiod-logs" / "real-lines.yaml").read_text()]
+
+
+def test_the_words_are_found_on_the_lines_the_pattern_matches_on():
+    for text in _texts():
+        low = text.lower()
+        expected = _suspect_lines(low, (m.start() for m in _redact._SUSPECT.finditer(low)))
+        assert _suspect_lines(low, _redact._suspect_places(low)) == expected, text[:200]
