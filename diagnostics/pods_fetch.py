@@ -103,18 +103,22 @@ async def unlisted_sidecars(fetch: ClusterFetcher, pods: list[dict]) -> set[tupl
                     listed.add(proxy)
     if not read:
         return set()
-    return {(namespace_of(p), name_of(p)) for p in pods
-            if runs_proxy(p) and _in_scope(fetch, p)
-            and f"{name_of(p)}.{namespace_of(p)}" not in listed}
+    out = set()
+    for p in pods:  # most are listed: that lookup first, their proxy and scope only if not
+        name, namespace = name_of(p), namespace_of(p)
+        if f"{name}.{namespace}" not in listed and runs_proxy(p) and _in_scope(fetch, p):
+            out.add((namespace, name))
+    return out
 
 
 async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
     """Pods enrolled in ambient (by their label or their namespace's) without the redirection
     annotation istio-cni sets: ambient-capture judges whether they run, and where."""
     namespaces = {name_of(ns): ns for ns in await fetch.optional(NAMESPACES) or []}
+    # enrolment first: outside ambient namespaces it rules out nearly every pod by a label
     return {(namespace_of(p), name_of(p)) for p in pods
-            if _in_scope(fetch, p) and not is_mesh_infrastructure(p) and not captured(p)
-            and enrolled_by_metadata(p, namespaces.get(namespace_of(p)))}
+            if enrolled_by_metadata(p, namespaces.get(namespace_of(p))) and not captured(p)
+            and not is_mesh_infrastructure(p) and _in_scope(fetch, p)}
 
 
 #: Of the namespace's possible clients, how many of each kind (injected, captured by ztunnel)
