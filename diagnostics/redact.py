@@ -60,8 +60,9 @@ _SUSPECT = re.compile(r"private.key|authoriz|bearer|eyj|xox|xapp-|token|pass|pwd
                       r"|api_?key|://[^/\s]*@")
 # The same words found with str.find, once per text (the alternation, searched once to decide
 # and again to find every place, took 15 ms of a 650 kB istiod log; this, 9 ms), the three
-# that are no plain word by a plain prefix and the pattern at each place it occurs. Every line _SUSPECT matches on holds one of
-# these places, and every place is on such a line (tests/test_redact.py holds them together).
+# that are no plain word by a plain prefix and the pattern at each place it occurs. Every line
+# _SUSPECT matches on holds one of these places, and every place is on such a line
+# (tests/test_redact.py holds them together).
 _SUSPECT_WORDS = ("authoriz", "bearer", "eyj", "xox", "xapp-", "token", "pass", "pwd", "secret")
 _SUSPECT_PREFIXED = (("private", re.compile(r"private.key")), ("api", re.compile(r"api_?key")),
                      ("://", re.compile(r"://[^/\s]*@")))

@@ -178,11 +178,11 @@ def decode_shard_counts(body: str | bytes | memoryview) -> list[Shard] | None:
     """compact_endpoint_shardz of a body as istiod writes it, decoded typed: a 16 MB body of
     10,000 endpoints in 0.015 s instead of 0.07. None for any other body."""
     try:
-        body = _SHARDZ_DECODER.decode(body)
+        services = _SHARDZ_DECODER.decode(body)
     except msgspec.DecodeError:
         return None
     out = []
-    for hostname, by_ns in (body or {}).items():
+    for hostname, by_ns in (services or {}).items():
         for namespace, shards in (by_ns or {}).items():
             for key, eps in ((shards.Shards if shards else None) or {}).items():
                 provider, cluster = _split_key(key)

@@ -305,13 +305,14 @@ def decode_syncz(body: str | bytes | memoryview) -> list[ProxySync] | None:
 #: The census' view of a SyncStatus: the same keys, only these four decoded (the rest skipped).
 _CENSUS_FIELDS = ("cluster_id", "proxy", "proxy_version", "istio_version")
 _SyncCensus = msgspec.defstruct(
-    "_SyncCensus", [(f, str | None, None) if f in _CENSUS_FIELDS else (f, msgspec.Raw, msgspec.Raw())
-                    for f in _SyncStatus.__struct_fields__],
+    "_SyncCensus", [(f, str | None, None) if f in _CENSUS_FIELDS
+                    else (f, msgspec.Raw, msgspec.Raw()) for f in _SyncStatus.__struct_fields__],
     forbid_unknown_fields=True, gc=False)
 _CENSUS_DECODER = msgspec.json.Decoder(list[_SyncCensus] | None)
 
 
-def decode_syncz_census(body: str | bytes | memoryview) -> list[tuple[str, str | None, bool]] | None:
+def decode_syncz_census(body: str | bytes | memoryview
+                        ) -> list[tuple[str, str | None, bool]] | None:
     """syncz_census of a body as istiod writes it, decoded typed; None for any other body."""
     try:
         entries = _CENSUS_DECODER.decode(body)
