@@ -41,7 +41,7 @@ async def picked(fetch: ClusterFetcher, among: Resources, picker: PodPicker
     async def pick() -> set[tuple[str, str]]:
         return await picker(fetch, await fetch.need(among))
 
-    return await fetch.once(f"picked:{picker.__name__}", pick)
+    return await fetch.once(f"picked:{picker.__name__}:{among!r}", pick)
 
 
 async def pods_in_full(fetch: ClusterFetcher, among: Resources, picker: PodPicker
