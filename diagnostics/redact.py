@@ -55,14 +55,11 @@ _CREDENTIAL_PAIR = re.compile(
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 # Every pattern's match begins with one of these words, searched in the lowercased text: one
 # case-sensitive scan finds the few lines that need the patterns above (a case-insensitive one
-# is ten times slower, and so are the patterns, over a 5,000-line log that has a handful).
-_SUSPECT = re.compile(r"private.key|authoriz|bearer|eyj|xox|xapp-|token|pass|pwd|secret"
-                      r"|api_?key|://[^/\s]*@")
-# The same words found with str.find, once per text (the alternation, searched once to decide
-# and again to find every place, took 15 ms of a 650 kB istiod log; this, 9 ms), the three
-# that are no plain word by a plain prefix and the pattern at each place it occurs. Every line
-# _SUSPECT matches on holds one of these places, and every place is on such a line
-# (tests/test_redact.py holds them together).
+# is ten times slower, and so are the patterns, over a 5,000-line log that has a handful). The
+# words are found with str.find, once per text (an alternation of them, searched once to
+# decide and again to find every place, took 15 ms of a 650 kB istiod log; this, 9 ms); the
+# three that are no plain word by a plain prefix and their pattern at each place it occurs
+# (tests/test_redact.py holds them to that alternation, line for line).
 _SUSPECT_WORDS = ("authoriz", "bearer", "eyj", "xox", "xapp-", "token", "pass", "pwd", "secret")
 _SUSPECT_PREFIXED = (("private", re.compile(r"private.key")), ("api", re.compile(r"api_?key")),
                      ("://", re.compile(r"://[^/\s]*@")))

@@ -86,7 +86,11 @@ def read_text_file(path: Path) -> str:
 
 def load_json_file(path: Path) -> Any:
     """Parse a JSON file, naming file and line on error."""
-    text = _read_text(path)
+    return parse_json_text(_read_text(path), path)
+
+
+def parse_json_text(text: str, path: Path) -> Any:
+    """Parse the JSON text read from `path`, naming file and line on error."""
     try:
         with collector_paused():
             return json.loads(text)

@@ -95,12 +95,18 @@ def decode_itemwise(text: str, reduce: Callable[[Any], list]) -> list:
         idx = _expect(text, idx, ",")
 
 
+def decode_typed(body: str | bytes | memoryview, reduce: Callable[[Any], list]) -> list | None:
+    """`reduce`'s reduction of the body by its typed decoder, or None where it has none or
+    the body is not in the shape that decoder reads."""
+    typed = getattr(reduce, "typed", None)
+    return typed(body) if typed is not None else None
+
+
 def decode_compacted(body: str | bytes | memoryview, reduce: Callable[[Any], list]) -> list:
     """What decode_itemwise(body, reduce) gives, by `reduce`'s typed decoder where it has one
     and the body is in the shape that decoder reads. Bytes are decoded as UTF-8, undecodable
     bytes replaced."""
-    typed = getattr(reduce, "typed", None)
-    found = typed(body) if typed is not None else None
+    found = decode_typed(body, reduce)
     if found is not None:
         return found
     return decode_itemwise(body if isinstance(body, str) else str(body, "utf-8", "replace"),

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from diagnostics.model import ClusterInfo
 from diagnostics.kinds import kind_by_key
-from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, read_tail,
-                                  read_text_file)
+from diagnostics.parse.json_items import decode_typed
+from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, parse_json_text,
+                                  read_tail, read_text_file)
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, SourceFailure,
                                       metadata_view, read_withheld, running_istiod_pods)
 
@@ -108,12 +109,11 @@ class SnapshotSource:
 
 
 def _load_json(file: Path, compact: Callable[[Any], list] | None) -> Any:
-    typed = getattr(compact, "typed", None)  # json_items.Compaction: istiod's own shape, fast
-    found = typed(read_text_file(file)) if typed is not None else None
-    if found is not None:
-        return found
-    body = load_json_file(file)
-    return compact(body) if compact else body
+    if compact is None:
+        return load_json_file(file)
+    text = read_text_file(file)  # read once: decoded typed if in istiod's own shape, else whole
+    found = decode_typed(text, compact)
+    return found if found is not None else compact(parse_json_text(text, file))
 
 
 def _read_text(file: Path, path: str, target: str) -> str:
