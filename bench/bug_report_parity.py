@@ -42,10 +42,11 @@ async def run(versions: list[str], secrets: bool) -> int:
         same, diffs, opened = 0, [], []
         for sc in scenarios():
             mesh, _ = build(sc.name)
-            paths = write_archives(mesh, Path(tempfile.mkdtemp()), version, full_secrets=secrets)
-            started = time.perf_counter()
-            snapshot = Snapshot.open_many(paths)
-            opened.append(time.perf_counter() - started)
+            with tempfile.TemporaryDirectory(prefix="meshbot-parity-") as tmp:
+                paths = write_archives(mesh, Path(tmp), version, full_secrets=secrets)
+                started = time.perf_counter()
+                snapshot = Snapshot.open_many(paths)
+                opened.append(time.perf_counter() - started)
             want = await diagnose(sc.request.plan(), SnapshotSource(Snapshot.open(sc.snapshot_dir)),
                                   now=sc.now)
             got = await diagnose(sc.request.plan(), SnapshotSource(snapshot), now=sc.now)

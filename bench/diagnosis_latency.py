@@ -49,6 +49,7 @@ async def measure(snapshot: Path, command: str, latency_ms: float, runs: int) ->
         await source.close()
         await servers.close()
         Path(fh.name).unlink(missing_ok=True)
+        Path(fh.name).unlink(missing_ok=True)
     median = statistics.median(times)
     print(f"command          : {command}")
     print(f"snapshot         : {snapshot.relative_to(REPO) if snapshot.is_relative_to(REPO) else snapshot}"

@@ -61,7 +61,9 @@ class RedisServer:
         self.cert: Path | None = None
         self.key: Path | None = None
         if tls:
-            self.cert, self.key = self_signed(Path(tempfile.mkdtemp(prefix="meshbot-redis-tls-")))
+            # kept as long as this server (a stopped one may start again), removed with it
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="meshbot-redis-tls-")
+            self.cert, self.key = self_signed(Path(self._tls_dir.name))
 
     @property
     def url(self) -> str:

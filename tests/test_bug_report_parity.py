@@ -29,6 +29,8 @@ from tests.scenario_support import scenarios
 
 VERSIONS = ("1.22.0", "1.30.0")
 SCENARIOS = {sc.name: sc for sc in scenarios()}
+# Removed when the test process exits: the archives are rebuilt per run, never kept.
+_ARCHIVE_ROOT = tempfile.TemporaryDirectory(prefix="meshbot-bugreport-parity-")
 # One or more scenarios per command, each with its finding (or its healthy answer).
 PARITY = ("healthy", "locality-expected", "remote-endpoints-unreachable", "primary-remote-healthy",
           "two-faults-secret-and-root", "remote-clusters-tls-1-28",
@@ -44,7 +46,7 @@ EVERY_COMMAND = ("why-local-only helloworld -n sample", "remote-clusters", "cont
 @lru_cache(maxsize=None)
 def _archives(name: str, version: str) -> tuple[Path, ...]:
     mesh, _ = build(name)
-    out = Path(tempfile.mkdtemp(prefix=f"bugreport-{name}-{version}-"))
+    out = Path(tempfile.mkdtemp(prefix=f"{name}-{version}-", dir=_ARCHIVE_ROOT.name))
     return tuple(write_archives(mesh, out, version, full_secrets=True))
 
 

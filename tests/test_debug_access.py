@@ -49,6 +49,7 @@ async def _live(scenario: Scenario, caller: DebugCaller, command: list[str] | No
         await source.close()
         await servers.close()
         Path(fh.name).unlink(missing_ok=True)
+        Path(fh.name).unlink(missing_ok=True)
 
 
 def _request(words: list[str]):
@@ -91,10 +92,10 @@ async def test_the_system_namespace_and_older_istiods_are_not_refused():
     assert older.verdict == "healthy" and not _refusals(older)
 
 
-async def test_a_namespace_caller_reads_config_dump_of_its_own_namespace_only():
+async def test_a_namespace_caller_reads_config_dump_of_its_own_namespace_only(tmp_path):
     servers = await start_replay(Snapshot.open(NEWEST.snapshot_dir),
                                  debug_caller=DebugCaller.parse("namespace:sample"))
-    kubeconfig = Path(tempfile.mkdtemp()) / "kubeconfig"
+    kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
     source = live_source(Config(), kubeconfig=str(kubeconfig), timeout=10)
     try:
