@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 from tests.meshgen.control_plane_knobs import istiod_host, revision
+from tests.meshgen.k8s_admission import admitted, injected, running
 from tests.meshgen.k8s_common import meta, owner_ref
 from tests.meshgen.model import ClusterSpec
 from tests.meshgen.naming import at, ts
@@ -243,6 +244,10 @@ def _pod_spec_and_status(spec: ClusterSpec, mesh_id: str, pod: Pod) -> tuple[dic
               "podIPs": [{"ip": pod.ip}], "qosClass": "Burstable", "startTime": ts(pod.created)}
     if init_status:
         status["initContainerStatuses"] = init_status
+    if pod.role == "app":
+        injected(pspec)
+    admitted(pspec, pod.name)
+    running(status, pod.name)
     return pspec, status, annotations
 
 
