@@ -39,7 +39,7 @@ async def _capture_from(mesh: Path, out: Path, options: CaptureOptions | None,
     kubeconfig = out.parent / "kubeconfig"
     kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
-    source = live_source(config or Config(), kubeconfig=str(kubeconfig))
+    source = live_source(config or Config(), kubeconfig=str(kubeconfig), whole_objects=True)
     try:
         return await capture(source, out, options)
     finally:
@@ -299,6 +299,9 @@ def test_meshbot_snapshot_writes_none_of_the_secrets_planted_in_a_replayed_mesh(
     assert CA_MARKER in written and "kept-env-value" in written
     assert "networking.istio.io/cluster: planted" in written
     assert "example-client-go-exec-plugin" in written and "https://10.0.0.1:6443" in written
+    # pods as the API server sent them: what diagnoses leave unread is kept for other readers
+    assert "kube-api-access-" in written and "tolerationSeconds" in written
+    assert "containerd://" in written and "terminationMessagePath" in written
     cluster = out / "clusters/cluster1"
     assert list(cluster.glob("istiod/*/config_dump/sleep-*.sample.json"))
     assert list(cluster.glob("logs/sample/sleep-*/istio-proxy.log"))

@@ -5,6 +5,7 @@ with managedFields shaped as a real API server's (diagnostics/replay/managed_fie
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -39,10 +40,23 @@ def _without_managed_fields(obj: dict) -> dict:
     return obj
 
 
+def _fields(model) -> set[str]:
+    return set(model.attribute_map.values())
+
+
 def test_the_declared_fields_are_the_apis():
-    meta = set(client.V1ObjectMeta.attribute_map.values())
+    meta = _fields(client.V1ObjectMeta)
     assert set(k8s_lists.ObjectMeta.__annotations__) == meta - {"managedFields"}
-    assert set(k8s_lists.Pod.__annotations__) == set(client.V1Pod.attribute_map.values())
+    assert set(k8s_lists.Pod.__annotations__) == _fields(client.V1Pod)
+    assert set(k8s_lists.ReadPod.__annotations__) == _fields(client.V1Pod)
+    unread = k8s_lists.UNREAD
+    for declared, model in ((k8s_lists.PodSpec, client.V1PodSpec),
+                            (k8s_lists.Container, client.V1Container),
+                            (k8s_lists.PodStatus, client.V1PodStatus),
+                            (k8s_lists.ContainerStatus, client.V1ContainerStatus)):
+        name = declared.__name__
+        assert set(unread.get(name, ())) <= _fields(model)
+        assert set(declared.__annotations__) == _fields(model) - set(unread.get(name, ()))
     assert set(k8s_lists.PartialObjectMetadata.__annotations__) == {"apiVersion", "kind",
                                                                     "metadata"}
     for envelope in (k8s_lists._PodList, k8s_lists._MetadataList):
@@ -54,12 +68,54 @@ def _list(items: list[dict], kind: str = "PodList") -> bytes:
                        "items": items}).encode()
 
 
-def test_a_list_of_pods_reads_as_before_without_managed_fields():
+def _as_read(pod: dict) -> dict:
+    """The specification of UNREAD, path by path: a pod as diagnoses read it."""
+    pod = _without_managed_fields(pod)
+    spec, status = pod.get("spec", {}), pod.get("status", {})
+    for key in ("volumes", "tolerations"):
+        spec.pop(key, None)
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        for key in ("volumeMounts", "volumeDevices", "terminationMessagePath",
+                    "terminationMessagePolicy"):
+            c.pop(key, None)
+    for st in (status.get("containerStatuses", []) + status.get("initContainerStatuses", [])
+               + status.get("ephemeralContainerStatuses", [])):
+        for key in ("containerID", "imageID", "volumeMounts"):
+            st.pop(key, None)
+    return pod
+
+
+def test_a_list_of_pods_reads_without_managed_fields_and_what_no_diagnosis_reads():
     pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
     assert all(p["metadata"]["managedFields"] for p in pods)
+    # the demo's pods carry what real ones do (tests/meshgen/k8s_admission.py)
+    assert all(p["spec"]["volumes"] and p["spec"]["tolerations"] for p in pods)
     found = decode_list(_list(pods), "Pod", metadata_only=False)
-    assert found["items"] == [_without_managed_fields(p) for p in pods]
+    assert found["items"] == [_as_read(p) for p in pods]
     assert found["metadata"] == {"continue": "t"}
+    whole = decode_list(_list(pods), "Pod", metadata_only=False, whole=True)
+    assert whole["items"] == [_without_managed_fields(p) for p in pods]
+
+
+def _string_constants(path: Path) -> set[str]:
+    return {node.value for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+def test_no_diagnosis_names_a_field_it_does_not_read():
+    """What UNREAD leaves out must stay unread: no check, view, handler or renderer names it.
+    (The replay serves whole objects and the capture writes them: they may.)"""
+    unread = {f for fields in k8s_lists.UNREAD.values() for f in fields}
+    root = HERE.parent
+    allowed = {root / "diagnostics/parse/k8s_lists.py"}
+    named = {}
+    for package in ("diagnostics", "handlers", "bot"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path in allowed or "replay" in path.relative_to(root).parts:
+                continue
+            if found := unread & _string_constants(path):
+                named[str(path.relative_to(root))] = sorted(found)
+    assert named == {}
 
 
 def test_a_metadata_only_list_reads_as_before_without_managed_fields():

@@ -11,6 +11,11 @@ unbuilt. Anything else, and a body of another shape, is decoded whole.
 The fields kept are ObjectMeta's and Pod's as the kubernetes client knows them
 (tests/test_k8s_lists.py holds the declarations to its models): a field a later Kubernetes
 adds is not read until it is declared here.
+
+A pod read for a diagnosis also leaves out what no check reads and every real pod carries
+(UNREAD: its volumes and mounts, tolerations, the kubelet's container and image ids): a third
+of an injected pod's JSON, and as much of the memory a namespace of 10,000 pods takes. The
+meta-tests hold that no diagnosis names them; `meshbot snapshot` reads pods whole.
 """
 
 from __future__ import annotations
@@ -53,6 +58,64 @@ class Pod(TypedDict, total=False):
     status: Any
 
 
+#: The fields of a pod no diagnosis reads, by the API type that holds them.
+UNREAD = {
+    "PodSpec": ("volumes", "tolerations"),
+    "Container": ("volumeMounts", "volumeDevices", "terminationMessagePath",
+                  "terminationMessagePolicy"),
+    "ContainerStatus": ("containerID", "imageID", "volumeMounts"),
+}
+
+Container = TypedDict("Container", {
+    "args": Any, "command": Any, "env": Any, "envFrom": Any, "image": Any,
+    "imagePullPolicy": Any, "lifecycle": Any, "livenessProbe": Any, "name": Any, "ports": Any,
+    "readinessProbe": Any, "resizePolicy": Any, "resources": Any, "restartPolicy": Any,
+    "restartPolicyRules": Any, "securityContext": Any, "startupProbe": Any, "stdin": Any,
+    "stdinOnce": Any, "tty": Any, "workingDir": Any,
+}, total=False)
+
+PodSpec = TypedDict("PodSpec", {
+    "activeDeadlineSeconds": Any, "affinity": Any, "automountServiceAccountToken": Any,
+    "containers": list[Container], "dnsConfig": Any, "dnsPolicy": Any,
+    "enableServiceLinks": Any, "ephemeralContainers": Any, "evictionResponders": Any,
+    "hostAliases": Any, "hostIPC": Any, "hostNetwork": Any, "hostPID": Any, "hostUsers": Any,
+    "hostname": Any, "hostnameOverride": Any, "imagePullSecrets": Any,
+    "initContainers": list[Container], "nodeName": Any, "nodeSelector": Any, "os": Any,
+    "overhead": Any, "preemptionPolicy": Any, "priority": Any, "priorityClassName": Any,
+    "readinessGates": Any, "resourceClaims": Any, "resources": Any, "restartPolicy": Any,
+    "runtimeClassName": Any, "schedulerName": Any, "schedulingGates": Any,
+    "schedulingGroup": Any, "securityContext": Any, "serviceAccount": Any,
+    "serviceAccountName": Any, "setHostnameAsFQDN": Any, "shareProcessNamespace": Any,
+    "subdomain": Any, "terminationGracePeriodSeconds": Any, "topologySpreadConstraints": Any,
+}, total=False)
+
+ContainerStatus = TypedDict("ContainerStatus", {
+    "allocatedResources": Any, "allocatedResourcesStatus": Any, "image": Any,
+    "lastState": Any, "name": Any, "ready": Any, "resources": Any, "restartCount": Any,
+    "started": Any, "state": Any, "stopSignal": Any, "user": Any,
+}, total=False)
+
+PodStatus = TypedDict("PodStatus", {
+    "allocatedResources": Any, "conditions": Any, "containerStatuses": list[ContainerStatus],
+    "ephemeralContainerStatuses": list[ContainerStatus], "extendedResourceClaimStatus": Any,
+    "hostIP": Any, "hostIPs": Any, "initContainerStatuses": list[ContainerStatus],
+    "message": Any, "nodeAllocatableResourceClaimStatuses": Any, "nominatedNodeName": Any,
+    "observedGeneration": Any, "phase": Any, "podIP": Any, "podIPs": Any, "qosClass": Any,
+    "reason": Any, "resize": Any, "resourceClaimStatuses": Any, "resources": Any,
+    "startTime": Any, "volumeHealth": Any,
+}, total=False)
+
+
+class ReadPod(TypedDict, total=False):
+    """A pod as diagnoses read it: Pod but UNREAD."""
+
+    apiVersion: Any  # noqa: N815
+    kind: Any
+    metadata: ObjectMeta
+    spec: PodSpec
+    status: PodStatus
+
+
 class _MetadataList(msgspec.Struct, forbid_unknown_fields=True):
     """A list's envelope: any other key (a Table's rows, a Status' message) is another answer,
     decoded whole."""
@@ -70,14 +133,24 @@ class _PodList(msgspec.Struct, forbid_unknown_fields=True):
     items: list[Pod] | None = None
 
 
+class _ReadPodList(msgspec.Struct, forbid_unknown_fields=True):
+    apiVersion: Any = None  # noqa: N815
+    kind: Any = None
+    metadata: Any = None
+    items: list[ReadPod] | None = None
+
+
 _METADATA_LIST = msgspec.json.Decoder(_MetadataList)
 _BY_KIND = {"Pod": msgspec.json.Decoder(_PodList)}
+_READ_BY_KIND = {"Pod": msgspec.json.Decoder(_ReadPodList)}
 
 
-def decode_list(body: bytes | memoryview, kind: str, metadata_only: bool) -> Any:
+def decode_list(body: bytes | memoryview, kind: str, metadata_only: bool,
+                whole: bool = False) -> Any:
     """A list body of `kind` (read metadata-only or not), managedFields left out where the
-    API fixes its items' fields. Raises ValueError (msgspec.DecodeError) for what is not JSON."""
-    decoder = _METADATA_LIST if metadata_only else _BY_KIND.get(kind)
+    API fixes its items' fields, and, unless `whole`, what no diagnosis reads (UNREAD).
+    Raises ValueError (msgspec.DecodeError) for what is not JSON."""
+    decoder = _METADATA_LIST if metadata_only else (_BY_KIND if whole else _READ_BY_KIND).get(kind)
     if decoder is not None:
         try:
             found = decoder.decode(body)

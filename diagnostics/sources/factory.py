@@ -91,7 +91,8 @@ def _contexts_of(kubeconfig: str | None, files: _Kubeconfigs | None = None
 
 
 def live_source(config: Config, *, kubeconfig: str | None = None,
-                contexts: list[str] | None = None, timeout: float = 10.0) -> LiveSource:
+                contexts: list[str] | None = None, timeout: float = 10.0,
+                whole_objects: bool = False) -> LiveSource:
     from diagnostics.sources.live import LiveCluster, LiveSource
 
     clusters: list[LiveCluster] = []
@@ -118,7 +119,7 @@ def live_source(config: Config, *, kubeconfig: str | None = None,
             else:
                 info = ClusterInfo(name or "in-cluster", "istio-system", name, None)
             clusters.append(LiveCluster(info, _configuration(kubeconfig, name, files)))
-    return LiveSource(clusters, request_timeout=timeout)
+    return LiveSource(clusters, request_timeout=timeout, whole_objects=whole_objects)
 
 
 def snapshot_paths(value: str | None) -> list[str]:

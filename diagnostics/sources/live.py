@@ -75,9 +75,12 @@ class LiveSource:
     """A Source over live API servers; counts every request it makes."""
 
     def __init__(self, clusters: list[LiveCluster], *, request_timeout: float = 10.0,
-                 max_workers: int | None = None):
+                 max_workers: int | None = None, whole_objects: bool = False):
+        """`whole_objects`: pods as the API server sent them, fields no diagnosis reads
+        included (a capture keeps them; diagnostics/parse/k8s_lists.py)."""
         self.clusters = {c.info.name: c for c in clusters}
         self.timeout = request_timeout
+        self.whole_objects = whole_objects
         self.identity = "live:" + ",".join(f"{c.info.name}={c.info.context_name}"
                                            for c in clusters)
         self._pool = ThreadPoolExecutor(max_workers=max_workers or _workers(len(clusters)),
@@ -160,7 +163,7 @@ class LiveSource:
         resp = self._request(cluster, path, query, METADATA_LIST if metadata_only else JSON)
         try:
             with collector_paused():
-                return decode_list(resp.data, kind, metadata_only)
+                return decode_list(resp.data, kind, metadata_only, self.whole_objects)
         except ValueError:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
 
