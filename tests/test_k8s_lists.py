@@ -59,7 +59,7 @@ def test_the_declared_fields_are_the_apis():
         assert set(declared.__annotations__) == _fields(model) - set(unread.get(name, ()))
     assert set(k8s_lists.PartialObjectMetadata.__annotations__) == {"apiVersion", "kind",
                                                                     "metadata"}
-    for envelope in (k8s_lists._PodList, k8s_lists._MetadataList):
+    for envelope in (k8s_lists._PodList, k8s_lists._MetadataList, k8s_lists._RawList):
         assert set(envelope.__struct_fields__) == set(client.V1PodList.attribute_map.values())
 
 
@@ -95,6 +95,23 @@ def test_a_list_of_pods_reads_without_managed_fields_and_what_no_diagnosis_reads
     assert found["metadata"] == {"continue": "t"}
     whole = decode_list(_list(pods), "Pod", metadata_only=False, whole=True)
     assert whole["items"] == [_without_managed_fields(p) for p in pods]
+
+
+def test_equal_containers_are_one_object_read_once():
+    """A workload's replicas share their containers' decoded objects; others do not."""
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    sleeps = [p for p in pods if p["metadata"]["name"].startswith("sleep-")]
+    assert len(sleeps) >= 2
+    found = decode_list(_list(pods), "Pod", metadata_only=False)["items"]
+    by_name = {p["metadata"]["name"]: p for p in found}
+    first, second = (by_name[p["metadata"]["name"]]["spec"] for p in sleeps[:2])
+    assert first["containers"][0] is second["containers"][0]
+    assert first["initContainers"][0] is second["initContainers"][0]
+    others = {id(c) for p in found for c in p["spec"]["containers"]
+              if not p["metadata"]["name"].startswith("sleep-")}
+    assert id(first["containers"][0]) not in others
+    whole = decode_list(_list(pods), "Pod", metadata_only=False, whole=True)["items"]
+    assert whole[0]["spec"]["containers"][0] is not whole[1]["spec"]["containers"][0]
 
 
 def _string_constants(path: Path) -> set[str]:
