@@ -4,24 +4,31 @@ Serves a generated mesh with `meshbot replay` in its own process and, in this pr
 `--runs` diagnoses the way the bot does (the facts cache and the report cache over the
 in-process store, the Answerer; every ask a Re-run, so each one diagnoses), cycling through the
 mesh-wide commands. Prints this process's RSS (VmRSS) and peak (VmHWM) after every `--every`
-diagnoses, and the blocks Python has allocated (sys.getallocatedblocks: what meshbot holds,
-apart from how malloc keeps freed memory): after the first few, neither should grow.
+diagnoses, and the objects Python's collector tracks (what meshbot holds, apart from how the
+allocators keep freed memory): after the first few, neither should grow.
 
     .venv/bin/python bench/soak.py [--pods 10000] [--runs 100] [--every 10] [--json]
-        [--malloc-arenas 2]
+        [--malloc-arenas 2] [--allocator malloc|pymalloc]
 
 glibc's malloc arenas are limited as meshbot's image limits them (Dockerfile: MALLOC_ARENA_MAX=2;
 the process re-executes itself with it): with a thread pool of 64 and glibc's default of eight
 arenas a core, freed memory stays in arenas other threads do not reuse, and RSS measures that
-rather than meshbot. `--malloc-arenas 0` keeps glibc's default.
+rather than meshbot. `--malloc-arenas 0` keeps glibc's default. `--allocator malloc` runs
+with PYTHONMALLOC=malloc instead of Python's own allocator, which the image keeps: a megabyte
+arena of Python's stays resident while anything made amid a diagnosis lives on in it (a
+pooled connection's last response, a new pool thread, the last report, the facts cache),
+where glibc's malloc returns freed pages wherever they are, at a cost in CPU. `cpu_s` is
+this process's CPU since the first diagnosis began (the replay runs in another).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -31,6 +38,11 @@ sys.path.insert(0, str(REPO))
 from bench.mesh_scale import COMMANDS, Point, served_mesh  # noqa: E402
 
 TABLE_COMMANDS = COMMANDS[:4]  # why-local-only, proxy-status, check ns/sample, digest
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def memory_mb() -> tuple[float, float]:
@@ -57,18 +69,20 @@ async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
                            store, 30)
     answerer = Answerer(source, ReportCache(store, 60), timeout=120)
     requests = [parse(c, terminal=False) for c in TABLE_COMMANDS]
+    started = _cpu_s()
     try:
         for i in range(1, runs + 1):
             report = await answerer.answer(requests[(i - 1) % len(requests)], fresh=True)
             if i % every == 0 or i == 1:
                 rss, peak = memory_mb()
-                blocks = sys.getallocatedblocks()  # Python's own objects, whatever RSS says
+                objects = len(gc.get_objects())  # what meshbot holds, whatever RSS says
+                cpu = _cpu_s() - started
                 row = {"diagnoses": i, "rss_mb": round(rss), "peak_mb": round(peak),
-                       "python_blocks": blocks, "last": report.command,
+                       "python_objects": objects, "cpu_s": round(cpu, 1), "last": report.command,
                        "verdict": report.verdict}
                 print(json.dumps(row) if as_json else
                       f"  after {i:3d} diagnoses: RSS {rss:6.0f} MB (peak {peak:6.0f} MB), "
-                      f"{blocks:,} Python blocks", flush=True)
+                      f"{objects:,} Python objects, {cpu:.1f} s CPU", flush=True)
     finally:
         await source.close()
 
@@ -83,11 +97,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--malloc-arenas", type=int, default=2,
                     help="MALLOC_ARENA_MAX, as the image sets it (0: glibc's default)")
+    ap.add_argument("--allocator", choices=("pymalloc", "malloc"), default="pymalloc",
+                    help="Python's own (as the image runs) or PYTHONMALLOC=malloc")
     args = ap.parse_args()
-    wanted = str(args.malloc_arenas) if args.malloc_arenas else None
-    if os.environ.get("MALLOC_ARENA_MAX") != wanted:  # glibc reads it once, at start
-        env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-        env.update({"MALLOC_ARENA_MAX": wanted} if wanted else {})
+    wanted = {"MALLOC_ARENA_MAX": str(args.malloc_arenas) if args.malloc_arenas else None,
+              "PYTHONMALLOC": "malloc" if args.allocator == "malloc" else None}
+    if any(os.environ.get(k) != v for k, v in wanted.items()):  # both read once, at start
+        env = {k: v for k, v in os.environ.items() if k not in wanted}
+        env.update({k: v for k, v in wanted.items() if v})
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     point = Point(args.pods, args.clusters)
     with served_mesh(point, 0.1, args.meshes, 0) as (replay, _):
