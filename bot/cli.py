@@ -245,7 +245,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return _fail(f"{out} exists and is not empty; choose a new path", EXIT_USAGE)
     try:
         config = load_config(args.config)
-        # a snapshot keeps what diagnoses do not read: other tools, and later checks, may
+        # a snapshot keeps what diagnoses leave unread: other tools and later checks may read it
         source = live_source(config, kubeconfig=args.kubeconfig, contexts=args.context,
                              timeout=config.diagnosis.cluster_timeout_seconds,
                              whole_objects=True)

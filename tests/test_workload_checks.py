@@ -220,6 +220,37 @@ def test_namespace_includes_deployments_without_pods_and_not_found_elsewhere():
                        deployments=[]).found
 
 
+def test_a_namespace_of_many_deployments_groups_pods_by_their_replicasets_owner():
+    """Forty Deployments with five revisions each (older ones scaled to zero), a ReplicaSet of
+    its own and a Deployment with no pod left: each pod under the Deployment that owns its
+    ReplicaSet, each Deployment with all its ReplicaSets by name."""
+    def revision(deploy: str, rev: int) -> dict:
+        rs = replicaset(deploy)
+        rs["metadata"]["name"] = f"{deploy}-{rev}0{rev}"
+        return rs
+
+    replicasets = [revision(f"api-{d:02d}", r) for r in (5, 1, 3, 2, 4) for d in range(40)]
+    lone = replicaset("batch")
+    lone["metadata"]["ownerReferences"] = []
+    replicasets += [lone, revision("drained", 1)]
+    pods = [pod(f"api-{d:02d}-505-{i}", deploy=f"api-{d:02d}",
+                owner=("ReplicaSet", f"api-{d:02d}-505")) for d in range(40) for i in range(3)]
+    pods.append(pod("batch-7d9f6c5b4-x", deploy="batch"))
+    t = resolve("ns", NS, NS, pods=pods, services=[], replicasets=replicasets,
+                deployments=[deployment(f"api-{d:02d}") for d in range(40)]
+                + [deployment("drained")])
+    by_ref = {w.ref: w for w in t.workloads}
+    assert sorted(by_ref) == sorted([f"deployment/api-{d:02d}" for d in range(40)]
+                                    + ["deployment/drained", "replicaset/batch-7d9f6c5b4"])
+    for d in range(40):
+        w = by_ref[f"deployment/api-{d:02d}"]
+        assert [name_of(p) for p in w.pods] == [f"api-{d:02d}-505-{i}" for i in range(3)]
+        assert [name_of(r) for r in w.replicasets] == [f"api-{d:02d}-{r}0{r}" for r in range(1, 6)]
+        assert w.deployment is not None
+    assert [name_of(r) for r in by_ref["deployment/drained"].replicasets] == ["drained-101"]
+    assert by_ref["replicaset/batch-7d9f6c5b4"].replicasets == []
+
+
 def test_logs_read_for_few_pods_and_only_useful_containers():
     failed = pod("payload-api-7d9f6c5b4-z", init_statuses=[{"name": "istio-init", "state": {
         "waiting": {"reason": "CrashLoopBackOff"}}}])

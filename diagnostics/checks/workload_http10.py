@@ -95,7 +95,7 @@ def _http10(ctx: CheckContext, cluster: str, w: Workload, pod: dict,
         who = client if client is not None else None
         client_name = name_of(client) if client is not None else \
             f"the client at {last.downstream_remote or 'an unknown address'}"
-        workload = workload_of(client, []) if client is not None else f"pod/{client_name}"
+        workload = workload_of(client, {}) if client is not None else f"pod/{client_name}"
         if target.service is not None:
             service = name_of(target.service)
         direction = f"inbound to {name_of(pod)} from {client_name}"
