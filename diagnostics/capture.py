@@ -7,6 +7,11 @@ dumps, credentials in logs and in any other text). Secrets are read in the Istio
 Anything that cannot be read is left out and reported, and `snapshot.yaml` lists the kinds that
 were captured, so a reader can tell "none exist" from "not captured".
 
+Objects are written as `kubectl get -o json` prints a list (`resources/<kind>.json`): the
+format allows YAML or JSON, and YAML cost a minute and gigabytes of memory per cluster of
+10,000 pods to write and as much again to read (pyyaml's emitter and constructor are Python),
+where JSON takes a second each way.
+
 Every file name is built from names that came from the clusters (pod, namespace and container
 names, istiod's proxy ids, the cluster id), so each is checked against Kubernetes' name rules
 first and the resulting path is proven to lie inside the output folder: a proxy id such as
@@ -25,13 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+import msgspec
 import yaml
 
 from diagnostics.identity import discover_source
 from diagnostics.kinds import KNOWN_KINDS, Kind
 from diagnostics.model import OVERRIDES, SNAPSHOT_FOLDER, ClusterInfo
 from diagnostics.names import is_cluster_folder, is_label, is_object_name, split_proxy_id
-from diagnostics.redact import redact_debug, redact_for_capture, redact_text
+from diagnostics.redact import TextMemo, redact_debug, redact_for_capture, redact_text
 from diagnostics.snapshot import DEFAULT_ISTIO_NAMESPACE, FORMAT, REFUSALS_FILE, log_path
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, Source,
                                       SourceFailure, Withheld)
@@ -123,14 +129,15 @@ class _Writer:
             return kind, items
 
         pods: list[dict] = []
+        memo = TextMemo()
         for kind, items in await asyncio.gather(*(one(k) for k in KNOWN_KINDS)):
             if items is None:
                 continue
             self.result.kinds.append(kind.key)
             self.result.objects += len(items)
             doc = {"apiVersion": "v1", "kind": "List",
-                   "items": [redact_for_capture(item) for item in items]}
-            self._write(f"resources/{kind.key}.yaml", yaml.safe_dump(doc, sort_keys=False))
+                   "items": [redact_for_capture(item, memo) for item in items]}
+            self._write(f"resources/{kind.key}.json", _json_text(doc))
             if kind.key == "pods":
                 pods = items
         return pods
@@ -239,6 +246,11 @@ class _Writer:
     def _json(self, rel: str, body: Any) -> None:
         if self._write(rel, json.dumps(redact_debug(body), indent=1, sort_keys=True) + "\n"):
             self.result.files += 1
+
+
+def _json_text(doc: Any) -> str:
+    """`doc` as indented JSON, keys in the order the API server gave them (msgspec: in C)."""
+    return msgspec.json.format(msgspec.json.encode(doc), indent=1).decode() + "\n"
 
 
 def folder_name(info: ClusterInfo) -> str:

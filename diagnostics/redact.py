@@ -21,7 +21,7 @@ import bisect
 import copy
 import itertools
 import re
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -142,14 +142,38 @@ def _suspect_runs(lines: list[str], places: list[int]) -> list[tuple[int, int]]:
 redact_log = redact_text  # the name the live source and the checks use
 
 
-def _strings(value: Any) -> Any:
-    """`redact_text` over every string of a JSON-like document (a new document)."""
+class TextMemo:
+    """`redact_text` remembering its answers for short strings, for one capture: 10,000 pods
+    hold millions of strings, mostly the same few thousand values (images, pull policies, env
+    values, protocols), and a lookup takes a tenth of the word search. Dropped with the
+    capture (the bot never keeps one: what it holds would outlive its diagnoses); at most
+    MEMO_ENTRIES strings of at most MEMO_LENGTH characters, a few megabytes."""
+
+    MEMO_LENGTH = 256
+    MEMO_ENTRIES = 1 << 16
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        if len(text) > self.MEMO_LENGTH:
+            return redact_text(text)
+        found = self._seen.get(text)
+        if found is None:
+            found = redact_text(text)
+            if len(self._seen) < self.MEMO_ENTRIES:
+                self._seen[text] = found
+        return found
+
+
+def _strings(value: Any, redact: Callable[[str], str] = redact_text) -> Any:
+    """`redact` (redact_text) over every string of a JSON-like document (a new document)."""
     if isinstance(value, str):
-        return redact_text(value)
+        return redact(value)
     if isinstance(value, dict):
-        return {k: _strings(v) for k, v in value.items()}
+        return {k: _strings(v, redact) for k, v in value.items()}
     if isinstance(value, list):
-        return [_strings(v) for v in value]
+        return [_strings(v, redact) for v in value]
     return value
 
 
@@ -259,10 +283,11 @@ def _env_values(value: Any) -> Any:
     return out
 
 
-def redact_for_capture(obj: dict) -> dict:
+def redact_for_capture(obj: dict, redact: Callable[[str], str] = redact_text) -> dict:
     """A Kubernetes object as `meshbot snapshot` writes it: Secrets by their structure,
-    credential-named environment variables, then every string by pattern."""
-    return _strings(_env_values(redact_object(obj)))
+    credential-named environment variables, then every string by pattern (`redact`: a
+    capture's TextMemo)."""
+    return _strings(_env_values(redact_object(obj)), redact)
 
 
 _TLS_CERTIFICATES = {"tlscertificate", "tlscertificates"}

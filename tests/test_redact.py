@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diagnostics.redact import (LAST_APPLIED, REDACTED, redact_debug, redact_kubeconfig,
-                                redact_log, redact_object, redact_text)
+from diagnostics.redact import (LAST_APPLIED, REDACTED, TextMemo, redact_debug,
+                                redact_for_capture, redact_kubeconfig, redact_log, redact_object,
+                                redact_text)
 
 KUBECONFIG = {
     "apiVersion": "v1", "kind": "Config", "current-context": "c2",
@@ -99,6 +100,22 @@ SAMPLES = [
 def test_credentials_in_free_text_are_redacted(line, secret):
     out = redact_text(line)
     assert secret not in out and REDACTED in out, out
+
+
+def test_a_captures_memo_answers_as_redact_text_does_and_stays_bounded(monkeypatch):
+    memo = TextMemo()
+    texts = [line for line, _ in SAMPLES] + ["IfNotPresent", "TCP", "x" * 300]
+    for _ in range(2):  # the second time from the memo
+        assert [memo(t) for t in texts] == [redact_text(t) for t in texts]
+    assert "x" * 300 not in memo._seen and "TCP" in memo._seen
+    monkeypatch.setattr(TextMemo, "MEMO_ENTRIES", 3)
+    small = TextMemo()
+    assert [small(str(i)) for i in range(10)] == [str(i) for i in range(10)]
+    assert len(small._seen) == 3
+    pod = {"kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": [
+        {"name": "app", "env": [{"name": "DB_PASSWORD", "value": "hunter2"},
+                                {"name": "ARGS", "value": "--token=abcdef123456"}]}]}}
+    assert redact_for_capture(pod, TextMemo()) == redact_for_capture(pod)
 
 
 def _whole_text(text: str) -> str:
