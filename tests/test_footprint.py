@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -25,8 +26,10 @@ from diagnostics.replay.runner import start_replay
 from diagnostics.replay.stats import ReplayStats, RequestRecord, dependent_rounds
 from diagnostics.reports import ReportCache
 from diagnostics.snapshot import Snapshot
-from diagnostics.sources.caching import CachingSource
+from diagnostics.sources import caching
+from diagnostics.sources.caching import CachingSource, fresh_reads
 from diagnostics.sources.factory import live_source
+from diagnostics.sources.snapshot import SnapshotSource
 from diagnostics.store.memory import MemoryStore
 from handlers.commands import parse
 from handlers.run import Answerer
@@ -306,6 +309,33 @@ def _get(url: str, accept: str) -> dict:
     request = urllib.request.Request(url, headers={"Accept": accept})
     with urllib.request.urlopen(request) as resp:
         return json.loads(resp.read())
+
+
+# ----------------------------------------------------------------------- the facts cache
+
+async def test_the_facts_cache_answers_what_was_read_and_keeps_big_values_off_the_loop(
+        scaled_meshes, monkeypatch):
+    """A hit gives what the read gave, a big list (600 pods, compressed) as a small one; a big
+    value is encoded and decoded on a worker thread, so that the bot's event loop goes on
+    acknowledging Slack meanwhile (a list of 10,000 pods: a third of a second each way)."""
+    loop_thread, seen = threading.get_ident(), []
+    for name in ("_encode", "_decode"):
+        def spy(value, real=getattr(caching, name), name=name):
+            seen.append((name, threading.get_ident() == loop_thread))
+            return real(value)
+        monkeypatch.setattr(caching, name, spy)
+    source = CachingSource(SnapshotSource(Snapshot.open(scaled_meshes[PODS[1]])), MemoryStore(),
+                           30)
+    cluster = source.cluster_infos()[0].key
+    pods = await source.list(cluster, "pods", None)
+    namespaces = await source.list(cluster, "namespaces", None)
+    assert len(pods) > caching.OFF_LOOP_ITEMS > len(namespaces)
+    assert await source.list(cluster, "pods", None) == pods
+    assert await source.list(cluster, "namespaces", None) == namespaces
+    assert seen == [("_encode", False), ("_encode", True), ("_decode", False), ("_decode", True)]
+    with fresh_reads():  # Re-run: read again, and cache what was read
+        assert await source.list(cluster, "pods", None) == pods
+    assert seen[4:] == [("_encode", False)]
 
 
 # ------------------------------------------------------------------------- the bot stays flat
