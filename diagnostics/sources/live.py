@@ -24,7 +24,7 @@ import urllib3
 from kubernetes import client
 
 from diagnostics.gcpause import collector_paused
-from diagnostics.kinds import kind_by_key
+from diagnostics.kinds import Kind, kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.json_items import decode_compacted
 from diagnostics.parse.k8s_lists import decode_list
@@ -117,19 +117,13 @@ class LiveSource:
             if token:
                 query.append(("continue", token))
             try:
-                body = await self._run(self._get_list, cluster, path, query, kind.kind,
-                                       metadata_only)
+                page, token = await self._run(self._get_list, cluster, path, query, kind,
+                                              metadata_only)
             except Forbidden as exc:
                 if resource == "secrets":
                     raise secrets_withheld(namespace, exc.refusal) from None
                 raise
-            for item in body.get("items") or []:
-                if metadata_only:  # the server's PartialObjectMetadata, or a full object from
-                    item = metadata_view(item, kind.kind, kind.api_version)  # an older one
-                item.setdefault("kind", kind.kind)
-                item.setdefault("apiVersion", kind.api_version)
-                items.append(redact_object(_without_managed_fields(item)))
-            token = (body.get("metadata") or {}).get("continue")
+            items += page
             if not token:
                 return items
 
@@ -156,16 +150,26 @@ class LiveSource:
             raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
         return resp
 
-    def _get_list(self, cluster: str, path: str, query: list[tuple[str, str]], kind: str,
-                  metadata_only: bool) -> dict:
-        """On a worker thread: one page of a list, decoded there (diagnostics/parse/
-        k8s_lists.py: msgspec, managedFields skipped where it can)."""
+    def _get_list(self, cluster: str, path: str, query: list[tuple[str, str]], kind: Kind,
+                  metadata_only: bool) -> tuple[list[dict], str | None]:
+        """On a worker thread: one page of a list, decoded (diagnostics/parse/k8s_lists.py:
+        msgspec, managedFields skipped where it can) and its items made what the checks read
+        there too, not on the event loop (20,000 pods: a tenth of a second); with the page's
+        continue token."""
         resp = self._request(cluster, path, query, METADATA_LIST if metadata_only else JSON)
         try:
             with collector_paused():
-                return decode_list(resp.data, kind, metadata_only, self.whole_objects)
+                body = decode_list(resp.data, kind.kind, metadata_only, self.whole_objects)
         except ValueError:
             raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
+        items = []
+        for item in body.get("items") or []:
+            if metadata_only:  # the server's PartialObjectMetadata, or a full object from
+                item = metadata_view(item, kind.kind, kind.api_version)  # an older one
+            item.setdefault("kind", kind.kind)
+            item.setdefault("apiVersion", kind.api_version)
+            items.append(redact_object(_without_managed_fields(item)))
+        return items, (body.get("metadata") or {}).get("continue")
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
                       tail_lines: int, previous: bool = False) -> str:
