@@ -116,6 +116,18 @@ async def test_list_is_shaped_like_the_api_server(servers: ReplayServers,
     assert all("kind" not in p and "apiVersion" not in p for p in body["items"])
 
 
+async def test_a_list_comes_chunked_as_the_api_server_sends_it(
+        servers: ReplayServers, http: aiohttp.ClientSession) -> None:
+    """The API server sets no Content-Length on a list: beyond Go's 2 KB buffer it is chunked
+    (what makes a client hold a big list twice if it joins the chunks: live.py _read_body)."""
+    base = servers.urls["cluster1"]
+    async with http.get(base + "/api/v1/pods") as resp:
+        assert resp.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in resp.headers and len(await resp.read()) > 2048
+    async with http.get(base + "/api/v1/namespaces/nope/pods") as resp:
+        assert int(resp.headers["Content-Length"]) == len(await resp.read()) <= 2048
+
+
 async def test_get_namespaced_cluster_scoped_and_grouped(servers: ReplayServers,
                                                          http: aiohttp.ClientSession) -> None:
     base = servers.urls["cluster1"]

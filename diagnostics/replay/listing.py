@@ -92,6 +92,10 @@ def list_body(head: dict, items: list[bytes]) -> bytes:
 
 #: A list body is written in slices of this size, each waiting until the socket takes it.
 SLICE = 1 << 20
+#: A body longer than this is sent chunked, as the API server sends it: it sets no
+#: Content-Length on a list, and Go's net/http chunks whatever outgrows its 2 KB buffer
+#: before the handler returns (net/http server.go, bufferBeforeChunkingSize).
+CHUNKED_ABOVE = 2048
 
 
 async def send_body(request: web.Request, body: bytes) -> web.StreamResponse:
@@ -100,7 +104,10 @@ async def send_body(request: web.Request, body: bytes) -> web.StreamResponse:
     replay's only thread (every cluster's) was busy with it for a tenth of a second: requests
     sent meanwhile were recorded as arriving late (stats.py's rounds)."""
     response = web.StreamResponse(headers={"Content-Type": JSON})
-    response.content_length = len(body)
+    if len(body) > CHUNKED_ABOVE:
+        response.enable_chunked_encoding()
+    else:
+        response.content_length = len(body)
     await response.prepare(request)
     with memoryview(body) as view:
         for at in range(0, len(body), SLICE):

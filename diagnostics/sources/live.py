@@ -134,7 +134,7 @@ class LiveSource:
             header_params={"Accept": accept}, auth_settings=["BearerToken"])
         try:
             resp = api.call_api(method, url, headers, body, post, _request_timeout=self.timeout)
-            resp.read()
+            _read_body(resp)
         except urllib3.exceptions.HTTPError as exc:
             raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
         except client.ApiException as exc:
@@ -282,6 +282,25 @@ def decode_json(body: bytes | memoryview) -> Any:
         return msgspec.json.decode(body)
     except msgspec.DecodeError:
         return json.loads(portforward.text_of(body))
+
+
+#: A response body is read this much at a time into one growing buffer.
+READ_CHUNK = 1 << 20
+
+
+def _read_body(resp: Any) -> None:
+    """Read a response's body into `resp.data`, in place. An API server sends a big list
+    chunked, and http.client reads a chunked body whole by keeping every chunk and joining
+    them: twice the body at once (pods' metadata of 10,000 pods: 85 MB more per cluster). A
+    bytearray grows where it lies instead (glibc's realloc remaps big blocks)."""
+    raw = getattr(resp, "response", None)
+    if raw is None or getattr(resp, "data", None) is not None:  # another client's response
+        resp.read()
+        return
+    body = bytearray()
+    for chunk in raw.stream(READ_CHUNK):
+        body += chunk
+    resp.data = body
 
 
 def _status_message(data: bytes) -> str:
