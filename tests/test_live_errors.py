@@ -8,6 +8,7 @@ live source itself, so the reason a user reads is the one the network gave.
 
 from __future__ import annotations
 
+import io
 import socket
 import ssl
 import threading
@@ -26,7 +27,7 @@ from diagnostics.replay.runner import ReplayTLS, start_replay
 from diagnostics.snapshot import Snapshot
 from diagnostics.sources.base import SourceFailure
 from diagnostics.sources.factory import live_source
-from diagnostics.sources.live import LiveCluster, LiveSource, _network_reason
+from diagnostics.sources.live import LiveCluster, LiveSource, _network_reason, _read_body
 from tests.redis_support import free_port, self_signed
 from tests.scenario_support import comparable, run_snapshot, scenarios
 
@@ -243,3 +244,18 @@ async def test_over_https_lists_and_port_forwards_verify_the_api_servers_ca(tmp_
         assert comparable(report) == comparable(await run_snapshot(DEMO))
     finally:
         await servers.close()
+
+
+@pytest.mark.parametrize("preloaded", [False, True])
+def test_a_body_is_read_whole_whether_or_not_the_client_read_it_first(preloaded):
+    """The body streams into one buffer (a chunked list is never held twice); a response the
+    kubernetes client preloaded keeps its body in urllib3's cache and is read from there."""
+    body = b'{"kind": "PodList", "items": []}' * 1000
+    raw = urllib3.HTTPResponse(body=io.BytesIO(body), preload_content=preloaded, status=200)
+    resp = client.rest.RESTResponse(raw)
+    _read_body(resp)
+    assert bytes(resp.data) == body
+    empty = client.rest.RESTResponse(urllib3.HTTPResponse(body=io.BytesIO(b""),
+                                                          preload_content=False, status=200))
+    _read_body(empty)
+    assert empty.data == b""

@@ -300,7 +300,10 @@ def _read_body(resp: Any) -> None:
     body = bytearray()
     for chunk in raw.stream(READ_CHUNK):
         body += chunk
-    resp.data = body
+    if body:
+        resp.data = body
+    else:  # empty, or read already (a client that preloads keeps it in urllib3's cache)
+        resp.read()
 
 
 def _status_message(data: bytes) -> str:
