@@ -583,6 +583,24 @@ def test_app_tls_quiet_cases(svc, policies, sidecar):
                    "svc/payload-api")) == []
 
 
+def test_app_tls_looks_for_pods_only_behind_services_that_declare_tls(monkeypatch):
+    """A namespace of many Services: only those declaring the app's TLS have their pods looked
+    for (every pod matched against every Service made a million matches at 100 x 10,000)."""
+    from diagnostics.checks import workload_tls
+
+    matched = []
+    real = workload_tls.selector_matches
+    monkeypatch.setattr(workload_tls, "selector_matches",
+                        lambda selector, labels: matched.append(selector) or real(selector, labels))
+    plain = [service(f"plain-{i}", selector={"app": f"plain-{i}"}) for i in range(30)]
+    tls = service("payload-api", ports=[{"name": "https", "port": 8443, "targetPort": 8443}])
+    pods = [pod(f"payload-api-7d9f6c5b4-{i}", containers=[app(port=8443)]) for i in range(5)]
+    steps = run("workload-tls", world(pods=pods, services=plain + [tls],
+                                      policies=[MESH_STRICT]), f"ns/{NS}")
+    assert ids(steps) == ["app-tls-under-strict-mtls"]
+    assert matched == [{"app": "payload-api"}] * len(pods)
+
+
 # ----------------------------------------------------------------------------------- start-up
 
 

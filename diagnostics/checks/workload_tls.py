@@ -33,14 +33,20 @@ def workload_tls(ctx: CheckContext) -> list[Step]:
         policies = optional_get(ctx, PEER_AUTHENTICATIONS, cluster, []) or []
         root = root_namespace(ctx, cluster)
         evidence, findings = [], []
+        candidates: list[dict] | None = None  # sidecar pods but gateways, sorted out once
         for svc in examined_services(target):
+            declared = [(port, *declared_protocol(port))
+                        for port in (svc.get("spec") or {}).get("ports") or []]
+            tls = [(port, proto, where) for port, proto, where in declared if proto in APP_TLS]
+            if not tls:  # most Services: their pods need not be looked for (a namespace of
+                continue  # a hundred Services and 10,000 pods made that a million matches)
+            if candidates is None:
+                candidates = [p for p in target.sidecar_pods if not is_gateway(p)]
             selector = (svc.get("spec") or {}).get("selector")
-            pods = [p for p in target.sidecar_pods if selector_matches(selector, labels_of(p))
-                    and not is_gateway(p)]
-            for port in (svc.get("spec") or {}).get("ports") or []:
-                proto, where = declared_protocol(port)
-                if proto not in APP_TLS or not pods:
-                    continue
+            pods = [p for p in candidates if selector_matches(selector, labels_of(p))]
+            if not pods:
+                continue
+            for port, proto, where in tls:
                 tp = target_port(port, pods)
                 if not isinstance(tp, int) or not inbound_captured(pods[0], tp):
                     evidence.append(f"Service {name_of(svc)} port {port.get('port')} ({where}): "
