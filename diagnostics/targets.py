@@ -104,11 +104,13 @@ class Target:
     services: list[dict] = field(default_factory=list)  # Services of these pods (or the svc)
     service: dict | None = None  # the Service itself, for `svc/<name>`
 
-    @property
+    @cached_property
     def pods(self) -> list[dict]:
+        """Every workload's pods, gathered once: checks ask per Service port (a hundred
+        Services over 10,000 pods). Settled, like its workloads, when `resolve` returns."""
         return [p for w in self.workloads for p in w.pods]
 
-    @property
+    @cached_property
     def sidecar_pods(self) -> list[dict]:
         """`pods` that run a sidecar, in the same order."""
         return [p for w in self.workloads for p in w.sidecar_pods]
