@@ -349,8 +349,9 @@ def _debug_structure(value: Any) -> Any:
     return out
 
 
-def redact_debug(body: Any) -> Any:
+def redact_debug(body: Any, redact: Callable[[str], str] = redact_text) -> Any:
     """An istiod debug body (config dumps above all) as a capture writes it: Envoy's TLS
     certificates (client chain and key), generic secrets, session ticket keys and credential
-    headers by structure, then every string by pattern. Trusted CAs (validation contexts) stay."""
-    return _strings(_debug_structure(body))
+    headers by structure, then every string by pattern (`redact`: a capture's TextMemo).
+    Trusted CAs (validation contexts) stay."""
+    return _strings(_debug_structure(body), redact)

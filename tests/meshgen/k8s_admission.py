@@ -77,11 +77,11 @@ def _service_account_volume(name: str) -> dict:
 
 def injected(pspec: dict) -> None:
     """The injector's volumes, and istio-proxy's mounts and resources (wherever it runs)."""
-    pspec["volumes"] = [dict(v) for v in ISTIO_VOLUMES] + list(pspec.get("volumes") or [])
+    pspec["volumes"] = ISTIO_VOLUMES + list(pspec.get("volumes") or [])
     for c in pspec.get("containers", []) + pspec.get("initContainers", []):
-        if c["name"] == "istio-proxy":
+        if c["name"] == "istio-proxy":  # the shared parts are only ever rendered, never changed
             c["resources"] = PROXY_RESOURCES
-            c["volumeMounts"] = [dict(m) for m in PROXY_MOUNTS]
+            c["volumeMounts"] = list(PROXY_MOUNTS)
 
 
 def admitted(pspec: dict, pod_name: str) -> None:
