@@ -49,6 +49,9 @@ def test_the_declared_fields_are_the_apis():
     assert set(k8s_lists.ObjectMeta.__annotations__) == meta - {"managedFields"}
     assert set(k8s_lists.Pod.__annotations__) == _fields(client.V1Pod)
     assert set(k8s_lists.ReadPod.__annotations__) == _fields(client.V1Pod)
+    assert set(k8s_lists._RawContainersPod.__annotations__) == _fields(client.V1Pod)
+    assert set(k8s_lists._RawContainersSpec.__annotations__) == set(
+        k8s_lists.PodSpec.__annotations__)
     unread = k8s_lists.UNREAD
     for declared, model in ((k8s_lists.PodSpec, client.V1PodSpec),
                             (k8s_lists.Container, client.V1Container),
@@ -59,7 +62,7 @@ def test_the_declared_fields_are_the_apis():
         assert set(declared.__annotations__) == _fields(model) - set(unread.get(name, ()))
     assert set(k8s_lists.PartialObjectMetadata.__annotations__) == {"apiVersion", "kind",
                                                                     "metadata"}
-    for envelope in (k8s_lists._PodList, k8s_lists._MetadataList, k8s_lists._RawList):
+    for envelope in (k8s_lists._PodList, k8s_lists._MetadataList, k8s_lists._ReadPodList):
         assert set(envelope.__struct_fields__) == set(client.V1PodList.attribute_map.values())
 
 

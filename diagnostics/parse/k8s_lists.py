@@ -133,44 +133,62 @@ class _PodList(msgspec.Struct, forbid_unknown_fields=True):
     items: list[Pod] | None = None
 
 
-class _RawList(msgspec.Struct, forbid_unknown_fields=True):
-    """A list whose items are decoded one by one."""
+#: PodSpec with its containers left as their JSON, each decoded by itself (_read_pods).
+_RawContainersSpec = TypedDict("_RawContainersSpec", {
+    **PodSpec.__annotations__, "containers": list[msgspec.Raw],
+    "initContainers": list[msgspec.Raw]}, total=False)
 
+
+class _RawContainersPod(TypedDict, total=False):
+    """ReadPod with its containers not decoded yet."""
+
+    apiVersion: Any  # noqa: N815
+    kind: Any
+    metadata: ObjectMeta
+    spec: _RawContainersSpec
+    status: PodStatus
+
+
+class _ReadPodList(msgspec.Struct, forbid_unknown_fields=True):
     apiVersion: Any = None  # noqa: N815
     kind: Any = None
     metadata: Any = None
-    items: list[msgspec.Raw] | None = None
+    items: list[_RawContainersPod] | None = None
 
 
 _METADATA_LIST = msgspec.json.Decoder(_MetadataList)
 _BY_KIND = {"Pod": msgspec.json.Decoder(_PodList)}
-_RAW_LIST = msgspec.json.Decoder(_RawList)
-_READ_POD = msgspec.json.Decoder(ReadPod)
+_READ_POD_LIST = msgspec.json.Decoder(_ReadPodList)
+_CONTAINER = msgspec.json.Decoder(Container)
 _ENCODER = msgspec.json.Encoder()
 
 
 def _read_pods(body: bytes | memoryview) -> dict:
-    """A list of pods as diagnoses read them, one pod at a time, each container the same
-    object as every equal one read before it.
+    """A list of pods as diagnoses read them (ReadPod), each container the same object as
+    every equal one read before it.
 
     The replicas of a workload run equal containers (with UNREAD left out, the token volume's
     mount was all that told them apart): 20-30 kB of decoded env, probes and ports per pod,
-    two thirds of a big namespace's memory, that the pods now share. Decoding pod by pod keeps
-    no more than one pod's duplicates alive at once. Facts are never modified (the engine
+    two thirds of a big namespace's memory, that the pods now share. The list is decoded in
+    one pass with each container left as its JSON (a view into the body), then each container
+    is decoded by itself and replaced by the first equal one: no more than one container's
+    duplicate is alive at once, and the body is scanned once (decoding the items one by one
+    scanned it twice: 0.43 -> 0.35 s for 10,000 pods). Facts are never modified (the engine
     hands the same ones to every check), so sharing is not seen. Raises msgspec.DecodeError."""
-    envelope = _RAW_LIST.decode(body)
+    envelope = _READ_POD_LIST.decode(body)
     seen: dict[bytes, dict] = {}
-    items = []
-    for raw in envelope.items or ():
-        pod = _READ_POD.decode(raw)
+    for pod in envelope.items or ():
         spec = pod.get("spec")
         if spec:
             for key in ("containers", "initContainers"):
                 if containers := spec.get(key):
-                    spec[key] = [seen.setdefault(_ENCODER.encode(c), c) for c in containers]
-        items.append(pod)
+                    spec[key] = [_shared(_CONTAINER.decode(raw), seen) for raw in containers]
     return {"apiVersion": envelope.apiVersion, "kind": envelope.kind,
-            "metadata": envelope.metadata, "items": items if envelope.items is not None else None}
+            "metadata": envelope.metadata, "items": envelope.items}
+
+
+def _shared(container: dict, seen: dict[bytes, dict]) -> dict:
+    return seen.setdefault(_ENCODER.encode(container), container)
 
 
 def decode_list(body: bytes | memoryview, kind: str, metadata_only: bool,
