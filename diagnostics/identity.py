@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterator
 
 from diagnostics.facts import Fact
 from diagnostics.fetching import ClusterFetcher, fetch_cluster
@@ -35,8 +35,8 @@ from diagnostics.inputs import (CLIENT_POOL, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTI
                                 ISTIO_SECRETS, Input, Scope, TARGET_PODS)
 from diagnostics.model import ClusterInfo, OVERRIDES
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
-from diagnostics.views.mesh import injector_values, proxy_env
-from diagnostics.workloads import has_sidecar, is_ztunnel, name_of, namespace_of
+from diagnostics.views.mesh import PROXY_CONFIG_ANNOTATION, injector_values, proxy_env
+from diagnostics.workloads import annotations_of, has_sidecar, is_ztunnel, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
 IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS)
@@ -110,16 +110,33 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
             found.claims.append(Claim(VALUES, name, f"ConfigMap {namespace_of(cm)}/{name_of(cm)}"))
     ztunnels = []
     for inp in (ISTIO_PODS, TARGET_PODS, CLIENT_POOL):
-        for pod in sorted(_value(facts, inp, found.unread if inp is ISTIO_PODS else []) or [],
-                          key=name_of):
-            value = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
-            if value:
-                claim = Claim(ZTUNNELS if is_ztunnel(pod) else PROXIES, value,
-                              f"pod {namespace_of(pod)}/{name_of(pod)}")
-                (ztunnels if is_ztunnel(pod) else found.claims).append(claim)
+        pods = _value(facts, inp, found.unread if inp is ISTIO_PODS else []) or []
+        for pod, value in _stated_cluster_ids(pods):
+            claim = Claim(ZTUNNELS if is_ztunnel(pod) else PROXIES, value,
+                          f"pod {namespace_of(pod)}/{name_of(pod)}")
+            (ztunnels if is_ztunnel(pod) else found.claims).append(claim)
     found.claims += ztunnels
     found.claims = _dedupe(found.claims)
     return found
+
+
+def _stated_cluster_ids(pods: list[dict]) -> Iterator[tuple[dict, str]]:
+    """(pod, ISTIO_META_CLUSTER_ID) of the pods with a sidecar that states one, by pod name.
+
+    A workload's replicas share their decoded containers (diagnostics/parse/k8s_lists.py): the
+    env of each distinct set of containers is read once, not on each of a namespace's 10,000
+    pods. The pods are alive throughout, so their containers' ids name them."""
+    memo: dict[tuple, str | None] = {}
+    for pod in sorted(pods, key=name_of):
+        spec = pod.get("spec") or {}
+        config = annotations_of(pod).get(PROXY_CONFIG_ANNOTATION)
+        key = (tuple(map(id, spec.get("containers") or ())),
+               tuple(map(id, spec.get("initContainers") or ())),
+               config if isinstance(config, str) else repr(config))
+        if key not in memo:
+            memo[key] = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
+        if memo[key]:
+            yield pod, memo[key]
 
 
 def _dedupe(claims: list[Claim]) -> list[Claim]:

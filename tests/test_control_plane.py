@@ -460,3 +460,32 @@ def test_gateway_proxies_give_the_id_of_a_cluster_without_istiod_or_values():
               {"name": "ISTIO_META_CLUSTER_ID", "value": "c1"}]}]}, "status": {}}
     mesh = {"c1": primary_ids("c1"), "c2": {ISTIO_PODS: [gw]}}
     assert ids(run("cluster-ids", mesh)) == [("cluster-id-collision", "c2")]
+
+
+def test_a_namespaces_sidecars_are_read_once_per_distinct_proxy(monkeypatch):
+    """The replicas of a workload share their decoded containers (parse/k8s_lists.py): the
+    cluster id their sidecars state is read once per distinct set of containers and
+    proxy-config annotation, and every claim names the first pod by name, as before."""
+    from diagnostics import identity
+    from diagnostics.inputs import TARGET_PODS
+    from diagnostics.parse.k8s_lists import decode_list
+
+    def replica(name: str, cluster: str, config: str | None = None) -> dict:
+        annotations = {"proxy.istio.io/config": config} if config else {}
+        return {"kind": "Pod", "metadata": meta(name, labels={"app": "api"},
+                                                annotations=annotations),
+                "spec": {"containers": [{"name": "api"}, {"name": "istio-proxy", "env": [
+                    {"name": "ISTIO_META_CLUSTER_ID", "value": cluster}]}]}, "status": {}}
+
+    listed = [replica(f"api-{i:02d}", "c1") for i in range(30)]
+    listed += [replica("api-x", "c9"), replica("api-y", "c1", "proxyMetadata: {}")]
+    body = json.dumps({"kind": "PodList", "items": listed[::-1]}).encode()
+    pods = decode_list(body, "Pod", metadata_only=False)["items"]
+    read: list[str] = []
+    real = identity.proxy_env
+    monkeypatch.setattr(identity, "proxy_env",
+                        lambda pod, name: read.append(pod["metadata"]["name"]) or real(pod, name))
+    found = identity.discover({TARGET_PODS: Fact(pods)})
+    assert sorted(read) == ["api-00", "api-x", "api-y"]
+    assert [(c.value, c.where) for c in found.claims] == [
+        ("c1", "pod istio-system/api-00"), ("c9", "pod istio-system/api-x")]
