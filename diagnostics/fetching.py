@@ -19,6 +19,7 @@ from diagnostics import sidecar_fetch, target_fetch, ztunnel_fetch
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable, ZtunnelFact
 from diagnostics.inputs import ISTIOD_PODS, Input, Scope
 from diagnostics.model import ClusterInfo, SourceError
+from diagnostics.targets import TargetQuery
 from diagnostics.sources.base import (DebugRefused, NotCaptured, Source, SourceFailure,
                                       Withheld, reraise_unexpected)
 
@@ -111,6 +112,9 @@ class ClusterFetcher:
 
     async def target_logs(self, tail: int) -> dict[str, PodLogs]:
         return await target_fetch.target_logs(self, tail)
+
+    async def target_query(self) -> TargetQuery:
+        return await target_fetch.target_query(self)
 
     async def client_ztunnel_dump(self) -> dict[str, ZtunnelFact]:
         return await ztunnel_fetch.client_ztunnel_dump(self)

@@ -241,6 +241,19 @@ class TargetPodLogs(Input):
 
 
 @dataclass(frozen=True)
+class ResolvedTarget(Input):
+    """The `check` target in one cluster (diagnostics/targets.py TargetQuery): its workloads,
+    pods and Services, resolved once from the target's pods, Services, ReplicaSets and
+    Deployments for the log choice and every check."""
+
+    def describe(self) -> str:
+        return "the target's workloads, pods and Services"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        return await fetcher.target_query()
+
+
+@dataclass(frozen=True)
 class IstiodLogs(Input):
     """The `discovery` container log of every istiod replica."""
 
@@ -348,6 +361,7 @@ PEER_AUTHENTICATIONS = Resources("peerauthentications.security.istio.io")
 TARGET_DEPLOYMENTS = Resources("deployments.apps", TARGET_NS)
 TARGET_EVENTS = Resources("events", TARGET_NS)
 TARGET_LOGS = TargetPodLogs()
+TARGET = ResolvedTarget()
 TARGET_REPLICASETS = Resources("replicasets.apps", TARGET_NS)
 TARGET_SERVICES = Resources("services", TARGET_NS)
 VALIDATING_WEBHOOKS = Resources("validatingwebhookconfigurations.admissionregistration.k8s.io")

@@ -12,12 +12,24 @@ from typing import TYPE_CHECKING
 
 from diagnostics import targets
 from diagnostics.facts import PodLogs
-from diagnostics.inputs import TARGET_DEPLOYMENTS, TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES
+from diagnostics.inputs import (TARGET, TARGET_DEPLOYMENTS, TARGET_PODS, TARGET_REPLICASETS,
+                                TARGET_SERVICES)
 from diagnostics.sources.base import SourceFailure
 from diagnostics.workloads import name_of, namespace_of
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
+
+
+async def target_query(fetch: ClusterFetcher) -> targets.TargetQuery:
+    """The target's question in this cluster: its pods are required, the rest refines."""
+    scope = fetch.scope
+    pods = await fetch.need(TARGET_PODS)
+    services, replicasets, deployments = await asyncio.gather(
+        fetch.optional(TARGET_SERVICES), fetch.optional(TARGET_REPLICASETS),
+        fetch.optional(TARGET_DEPLOYMENTS))
+    return targets.TargetQuery(scope.kind or "", scope.name or "", scope.target_namespace,
+                               pods, services or [], replicasets or [], deployments)
 
 
 async def target_logs(fetch: ClusterFetcher, tail: int) -> dict[str, PodLogs]:
@@ -26,19 +38,14 @@ async def target_logs(fetch: ClusterFetcher, tail: int) -> dict[str, PodLogs]:
     scope = fetch.scope
     if not fetch.examined or not scope.kind or not scope.name:
         return {}
-    pods = await fetch.need(TARGET_PODS)
-    services, replicasets, deployments = await asyncio.gather(
-        fetch.optional(TARGET_SERVICES), fetch.optional(TARGET_REPLICASETS),
-        fetch.optional(TARGET_DEPLOYMENTS))
+    query = await fetch.need(TARGET)
 
     def choose() -> tuple[list[dict], list[tuple[dict, str, bool]]]:
-        target = targets.resolve(scope.kind, scope.name, scope.target_namespace, pods=pods,
-                                 services=services or [], replicasets=replicasets or [],
-                                 deployments=deployments)
-        chosen = targets.log_pods(target)
+        chosen = targets.log_pods(query.target)
         return chosen, targets.log_reads(chosen)
 
-    # off the event loop: every pod of a namespace is ranked (10,000: half a second)
+    # off the event loop: the target is resolved and every pod of a namespace ranked (10,000:
+    # a tenth of a second)
     chosen, wanted = await asyncio.to_thread(choose)
 
     async def one(pod: dict, container: str, previous: bool) -> str | SourceFailure:

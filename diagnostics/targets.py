@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
+from typing import NamedTuple
 
 from diagnostics.selectors import label_selector_matches, selector_matches
 from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, labels_of, name_of, namespace_of
@@ -39,10 +40,80 @@ def normalize_kind(word: str) -> str | None:
 
 
 def owner_of(obj: dict) -> tuple[str, str] | None:
-    """(kind, name) of the controlling owner."""
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
-    return (str(ref.get("kind", "")), str(ref.get("name", ""))) if ref else None
+    """(kind, name) of the controlling owner, else of the first."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences")
+    if not refs:
+        return None
+    ref = next((r for r in refs if r.get("controller")), refs[0])
+    return str(ref.get("kind", "")), str(ref.get("name", ""))
+
+
+class PodState(NamedTuple):
+    """What a pod's spec and status say that the log choice and several checks ask of every
+    pod of the target, read in one pass per pod: each question was a pass of its own over a
+    namespace's 10,000 pods (the overview, the ranking of logs, the sidecar split), together
+    most of a second of a `check`. A tuple: ten thousand are made at once."""
+
+    ready: bool  # is_ready: Running, not being deleted, and the Ready condition
+    ready_condition: bool  # the Ready condition alone
+    restarts: int  # of every container and init container
+    phase: str
+    waiting: frozenset[str]  # why its containers wait (ContainerCreating, CrashLoopBackOff)
+    failed_inits: frozenset[str]  # init containers that exited non-zero or crash-loop
+    sidecar: bool  # has_sidecar
+
+
+def pod_state(pod: dict) -> PodState:
+    """A pod's PodState (pure: the pod is not modified). Most pods wait for nothing and had
+    no init container fail: what those would need (the spec's container names) is read only
+    when one does."""
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or ()
+    init_statuses = status.get("initContainerStatuses") or ()
+    restarts, waits = 0, []
+    for st in (*statuses, *init_statuses):
+        restarts += int(st.get("restartCount") or 0)
+        if ((st.get("state") or {}).get("waiting") or {}).get("reason"):
+            waits.append(st)
+    failed = [st for st in init_statuses if _status_failed(st)]
+    ready_condition = any(c.get("type") == "Ready" and c.get("status") == "True"
+                          for c in status.get("conditions") or ())
+    phase = status.get("phase")
+    deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
+    return PodState(ready=ready_condition and phase == "Running" and not deleting,
+                    ready_condition=ready_condition, restarts=restarts,
+                    phase=phase if phase is not None else "?",
+                    waiting=_waiting(pod, waits) if waits else frozenset(),
+                    failed_inits=_failed_inits(pod, failed) if failed else frozenset(),
+                    sidecar=has_sidecar(pod))
+
+
+def _waiting(pod: dict, waits: list[dict]) -> frozenset[str]:
+    """Why the pod's containers wait: each container's first status (as kubectl reads it)."""
+    containers, inits = _container_names(pod)
+    first: dict[str, dict] = {}
+    status = pod.get("status") or {}
+    for st in (*(status.get("containerStatuses") or ()),
+               *(status.get("initContainerStatuses") or ())):
+        first.setdefault(st.get("name"), st)
+    return frozenset(st["state"]["waiting"]["reason"] for st in waits
+                     if st.get("name") in containers + inits and first[st.get("name")] is st)
+
+
+def _failed_inits(pod: dict, failed: list[dict]) -> frozenset[str]:
+    inits = _container_names(pod)[1]
+    return frozenset(st.get("name") for st in failed if st.get("name") in inits)
+
+
+def _status_failed(st: dict) -> bool:
+    """An init container's status: it exited non-zero, or crash-loops (now or before)."""
+    for state in (st.get("state") or {}, st.get("lastState") or {}):
+        done = state.get("terminated")
+        if done and done.get("exitCode", 0) != 0:
+            return True
+        if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+            return True
+    return False
 
 
 @dataclass
@@ -71,14 +142,23 @@ class Workload:
         return self.ref.split("/", 1)[0]
 
     @cached_property
+    def _states(self) -> dict[int, PodState]:
+        """Its pods' PodStates by the pod's id, read once: a workload's pods are settled
+        (and kept alive by it) when `resolve` returns it."""
+        return {id(pod): pod_state(pod) for pod in self.pods}
+
+    def state(self, pod: dict) -> PodState:
+        """The PodState of one of its pods."""
+        return self._states[id(pod)]
+
+    @cached_property
     def _by_sidecar(self) -> tuple[list[dict], list[dict]]:
         """Its pods with a sidecar and without, in order, told apart once: several checks
-        ask, and a namespace of 10,000 pods made that 100,000 reads of their containers.
-        A workload's pods are settled when `resolve` returns it."""
+        ask, and a namespace of 10,000 pods made that 100,000 reads of their containers."""
         with_sidecar: list[dict] = []
         without: list[dict] = []
         for pod in self.pods:
-            (with_sidecar if has_sidecar(pod) else without).append(pod)
+            (with_sidecar if self.state(pod).sidecar else without).append(pod)
         return with_sidecar, without
 
     @property
@@ -143,8 +223,9 @@ def workload_of(pod: dict, replicasets: dict[str, dict]) -> str:
         rs_owner = owner_of(rs) if rs else None
         if rs_owner and rs_owner[0] == "Deployment":
             return f"deployment/{rs_owner[1]}"
-        if rs is None and hashed_deployment(pod):
-            return f"deployment/{hashed_deployment(pod)}"
+        deployment = hashed_deployment(pod) if rs is None else None
+        if deployment:
+            return f"deployment/{deployment}"
     return f"{kind.lower()}/{name}"
 
 
@@ -257,6 +338,30 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
     return target
 
 
+@dataclass(eq=False)
+class TargetQuery:
+    """The command's target in one cluster, asked of the objects it is resolved from, and
+    resolved on the first ask: the log choice (diagnostics/target_fetch.py) and every `check`
+    check share one resolution (with its PodStates) per cluster and diagnosis. Resolving
+    twice cost a quarter of a second of a namespace of 10,000 pods; a cluster nobody asks
+    about (one `--cluster` leaves out) is never resolved. `deployments=None` when they could
+    not be read."""
+
+    kind: str
+    name: str
+    namespace: str
+    pods: list[dict]
+    services: list[dict]
+    replicasets: list[dict]
+    deployments: list[dict] | None
+
+    @cached_property
+    def target(self) -> Target:
+        return resolve(self.kind, self.name, self.namespace, pods=self.pods,
+                       services=self.services, replicasets=self.replicasets,
+                       deployments=self.deployments)
+
+
 # ------------------------------------------------------------------------------ which logs
 
 
@@ -267,27 +372,14 @@ def _container_names(pod: dict) -> tuple[list[str], list[str]]:
 
 
 def _init_failed(pod: dict, container: str) -> bool:
-    for st in (pod.get("status") or {}).get("initContainerStatuses") or []:
-        if st.get("name") != container:
-            continue
-        for state in (st.get("state") or {}, st.get("lastState") or {}):
-            done = state.get("terminated")
-            if done and done.get("exitCode", 0) != 0:
-                return True
-            if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
-                return True
-    return False
+    return any(_status_failed(st) for st in (pod.get("status") or {}).get(
+        "initContainerStatuses") or [] if st.get("name") == container)
 
 
-def _trouble(pod: dict) -> int:
+def _trouble(state: PodState) -> int:
     """How much a pod's status suggests trouble: restarts, not ready (logs worth reading)."""
-    status = pod.get("status") or {}
-    restarts = sum(int(s.get("restartCount") or 0) for s in
-                   (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []))
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or [])
-    failed_init = any(_init_failed(pod, c) for c in _container_names(pod)[1])
-    return restarts + (0 if ready else 1) + (10 if failed_init else 0)
+    return (state.restarts + (0 if state.ready_condition else 1)
+            + (10 if state.failed_inits else 0))
 
 
 def log_containers(pod: dict) -> list[str]:
@@ -321,6 +413,6 @@ def log_pods(target: Target) -> list[dict]:
     """The pods whose logs are read: per workload the most troubled first, capped."""
     chosen = []
     for w in target.workloads:
-        ranked = sorted(w.pods, key=lambda p: (-_trouble(p), name_of(p)))
+        ranked = sorted(w.pods, key=lambda p: (-_trouble(w.state(p)), name_of(p)))
         chosen += islice((p for p in ranked if log_containers(p)), LOG_PODS_PER_WORKLOAD)
     return chosen[:LOG_PODS_PER_CLUSTER]

@@ -14,8 +14,10 @@ import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
 from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact, PerReplica
-from diagnostics.inputs import Input, IstiodDebug
+from diagnostics.inputs import (TARGET, TARGET_DEPLOYMENTS, TARGET_PODS, TARGET_REPLICASETS,
+                                TARGET_SERVICES, Input, IstiodDebug)
 from diagnostics.model import ClusterInfo, Step
+from diagnostics.targets import TargetQuery
 
 
 def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datetime,
@@ -30,7 +32,8 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
     facts = {}
     for cluster, objs in mesh.items():
         for inp in spec.inputs:
-            value = objs[inp] if inp in objs else _compacted(inp, objs, empty)
+            value = objs[inp] if inp in objs else \
+                _target(objs, args or {}, empty) if inp is TARGET else _compacted(inp, objs, empty)
             facts[(cluster, inp)] = value if isinstance(value, Fact) else Fact(value)
     clusters = [(infos or {}).get(c) or ClusterInfo(c) for c in mesh]
     ctx = CheckContext(spec, facts, args or {}, clusters, now,
@@ -41,6 +44,25 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
             for finding in step.findings:
                 default_catalog().render(finding)
     return steps
+
+
+def _target(objs: Mapping[Input, Any], args: dict, empty: Callable[[Input], Any]) -> Any:
+    """The TARGET a test's pods, Services, ReplicaSets and Deployments resolve to, as
+    diagnostics/target_fetch.py target_query asks it (missing when the pods are)."""
+    def value(inp: Input) -> Any:
+        got = objs[inp] if inp in objs else empty(inp)
+        if isinstance(got, Fact):
+            return got if got.missing is not None else got.value
+        return got
+
+    pods = value(TARGET_PODS)
+    if isinstance(pods, Fact):
+        return pods
+    rest = [value(i) for i in (TARGET_SERVICES, TARGET_REPLICASETS, TARGET_DEPLOYMENTS)]
+    services, replicasets, deployments = (None if isinstance(v, Fact) else v for v in rest)
+    return TargetQuery(args.get("kind", ""), args.get("name", ""),
+                       args.get("namespace") or "default", pods, services or [],
+                       replicasets or [], deployments)
 
 
 def _compacted(inp: Input, objs: Mapping[Input, Any], empty: Callable[[Input], Any]) -> Any:

@@ -251,6 +251,8 @@ def _declared_needs() -> set[tuple[str, str, str]]:
             needs.add(("cluster", "", "pods/log"))
         elif isinstance(inp, inputs.PodsInFull):  # pods listed whole, in any namespace
             needs.add(("cluster", *_perm("pods")))
+        elif isinstance(inp, inputs.ResolvedTarget):
+            continue  # resolved from the target's lists, which are declared beside it
         else:
             raise AssertionError(f"test_deploy does not know what {inp!r} needs: teach it")
     return needs

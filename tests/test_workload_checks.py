@@ -13,15 +13,13 @@ from typing import Any
 import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.catalog import default_catalog
-from diagnostics.checking import CheckContext, REGISTRY
 from diagnostics.facts import Fact, PodLogs, Unavailable
 from diagnostics.inputs import (ISTIO_CONFIGMAPS, MUTATING_WEBHOOKS, NAMESPACES,
                                 PEER_AUTHENTICATIONS, TARGET_DEPLOYMENTS, TARGET_EVENTS,
                                 TARGET_LOGS, TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
-from diagnostics.model import ClusterInfo, Step
+from diagnostics.model import Step
 from diagnostics.selectors import label_selector_matches
-from diagnostics.targets import log_containers, log_pods, normalize_kind, resolve
+from diagnostics.targets import log_containers, log_pods, normalize_kind, pod_state, resolve
 from diagnostics.views.workload import declared_protocol, effective_mtls
 from diagnostics.workloads import name_of
 from tests.check_support import run_check
@@ -262,6 +260,30 @@ def test_logs_read_for_few_pods_and_only_useful_containers():
     assert log_containers(failed) == ["payload-api", "istio-proxy", "istio-init"]
     assert log_containers(healthy[0]) == ["payload-api", "istio-proxy"]
     assert log_containers(pod("x", sidecar=False)) == []
+
+
+def test_a_pods_state_is_what_its_status_says_each_container_by_its_first_status():
+    """PodState, read once per pod for the overview, the log choice and the checks."""
+    waiting = {"waiting": {"reason": "ImagePullBackOff"}}
+    p = pod("payload-api-7d9f6c5b4-a", ready=False, statuses=[
+        {"name": "payload-api", "restartCount": 2, "state": waiting},
+        {"name": "payload-api", "restartCount": 1, "state": {"waiting": {"reason": "Later"}}},
+        {"name": "istio-proxy", "restartCount": 0, "state": {"running": {}}},
+        {"name": "gone", "restartCount": 4, "state": {"waiting": {"reason": "NotInSpec"}}}],
+        init_statuses=[{"name": "istio-init", "restartCount": 3, "state": {"running": {}},
+                        "lastState": {"waiting": {"reason": "CrashLoopBackOff"}}}])
+    state = pod_state(p)
+    assert state.waiting == {"ImagePullBackOff"}  # the first status; none of a non-container
+    assert state.restarts == 10 and state.failed_inits == {"istio-init"}
+    assert not state.ready and not state.ready_condition and state.sidecar
+    assert state.phase == "Running"
+    deleting = pod("payload-api-7d9f6c5b4-b")
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-20T08:59:00Z"
+    state = pod_state(deleting)
+    assert state.ready_condition and not state.ready and not state.waiting
+    assert not state.failed_inits and state.restarts == 0
+    assert pod_state(pod("x", sidecar=False, phase=None)).phase == "?"
+    assert not pod_state(pod("x", sidecar=False)).sidecar
 
 
 def test_a_target_that_exists_nowhere_is_a_finding_with_similar_names():
@@ -734,12 +756,9 @@ def test_port_naming_matches_istioctl_analyze(case):
         m = svc["metadata"]
         objs = world(pods=[], services=[svc], namespaces=[namespace(m["namespace"])])
         objs[TARGET_SERVICES] = [svc]
-        spec = REGISTRY["workload-ports"]
-        facts = {("cluster1", inp): Fact(objs.get(inp, [])) for inp in spec.inputs}
-        ctx = CheckContext(spec, facts, {"kind": "svc", "name": m["name"],
-                                         "namespace": m["namespace"]},
-                           [ClusterInfo("cluster1")], NOW, default_catalog(), ["cluster1"])
-        produced += [f"Service {m['namespace']}/{m['name']}" for s in spec.func(ctx)
+        steps = run_check("workload-ports", {"cluster1": objs}, now=NOW,
+                          args={"kind": "svc", "name": m["name"], "namespace": m["namespace"]})
+        produced += [f"Service {m['namespace']}/{m['name']}" for s in steps
                      for f in s.findings if f.id == "port-protocol-ambiguous"]
     expected = [e["origin"] for e in case["expected"] if e["code"] == "IST0118"]
     assert sorted(produced) == sorted(expected)

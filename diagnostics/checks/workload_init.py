@@ -106,6 +106,8 @@ def workload_init(ctx: CheckContext) -> list[Step]:
         for w in target.workloads:
             found = None
             for pod in w.pods:
+                if INIT not in w.state(pod).failed_inits:
+                    continue  # its istio-init did not fail (the pod's status, read once)
                 found = _blocked_pod(ctx, cluster, w, pod, logs)
                 if found:
                     break
@@ -125,8 +127,8 @@ def workload_init(ctx: CheckContext) -> list[Step]:
                 findings.append(found)
                 evidence.append(f"{w.ref}: {found.evidence[0]}")
                 continue
-            with_init = [p for p in w.pods if any(c.get("name") == INIT
-                                                  for c in init_containers(p))]
+            with_init = [p for p in w.pods if any(c.get("name") == INIT for c in
+                                                  (p.get("spec") or {}).get("initContainers") or ())]
             done = sum(1 for p in with_init if ((container_status(p, INIT).get("state") or {})
                                                 .get("terminated") or {}).get("exitCode") == 0)
             if w.pods:

@@ -13,8 +13,8 @@ from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, T
                                 TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
-from diagnostics.views.workload import TARGET_INPUTS, container_status, optional_get, target_in
-from diagnostics.workloads import is_ready, name_of, namespace_of
+from diagnostics.views.workload import TARGET_INPUTS, optional_get, target_in
+from diagnostics.workloads import name_of, namespace_of
 
 SUMMARY_LIMIT = 40
 
@@ -26,12 +26,6 @@ def _ports(svc: dict) -> str:
                             for p in ports)
 
 
-def _restarts(pod: dict) -> int:
-    status = pod.get("status") or {}
-    return sum(int(s.get("restartCount") or 0) for s in
-               (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []))
-
-
 def workload_line(w: Workload) -> str:
     pods = w.pods
     if not pods:
@@ -39,14 +33,12 @@ def workload_line(w: Workload) -> str:
                   for c in (rs.get("status") or {}).get("conditions") or []
                   if c.get("type") == "ReplicaFailure" and c.get("status") == "True"]
         return f"{w.ref}: no pods" + (" (ReplicaSet cannot create them)" if failed else "")
-    ready = sum(1 for p in pods if is_ready(p))
+    states = [w.state(p) for p in pods]
+    ready = sum(1 for s in states if s.ready)
     sidecars = len(w.sidecar_pods)
-    restarts = sum(_restarts(p) for p in pods)
-    phases = sorted({(p.get("status") or {}).get("phase", "?") for p in pods})
-    waiting = sorted({(container_status(p, c.get("name")).get("state") or {}).get("waiting", {})
-                      .get("reason", "") for p in pods
-                      for c in ((p.get("spec") or {}).get("initContainers") or [])
-                      + ((p.get("spec") or {}).get("containers") or [])} - {""})
+    restarts = sum(s.restarts for s in states)
+    phases = sorted({s.phase for s in states})
+    waiting = sorted(set().union(*(s.waiting for s in states)))
     parts = [f"{len(pods)} pod{'s' if len(pods) != 1 else ''} ({'/'.join(phases)})",
              f"{ready} ready", f"sidecar in {sidecars}"]
     if restarts:
@@ -92,12 +84,13 @@ def workload_target(ctx: CheckContext) -> list[Step]:
 def _unready_is_no_pass(step: Step, target: Target) -> None:
     """Pods that are not Ready are the symptom a `check` is often asked about: the step that
     shows them warns (the following steps look for the cause), it never passes."""
-    pods = target.pods
-    unready = sum(1 for p in pods if not is_ready(p))
-    if step.status == "pass" and unready:
+    if step.status != "pass":
+        return
+    unready = sum(1 for w in target.workloads for p in w.pods if not w.state(p).ready)
+    if unready:
         step.status = "warn"
-        step.evidence.append(f"{unready} of {len(pods)} pods not Ready: the steps below look "
-                             "for a cause in the mesh")
+        step.evidence.append(f"{unready} of {len(target.pods)} pods not Ready: the steps below "
+                             "look for a cause in the mesh")
 
 
 def _absence_unsure(ctx: CheckContext, cluster: str) -> bool:

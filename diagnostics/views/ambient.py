@@ -70,14 +70,11 @@ def enrolled_counts(namespaces: list[dict], skip: tuple[str, ...]) -> dict[str, 
 def enrolled(pod: dict, ns: dict | None) -> bool:
     """A pod ambient mode should capture: enrolled by its namespace or itself, not opted out,
     no sidecar, no host network, not ztunnel/a waypoint/a gateway."""
+    if not enrolled_by_metadata(pod, ns):  # first: in a sidecar namespace, no pod is
+        return False
     if is_mesh_infrastructure(pod) or has_sidecar(pod):
         return False
-    if (pod.get("spec") or {}).get("hostNetwork"):
-        return False
-    own = labels_of(pod).get(DATAPLANE_MODE)
-    if own == NONE:
-        return False
-    return own == AMBIENT or namespace_mode(ns) == AMBIENT
+    return not (pod.get("spec") or {}).get("hostNetwork")
 
 
 def enrolled_by_metadata(pod: dict, ns: dict | None) -> bool:

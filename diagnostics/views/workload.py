@@ -16,11 +16,12 @@ import yaml
 
 from diagnostics import yaml_text
 from diagnostics.checking import CheckContext, Unavailable, per_cluster
-from diagnostics.inputs import (ISTIO_CONFIGMAPS, NAMESPACES, Resources, TARGET_DEPLOYMENTS,
-                                TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
+from diagnostics.inputs import (ISTIO_CONFIGMAPS, NAMESPACES, TARGET,
+                                TARGET_DEPLOYMENTS, TARGET_PODS, TARGET_REPLICASETS,
+                                TARGET_SERVICES)
 from diagnostics.model import Step
 from diagnostics.redact import REDACTED, redact_log
-from diagnostics.targets import Target, Workload, resolve
+from diagnostics.targets import Target, Workload
 from diagnostics.views.mesh import (PROXY_CONFIG_ANNOTATION, injector_values, install_value,
                                     mesh_config)
 from diagnostics.workloads import (PROXY_CONTAINER, annotations_of, labels_of, name_of,
@@ -28,7 +29,7 @@ from diagnostics.workloads import (PROXY_CONTAINER, annotations_of, labels_of, n
 
 
 #: Everything a check needs to find its target; every `check` check declares these.
-TARGET_INPUTS = (TARGET_PODS, TARGET_SERVICES, TARGET_REPLICASETS, TARGET_DEPLOYMENTS)
+TARGET_INPUTS = (TARGET_PODS, TARGET_SERVICES, TARGET_REPLICASETS, TARGET_DEPLOYMENTS, TARGET)
 
 #: Namespaces the injector never serves and that are not meant to carry sidecars.
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -41,22 +42,13 @@ AMBIENT_LABEL = "istio.io/dataplane-mode"
 
 def target_in(ctx: CheckContext, cluster: str) -> Target:
     """The command's target in one cluster (pods are required; the rest is best effort).
-    Every `check` check asks for it: it is resolved once per cluster and diagnosis (over
-    every pod of the namespace, 20,000 on a big mesh), while each check still reads, and is
-    told of, what is missing itself. Do not change the target returned."""
-    pods = ctx.get(TARGET_PODS, cluster)
-
-    def optional(inp: Resources) -> list[dict] | None:
-        try:
-            return ctx.get(inp, cluster)
-        except Unavailable:
-            return None
-
-    services, replicasets = optional(TARGET_SERVICES), optional(TARGET_REPLICASETS)
-    deployments = optional(TARGET_DEPLOYMENTS)
-    return ctx.derived(("target", cluster), TARGET_INPUTS, lambda: resolve(
-        ctx.args["kind"], ctx.args["name"], ctx.args["namespace"], pods=pods,
-        services=services or [], replicasets=replicasets or [], deployments=deployments))
+    Every `check` check asks for it: it is resolved once per cluster and diagnosis (input
+    TARGET, shared with the choice of logs), while each check still reads, and is told of,
+    what is missing itself. Do not change the target returned."""
+    ctx.get(TARGET_PODS, cluster)  # Unavailable: the step says the pods could not be read
+    for inp in (TARGET_SERVICES, TARGET_REPLICASETS, TARGET_DEPLOYMENTS):
+        optional_get(ctx, inp, cluster)
+    return ctx.get(TARGET, cluster).target
 
 
 def per_target(ctx: CheckContext, title: str,
@@ -103,19 +95,26 @@ def app_containers(pod: dict) -> list[dict]:
 
 
 def is_gateway(pod: dict) -> bool:
-    """A pod whose Envoy is the workload itself (ingress, egress, east-west gateway, waypoint)."""
-    proxy = proxy_container(pod)
+    """A pod whose Envoy is the workload itself (ingress, egress, east-west gateway, waypoint).
+    Asked of every sidecar pod of a namespace by two checks: it copies no list."""
+    spec = pod.get("spec") or {}
+    ours = spec.get("containers") or ()
+    proxy = next((c for c in ours if c.get("name") == PROXY_CONTAINER), None) or \
+        next((c for c in spec.get("initContainers") or () if c.get("name") == PROXY_CONTAINER),
+             None)
     if proxy is None:
         return False
-    args = [str(a) for a in proxy.get("args") or []]
-    return "router" in args or not app_containers(pod)
+    return any(str(a) == "router" for a in proxy.get("args") or ()) or \
+        all(c.get("name") == PROXY_CONTAINER for c in ours)
 
 
 def container_status(pod: dict, name: str) -> dict:
+    """The first status of the container `name`, else {} (copies no list: asked per pod)."""
     status = pod.get("status") or {}
-    for st in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
-        if st.get("name") == name:
-            return st
+    for key in ("containerStatuses", "initContainerStatuses"):
+        for st in status.get(key) or ():
+            if st.get("name") == name:
+                return st
     return {}
 
 
