@@ -112,3 +112,37 @@ def test_blank_metrics_missing_and_junk_bodies():
     for compact in (None, SYNCZ.compact):
         with pytest.raises(SourceFailure, match="not JSON"):
             _debug(_ok(b"[{"), compact=compact)
+
+
+def test_frames_are_read_from_the_socket_in_large_reads():
+    """websocket-client reads a frame's header and its payload in pieces of at most 16 kB,
+    each a read of the socket; _BufferedReads serves them from reads of 256 kB. The frames
+    and their payloads come out the same."""
+    from websocket import ABNF
+    from websocket._abnf import frame_buffer
+
+    from diagnostics.sources.portforward import _BufferedReads
+
+    payloads = [bytes([0]) + bytes([i % 251]) * 65_536 for i in range(16)]
+    stream = b"".join(ABNF(1, 0, 0, 0, ABNF.OPCODE_BINARY, 0, p).format() for p in payloads)
+
+    class Socket:
+        def __init__(self, data: bytes):
+            self.data, self.reads = data, 0
+
+        def recv(self, size: int) -> bytes:
+            self.reads += 1
+            chunk, self.data = self.data[:size], self.data[size:]
+            return chunk
+
+        def gettimeout(self) -> float:
+            return 5.0
+
+    def frames(sock) -> list[bytes]:
+        buffer = frame_buffer(sock.recv, skip_utf8_validation=True)
+        return [buffer.recv_frame().data for _ in payloads]
+
+    plain, buffered = Socket(stream), Socket(stream)
+    assert frames(plain) == frames(_BufferedReads(buffered)) == payloads
+    assert plain.reads >= 16 * 6  # a header and five pieces of payload a frame
+    assert buffered.reads == -(-len(stream) // _BufferedReads.READ)
