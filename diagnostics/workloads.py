@@ -30,10 +30,13 @@ def annotations_of(obj: dict) -> dict[str, str]:
 def has_sidecar(pod: dict) -> bool:
     """A container named istio-proxy, or a native sidecar (init container with restartPolicy Always)."""
     spec = pod.get("spec") or {}
-    if any(c.get("name") == PROXY_CONTAINER for c in spec.get("containers") or []):
-        return True
-    return any(c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always"
-               for c in spec.get("initContainers") or [])
+    for c in spec.get("containers") or ():  # asked of every pod: a loop, no generator
+        if c.get("name") == PROXY_CONTAINER:
+            return True
+    for c in spec.get("initContainers") or ():
+        if c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always":
+            return True
+    return False
 
 
 #: What the sidecar injector (and `istioctl kube-inject`) writes on every pod it injects
