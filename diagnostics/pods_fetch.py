@@ -20,7 +20,7 @@ from diagnostics.inputs import (NAMESPACES, SERVICES, SYNCZ, TARGET_ENDPOINTSLIC
                                 Resources)
 from diagnostics.parse.syncz import syncz_census
 from diagnostics.selectors import selector_matches
-from diagnostics.views.ambient import ambient_in, captured, enrolled_by_metadata
+from diagnostics.views.ambient import ambient_in, ambient_namespaces, captured, enrolled_in
 from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service,
                                    is_mesh_infrastructure, labels_of, name_of, namespace_of,
                                    runs_proxy, service_selects, sidecar_injected)
@@ -114,10 +114,10 @@ async def unlisted_sidecars(fetch: ClusterFetcher, pods: list[dict]) -> set[tupl
 async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
     """Pods enrolled in ambient (by their label or their namespace's) without the redirection
     annotation istio-cni sets: ambient-capture judges whether they run, and where."""
-    namespaces = {name_of(ns): ns for ns in await fetch.optional(NAMESPACES) or []}
+    ambient = ambient_namespaces(await fetch.optional(NAMESPACES) or [])
     # enrolment first: outside ambient namespaces it rules out nearly every pod by a label
     return {(namespace_of(p), name_of(p)) for p in pods
-            if enrolled_by_metadata(p, namespaces.get(namespace_of(p))) and not captured(p)
+            if enrolled_in(p, ambient) and not captured(p)
             and not is_mesh_infrastructure(p) and _in_scope(fetch, p)}
 
 

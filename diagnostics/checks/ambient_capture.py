@@ -15,8 +15,8 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.inputs import ALL_POD_META, CNI_PODS, NAMESPACES, UNCAPTURED_AMBIENT_PODS
 from diagnostics.model import Step
-from diagnostics.views.ambient import (captured, enrolled, enrolled_by_metadata, finished,
-                                       namespace_index, node_of)
+from diagnostics.views.ambient import (ambient_namespaces, captured, enrolled, enrolled_in,
+                                       finished, namespace_index, node_of)
 from diagnostics.views.mesh import workload_ref
 from diagnostics.views.node_agents import agent_state, not_captured_finding, why_not_captured
 from diagnostics.views.proxies import FINDING_LIMIT, capped, in_scope
@@ -31,9 +31,11 @@ def ambient_capture(ctx: CheckContext) -> list[Step]:
 
     def one(cluster: str) -> Step | None:
         namespaces = namespace_index(ctx.get(NAMESPACES, cluster))
-        held = sum(1 for p in ctx.get(ALL_POD_META, cluster) if in_scope(ctx, namespace_of(p))
-                   and captured(p) and not is_mesh_infrastructure(p) and not sidecar_injected(p)
-                   and enrolled_by_metadata(p, namespaces.get(namespace_of(p))))
+        ambient = ambient_namespaces(namespaces.values())
+        # capture first: a label rules out every pod of a sidecar mesh
+        held = sum(1 for p in ctx.get(ALL_POD_META, cluster) if captured(p)
+                   and in_scope(ctx, namespace_of(p)) and not is_mesh_infrastructure(p)
+                   and not sidecar_injected(p) and enrolled_in(p, ambient))
         lost = sorted((p for p in ctx.get(UNCAPTURED_AMBIENT_PODS, cluster)
                        if in_scope(ctx, namespace_of(p)) and not finished(p)
                        and (p.get("status") or {}).get("phase") == "Running"

@@ -19,6 +19,7 @@ waypoint it uses, and whether a Service is global.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from diagnostics.inputs import NAMESPACES, TARGET_POD_META
 from diagnostics.selectors import label_selector_matches
@@ -82,6 +83,18 @@ def enrolled_by_metadata(pod: dict, ns: dict | None) -> bool:
     not opted out. Every enrolled pod is; the spec rules some out (a sidecar, host network)."""
     own = labels_of(pod).get(DATAPLANE_MODE)
     return own != NONE and (own == AMBIENT or namespace_mode(ns) == AMBIENT)
+
+
+def ambient_namespaces(namespaces: Iterable[dict]) -> set[str]:
+    """The namespaces that ask for ambient mode (namespace_mode), by name."""
+    return {name_of(ns) for ns in namespaces if namespace_mode(ns) == AMBIENT}
+
+
+def enrolled_in(pod: dict, ambient: set[str]) -> bool:
+    """enrolled_by_metadata with the ambient namespaces named once (ambient_namespaces): asked
+    of every pod of a cluster, it reads the pod's labels and nothing of its namespace."""
+    own = labels_of(pod).get(DATAPLANE_MODE)
+    return own == AMBIENT or own != NONE and namespace_of(pod) in ambient
 
 
 def captured(pod: dict) -> bool:
