@@ -241,3 +241,32 @@ def test_ztunnels_state_the_cluster_id_after_sidecars():
     facts = {ISTIO_PODS: Fact(_pods(objs, label=("app", "ztunnel")))}
     found = discover(facts)
     assert found.id == "cluster2" and found.claims[0].origin == ZTUNNELS
+
+
+def test_where_a_namespace_is_ambient_is_told_once_per_diagnosis(monkeypatch):
+    """Four checks ask which clusters run a namespace in ambient mode; in a sidecar namespace
+    each answer read every pod of every cluster. One answer per diagnosis is shared."""
+    from diagnostics.catalog import default_catalog
+    from diagnostics.checking import REGISTRY, CheckContext
+    from diagnostics.facts import Fact
+    from diagnostics.inputs import NAMESPACES, TARGET_POD_META
+    from diagnostics.model import ClusterInfo
+    from diagnostics.views import ambient
+
+    asked: list[str] = []
+    real = ambient.ambient_in
+    monkeypatch.setattr(ambient, "ambient_in",
+                        lambda ns, pods, namespace: asked.append(namespace) or real(ns, pods,
+                                                                                    namespace))
+    objs = {c: _cluster(c) for c in ("cluster1", "cluster2")}
+    facts = {**{(c, NAMESPACES): Fact(objs[c]["namespaces"]) for c in objs},
+             **{(c, TARGET_POD_META): Fact(_pods(objs[c], "sample")) for c in objs}}
+    shared: dict = {}
+    answers = []
+    for name in ("dataplane", "network-gateways"):
+        ctx = CheckContext(REGISTRY[name], facts, {"namespace": "sample"},
+                           [ClusterInfo(c) for c in objs], NOW, default_catalog(), list(objs),
+                           shared=shared)
+        answers.append(ambient.ambient_clusters(ctx, "sample"))
+    assert answers == [["cluster1", "cluster2"]] * 2
+    assert asked == ["sample", "sample"]  # once a cluster

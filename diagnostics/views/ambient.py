@@ -272,7 +272,12 @@ def ambient_in(namespaces: list[dict], pods: list[dict], namespace: str) -> bool
 
 def ambient_clusters(ctx, namespace: str) -> list[str]:
     """The clusters read where `namespace` uses ambient mode (the calling check declares
-    NAMESPACES and TARGET_POD_META)."""
-    namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_POD_META)
-    return [c for c in ctx.cluster_names
-            if ambient_in(namespaces.get(c, []), pods.get(c, []), namespace)]
+    NAMESPACES and TARGET_POD_META). Told once per diagnosis: four checks ask, and in a
+    sidecar namespace each answer reads every pod of every cluster."""
+    def build() -> tuple[str, ...]:
+        namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_POD_META)
+        return tuple(c for c in ctx.cluster_names
+                     if ambient_in(namespaces.get(c, []), pods.get(c, []), namespace))
+
+    return list(ctx.derived(("ambient-clusters", namespace), (NAMESPACES, TARGET_POD_META),
+                            build))
