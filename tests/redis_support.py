@@ -98,3 +98,10 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def close(self) -> None:
+        """Stop for good: its TLS certificate and key go too."""
+        self.stop()
+        if self.cert is not None:
+            self._tls_dir.cleanup()
+

@@ -155,7 +155,7 @@ async def test_rediss_with_a_password_and_a_private_ca():
             await untrusted.get("tls")
         await untrusted.close()
     finally:
-        server.stop()
+        server.close()
 
 
 async def test_redis_killed_mid_run_and_restarted(redis_server):
