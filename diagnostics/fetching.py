@@ -19,9 +19,9 @@ from diagnostics import sidecar_fetch, target_fetch, ztunnel_fetch
 from diagnostics.facts import ClientFact, Fact, PerReplica, PodLogs, Unavailable, ZtunnelFact
 from diagnostics.inputs import ISTIOD_PODS, Input, Scope
 from diagnostics.model import ClusterInfo, SourceError
-from diagnostics.targets import TargetQuery
 from diagnostics.sources.base import (DebugRefused, NotCaptured, Source, SourceFailure,
                                       Withheld, reraise_unexpected)
+from diagnostics.targets import TargetQuery
 
 
 class ClusterFetcher:

@@ -45,7 +45,7 @@ async def target_logs(fetch: ClusterFetcher, tail: int) -> dict[str, PodLogs]:
         return chosen, targets.log_reads(chosen)
 
     # off the event loop: the target is resolved and every pod of a namespace ranked (10,000:
-    # a tenth of a second)
+    # about 0.15 s)
     chosen, wanted = await asyncio.to_thread(choose)
 
     async def one(pod: dict, container: str, previous: bool) -> str | SourceFailure:
