@@ -117,6 +117,29 @@ def test_equal_containers_are_one_object_read_once():
     assert whole[0]["spec"]["containers"][0] is not whole[1]["spec"]["containers"][0]
 
 
+def test_what_replicas_carry_alike_is_one_object_in_every_kind_of_list():
+    """Labels, annotations and owner references of a workload's replicas are decoded once and
+    shared, in metadata-only, read and whole lists; different ones are not."""
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    replica = copy.deepcopy(next(p for p in pods if p["metadata"]["name"].startswith("sleep-")))
+    replica["metadata"].update(name=replica["metadata"]["name"][:-5] + "zzzzz", uid="u-2")
+    pods.append(replica)
+    sleeps = [p["metadata"]["name"] for p in pods
+              if p["metadata"]["name"].startswith(replica["metadata"]["name"][:-5])]
+    assert len(sleeps) == 2
+    for found in (decode_list(_list(pods), "Pod", metadata_only=True)["items"],
+                  decode_list(_list(pods), "Pod", metadata_only=False)["items"],
+                  decode_list(_list(pods), "Pod", metadata_only=False, whole=True)["items"]):
+        by_name = {p["metadata"]["name"]: p["metadata"] for p in found}
+        first, second = by_name[sleeps[0]], by_name[sleeps[1]]
+        for key in k8s_lists.ALIKE:
+            assert first[key] is second[key] and first[key]
+        others = {id(m["labels"]) for name, m in by_name.items() if not name.startswith("sleep-")}
+        assert id(first["labels"]) not in others
+        assert [p["metadata"] for p in found] == [
+            {k: v for k, v in p["metadata"].items() if k != "managedFields"} for p in pods]
+
+
 def _string_constants(path: Path) -> set[str]:
     return {node.value for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)}
