@@ -14,7 +14,7 @@ Either way the check sees the same objects it would have found in a whole list.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from diagnostics.inputs import (NAMESPACES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS,
                                 Resources)
@@ -65,8 +65,9 @@ async def pods_in_full(fetch: ClusterFetcher, among: Resources, picker: PodPicke
             if (namespace_of(pod), name_of(pod)) in wanted]
 
 
-def _in_scope(fetch: ClusterFetcher, pod: dict) -> bool:
-    return not fetch.scope.namespace or namespace_of(pod) == fetch.scope.namespace
+def _in_scope(namespace: str | None, pod: dict) -> bool:
+    """Whether the pod is in the command's namespace (any, when it named none)."""
+    return not namespace or namespace_of(pod) == namespace
 
 
 async def own_cluster_id(fetch: ClusterFetcher) -> str | None:
@@ -89,25 +90,29 @@ async def unlisted_sidecars(fetch: ClusterFetcher, pods: list[dict]) -> set[tupl
     their proxy image. Nothing when no syncz could be read: no pod is judged then. When this
     cluster's id is unknown, a listing under any id counts."""
     own = await own_cluster_id(fetch)
-    listed: set[str] = set()
-    read = False
+    bodies: list[tuple[bool, Any]] = []  # (this cluster's istiod?, one replica's syncz)
     for fetcher in (fetch, *fetch.peers):
         per_replica = await fetcher.optional(SYNCZ)
-        if per_replica is None:
-            continue
-        for body in per_replica.values.values():
-            read = True
-            for proxy, cluster, versioned in syncz_census(body):
-                mine = cluster == own if cluster else fetcher is fetch
-                if versioned and (mine or own is None):
-                    listed.add(proxy)
-    if not read:
+        if per_replica is not None:
+            bodies += [(fetcher is fetch, body) for body in per_replica.values.values()]
+    if not bodies:
         return set()
+    return await asyncio.to_thread(_unlisted, bodies, own, pods, fetch.scope.namespace)
+
+
+def _unlisted(bodies: list[tuple[bool, Any]], own: str | None, pods: list[dict],
+              namespace: str | None) -> set[tuple[str, str]]:
+    listed: set[str] = set()
+    for ours, body in bodies:
+        for proxy, cluster, versioned in syncz_census(body):
+            mine = cluster == own if cluster else ours
+            if versioned and (mine or own is None):
+                listed.add(proxy)
     out = set()
     for p in pods:  # most are listed: that lookup first, their proxy and scope only if not
-        name, namespace = name_of(p), namespace_of(p)
-        if f"{name}.{namespace}" not in listed and runs_proxy(p) and _in_scope(fetch, p):
-            out.add((namespace, name))
+        name, pod_namespace = name_of(p), namespace_of(p)
+        if f"{name}.{pod_namespace}" not in listed and runs_proxy(p) and _in_scope(namespace, p):
+            out.add((pod_namespace, name))
     return out
 
 
@@ -115,10 +120,15 @@ async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tup
     """Pods enrolled in ambient (by their label or their namespace's) without the redirection
     annotation istio-cni sets: ambient-capture judges whether they run, and where."""
     ambient = ambient_namespaces(await fetch.optional(NAMESPACES) or [])
-    # enrolment first: outside ambient namespaces it rules out nearly every pod by a label
-    return {(namespace_of(p), name_of(p)) for p in pods
-            if enrolled_in(p, ambient) and not captured(p)
-            and not is_mesh_infrastructure(p) and _in_scope(fetch, p)}
+    namespace = fetch.scope.namespace
+
+    def uncaptured() -> set[tuple[str, str]]:
+        # enrolment first: outside ambient namespaces it rules out nearly every pod by a label
+        return {(namespace_of(p), name_of(p)) for p in pods
+                if enrolled_in(p, ambient) and not captured(p)
+                and not is_mesh_infrastructure(p) and _in_scope(namespace, p)}
+
+    return await asyncio.to_thread(uncaptured)
 
 
 #: Of the namespace's possible clients, how many of each kind (injected, captured by ztunnel)
@@ -135,19 +145,26 @@ async def client_pool(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str,
     whole). Read in every cluster: their sidecars also say the cluster's id (identity)."""
     scope = fetch.scope
     namespace = scope.target_namespace
-    in_ns = [p for p in pods if namespace_of(p) == namespace]
     if scope.from_pod:
-        return {(namespace, name_of(p)) for p in in_ns if name_of(p) == scope.from_pod}
+        return {(namespace, name_of(p)) for p in pods
+                if name_of(p) == scope.from_pod and namespace_of(p) == namespace}
     services = await fetch.optional(SERVICES) or []
     svc = find_service(services, scope.service, namespace) if scope.service else None
-    unready = _not_ready_in_slices(await fetch.optional(TARGET_ENDPOINTSLICES) or [])
-    pool = sorted((p for p in in_ns if not is_mesh_infrastructure(p)
-                   and not (p.get("metadata") or {}).get("deletionTimestamp")
-                   and name_of(p) not in unready
-                   and not service_selects(svc, p, fallback_app=scope.service)), key=name_of)
-    injected = [p for p in pool if sidecar_injected(p)][:CLIENT_POOL_SIZE]
-    ambient = [p for p in pool if captured(p)][:CLIENT_POOL_SIZE]
-    return {(namespace, name_of(p)) for p in injected + ambient}
+    slices = await fetch.optional(TARGET_ENDPOINTSLICES) or []
+
+    def pool() -> set[tuple[str, str]]:
+        in_ns = [p for p in pods if namespace_of(p) == namespace]
+        unready = _not_ready_in_slices(slices)
+        possible = sorted((p for p in in_ns if not is_mesh_infrastructure(p)
+                           and not (p.get("metadata") or {}).get("deletionTimestamp")
+                           and name_of(p) not in unready
+                           and not service_selects(svc, p, fallback_app=scope.service)),
+                          key=name_of)
+        injected = [p for p in possible if sidecar_injected(p)][:CLIENT_POOL_SIZE]
+        ambient = [p for p in possible if captured(p)][:CLIENT_POOL_SIZE]
+        return {(namespace, name_of(p)) for p in injected + ambient}
+
+    return await asyncio.to_thread(pool)
 
 
 def _not_ready_in_slices(slices: list[dict]) -> set[str]:
@@ -167,16 +184,20 @@ async def unready_service_pods(fetch: ClusterFetcher, pods: list[dict]
     if not scope.service:
         return set()
     slices = await fetch.optional(TARGET_ENDPOINTSLICES) or []
-    if endpoint_addresses(slices, scope.service)[0]:
-        return set()
+    if await asyncio.to_thread(lambda: bool(endpoint_addresses(slices, scope.service)[0])):
+        return set()  # (every endpoint of a big service is looked at: off the event loop)
     svc = find_service(await fetch.optional(SERVICES) or [], scope.service,
                        scope.target_namespace)
     if svc is None:
         return set()
     selector = (svc.get("spec") or {}).get("selector") or {}
-    selected = [p for p in pods if namespace_of(p) == scope.target_namespace
-                and selector_matches(selector, labels_of(p))]
-    return {(namespace_of(p), name_of(p)) for p in selected[:NOT_READY_SHOWN]}
+
+    def first_selected() -> set[tuple[str, str]]:
+        selected = [p for p in pods if namespace_of(p) == scope.target_namespace
+                    and selector_matches(selector, labels_of(p))]
+        return {(namespace_of(p), name_of(p)) for p in selected[:NOT_READY_SHOWN]}
+
+    return await asyncio.to_thread(first_selected)
 
 
 async def ambient_namespace_pods(fetch: ClusterFetcher, pods: list[dict]
@@ -184,6 +205,11 @@ async def ambient_namespace_pods(fetch: ClusterFetcher, pods: list[dict]
     """Every pod of the namespace where it uses ambient mode here (views/ambient.py ambient_in):
     the dataplane step names each pod's data plane from its containers and phase."""
     namespace = fetch.scope.target_namespace
-    if not ambient_in(await fetch.optional(NAMESPACES) or [], pods, namespace):
-        return set()
-    return {(namespace_of(p), name_of(p)) for p in pods if namespace_of(p) == namespace}
+    namespaces = await fetch.optional(NAMESPACES) or []
+
+    def of_namespace() -> set[tuple[str, str]]:
+        if not ambient_in(namespaces, pods, namespace):
+            return set()
+        return {(namespace_of(p), name_of(p)) for p in pods if namespace_of(p) == namespace}
+
+    return await asyncio.to_thread(of_namespace)

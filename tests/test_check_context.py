@@ -76,6 +76,43 @@ async def test_checks_run_while_the_event_loop_keeps_serving():
     assert seen["loop_ran"]
 
 
+@pytest.mark.parametrize("picker, predicate, inp", [
+    ("uncaptured_ambient", "enrolled_in", "UNCAPTURED_AMBIENT_PODS"),
+    ("unlisted_sidecars", "syncz_census", "UNLISTED_SIDECARS"),
+    ("client_pool", "is_mesh_infrastructure", "CLIENT_POOL"),
+    ("ambient_namespace_pods", "ambient_in", "AMBIENT_NAMESPACE_PODS")])
+async def test_pod_pickers_walk_the_pods_while_the_event_loop_keeps_serving(
+        monkeypatch, picker, predicate, inp):
+    """A picker walks every pod of a cluster (20,000 on a big mesh) to name the few read whole;
+    the bot's acks must not wait for that. Its per-pod work blocks below until the event loop
+    has run a task, which it can only do off the loop."""
+    from diagnostics import inputs, pods_fetch
+
+    started, loop_ran = threading.Event(), threading.Event()
+    seen = []
+    real = getattr(pods_fetch, predicate)
+
+    def blocking(*args, **kwargs):
+        started.set()
+        seen.append(loop_ran.wait(timeout=5))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pods_fetch, predicate, blocking)
+
+    async def loop_task():
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        loop_ran.set()
+
+    probe = asyncio.create_task(loop_task())
+    read = getattr(inputs, inp)
+    spec = CheckSpec("probe", "Probe", (read,), (), lambda ctx: [])
+    args = {"service": "helloworld", "namespace": "sample"}
+    await diagnose(Plan("probe", args, [spec]), SnapshotSource.open(DEMO))
+    await probe
+    assert seen and all(seen), picker
+
+
 @pytest.mark.parametrize("captured, status", [(True, "error"), (False, "skip")])
 def test_an_incomplete_step_without_findings_is_not_a_pass(captured, status):
     """cluster2 could not be read (or a snapshot lacks it): nothing was found, yet that is no
