@@ -180,6 +180,33 @@ async def test_more_clusters_do_not_add_rounds(tmp_path):
         assert dependent_rounds(requests[command]) <= 3, command
 
 
+async def test_big_list_bodies_are_decoded_one_at_a_time(scaled_meshes, monkeypatch):
+    """Two clusters' big lists arrive together; decoding them at once held both bodies while
+    both results were built (msgspec holds the GIL: no time was won). Every body counts as big
+    here; the decoder sleeps (releasing the GIL) so that decodes would overlap if they could."""
+    from diagnostics.sources import live
+
+    monkeypatch.setattr(live, "ONE_AT_A_TIME_ABOVE", 0)
+    active, most = [0], [0]
+    lock = threading.Lock()
+    real = live.decode_list
+
+    def decode(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            threading.Event().wait(0.01)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(live, "decode_list", decode)
+    requests = await _requests_per_command(scaled_meshes[PODS[0]])
+    assert requests["check ns/sample"] and most == [1]
+
+
 # ------------------------------------------------------------------------- metadata only
 
 

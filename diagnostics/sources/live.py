@@ -14,9 +14,11 @@ import json
 import re
 import socket
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -157,11 +159,14 @@ class LiveSource:
         there too, not on the event loop (20,000 pods: a tenth of a second); with the page's
         continue token."""
         resp = self._request(cluster, path, query, METADATA_LIST if metadata_only else JSON)
-        try:
-            with collector_paused():
-                body = decode_list(resp.data, kind.kind, metadata_only, self.whole_objects)
-        except ValueError:
-            raise SourceFailure(f"{path}: the API server answered something that is not JSON") from None
+        with _one_big_body_at_a_time(len(resp.data)):
+            try:
+                with collector_paused():
+                    body = decode_list(resp.data, kind.kind, metadata_only, self.whole_objects)
+            except ValueError:
+                raise SourceFailure(f"{path}: the API server answered something that is not "
+                                    "JSON") from None
+            del resp  # the body's bytes, freed before the next big body is decoded
         items = []
         for item in body.get("items") or []:
             if metadata_only:  # the server's PartialObjectMetadata, or a full object from
@@ -273,6 +278,22 @@ def _debug_json(status: int, body: bytes | memoryview, target: str, path: str,
 
 
 _BLANK = re.compile(rb"\s*")
+
+#: Lists bodies this big are decoded one at a time, each freed before the next one starts.
+#: msgspec holds the GIL while it decodes, so two decodes at once took as long as one after
+#: the other, but held both bodies while both results were built: two clusters' pods in full
+#: (check ns/<namespace>, 10,000 pods a cluster) are 159 MB of JSON each.
+ONE_AT_A_TIME_ABOVE = 8 << 20
+_big_body = threading.Lock()
+
+
+@contextmanager
+def _one_big_body_at_a_time(size: int) -> Iterator[None]:
+    if size <= ONE_AT_A_TIME_ABOVE:
+        yield
+        return
+    with _big_body:
+        yield
 
 
 def decode_json(body: bytes | memoryview) -> Any:
