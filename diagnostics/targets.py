@@ -265,10 +265,24 @@ class _ReplicaSets:
 
 
 def _group(pods: list[dict], replicasets: _ReplicaSets) -> list[Workload]:
+    """Pods by workload. workload_of reads a pod's owner references and labels only, which a
+    workload's replicas share as one object when read from a list (parse/k8s_lists.py ALIKE):
+    it is asked once per distinct pair."""
     by_ref: dict[str, Workload] = {}
+    refs: dict[tuple[int, int], str] = {}
     for pod in sorted(pods, key=name_of):
-        ref = workload_of(pod, replicasets.by_name)
-        by_ref.setdefault(ref, Workload(ref)).pods.append(pod)
+        meta = pod.get("metadata") or {}
+        owners = meta.get("ownerReferences")
+        key = (id(owners), id(meta.get("labels"))) if owners else None
+        ref = refs.get(key) if key else None
+        if ref is None:
+            ref = workload_of(pod, replicasets.by_name)
+            if key:
+                refs[key] = ref
+        workload = by_ref.get(ref)
+        if workload is None:
+            workload = by_ref[ref] = Workload(ref)
+        workload.pods.append(pod)
     for w in by_ref.values():
         if w.kind == "deployment":
             w.replicasets = replicasets.of(w.name)

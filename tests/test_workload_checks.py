@@ -249,6 +249,32 @@ def test_a_namespace_of_many_deployments_groups_pods_by_their_replicasets_owner(
     assert by_ref["replicaset/batch-7d9f6c5b4"].replicasets == []
 
 
+def test_replicas_read_from_a_list_are_grouped_by_asking_their_owner_once(monkeypatch):
+    """A workload's replicas share their owner references and labels once a list is decoded
+    (parse/k8s_lists.py ALIKE): the workload of each distinct pair is found once, and the
+    grouping is what it is for pods that share nothing."""
+    from diagnostics import targets
+    from diagnostics.parse.k8s_lists import decode_list
+
+    pods = [pod(f"payload-api-7d9f6c5b4-{i:02d}") for i in range(30)]
+    pods += [pod("batch-x", deploy=None), pod("other-5f5f5f5f5f-a", deploy="other")]
+    listed = decode_list(json.dumps({"kind": "PodList", "items": pods}).encode(), "Pod",
+                         metadata_only=False)["items"]
+    asked: list[str] = []
+    real = targets.workload_of
+    monkeypatch.setattr(targets, "workload_of",
+                        lambda p, rs: asked.append(p["metadata"]["name"]) or real(p, rs))
+    shared = resolve("ns", NS, NS, pods=listed, services=[], replicasets=[replicaset()],
+                     deployments=[deployment()])
+    assert sorted(asked) == ["batch-x", "other-5f5f5f5f5f-a", "payload-api-7d9f6c5b4-00"]
+    alone = resolve("ns", NS, NS, pods=pods, services=[], replicasets=[replicaset()],
+                    deployments=[deployment()])
+    assert [(w.ref, [name_of(p) for p in w.pods]) for w in shared.workloads] == \
+        [(w.ref, [name_of(p) for p in w.pods]) for w in alone.workloads]
+    assert [w.ref for w in alone.workloads] == ["deployment/other", "deployment/payload-api",
+                                               "pod/batch-x"]
+
+
 def test_logs_read_for_few_pods_and_only_useful_containers():
     failed = pod("payload-api-7d9f6c5b4-z", init_statuses=[{"name": "istio-init", "state": {
         "waiting": {"reason": "CrashLoopBackOff"}}}])
