@@ -279,7 +279,7 @@ def _debug_json(status: int, body: bytes | memoryview, target: str, path: str,
 
 _BLANK = re.compile(rb"\s*")
 
-#: Lists bodies this big are decoded one at a time, each freed before the next one starts.
+#: List bodies this big are decoded one at a time, each freed before the next one starts.
 #: msgspec holds the GIL while it decodes, so two decodes at once took as long as one after
 #: the other, but held both bodies while both results were built: two clusters' pods in full
 #: (check ns/<namespace>, 10,000 pods a cluster) are 159 MB of JSON each.
