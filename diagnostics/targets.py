@@ -290,12 +290,12 @@ def _group(pods: list[dict], replicasets: _ReplicaSets) -> list[Workload]:
 
 
 def deployment_workload(name: str, dep: dict | None, pods: list[dict],
-                        replicasets: list[dict]) -> Workload:
+                        replicasets: _ReplicaSets) -> Workload:
     """A Deployment's pods: through its ReplicaSets (owner references, as kubectl follows
     them), or, with no ReplicaSet read (a snapshot or RBAC without them), through the
     ReplicaSet name and `pod-template-hash` its pods carry, and last through the Deployment's
     own selector (pods that carry a `pod-template-hash`, as a Deployment's pods do)."""
-    rss = _replicasets_of(name, replicasets)
+    rss = replicasets.of(name)
     rs_names = {name_of(r) for r in rss}
     mine = [p for p in pods if (owner_of(p) or ("", ""))[0] == "ReplicaSet"
             and (owner_of(p)[1] in rs_names or hashed_deployment(p) == name)]
@@ -306,11 +306,6 @@ def deployment_workload(name: str, dep: dict | None, pods: list[dict],
                 and label_selector_matches(selector, labels_of(p))]
         found_by = "the Deployment's selector"
     return Workload(f"deployment/{name}", sorted(mine, key=name_of), rss, dep, found_by)
-
-
-def _replicasets_of(deployment: str, replicasets: list[dict]) -> list[dict]:
-    return sorted((r for r in replicasets if owner_of(r) == ("Deployment", deployment)),
-                  key=name_of)
 
 
 def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services: list[dict],
@@ -329,7 +324,7 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
     elif kind == "deploy":
         dep = next((d for d in deployments or [] if name_of(d) == name
                     and namespace_of(d) == namespace), None)
-        workload = deployment_workload(name, dep, pods, replicasets)
+        workload = deployment_workload(name, dep, pods, indexed)
         target.found = dep is not None or bool(workload.replicasets) or bool(workload.pods)
         if target.found:
             target.workloads = [workload]

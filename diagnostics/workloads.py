@@ -39,6 +39,17 @@ def has_sidecar(pod: dict) -> bool:
     return False
 
 
+def proxy_container(pod: dict) -> dict | None:
+    """The pod's istio-proxy container, a regular one first, else a native sidecar's init
+    container. Asked of every sidecar pod of a namespace: it copies no list."""
+    spec = pod.get("spec") or {}
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or ():
+            if c.get("name") == PROXY_CONTAINER:
+                return c
+    return None
+
+
 #: What the sidecar injector (and `istioctl kube-inject`) writes on every pod it injects
 #: (istio/istio pkg/kube/inject: annotation.SidecarStatus): a metadata-only list tells injected
 #: pods from others without their spec.

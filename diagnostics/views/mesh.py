@@ -15,7 +15,7 @@ import yaml
 from diagnostics import yaml_text
 from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_META
 from diagnostics.parse.envoy import Endpoint
-from diagnostics.workloads import labels_of, name_of, namespace_of
+from diagnostics.workloads import labels_of, name_of, namespace_of, proxy_container
 
 if TYPE_CHECKING:
     from diagnostics.checking import CheckContext
@@ -135,21 +135,12 @@ ISTIO_META_NETWORK = "ISTIO_META_NETWORK"
 PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
 CONTROL_PLANE_CLUSTERS = "topology.istio.io/controlPlaneClusters"
 INJECTOR_CONFIGMAP = "istio-sidecar-injector"
-PROXY_CONTAINER = "istio-proxy"
 
 
 def looks_like_eastwest_gateway(svc: dict) -> bool:
     """An east-west gateway Service even when its network label is missing: istioctl's
     generator labels it `istio=eastwestgateway`, the Helm chart `istio=eastwest`."""
     return is_eastwest_gateway(svc) or "eastwest" in labels_of(svc).get("istio", "")
-
-
-def _proxy_container(pod: dict) -> dict | None:
-    spec = pod.get("spec") or {}
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        if c.get("name") == PROXY_CONTAINER:
-            return c
-    return None
 
 
 def _proxy_metadata(raw: object) -> dict:
@@ -165,7 +156,7 @@ def _proxy_metadata(raw: object) -> dict:
 def proxy_env(pod: dict, name: str, mesh_proxy_metadata: dict | None = None) -> str | None:
     """A proxy's environment variable as the agent sees it: the container env, the pod's
     ProxyConfig (env PROXY_CONFIG, annotation proxy.istio.io/config), then the mesh default."""
-    container = _proxy_container(pod) or {}
+    container = proxy_container(pod) or {}
     value = proxy_config = None
     for e in container.get("env") or []:  # two names of ~30, on each of 10,000 pods: no dict
         if e.get("name") == name:

@@ -25,7 +25,7 @@ from diagnostics.targets import Target, Workload
 from diagnostics.views.mesh import (PROXY_CONFIG_ANNOTATION, injector_values, install_value,
                                     mesh_config)
 from diagnostics.workloads import (PROXY_CONTAINER, annotations_of, labels_of, name_of,
-                                   namespace_of)
+                                   namespace_of, proxy_container)
 
 
 #: Everything a check needs to find its target; every `check` check declares these.
@@ -80,11 +80,6 @@ def init_containers(pod: dict) -> list[dict]:
     return list((pod.get("spec") or {}).get("initContainers") or [])
 
 
-def proxy_container(pod: dict) -> dict | None:
-    return next((c for c in containers(pod) + init_containers(pod)
-                 if c.get("name") == PROXY_CONTAINER), None)
-
-
 def native_sidecar(pod: dict) -> bool:
     return any(c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always"
                for c in init_containers(pod))
@@ -97,15 +92,12 @@ def app_containers(pod: dict) -> list[dict]:
 def is_gateway(pod: dict) -> bool:
     """A pod whose Envoy is the workload itself (ingress, egress, east-west gateway, waypoint).
     Asked of every sidecar pod of a namespace by two checks: it copies no list."""
-    spec = pod.get("spec") or {}
-    ours = spec.get("containers") or ()
-    proxy = next((c for c in ours if c.get("name") == PROXY_CONTAINER), None) or \
-        next((c for c in spec.get("initContainers") or () if c.get("name") == PROXY_CONTAINER),
-             None)
+    proxy = proxy_container(pod)
     if proxy is None:
         return False
     return any(str(a) == "router" for a in proxy.get("args") or ()) or \
-        all(c.get("name") == PROXY_CONTAINER for c in ours)
+        all(c.get("name") == PROXY_CONTAINER for c in (pod.get("spec") or {}).get("containers")
+            or ())
 
 
 def container_status(pod: dict, name: str) -> dict:
