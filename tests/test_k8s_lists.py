@@ -192,6 +192,140 @@ def test_malformed_is_refused():
         decode_list(b'{"items": [', "Pod", metadata_only=False)
 
 
+# ------------------------------------------------------------------- read as it arrives
+
+def _compact(body: dict) -> bytes:
+    """As the API server writes it: Go's encoding/json, no spaces."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _read(body: bytes, kind: str, metadata_only: bool, whole: bool = False,
+          chunk: int = 4096) -> tuple[dict, int, int]:
+    """`body` fed to a ListReader `chunk` bytes at a time: what it decoded, the most it held
+    at once, and how many items it had decoded before the last chunk."""
+    reader = k8s_lists.ListReader(kind, metadata_only, whole)
+    most = streamed = 0
+    for at in range(0, len(body), chunk):
+        reader.feed(body[at:at + chunk])
+        most = max(most, reader.held)
+        streamed = len(reader._items)
+    return reader.finish(), most, streamed
+
+
+def _many_pods(copies: int = 12) -> list[dict]:
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    return [p for _ in range(copies) for p in copy.deepcopy(pods)]
+
+
+@pytest.mark.parametrize("metadata_only, whole", [(False, False), (False, True), (True, False)])
+def test_a_list_read_as_it_arrives_is_the_list_read_whole(monkeypatch, metadata_only, whole):
+    """Pods as a server sends them (items without kind, metadata first), fed in 4 kB chunks:
+    the same answer as the body decoded at once (containers and metadata shared as much),
+    while never more than a small part of the body is held."""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 32 << 10)
+    pods = [{k: p[k] for k in ("metadata", "spec", "status")} for p in _many_pods()]
+    body = _compact({"kind": "PodList", "apiVersion": "v1",
+                     "metadata": {"resourceVersion": "7", "continue": "t"}, "items": pods})
+    found, most, streamed = _read(body, "Pod", metadata_only, whole)
+    assert found == decode_list(body, "Pod", metadata_only, whole)
+    assert found["metadata"] == {"resourceVersion": "7", "continue": "t"}
+    assert len(found["items"]) == len(pods) and streamed > len(pods) // 2
+    assert most < len(body) // 8, (most, len(body))
+    if not metadata_only and not whole:
+        sleeps = [p["spec"] for p in found["items"] if p["metadata"]["name"].startswith("sleep")]
+        assert all(s["containers"][0] is sleeps[0]["containers"][0] for s in sleeps)
+    labels = {id(p["metadata"]["labels"]) for p in found["items"]}
+    assert len(labels) <= len(_demo_pods())
+
+
+def test_where_items_seem_to_meet_inside_them_the_reader_finds_where_they_do(monkeypatch):
+    """A StatefulSet's volumeClaimTemplates meet as its items do (`},{"metadata":`): the
+    batches still end where items end. (Inside a string, as in an annotation holding such
+    JSON, the quotes are escaped: no mark there.)"""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 2 << 10)
+    templates = [{"metadata": {"name": f"data-{i}"}, "spec": {"resources": {}}}
+                 for i in range(40)]
+    text = json.dumps({"items": templates}, separators=(",", ":"))
+    sets = [{"metadata": {"name": f"db-{n}", "annotations": {"last-applied": text}},
+             "spec": {"replicas": 1, "volumeClaimTemplates": templates}} for n in range(30)]
+    body = _compact({"kind": "StatefulSetList", "apiVersion": "apps/v1",
+                     "metadata": {"resourceVersion": "9"}, "items": sets})
+    assert body.count(b'},{"metadata":') == 30 * 39 + 29
+    for chunk in (100, 1000, 7777):
+        found, most, streamed = _read(body, "StatefulSet", False, chunk=chunk)
+        assert found == json.loads(body) and streamed
+        assert most < len(body) // 2
+
+
+def test_a_custom_resources_list_with_its_metadata_after_the_items_reads_whole(monkeypatch):
+    """A custom resource's list comes as a map, keys sorted: its metadata (the continue
+    token) follows the items, and each item starts with apiVersion."""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 1 << 10)
+    items = [{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+              "metadata": {"name": f"dr-{i}", "namespace": "sample"},
+              "spec": {"host": f"h{i}", "subsets": [{"name": "v1"}, {"name": "v2"}]}}
+             for i in range(200)]
+    body = _compact({"apiVersion": "networking.istio.io/v1", "items": items,
+                     "kind": "DestinationRuleList",
+                     "metadata": {"continue": "next", "resourceVersion": "3"}})
+    found, _, streamed = _read(body, "DestinationRule", False, chunk=512)
+    assert found == json.loads(body) and streamed > 100
+    assert found["metadata"]["continue"] == "next"
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps({"kind": "PodList", "items": _many_pods(2)}, indent=2).encode(),
+    _compact({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "columnDefinitions": [],
+              "rows": [{"cells": ["x" * 300]}] * 200}),
+    _compact({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}),
+    _compact({"kind": "PodList", "items": [None] + [{"metadata": {"name": "a"}}] * 300}),
+])
+def test_answers_of_another_layout_are_read_whole(monkeypatch, body):
+    """Pretty-printed, not a list, no items, an item that is no object: decoded whole, as
+    decode_list decodes them."""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 1 << 10)
+    found, most, streamed = _read(body, "Pod", False, chunk=700)
+    assert found == decode_list(body, "Pod", False) and not streamed
+    assert most == len(body)
+
+
+def test_items_of_another_shape_midway_are_read_untyped_from_there():
+    """A pod whose metadata is no object fails the schema: the items from its batch on are
+    decoded untyped (as a body that fails the schema is), none lost."""
+    pods = [{k: p[k] for k in ("metadata", "spec", "status")} for p in _many_pods(4)]
+    odd = len(pods) // 2
+    pods[odd] = {"metadata": "odd", "spec": {}}
+    body = _compact({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(k8s_lists, "BATCH_BYTES", 8 << 10)
+        found, _, streamed = _read(body, "Pod", False)
+    assert streamed and len(found["items"]) == len(pods)
+    assert found["items"][odd] == {"metadata": "odd", "spec": {}}
+    names = [p["metadata"]["name"] for p in found["items"] if p is not found["items"][odd]]
+    assert names == [p["metadata"]["name"] for p in pods if p is not pods[odd]]
+
+
+def test_raw_json_still_viewing_the_buffer_keeps_its_bytes(monkeypatch):
+    """The reader reuses its buffer batch after batch; JSON a schema left raw (were it not
+    decoded at once) views that buffer: the reader moves to a new one, the old bytes stay."""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 8 << 10)
+    monkeypatch.setattr(k8s_lists.ListReader, "_share", lambda self, items: None)
+    pods = [{k: p[k] for k in ("metadata", "spec")} for p in _many_pods(4)]
+    body = _compact({"kind": "PodList", "metadata": {}, "items": pods})
+    found, _, streamed = _read(body, "Pod", False)
+    assert streamed
+    assert [json.loads(bytes(c)) for p in found["items"] for c in p["spec"]["containers"]] == [
+        c for p in pods for c in p["spec"]["containers"]]
+
+
+@pytest.mark.parametrize("cut", [1, 10, 5000])
+def test_a_body_cut_short_is_refused(monkeypatch, cut):
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 1 << 10)
+    body = _compact({"kind": "PodList", "metadata": {}, "items": _many_pods(2)})
+    with pytest.raises(ValueError):
+        _read(body[:-cut], "Pod", False, chunk=999)
+
+
 # ------------------------------------------------------------------------- the replay's side
 
 def test_field_sets_follow_the_api_servers_shape():

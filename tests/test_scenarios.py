@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from diagnostics.parse import k8s_lists
 from diagnostics.snapshot import Snapshot
 from tests.scenario_support import (Scenario, comparable, real_context_names, run_live,
                                     run_snapshot, scenarios)
@@ -47,9 +48,12 @@ async def test_scenario_diagnosis(scenario: Scenario):
 
 
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in ALL])
-async def test_live_source_through_replay_matches_snapshot_source(scenario: Scenario):
+async def test_live_source_through_replay_matches_snapshot_source(scenario: Scenario,
+                                                                   monkeypatch):
     """The contract of the two sources: same facts, hence the very same report, although the
-    kubeconfig names every context unlike the cluster ids (as real ones are named)."""
+    kubeconfig names every context unlike the cluster ids (as real ones are named). Every list
+    is decoded in batches as it arrives (k8s_lists.ListReader), however small."""
+    monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 1)
     from_files = comparable(await run_snapshot(scenario))
     over_http = await run_live(scenario)
     assert over_http.api_calls > 0

@@ -14,9 +14,7 @@ import json
 import re
 import socket
 import ssl
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
@@ -29,7 +27,7 @@ from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import Kind, kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.json_items import decode_compacted
-from diagnostics.parse.k8s_lists import decode_list
+from diagnostics.parse.k8s_lists import ListReader
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
@@ -130,12 +128,21 @@ class LiveSource:
                 return items
 
     def _request(self, cluster: str, path: str, query: list[tuple[str, str]], accept: str):
+        """A GET answered 2xx, its body read into `resp.data`."""
+        return self._answered(cluster, path, query, accept, _read_body)
+
+    def _answered(self, cluster: str, path: str, query: list[tuple[str, str]], accept: str,
+                  read: Callable[[Any], Any]) -> Any:
+        """A GET answered 2xx, and what `read` made of its response (called once the status
+        is known: an error's body is read here, for its message)."""
         api = self._api[cluster]
         method, url, headers, body, post = api.param_serialize(
             method="GET", resource_path=path, query_params=query,
             header_params={"Accept": accept}, auth_settings=["BearerToken"])
         try:
             resp = api.call_api(method, url, headers, body, post, _request_timeout=self.timeout)
+            if resp.status < 400:
+                return read(resp)
             _read_body(resp)
         except urllib3.exceptions.HTTPError as exc:
             raise SourceFailure(_network_reason(exc, api.configuration.host)) from None
@@ -148,25 +155,28 @@ class LiveSource:
             raise NotCaptured(f"{path}: not found (404)")
         if resp.status == 403:
             raise Forbidden(path, _status_message(resp.data))
-        if resp.status >= 400:
-            raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
-        return resp
+        raise SourceFailure(f"{path}: HTTP {resp.status} {_status_message(resp.data)}")
 
     def _get_list(self, cluster: str, path: str, query: list[tuple[str, str]], kind: Kind,
                   metadata_only: bool) -> tuple[list[dict], str | None]:
-        """On a worker thread: one page of a list, decoded (diagnostics/parse/k8s_lists.py:
-        msgspec, managedFields skipped where it can) and its items made what the checks read
-        there too, not on the event loop (20,000 pods: a tenth of a second); with the page's
-        continue token."""
-        resp = self._request(cluster, path, query, METADATA_LIST if metadata_only else JSON)
-        with _one_big_body_at_a_time(len(resp.data)):
-            try:
-                with collector_paused():
-                    body = decode_list(resp.data, kind.kind, metadata_only, self.whole_objects)
-            except ValueError:
-                raise SourceFailure(f"{path}: the API server answered something that is not "
-                                    "JSON") from None
-            del resp  # the body's bytes, freed before the next big body is decoded
+        """On a worker thread: one page of a list, decoded as it arrives (diagnostics/parse/
+        k8s_lists.py: msgspec, managedFields skipped where it can, never the whole body held)
+        and its items made what the checks read there too, not on the event loop (20,000
+        pods: a tenth of a second); with the page's continue token."""
+        reader = ListReader(kind.kind, metadata_only, self.whole_objects)
+
+        def decoded(resp: Any) -> Any:
+            with collector_paused():
+                for chunk in _chunks(resp):
+                    reader.feed(chunk)
+                return reader.finish()
+
+        try:
+            body = self._answered(cluster, path, query,
+                                  METADATA_LIST if metadata_only else JSON, decoded)
+        except ValueError:
+            raise SourceFailure(f"{path}: the API server answered something that is not "
+                                "JSON") from None
         items = []
         for item in body.get("items") or []:
             if metadata_only:  # the server's PartialObjectMetadata, or a full object from
@@ -279,23 +289,6 @@ def _debug_json(status: int, body: bytes | memoryview, target: str, path: str,
 
 _BLANK = re.compile(rb"\s*")
 
-#: List bodies this big are decoded one at a time, each freed before the next one starts.
-#: msgspec holds the GIL while it decodes, so two decodes at once took as long as one after
-#: the other, but held both bodies while both results were built: two clusters' pods in full
-#: (check ns/<namespace>, 10,000 pods a cluster) are 159 MB of JSON each.
-ONE_AT_A_TIME_ABOVE = 8 << 20
-_big_body = threading.Lock()
-
-
-@contextmanager
-def _one_big_body_at_a_time(size: int) -> Iterator[None]:
-    if size <= ONE_AT_A_TIME_ABOVE:
-        yield
-        return
-    with _big_body:
-        yield
-
-
 def decode_json(body: bytes | memoryview) -> Any:
     """A JSON body decoded by msgspec (about 0.7 of json's time on big bodies); a body that is
     not UTF-8 is read as before, its undecodable bytes replaced, by json."""
@@ -309,22 +302,30 @@ def decode_json(body: bytes | memoryview) -> Any:
 READ_CHUNK = 1 << 20
 
 
-def _read_body(resp: Any) -> None:
+def _read_body(resp: Any) -> Any:
     """Read a response's body into `resp.data`, in place. An API server sends a big list
     chunked, and http.client reads a chunked body whole by keeping every chunk and joining
     them: twice the body at once (pods' metadata of 10,000 pods: 85 MB more per cluster). A
     bytearray grows where it lies instead (glibc's realloc remaps big blocks)."""
+    body = bytearray()
+    for chunk in _chunks(resp):
+        body += chunk
+    resp.data = body
+    return resp
+
+
+def _chunks(resp: Any) -> Iterator[bytes]:
+    """A response's body as it arrives, READ_CHUNK at most at a time."""
     raw = getattr(resp, "response", None)
     if raw is None or getattr(resp, "data", None) is not None:  # another client's response
-        resp.read()
+        yield resp.read()
         return
-    body = bytearray()
+    empty = True
     for chunk in raw.stream(READ_CHUNK):
-        body += chunk
-    if body:
-        resp.data = body
-    else:  # empty, or read already (a client that preloads keeps it in urllib3's cache)
-        resp.read()
+        empty = empty and not chunk
+        yield chunk
+    if empty:  # or read already (a client that preloads keeps it in urllib3's cache)
+        yield resp.read()
 
 
 def _status_message(data: bytes) -> str:
