@@ -142,10 +142,15 @@ class _PodList(msgspec.Struct, forbid_unknown_fields=True):
     items: list[Pod] | None = None
 
 
-#: PodSpec with its containers left as their JSON, each decoded by itself (_read_pods).
+#: A container's fields but UNREAD, each left as its JSON (_shared decodes it).
+_RawFieldsContainer = TypedDict(  # type: ignore[misc]
+    "_RawFieldsContainer", {name: msgspec.Raw for name in Container.__annotations__},
+    total=False)
+
+#: PodSpec with its containers' fields left as their JSON (_share_containers).
 _RawContainersSpec = TypedDict("_RawContainersSpec", {
-    **PodSpec.__annotations__, "containers": list[msgspec.Raw],
-    "initContainers": list[msgspec.Raw]}, total=False)
+    **PodSpec.__annotations__, "containers": list[_RawFieldsContainer],
+    "initContainers": list[_RawFieldsContainer]}, total=False)
 
 
 class _RawContainersPod(TypedDict, total=False):
@@ -178,9 +183,7 @@ _READ_PODS = _Schema(msgspec.json.Decoder(_ReadPodList),
 _WHOLE_PODS = _Schema(msgspec.json.Decoder(_PodList), msgspec.json.Decoder(list[Pod]), False)
 _METADATA = _Schema(msgspec.json.Decoder(_MetadataList),
                     msgspec.json.Decoder(list[PartialObjectMetadata]), False)
-_CONTAINER = msgspec.json.Decoder(Container)
 _ANY = msgspec.json.Decoder()
-_ENCODER = msgspec.json.Encoder()
 
 
 def _schema(kind: str, metadata_only: bool, whole: bool) -> _Schema | None:
@@ -234,7 +237,7 @@ class ListReader:
         self._next_try = BATCH_BYTES
         self._items: list = []
         self._alike: dict[bytes, Any] = {}
-        self._containers: dict[bytes, dict] = {}
+        self._containers: dict[tuple, dict] = {}
 
     @property
     def held(self) -> int:
@@ -355,28 +358,31 @@ def _is_head(head: bytes | bytearray) -> bool:
         return False
 
 
-def _share_containers(items: list[dict] | None, seen: dict[bytes, dict]) -> None:
-    """Decode each pod's containers, left as their JSON, each the same object as every equal
-    one read before it.
+def _share_containers(items: list[dict] | None, seen: dict[tuple, dict]) -> None:
+    """Decode each pod's containers, their fields left as JSON, each the same object as every
+    equal one read before it.
 
     The replicas of a workload run equal containers (with UNREAD left out, the token volume's
     mount was all that told them apart): 20-30 kB of decoded env, probes and ports per pod,
-    two thirds of a big namespace's memory, that the pods now share. The list is decoded in
-    one pass with each container left as its JSON (a view into the body), then each container
-    is decoded by itself and replaced by the first equal one: no more than one container's
-    duplicate is alive at once, and the body is scanned once (decoding the items one by one
-    scanned it twice: 0.43 -> 0.35 s for 10,000 pods). Facts are never modified (the engine
-    hands the same ones to every check), so sharing is not seen."""
+    two thirds of a big namespace's memory, that the pods now share. A container is decoded
+    the first time its fields' JSON is seen (equal JSON of every field read), then only
+    looked up: decoding each and encoding it again to compare took 0.23 s for the 30,000
+    containers of 10,000 pods, this 0.07 s. Facts are never modified (the engine hands the
+    same ones to every check), so sharing is not seen."""
     for pod in items or ():
         spec = pod.get("spec")
         if spec:
             for key in ("containers", "initContainers"):
                 if containers := spec.get(key):
-                    spec[key] = [_shared(_CONTAINER.decode(raw), seen) for raw in containers]
+                    spec[key] = [_shared(fields, seen) for fields in containers]
 
 
-def _shared(container: dict, seen: dict[bytes, dict]) -> dict:
-    return seen.setdefault(_ENCODER.encode(container), container)
+def _shared(fields: dict[str, msgspec.Raw], seen: dict[tuple, dict]) -> dict:
+    key = (*fields, *map(bytes, fields.values()))
+    container = seen.get(key)
+    if container is None:
+        container = seen[key] = {name: _ANY.decode(value) for name, value in fields.items()}
+    return container
 
 
 def _share_alike(items: list[dict] | None, seen: dict[bytes, Any]) -> None:
