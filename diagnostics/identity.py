@@ -108,13 +108,16 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
         name = values_cluster_name(injector_values([cm]))
         if name:
             found.claims.append(Claim(VALUES, name, f"ConfigMap {namespace_of(cm)}/{name_of(cm)}"))
-    ztunnels = []
+    ztunnels, stated = [], set()
     for inp in (ISTIO_PODS, TARGET_PODS, CLIENT_POOL):
         pods = _value(facts, inp, found.unread if inp is ISTIO_PODS else []) or []
         for pod, value in _stated_cluster_ids(pods):
-            claim = Claim(ZTUNNELS if is_ztunnel(pod) else PROXIES, value,
-                          f"pod {namespace_of(pod)}/{name_of(pod)}")
-            (ztunnels if is_ztunnel(pod) else found.claims).append(claim)
+            origin = ZTUNNELS if is_ztunnel(pod) else PROXIES
+            if (origin, value) in stated:  # the first pod stands for the rest (_dedupe)
+                continue
+            stated.add((origin, value))
+            claim = Claim(origin, value, f"pod {namespace_of(pod)}/{name_of(pod)}")
+            (ztunnels if origin is ZTUNNELS else found.claims).append(claim)
     found.claims += ztunnels
     found.claims = _dedupe(found.claims)
     return found
