@@ -191,7 +191,7 @@ def _schema(kind: str, metadata_only: bool, whole: bool) -> _Schema | None:
         return _METADATA
     if kind == "Pod":
         return _WHOLE_PODS if whole else _READ_PODS
-    return None  # any other kind is decoded whole
+    return None  # any other kind: untyped, managedFields and all (the source drops them)
 
 
 #: A list is decoded as it arrives, the whole items held so far in one batch, once this much
@@ -204,7 +204,7 @@ _HEAD_LIMIT = 64 << 10
 _ITEMS = b'"items":['
 _FIRST_KEY = re.compile(rb'\{"([A-Za-z]{1,64})":')
 _FIRST_KEY_MOST = 68
-_OPEN, _CLOSE, _COMMA = b"[]," 
+_OPEN, _CLOSE, _COMMA = b"[],"
 
 
 class ListReader:
@@ -351,7 +351,8 @@ class ListReader:
 
 
 def _is_head(head: bytes | bytearray) -> bool:
-    """Whether `head` is a list's JSON up to its items' "[" (no mark found inside a string)."""
+    """Whether `head` is a list's JSON up to its own items' "[" (the list's metadata before
+    it is whole)."""
     try:
         return isinstance(_ANY.decode(head + b"]}"), dict)
     except msgspec.DecodeError:
