@@ -8,7 +8,7 @@ diagnoses, and the objects Python's collector tracks (what meshbot holds, apart 
 allocators keep freed memory): after the first few, neither should grow.
 
     .venv/bin/python bench/soak.py [--pods 10000] [--runs 100] [--every 10] [--json]
-        [--malloc-arenas 2] [--allocator malloc|pymalloc]
+        [--malloc-arenas 2] [--allocator malloc|pymalloc] [--isolated]
 
 glibc's malloc arenas are limited as meshbot's image limits them (Dockerfile: MALLOC_ARENA_MAX=2;
 the process re-executes itself with it): with a thread pool of 64 and glibc's default of eight
@@ -19,6 +19,9 @@ arena of Python's stays resident while anything made amid a diagnosis lives on i
 pooled connection's last response, a new pool thread, the last report, the facts cache),
 where glibc's malloc returns freed pages wherever they are, at a cost in CPU. `cpu_s` is
 this process's CPU since the first diagnosis began (the replay runs in another).
+`--isolated` runs each diagnosis in a child process, as a bot configured with
+`diagnosis.isolated` (or, unset, given REDIS_URL) does: RSS and `cpu_s` are then the bot's
+process alone, the children's work not counted.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def memory_mb() -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
-async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
+async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool,
+               isolate: bool = False) -> None:
     from diagnostics.config import Config
     from diagnostics.reports import ReportCache
     from diagnostics.sources.caching import CachingSource
@@ -67,7 +71,13 @@ async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
     store = MemoryStore()
     source = CachingSource(live_source(Config(), kubeconfig=str(kubeconfig), timeout=120),
                            store, 30)
-    answerer = Answerer(source, ReportCache(store, 60), timeout=120)
+    isolated = None
+    if isolate:  # as `diagnosis.isolated: true` runs the bot: each diagnosis in a child
+        from bot.isolated import IsolatedDiagnoses, SourceSpec
+
+        isolated = IsolatedDiagnoses(SourceSpec(Config(), None, 120.0,
+                                                kubeconfig=str(kubeconfig)), workers=1)
+    answerer = Answerer(source, ReportCache(store, 60), timeout=120, isolated=isolated)
     requests = [parse(c, terminal=False) for c in TABLE_COMMANDS]
     started = _cpu_s()
     try:
@@ -84,6 +94,8 @@ async def soak(kubeconfig: Path, runs: int, every: int, as_json: bool) -> None:
                       f"  after {i:3d} diagnoses: RSS {rss:6.0f} MB (peak {peak:6.0f} MB), "
                       f"{objects:,} Python objects, {cpu:.1f} s CPU", flush=True)
     finally:
+        if isolated is not None:
+            isolated.close()
         await source.close()
 
 
@@ -95,6 +107,8 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--meshes", type=Path, help="keep generated meshes here and reuse them")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--isolated", action="store_true",
+                    help="each diagnosis in a child process (config diagnosis.isolated)")
     ap.add_argument("--malloc-arenas", type=int, default=2,
                     help="MALLOC_ARENA_MAX, as the image sets it (0: glibc's default)")
     ap.add_argument("--allocator", choices=("pymalloc", "malloc"), default="pymalloc",
@@ -111,7 +125,7 @@ def main() -> None:
         if not args.json:
             print(f"{args.runs} diagnoses of a {point.pods}-pod x {point.clusters}-cluster "
                   f"mesh, cycling {', '.join(TABLE_COMMANDS)}")
-        asyncio.run(soak(replay.kubeconfig, args.runs, args.every, args.json))
+        asyncio.run(soak(replay.kubeconfig, args.runs, args.every, args.json, args.isolated))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from bot.gate import Gate
 from bot.http_guard import GuardedSite, HttpLimits, quiet_client_faults
 from bot.incident_channels import IncidentChannels
 from bot.incidents import Incidents
+from bot.isolated import IsolatedDiagnoses, SourceSpec
 from bot.metrics import Metrics
 from bot.poster import Poster, slack_session, web_client
 from bot.responder import Responder
@@ -115,8 +116,17 @@ class Bot:
                                  self._slack_http)
         cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
+        self.isolated = None
+        isolate = config.diagnosis.isolated
+        if isolate is None:  # facts are shared between children through Redis only
+            isolate = bool(settings.redis_url)
+        if isolate and built is not None and not settings.snapshot:
+            self.isolated = IsolatedDiagnoses(
+                SourceSpec(config, settings.redis_url, timeout, settings.log_format,
+                           settings.log_level), config.diagnosis.max_concurrent)
         answerer = Answerer(self.source, cache, timeout, on_diagnosis=self.metrics.diagnosed,
-                            max_concurrent=config.diagnosis.max_concurrent)
+                            max_concurrent=config.diagnosis.max_concurrent,
+                            isolated=self.isolated)
         poster = Poster(self.client, self.metrics)
         self.responder = Responder(answerer, poster,
                                    Gate(config.permissions, self.client, self.store, self.metrics),
@@ -245,6 +255,8 @@ class Bot:
         interrupted = await self.responder.drain(max(0.0, deadline - loop.time()))
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.isolated is not None:
+            self.isolated.close()
         await self.source.close()
         await self.store.close()
         await self._slack_http.close()

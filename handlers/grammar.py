@@ -38,6 +38,9 @@ class UsageError(Exception):
         self.command = command
         super().__init__(message)
 
+    def __reduce__(self):  # raised in a diagnosing child (bot/isolated.py), command kept
+        return (type(self), (str(self), self.command))
+
 
 @dataclass(frozen=True)
 class Option:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Callable
 
 from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, UnknownCluster, diagnose
 from diagnostics.model import Report
@@ -13,8 +14,11 @@ from diagnostics.sources.caching import fresh_reads
 from handlers.base import Request
 from handlers.grammar import UsageError
 
+if TYPE_CHECKING:
+    from bot.isolated import IsolatedDiagnoses
 
-async def _diagnose(request: Request, plan, source: Source, timeout: float) -> Report:
+
+async def diagnose_request(request: Request, plan, source: Source, timeout: float) -> Report:
     """`--cluster` may name an Istio cluster id that only the clusters themselves reveal, so a
     name that picks no cluster read is a usage error once their ids are known."""
     try:
@@ -32,15 +36,18 @@ class Answerer:
 
     At most `max_concurrent` diagnoses run at once; more wait their turn. Checks are CPU work
     that shares one interpreter with the bot's Slack traffic: unbounded, forty asks on a
-    large mesh delayed acks by a second (bench/ack_latency.py).
+    large mesh delayed acks by a second (bench/ack_latency.py). With `isolated`, each runs in
+    a child process of its own (bot/isolated.py); a child lost (killed) degrades to a
+    diagnosis in this process, never to no answer.
     """
 
     def __init__(self, source: Source, cache: ReportCache | None = None,
                  timeout: float = DEFAULT_CLUSTER_TIMEOUT,
                  on_diagnosis: Callable[[Report], None] | None = None,
-                 max_concurrent: int | None = None):
+                 max_concurrent: int | None = None, isolated: IsolatedDiagnoses | None = None):
         self.source, self.cache, self.timeout = source, cache, timeout
         self.on_diagnosis = on_diagnosis
+        self.isolated = isolated
         self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
 
     async def answer(self, request: Request, *, fresh: bool = False) -> Report:
@@ -48,10 +55,10 @@ class Answerer:
 
         async def run() -> Report:
             if self._slots is None:
-                report = await _diagnose(request, plan, self.source, self.timeout)
+                report = await self._diagnose(request, plan, fresh)
             else:
                 async with self._slots:
-                    report = await _diagnose(request, plan, self.source, self.timeout)
+                    report = await self._diagnose(request, plan, fresh)
             if self.on_diagnosis:
                 self.on_diagnosis(report)
             return report
@@ -63,6 +70,15 @@ class Answerer:
                 return await self.cache.get_or_run(report_key(plan, self.source.identity), run,
                                                    fresh=True)
         return await self.cache.get_or_run(report_key(plan, self.source.identity), run)
+
+
+    async def _diagnose(self, request: Request, plan, fresh: bool) -> Report:
+        if self.isolated is not None:
+            try:
+                return await self.isolated.diagnose(request, fresh)
+            except BrokenProcessPool:  # logged there; answered here instead
+                pass
+        return await diagnose_request(request, plan, self.source, self.timeout)
 
 
 async def answer(request: Request, source: Source, *,

@@ -1,0 +1,112 @@
+"""Each diagnosis in a child process of its own, so that the bot's process stays flat.
+
+A diagnosis of a big mesh makes hundreds of megabytes of small objects (10,000 pods a cluster,
+decoded), nearly all gone when it ends. What lives on from it (a pooled connection's last
+response, a cache entry, a new pool thread) is spread over Python's one-megabyte arenas, and
+an arena goes back to the system only when nothing in it lives: the bot grew by about a
+megabyte a diagnosis, however little it kept (bench/soak.py). A child that ends returns
+everything at once.
+
+Children are forked from a server that imported the diagnosing modules first
+(multiprocessing's forkserver: no Slack connection, thread or lock of the bot's is copied),
+one child per diagnosis (`max_tasks_per_child=1`), at most `workers` at once. A child builds
+its source as the bot does, from the config, its facts cache in the same store when that is
+Redis (an in-process store is the child's own: facts are then not shared between
+diagnoses); the report comes back pickled, the bot keeps caching and posting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from diagnostics.config import Config
+    from diagnostics.model import Report
+    from handlers.base import Request
+
+log = structlog.get_logger()
+
+#: What a child imports before it is asked anything: the server forks each child from there.
+PRELOAD = ["bot.isolated", "handlers.run", "diagnostics.checks", "diagnostics.engine",
+           "diagnostics.sources.live", "diagnostics.sources.caching",
+           "diagnostics.store.resilient"]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How a child builds the bot's source (live clusters only; a snapshot needs no child)."""
+
+    config: Config
+    redis_url: str | None
+    timeout: float
+    log_format: str = "json"
+    log_level: str = "INFO"
+    kubeconfig: str | None = None  # every context of this file (the terminal's --kubeconfig)
+
+
+class IsolatedDiagnoses:
+    """Diagnoses run by children; a pool that breaks (a child killed) is replaced."""
+
+    def __init__(self, spec: SourceSpec, workers: int):
+        self.spec, self.workers = spec, workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                             max_tasks_per_child=1)
+        return self._pool
+
+    async def diagnose(self, request: Request, fresh: bool) -> Report:
+        """`request` diagnosed in a child; raises what the diagnosis raised (UsageError)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), run_in_child, self.spec,
+                                              request, fresh)
+        except BrokenProcessPool:
+            log.error("diagnosis_child_lost", command=request.command)
+            self._pool = None  # the next ask starts a new pool
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def run_in_child(spec: SourceSpec, request: Request, fresh: bool) -> Report:
+    """In the child: the source built, the request diagnosed, the source closed."""
+    from bot.logs import configure
+
+    configure(spec.log_format, spec.log_level)
+    return asyncio.run(_diagnose(spec, request, fresh))
+
+
+async def _diagnose(spec: SourceSpec, request: Request, fresh: bool) -> Report:
+    from diagnostics.sources.caching import CachingSource, fresh_reads
+    from diagnostics.sources.factory import live_source
+    from diagnostics.store.resilient import open_store
+    from handlers.run import diagnose_request
+
+    source = live_source(spec.config, kubeconfig=spec.kubeconfig, timeout=spec.timeout)
+    store = None
+    if spec.config.cache.facts_ttl_seconds > 0:
+        store = open_store(spec.redis_url)
+        source = CachingSource(source, store, spec.config.cache.facts_ttl_seconds)
+    try:
+        with fresh_reads() if fresh else nullcontext():
+            return await diagnose_request(request, request.plan(), source, spec.timeout)
+    finally:
+        await source.close()
+        if store is not None:
+            await store.close()

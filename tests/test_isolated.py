@@ -1,0 +1,171 @@
+"""Live diagnoses in child processes (config `diagnosis.isolated`, bot/isolated.py): the
+same report as a diagnosis in the bot's process, none of it diagnosed there, facts shared
+through Redis, the command kept on a usage error, and a child killed mid-diagnosis degrading
+to an answer from the bot's process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+import yaml
+
+from bot.serve import Bot
+from bot.settings import Settings
+from diagnostics.config import ClusterConfig, Config, DiagnosisConfig
+from diagnostics.replay.runner import start_replay
+from diagnostics.snapshot import Snapshot
+from diagnostics.sources.factory import live_source
+from diagnostics.sources.caching import KEY_PREFIX
+from handlers import run
+from handlers.commands import parse
+from handlers.grammar import UsageError
+from bot.isolated import IsolatedDiagnoses, SourceSpec
+from handlers.run import Answerer
+from tests.bot_support import ASK, DEMO, fast_slack, finished, roots, url
+from tests.scenario_support import comparable
+
+
+@pytest.fixture
+async def replayed(tmp_path: Path):
+    """The demo mesh served by `meshbot replay`, and a config naming its two clusters."""
+    servers = await start_replay(Snapshot.open(DEMO))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    config = Config(clusters=[ClusterConfig(name=n, context=n, kubeconfig=str(kubeconfig))
+                              for n in ("cluster1", "cluster2")],
+                    diagnosis=DiagnosisConfig(isolated=True))
+    try:
+        yield config
+    finally:
+        await servers.close()
+
+
+def _refused(*args, **kwargs):
+    raise AssertionError("diagnosed in the bot's process")
+
+
+async def _in_process(config: Config, ask: str):
+    source = live_source(config, timeout=10)
+    try:
+        return await run.answer(parse(ask, terminal=False), source, timeout=10)
+    finally:
+        await source.close()
+
+
+async def test_a_child_gives_the_report_the_bots_process_would(replayed, redis_server,
+                                                              monkeypatch):
+    expected = await _in_process(replayed, ASK)
+    isolated = IsolatedDiagnoses(SourceSpec(replayed, redis_server.url, 10.0), workers=2)
+    monkeypatch.setattr(run, "diagnose_request", _refused)
+    source = live_source(replayed, timeout=10)  # the bot's own, never read here
+    try:
+        answerer = Answerer(source, None, 10.0, isolated=isolated)
+        first, second = await asyncio.gather(answerer.answer(parse(ASK, terminal=False)),
+                                             answerer.answer(parse("trust", terminal=False)))
+    finally:
+        isolated.close()
+        await source.close()
+    assert comparable(first) == comparable(expected) and first.api_calls > 0
+    assert second.command == "trust"
+    # the children cached what they read in Redis, for every replica and the next child
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert await client.keys(f"{KEY_PREFIX}facts:*")
+    finally:
+        await client.aclose()
+
+
+async def test_a_usage_error_in_a_child_keeps_its_command(replayed, redis_server):
+    isolated = IsolatedDiagnoses(SourceSpec(replayed, None, 10.0), workers=1)
+    try:
+        with pytest.raises(UsageError) as refused:
+            await isolated.diagnose(parse("trust --cluster nowhere", terminal=False), False)
+    finally:
+        isolated.close()
+    assert refused.value.command == "trust" and "nowhere" in str(refused.value)
+
+
+async def test_a_child_killed_mid_diagnosis_degrades_to_the_bots_process(tmp_path,
+                                                                         monkeypatch):
+    """The child is killed while it waits on a slow API server; the ask is diagnosed in the
+    bot's process instead, and the next one starts a new pool."""
+    servers = await start_replay(Snapshot.open(DEMO), latency_ms=1500)
+    kubeconfig = tmp_path / "slow.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    config = Config(clusters=[ClusterConfig(name="cluster1", context="cluster1",
+                                            kubeconfig=str(kubeconfig))])
+    isolated = IsolatedDiagnoses(SourceSpec(config, None, 20.0), workers=1)
+    real = run.diagnose_request
+    in_process = []
+
+    async def counted(*args):
+        in_process.append(args[0].command)
+        return await real(*args)
+
+    monkeypatch.setattr(run, "diagnose_request", counted)
+    source = live_source(config, timeout=20)
+    answerer = Answerer(source, None, 20.0, isolated=isolated)
+    try:
+        asked = asyncio.ensure_future(answerer.answer(parse("trust", terminal=False)))
+        for _ in range(400):  # a child starts
+            if isolated._pool and isolated._pool._processes:
+                break
+            await asyncio.sleep(0.05)
+        assert isolated._pool and isolated._pool._processes
+        await asyncio.sleep(0.5)  # the child is reading (every answer takes 1.5 s)
+        for pid in list(isolated._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        report = await asked
+        assert in_process == ["trust"] and isolated._pool is None
+        again = await answerer.answer(parse("trust", terminal=False))
+    finally:
+        isolated.close()
+        await source.close()
+        await servers.close()
+    assert report.command == again.command == "trust" and report.api_calls > 0
+    assert in_process == ["trust"]  # the second was a child's again
+
+
+async def test_a_bot_configured_isolated_answers_slack_from_children(replayed, redis_server,
+                                                                     monkeypatch):
+    expected = await _in_process(replayed, ASK)
+    monkeypatch.setattr(run, "diagnose_request", _refused)
+    async with fast_slack() as slack:
+        settings = Settings(bot_token=slack.bot_token, signing_secret=slack.signing_secret,
+                            api_url=slack.api.url, http_port=0, redis_url=redis_server.url)
+        bot = Bot(settings, replayed, host="127.0.0.1")
+        await bot.start(port=0)
+        try:
+            assert bot.isolated is not None
+            resp = await slack.client(url(bot)).slash_command(ASK)
+            assert resp.status == 200
+            await bot.responder.drain(60)
+        finally:
+            await bot.stop(drain_seconds=5)
+    (root,) = roots(slack)
+    assert finished(root) and expected.summary and expected.summary in root.all_text
+
+
+@pytest.mark.parametrize("isolated, redis, snapshot, expected", [
+    (None, True, False, True),    # unset: isolated where facts are shared through Redis
+    (None, False, False, False),  # an in-process store would be each child's own
+    (True, False, False, True),
+    (False, True, False, False),
+    (True, True, True, False),    # a snapshot is read in the bot's process
+])
+async def test_who_diagnoses_in_children(replayed, redis_server, isolated, redis, snapshot,
+                                         expected):
+    config = replayed.model_copy(update={"diagnosis": DiagnosisConfig(isolated=isolated)})
+    settings = Settings(bot_token="xoxb-test", signing_secret="s", http_port=0,
+                        redis_url=redis_server.url if redis else None,
+                        snapshot=str(DEMO) if snapshot else None)
+    bot = Bot(settings, config, host="127.0.0.1")
+    try:
+        assert (bot.isolated is not None) is expected
+    finally:
+        await bot.stop(drain_seconds=0)
