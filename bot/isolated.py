@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from handlers.run import IsolationLost
+
 if TYPE_CHECKING:
     from diagnostics.config import Config
     from diagnostics.model import Report
@@ -68,7 +70,8 @@ class IsolatedDiagnoses:
         return self._pool
 
     async def diagnose(self, request: Request, fresh: bool) -> Report:
-        """`request` diagnosed in a child; raises what the diagnosis raised (UsageError)."""
+        """`request` diagnosed in a child; raises what the diagnosis raised (UsageError), and
+        IsolationLost when the child was lost (killed)."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor(), run_in_child, self.spec,
@@ -76,7 +79,7 @@ class IsolatedDiagnoses:
         except BrokenProcessPool:
             log.error("diagnosis_child_lost", command=request.command)
             self._pool = None  # the next ask starts a new pool
-            raise
+            raise IsolationLost(request.command) from None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from diagnostics.engine import DEFAULT_CLUSTER_TIMEOUT, UnknownCluster, diagnose
 from diagnostics.model import Report
@@ -14,8 +13,16 @@ from diagnostics.sources.caching import fresh_reads
 from handlers.base import Request
 from handlers.grammar import UsageError
 
-if TYPE_CHECKING:
-    from bot.isolated import IsolatedDiagnoses
+
+class Isolation(Protocol):
+    """Diagnoses run elsewhere than this process (bot/isolated.py)."""
+
+    async def diagnose(self, request: Request, fresh: bool) -> Report:
+        """Raises IsolationLost when the elsewhere was lost mid-diagnosis (a child killed)."""
+
+
+class IsolationLost(Exception):
+    """A diagnosis run elsewhere was lost before it answered."""
 
 
 async def diagnose_request(request: Request, plan, source: Source, timeout: float) -> Report:
@@ -44,7 +51,7 @@ class Answerer:
     def __init__(self, source: Source, cache: ReportCache | None = None,
                  timeout: float = DEFAULT_CLUSTER_TIMEOUT,
                  on_diagnosis: Callable[[Report], None] | None = None,
-                 max_concurrent: int | None = None, isolated: IsolatedDiagnoses | None = None):
+                 max_concurrent: int | None = None, isolated: Isolation | None = None):
         self.source, self.cache, self.timeout = source, cache, timeout
         self.on_diagnosis = on_diagnosis
         self.isolated = isolated
@@ -76,7 +83,7 @@ class Answerer:
         if self.isolated is not None:
             try:
                 return await self.isolated.diagnose(request, fresh)
-            except BrokenProcessPool:  # logged there; answered here instead
+            except IsolationLost:  # logged there; answered here instead
                 pass
         return await diagnose_request(request, plan, self.source, self.timeout)
 
