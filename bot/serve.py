@@ -230,11 +230,14 @@ class Bot:
         self._watch_task = asyncio.create_task(self._watch_slack(), name="slack-watch")
         if self.config.digests:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="digests")
+        if self.isolated is not None:
+            self.isolated.warm()  # the first ask need not wait for the children's server
         if not self.settings.alertmanager_token:
             log.warning("alertmanager_disabled", reason="MESHBOT_ALERTMANAGER_TOKEN is not set, "
                         "so /alertmanager refuses every request")
         log.info("serving", mode="socket" if self.settings.socket_mode else "http", port=self.port,
-                 clusters=[c.name for c in self.source.cluster_infos()], store=self.store.name)
+                 clusters=[c.name for c in self.source.cluster_infos()], store=self.store.name,
+                 isolated=self.isolated is not None)
 
     async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
         self._draining = True  # /readyz answers 503 from now on

@@ -6,6 +6,7 @@ to an answer from the bot's process."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 from pathlib import Path
@@ -167,5 +168,21 @@ async def test_who_diagnoses_in_children(replayed, redis_server, isolated, redis
     bot = Bot(settings, config, host="127.0.0.1")
     try:
         assert (bot.isolated is not None) is expected
+    finally:
+        await bot.stop(drain_seconds=0)
+
+
+async def test_a_started_bot_has_its_childrens_server_running_before_the_first_ask(
+        replayed, redis_server):
+    settings = Settings(bot_token="xoxb-test", signing_secret="s", http_port=0,
+                        redis_url=redis_server.url)
+    bot = Bot(settings, replayed, host="127.0.0.1")
+    await bot.start(port=0)
+    try:
+        for _ in range(400):
+            if multiprocessing.active_children():
+                break
+            await asyncio.sleep(0.05)
+        assert multiprocessing.active_children()  # a child, its server started, unasked
     finally:
         await bot.stop(drain_seconds=0)
