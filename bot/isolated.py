@@ -78,9 +78,10 @@ class IsolatedDiagnoses:
         """`request` diagnosed in a child; raises what the diagnosis raised (UsageError), and
         IsolationLost when the child was lost (killed)."""
         loop = asyncio.get_running_loop()
+        bound = structlog.contextvars.get_contextvars()  # the ask's request id, for its logs
         try:
             return await loop.run_in_executor(self._executor(), run_in_child, self.spec,
-                                              request, fresh)
+                                              request, fresh, bound)
         except BrokenProcessPool:
             log.error("diagnosis_child_lost", command=request.command)
             self._pool = None  # the next ask starts a new pool
@@ -96,11 +97,14 @@ def _ready() -> bool:
     return True
 
 
-def run_in_child(spec: SourceSpec, request: Request, fresh: bool) -> Report:
-    """In the child: the source built, the request diagnosed, the source closed."""
+def run_in_child(spec: SourceSpec, request: Request, fresh: bool,
+                 bound: dict | None = None) -> Report:
+    """In the child: logging as the bot's (its redaction, the ask's request id), the source
+    built, the request diagnosed, the source closed."""
     from bot.logs import configure
 
     configure(spec.log_format, spec.log_level)
+    structlog.contextvars.bind_contextvars(**(bound or {}))
     return asyncio.run(_diagnose(spec, request, fresh))
 
 

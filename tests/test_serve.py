@@ -18,16 +18,21 @@ from tests.bot_support import (ASK, DEMO, fast_slack, finished, free_port, roots
                                 start_serve, stop_serve, texts, wait_healthy)
 
 
-@pytest.mark.parametrize("socket_mode,clusters", [(False, "snapshot"), (True, "replay")],
-                         ids=["http-snapshot", "socket-mode-replay"])
-async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters, tmp_path):
+@pytest.mark.parametrize("socket_mode,clusters", [(False, "snapshot"), (True, "replay"),
+                                                  (False, "replay-redis")],
+                         ids=["http-snapshot", "socket-mode-replay", "http-replay-isolated"])
+async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters, tmp_path,
+                                                           request):
     """HTTP mode answers from MESHBOT_SNAPSHOT; Socket Mode reads the demo mesh served by
-    `meshbot replay` through a config file, as a deployment outside the clusters would."""
-    servers = await start_replay(Snapshot.open(DEMO)) if clusters == "replay" else None
+    `meshbot replay` through a config file, as a deployment outside the clusters would; with
+    Redis, each diagnosis runs in a child process (diagnosis.isolated unset)."""
+    servers = await start_replay(Snapshot.open(DEMO)) if clusters != "snapshot" else None
     async with fast_slack() as slack:
         port = free_port()
         env = {**slack.env(socket_mode=socket_mode), "MESHBOT_HTTP_PORT": str(port),
                "LOG_FORMAT": "json"}
+        if clusters == "replay-redis":
+            env["REDIS_URL"] = request.getfixturevalue("redis_server").url
         if servers:
             env["MESHBOT_CONFIG"] = str(_config_for(servers, tmp_path))
         else:
@@ -62,6 +67,9 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
     assert errors == []
     _assert_one_request_id(logs, root.ts)
     _assert_metrics(metrics, live=servers is not None)
+    (serving,) = [json.loads(line) for line in logs.splitlines()
+                  if line.startswith("{") and json.loads(line).get("event") == "serving"]
+    assert serving["isolated"] is (clusters == "replay-redis")
 
 
 def _config_for(servers, tmp_path) -> Path:
