@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 #: What a child imports before it is asked anything: the server forks each child from there.
-PRELOAD = ["bot.isolated", "handlers.run", "diagnostics.checks", "diagnostics.engine",
-           "diagnostics.sources.live", "diagnostics.sources.caching",
-           "diagnostics.store.resilient"]
+PRELOAD = ["bot.isolated", "bot.logs", "handlers.run", "diagnostics.checks",
+           "diagnostics.engine", "diagnostics.sources.factory", "diagnostics.sources.live",
+           "diagnostics.sources.caching", "diagnostics.store.resilient"]
 
 
 @dataclass(frozen=True)

@@ -186,3 +186,14 @@ async def test_a_started_bot_has_its_childrens_server_running_before_the_first_a
         assert multiprocessing.active_children()  # a child, its server started, unasked
     finally:
         await bot.stop(drain_seconds=0)
+
+
+def test_what_children_preload_exists():
+    """The server imports PRELOAD before forking: a misspelt module would be skipped silently
+    and every child would import it again."""
+    import importlib
+
+    from bot.isolated import PRELOAD
+
+    for name in PRELOAD:
+        importlib.import_module(name)
