@@ -35,8 +35,8 @@ from diagnostics.inputs import (CLIENT_POOL, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTI
                                 ISTIO_SECRETS, Input, Scope, TARGET_PODS)
 from diagnostics.model import ClusterInfo, OVERRIDES
 from diagnostics.views.control_plane import cluster_id_of, control_plane_of, values_cluster_name
-from diagnostics.views.mesh import PROXY_CONFIG_ANNOTATION, injector_values, proxy_env
-from diagnostics.workloads import annotations_of, has_sidecar, is_ztunnel, name_of, namespace_of
+from diagnostics.views.mesh import injector_values, proxy_env
+from diagnostics.workloads import has_sidecar, is_ztunnel, name_of, namespace_of
 
 # What the engine reads from every cluster, whatever the command, to learn its id.
 IDENTITY_INPUTS: tuple[Input, ...] = (ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTIO_PODS, ISTIO_SECRETS)
@@ -126,16 +126,15 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
 def _stated_cluster_ids(pods: list[dict]) -> Iterator[tuple[dict, str]]:
     """(pod, ISTIO_META_CLUSTER_ID) of the pods with a sidecar that states one, by pod name.
 
-    A workload's replicas share their decoded containers (diagnostics/parse/k8s_lists.py): the
-    env of each distinct set of containers is read once, not on each of a namespace's 10,000
-    pods. The pods are alive throughout, so their containers' ids name them."""
-    memo: dict[tuple, str | None] = {}
+    A workload's replicas share their lists of containers and their annotations (diagnostics/
+    parse/k8s_lists.py), all the answer depends on: it is read once per distinct three, not
+    on each of a namespace's 10,000 pods. The pods are alive throughout, so the ids of what
+    they hold name it."""
+    memo: dict[tuple[int, int, int], str | None] = {}
     for pod in sorted(pods, key=name_of):
         spec = pod.get("spec") or {}
-        config = annotations_of(pod).get(PROXY_CONFIG_ANNOTATION)
-        key = (tuple(map(id, spec.get("containers") or ())),
-               tuple(map(id, spec.get("initContainers") or ())),
-               config if isinstance(config, str) else repr(config))
+        key = (id(spec.get("containers")), id(spec.get("initContainers")),
+               id((pod.get("metadata") or {}).get("annotations")))
         if key not in memo:
             memo[key] = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
         if memo[key]:

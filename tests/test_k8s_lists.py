@@ -101,7 +101,8 @@ def test_a_list_of_pods_reads_without_managed_fields_and_what_no_diagnosis_reads
 
 
 def test_equal_containers_are_one_object_read_once():
-    """A workload's replicas share their containers' decoded objects; others do not."""
+    """A workload's replicas share their containers' decoded objects, and the lists that hold
+    them; others do not."""
     pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
     sleeps = [p for p in pods if p["metadata"]["name"].startswith("sleep-")]
     assert len(sleeps) >= 2
@@ -110,9 +111,17 @@ def test_equal_containers_are_one_object_read_once():
     first, second = (by_name[p["metadata"]["name"]]["spec"] for p in sleeps[:2])
     assert first["containers"][0] is second["containers"][0]
     assert first["initContainers"][0] is second["initContainers"][0]
+    assert first["containers"] is second["containers"]
+    for key in ("containers", "initContainers"):  # a list of the same containers is one list
+        if list(map(id, first[key])) == list(map(id, second[key])):
+            assert first[key] is second[key]
+        else:
+            assert first[key] is not second[key]
     others = {id(c) for p in found for c in p["spec"]["containers"]
               if not p["metadata"]["name"].startswith("sleep-")}
     assert id(first["containers"][0]) not in others
+    assert id(first["containers"]) not in {id(p["spec"]["containers"]) for p in found
+                                           if not p["metadata"]["name"].startswith("sleep-")}
     whole = decode_list(_list(pods), "Pod", metadata_only=False, whole=True)["items"]
     assert whole[0]["spec"]["containers"][0] is not whole[1]["spec"]["containers"][0]
 

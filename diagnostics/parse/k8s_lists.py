@@ -238,6 +238,7 @@ class ListReader:
         self._items: list = []
         self._alike: dict[bytes, Any] = {}
         self._containers: dict[tuple, dict] = {}
+        self._container_lists: dict[tuple[int, ...], list[dict]] = {}
 
     @property
     def held(self) -> int:
@@ -347,7 +348,7 @@ class ListReader:
     def _share(self, items: list[dict] | None) -> None:
         _share_alike(items, self._alike)
         if self._schema is not None and self._schema.raw_containers:
-            _share_containers(items, self._containers)
+            _share_containers(items, self._containers, self._container_lists)
 
 
 def _is_head(head: bytes | bytearray) -> bool:
@@ -359,7 +360,8 @@ def _is_head(head: bytes | bytearray) -> bool:
         return False
 
 
-def _share_containers(items: list[dict] | None, seen: dict[tuple, dict]) -> None:
+def _share_containers(items: list[dict] | None, seen: dict[tuple, dict],
+                      lists: dict[tuple[int, ...], list[dict]]) -> None:
     """Decode each pod's containers, their fields left as JSON, each the same object as every
     equal one read before it.
 
@@ -375,7 +377,10 @@ def _share_containers(items: list[dict] | None, seen: dict[tuple, dict]) -> None
         if spec:
             for key in ("containers", "initContainers"):
                 if containers := spec.get(key):
-                    spec[key] = [_shared(fields, seen) for fields in containers]
+                    shared = [_shared(fields, seen) for fields in containers]
+                    # and the list itself, the same for every replica: what is asked of a
+                    # pod's containers can be asked once per list (identity.py)
+                    spec[key] = lists.setdefault(tuple(map(id, shared)), shared)
 
 
 def _shared(fields: dict[str, msgspec.Raw], seen: dict[tuple, dict]) -> dict:
