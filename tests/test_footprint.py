@@ -185,7 +185,7 @@ async def test_big_lists_are_decoded_as_they_arrive(scaled_meshes, monkeypatch):
     """Two clusters' big lists arrive together; read whole, both bodies were held at once
     (10,000 pods a cluster: 159 MB of JSON each). The live source feeds a list's body to its
     ListReader as it arrives: what it holds stays a small part of the biggest body (batches
-    of 64 kB here), and the reports are the ones of bodies read whole."""
+    of 64 kB here). (tests/test_scenarios.py holds the reports to the snapshot's.)"""
     from diagnostics.parse import k8s_lists
 
     most = [0]
