@@ -15,17 +15,17 @@ import pytest
 import redis.asyncio as redis
 import yaml
 
+from bot.isolated import IsolatedDiagnoses, SourceSpec
 from bot.serve import Bot
 from bot.settings import Settings
 from diagnostics.config import ClusterConfig, Config, DiagnosisConfig
 from diagnostics.replay.runner import start_replay
 from diagnostics.snapshot import Snapshot
-from diagnostics.sources.factory import live_source
 from diagnostics.sources.caching import KEY_PREFIX
+from diagnostics.sources.factory import live_source
 from handlers import run
 from handlers.commands import parse
 from handlers.grammar import UsageError
-from bot.isolated import IsolatedDiagnoses, SourceSpec
 from handlers.run import Answerer
 from tests.bot_support import ASK, DEMO, fast_slack, finished, roots, url
 from tests.scenario_support import comparable
