@@ -109,20 +109,18 @@ def run_in_child(spec: SourceSpec, request: Request, fresh: bool,
 
 
 async def _diagnose(spec: SourceSpec, request: Request, fresh: bool) -> Report:
-    from diagnostics.sources.caching import CachingSource, fresh_reads
+    from diagnostics.sources.caching import fresh_reads, with_facts_cache
     from diagnostics.sources.factory import live_source
     from diagnostics.store.resilient import open_store
     from handlers.run import diagnose_request
 
-    source = live_source(spec.config, kubeconfig=spec.kubeconfig, timeout=spec.timeout)
-    store = None
-    if spec.config.cache.facts_ttl_seconds > 0:
-        store = open_store(spec.redis_url)
-        source = CachingSource(source, store, spec.config.cache.facts_ttl_seconds)
+    store = open_store(spec.redis_url)
+    source = with_facts_cache(
+        live_source(spec.config, kubeconfig=spec.kubeconfig, timeout=spec.timeout), store,
+        spec.config.cache.facts_ttl_seconds)
     try:
         with fresh_reads() if fresh else nullcontext():
             return await diagnose_request(request, request.plan(), source, spec.timeout)
     finally:
         await source.close()
-        if store is not None:
-            await store.close()
+        await store.close()

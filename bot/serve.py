@@ -50,7 +50,7 @@ from diagnostics.config import Config, ConfigError
 from diagnostics.reports import ReportCache
 from diagnostics.snapshot import SnapshotError
 from diagnostics.sources.base import Source
-from diagnostics.sources.caching import CachingSource
+from diagnostics.sources.caching import with_facts_cache
 from diagnostics.sources.factory import build_source, snapshot_paths
 from diagnostics.store.base import Store
 from diagnostics.store.resilient import open_store
@@ -167,9 +167,9 @@ class Bot:
 
     def _cached(self, source: Source, config: Config, settings: Settings) -> Source:
         """Live clusters get a short-lived facts cache shared by every command (and replica)."""
-        if settings.snapshot or config.cache.facts_ttl_seconds <= 0:
+        if settings.snapshot:
             return source
-        return CachingSource(source, self.store, config.cache.facts_ttl_seconds)
+        return with_facts_cache(source, self.store, config.cache.facts_ttl_seconds)
 
     async def _scheduled_digest(self, entry, history: str, due) -> str:
         trigger = (f"Scheduled digest (`{entry.cron}`, {entry.timezone}), due "

@@ -64,6 +64,12 @@ async def _encoded(value: Any) -> bytes:
     return await asyncio.to_thread(_encode, value) if big else _encode(value)
 
 
+def with_facts_cache(source: Source, store: Store, ttl: float) -> Source:
+    """`source` read through `store`, each fact kept `ttl` seconds; `source` itself when `ttl`
+    is 0 (the cache off). The bot's process and its diagnosing children wrap it alike."""
+    return CachingSource(source, store, ttl) if ttl > 0 else source
+
+
 class CachingSource:
     """A Source whose reads go through the store first."""
 
