@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from diagnostics import gcpause
 from handlers.base import Request, TextReply
 from handlers.commands import parse, usage_text
 from handlers.grammar import OUTPUTS, PICTURES, UsageError, shown
@@ -129,12 +130,10 @@ def cmd_mesh(words: list[str]) -> int:
         return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
     import asyncio
 
-    from diagnostics import gcpause
     from diagnostics.config import ConfigError
     from diagnostics.snapshot import SnapshotError
     from diagnostics.sources.factory import NoKubeconfig
 
-    gcpause.exiting_after_one_diagnosis()
     try:
         report, output = asyncio.run(_diagnose(parsed))
     except UsageError as exc:
@@ -411,6 +410,8 @@ def _parser(mesh_commands: bool = False) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["mesh"]:
+        # One diagnosis, then the process ends: no collection, from before the imports on
+        gcpause.exiting_after_one_diagnosis()
         # The mesh grammar (handlers/) parses its own words, `--help` included: argparse's
         # REMAINDER cannot start with an option, so `mesh --help` would be "unrecognized".
         args = argparse.Namespace(cmd="mesh", words=argv[1:])

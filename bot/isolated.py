@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from diagnostics import gcpause
 from handlers.run import IsolationLost
 
 if TYPE_CHECKING:
@@ -100,7 +101,9 @@ def _ready() -> bool:
 def run_in_child(spec: SourceSpec, request: Request, fresh: bool,
                  bound: dict | None = None) -> Report:
     """In the child: logging as the bot's (its redaction, the ask's request id), the source
-    built, the request diagnosed, the source closed."""
+    built, the request diagnosed, the source closed. The child ends with its diagnosis
+    (`max_tasks_per_child=1`), so it runs no cyclic collection (gcpause)."""
+    gcpause.exiting_after_one_diagnosis()
     from bot.logs import configure
 
     configure(spec.log_format, spec.log_level)

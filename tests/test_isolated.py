@@ -6,9 +6,11 @@ to an answer from the bot's process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,37 @@ async def test_a_usage_error_in_a_child_keeps_its_command(replayed, redis_server
     finally:
         isolated.close()
     assert refused.value.command == "trust" and "nowhere" in str(refused.value)
+
+
+#: A child's work as the pool runs it, in a process of its own: its modules imported first (the
+#: forkserver preloads them), then the collector's passes counted while it diagnoses.
+CHILD = """
+import gc, json, sys
+from bot.isolated import SourceSpec, run_in_child
+from diagnostics.config import ClusterConfig, Config
+from handlers.commands import parse
+import bot.logs, diagnostics.sources.factory, handlers.run
+config = Config(clusters=[ClusterConfig(name=n, context=n, kubeconfig=sys.argv[1])
+                          for n in ("cluster1", "cluster2")])
+passes = []
+gc.callbacks.append(lambda phase, info: passes.append(info["generation"])
+                    if phase == "start" else None)
+report = run_in_child(SourceSpec(config, None, 10.0), parse("proxy-status", terminal=False), False)
+print(json.dumps([report.api_calls, passes, gc.isenabled()]))
+"""
+
+
+async def test_a_child_runs_no_collection_it_ends_with_its_diagnosis(replayed):
+    """A child ends after its one diagnosis (max_tasks_per_child=1): reference counting frees
+    what it makes, and its garbage goes with it, so the collector never runs (gcpause)."""
+    kubeconfig = replayed.clusters[0].kubeconfig
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, kubeconfig, cwd=Path(__file__).parents[1],
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "REDIS_URL": ""})
+    out, _ = await asyncio.wait_for(child.communicate(), 60)
+    api_calls, passes, enabled = json.loads(out.decode().splitlines()[-1])
+    assert child.returncode == 0 and api_calls > 0
+    assert passes == [] and enabled is False
 
 
 async def test_a_child_killed_mid_diagnosis_degrades_to_the_bots_process(tmp_path,
