@@ -20,7 +20,7 @@ pooled connection's last response, a new pool thread, the last report, the facts
 where glibc's malloc returns freed pages wherever they are, at a cost in CPU. `cpu_s` is
 this process's CPU since the first diagnosis began (the replay runs in another).
 `--isolated` runs each diagnosis in a child process, as a bot configured with
-`diagnosis.isolated` (or, unset, given REDIS_URL) does: RSS and `cpu_s` are then the bot's
+`diagnosis.isolated` (unset: on) does: RSS and `cpu_s` are then the bot's
 process alone, the children's work not counted.
 """
 

@@ -118,8 +118,8 @@ class Bot:
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
         self.isolated = None
         isolate = config.diagnosis.isolated
-        if isolate is None:  # facts are shared between children through Redis only
-            isolate = bool(settings.redis_url)
+        if isolate is None:  # a flat bot over sharing facts between diagnoses without Redis
+            isolate = True
         if isolate and built is not None and not settings.snapshot:
             self.isolated = IsolatedDiagnoses(
                 SourceSpec(config, settings.redis_url, timeout, settings.log_format,

@@ -129,8 +129,8 @@ class DiagnosisConfig(_Strict):
     cluster_timeout_seconds: float = Field(default=DEFAULT_CLUSTER_TIMEOUT, gt=0)
     max_concurrent: int = Field(default=4, ge=1)  # per replica; more asks wait their turn
     # Each live diagnosis in a child process of its own (bot/isolated.py): the bot's
-    # process stays flat however big the mesh. Facts are shared between diagnoses through
-    # Redis only, so unset means: isolated when REDIS_URL is set.
+    # process stays flat however big the mesh. Unset means isolated: facts are shared
+    # between children through Redis only, and without it each child reads its own.
     isolated: bool | None = None
 
 

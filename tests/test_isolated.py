@@ -186,8 +186,8 @@ async def test_a_bot_configured_isolated_answers_slack_from_children(replayed, r
 
 
 @pytest.mark.parametrize("isolated, redis, snapshot, expected", [
-    (None, True, False, True),    # unset: isolated where facts are shared through Redis
-    (None, False, False, False),  # an in-process store would be each child's own
+    (None, True, False, True),    # unset: isolated, facts shared through Redis
+    (None, False, False, True),   # and without it, each child's facts its own: a flat bot
     (True, False, False, True),
     (False, True, False, False),
     (True, True, True, False),    # a snapshot is read in the bot's process

@@ -24,8 +24,8 @@ from tests.bot_support import (ASK, DEMO, fast_slack, finished, free_port, roots
 async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters, tmp_path,
                                                            request):
     """HTTP mode answers from MESHBOT_SNAPSHOT; Socket Mode reads the demo mesh served by
-    `meshbot replay` through a config file, as a deployment outside the clusters would; with
-    Redis, each diagnosis runs in a child process (diagnosis.isolated unset)."""
+    `meshbot replay` through a config file, as a deployment outside the clusters would; each
+    live diagnosis runs in a child process (diagnosis.isolated unset), with Redis or not."""
     servers = await start_replay(Snapshot.open(DEMO)) if clusters != "snapshot" else None
     async with fast_slack() as slack:
         port = free_port()
@@ -69,7 +69,7 @@ async def test_serve_answers_a_slash_command_with_a_thread(socket_mode, clusters
     _assert_metrics(metrics, live=servers is not None)
     (serving,) = [json.loads(line) for line in logs.splitlines()
                   if line.startswith("{") and json.loads(line).get("event") == "serving"]
-    assert serving["isolated"] is (clusters == "replay-redis")
+    assert serving["isolated"] is (clusters != "snapshot")
 
 
 def _config_for(servers, tmp_path) -> Path:
