@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
@@ -55,6 +56,10 @@ class SourceSpec:
     kubeconfig: str | None = None  # every context of this file (the terminal's --kubeconfig)
 
 
+#: Children a diagnosis may lose before the bot's process diagnoses it.
+ATTEMPTS = 2
+
+
 class IsolatedDiagnoses:
     """Diagnoses run by children; a pool that breaks (a child killed) is replaced."""
 
@@ -77,20 +82,34 @@ class IsolatedDiagnoses:
 
     async def diagnose(self, request: Request, fresh: bool) -> Report:
         """`request` diagnosed in a child; raises what the diagnosis raised (UsageError), and
-        IsolationLost when the child was lost (killed)."""
+        IsolationLost when a child was lost (killed) ATTEMPTS times.
+
+        A pool whose child dies is broken for every diagnosis it runs, not only the dead
+        child's: each is tried again in a new pool before the bot's process takes it on. A
+        child killed for memory (the pod's limit reached by several big diagnoses at once)
+        would otherwise hand all of them to the bot's process at once, the likeliest to be
+        killed next."""
         loop = asyncio.get_running_loop()
         bound = structlog.contextvars.get_contextvars()  # the ask's request id, for its logs
-        try:
-            return await loop.run_in_executor(self._executor(), run_in_child, self.spec,
-                                              request, fresh, bound)
-        except BrokenProcessPool:
-            log.error("diagnosis_child_lost", command=request.command)
-            self._pool = None  # the next ask starts a new pool
-            raise IsolationLost(request.command) from None
+        for attempt in range(1, ATTEMPTS + 1):
+            pool = self._executor()
+            try:
+                return await loop.run_in_executor(pool, run_in_child, self.spec, request, fresh,
+                                                  bound)
+            except BrokenProcessPool:
+                log.error("diagnosis_child_lost", command=request.command, attempt=attempt)
+                if self._pool is pool:  # not one a diagnosis lost with it started since
+                    self._pool = None
+        raise IsolationLost(request.command)
 
     def close(self) -> None:
+        """Shut the pool down without waiting for it here. Python 3.11's shutdown(wait=False)
+        clears the pool's processes while its manager thread may still replace a child that
+        just ended (max_tasks_per_child), which then fails on them (a TypeError in that
+        thread): the waiting shutdown, on a thread of its own, ends the manager first."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            threading.Thread(target=self._pool.shutdown, name="meshbot-children-shutdown",
+                             kwargs={"wait": True, "cancel_futures": True}, daemon=True).start()
             self._pool = None
 
 

@@ -44,8 +44,8 @@ class Answerer:
     At most `max_concurrent` diagnoses run at once; more wait their turn. Checks are CPU work
     that shares one interpreter with the bot's Slack traffic: unbounded, forty asks on a
     large mesh delayed acks by a second (bench/ack_latency.py). With `isolated`, each runs in
-    a child process of its own (bot/isolated.py); a child lost (killed) degrades to a
-    diagnosis in this process, never to no answer.
+    a child process of its own (bot/isolated.py); a diagnosis that lost its child twice
+    (killed) degrades to a diagnosis in this process, never to no answer.
     """
 
     def __init__(self, source: Source, cache: ReportCache | None = None,
