@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bot.blocks import DETAILS_ACTION, RERUN_ACTION
-from diagnostics.config import Config, Permissions
+from diagnostics.config import Config, Permissions, parse_config
 from diagnostics.model import ClusterInfo
 from diagnostics.render.text import render_text
 from handlers.commands import parse
@@ -136,7 +136,7 @@ async def test_restricted_commands_need_the_user_group(transport):
 
 @TRANSPORTS
 async def test_per_user_rate_limit(transport):
-    config = Config.model_validate({"permissions": {"diagnoses_per_user_per_minute": 2}})
+    config = parse_config({"permissions": {"diagnoses_per_user_per_minute": 2}})
     async with slack_user(transport, config=config) as alice:
         # counted per clock minute: a clock standing still mid-minute keeps the three in one
         alice.bot.responder.gate.clock = lambda: 1_800_000_030.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from diagnostics.capture import CaptureOptions, capture
-from diagnostics.config import Config
+from diagnostics.config import Config, parse_config
 from diagnostics.engine import diagnose
 from diagnostics.redact import LAST_APPLIED, REDACTED
 from diagnostics.replay.runner import ReplayThread, start_replay
@@ -340,8 +340,8 @@ async def test_a_proxy_id_that_is_a_path_is_reported_and_never_written(tmp_path)
 
 async def test_a_cluster_id_that_is_not_a_folder_name_is_refused_not_written(tmp_path):
     out = tmp_path / "capture"
-    config = Config.model_validate({"clusters": [{"name": "../../escaped", "context": "cluster1"},
-                                                 {"name": "cluster2", "context": "cluster2"}]})
+    config = parse_config({"clusters": [{"name": "../../escaped", "context": "cluster1"},
+                                        {"name": "cluster2", "context": "cluster2"}]})
     results = await _capture_from(DEMO.snapshot_dir, out, CaptureOptions(), config=config)
     assert "cannot name a folder" in results[0].errors[0] and not results[0].kinds
     assert not (tmp_path / "escaped").exists() and not (out.parent / "escaped").exists()

@@ -52,7 +52,7 @@ def test_no_file_means_defaults(monkeypatch):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("clusters: [{context: x}]", "clusters[0].name: Field required"),
+    ("clusters: [{context: x}]", "clusters[0].name: required"),
     ("clusters: [{name: a}, {name: a}]", "repeated: a"),
     ("digests: [{channel: C1, cron: '0 9 * *'}]", "digests[0].cron: must be a standard five-field"),
     ("digests: [{channel: C1, cron: '0 9 * * *', timezone: Mars/Olympus}]", "unknown IANA time zone"),

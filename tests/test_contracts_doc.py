@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+import msgspec
 
 from diagnostics.catalog import default_catalog
 from diagnostics.config import Config
@@ -102,17 +102,17 @@ def test_every_mesh_command_is_documented_and_the_added_ones_as_commands():
             f"`{name}` needs its own row in docs/contracts.md (C1)"
 
 
-def _config_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+def _config_keys(model: type[msgspec.Struct], prefix: str = "") -> set[str]:
     keys = set()
-    for name, field in model.model_fields.items():
-        path = prefix + name
+    for field in msgspec.structs.fields(model):
+        path = prefix + field.encode_name
         keys.add(path)
-        inner = field.annotation
+        inner = field.type
         args = getattr(inner, "__args__", ())
         if getattr(inner, "__origin__", None) is list and args and isinstance(args[0], type) \
-                and issubclass(args[0], BaseModel):
+                and issubclass(args[0], msgspec.Struct):
             keys |= _config_keys(args[0], path + "[].")
-        elif isinstance(inner, type) and issubclass(inner, BaseModel):
+        elif isinstance(inner, type) and issubclass(inner, msgspec.Struct):
             keys |= _config_keys(inner, path + ".")
     return keys
 

@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis.asyncio as redis
 import yaml
@@ -207,7 +208,7 @@ async def test_a_bot_configured_isolated_answers_slack_from_children(replayed, r
 ])
 async def test_who_diagnoses_in_children(replayed, redis_server, isolated, redis, snapshot,
                                          expected):
-    config = replayed.model_copy(update={"diagnosis": DiagnosisConfig(isolated=isolated)})
+    config = msgspec.structs.replace(replayed, diagnosis=DiagnosisConfig(isolated=isolated))
     settings = Settings(bot_token="xoxb-test", signing_secret="s", http_port=0,
                         redis_url=redis_server.url if redis else None,
                         snapshot=str(DEMO) if snapshot else None)
