@@ -126,6 +126,32 @@ def test_equal_containers_are_one_object_read_once():
     assert whole[0]["spec"]["containers"][0] is not whole[1]["spec"]["containers"][0]
 
 
+def test_containers_that_differ_in_any_one_read_field_are_not_shared():
+    """A container is shared only with its equals: a copy of the proxy container differing in
+    one field read (each in turn, the last included), or only in a field's name, is its own
+    object, read as it is."""
+    pod = next(p for p in _demo_pods() if p["metadata"]["name"].startswith("sleep-"))
+    where = next((key, i) for key in ("containers", "initContainers")
+                 for i, c in enumerate(pod["spec"].get(key, [])) if c["name"] == "istio-proxy")
+
+    def proxy(p: dict) -> dict:
+        return p["spec"][where[0]][where[1]]
+
+    read = [k for k in proxy(pod) if k in k8s_lists.Container.__annotations__]
+    assert len(read) >= 5
+    variants = [pod]
+    for key in read:
+        changed = copy.deepcopy(pod)
+        proxy(changed)[key] = {"changed": key}
+        variants.append(changed)
+    renamed = copy.deepcopy(pod)  # the same JSON values, one under another read field's name
+    proxy(renamed)["workingDir"] = proxy(renamed).pop(read[-1])
+    variants.append(renamed)
+    found = decode_list(_list(variants), "Pod", metadata_only=False)["items"]
+    assert found == [_as_read(p) for p in variants]
+    assert len({id(proxy(p)) for p in found}) == len(variants)
+
+
 def test_what_replicas_carry_alike_is_one_object_in_every_kind_of_list():
     """Labels, annotations and owner references of a workload's replicas are decoded once and
     shared, in metadata-only, read and whole lists; different ones are not."""
