@@ -120,6 +120,14 @@ async def _diagnose(request: Request) -> tuple[Report, str]:
         await store.close()
 
 
+def _snapshot_error() -> type[Exception]:
+    """SnapshotError, imported when an error is being told apart: a diagnosis of live clusters
+    never loads the snapshot module (a hundredth of a second, tarfile and all)."""
+    from diagnostics.snapshot import SnapshotError
+
+    return SnapshotError
+
+
 def cmd_mesh(words: list[str]) -> int:
     try:
         parsed = parse(words, terminal=True)
@@ -131,7 +139,6 @@ def cmd_mesh(words: list[str]) -> int:
     import asyncio
 
     from diagnostics.config import ConfigError
-    from diagnostics.snapshot import SnapshotError
     from diagnostics.sources.factory import NoKubeconfig
 
     try:
@@ -140,7 +147,7 @@ def cmd_mesh(words: list[str]) -> int:
         return _fail(f"{exc}\n{usage_text(exc.command)}", EXIT_USAGE)
     except NoKubeconfig as exc:
         return _fail(f"no cluster to read: {exc}.\n{NO_CLUSTERS}", EXIT_USAGE)
-    except (ConfigError, SnapshotError) as exc:
+    except (ConfigError, _snapshot_error()) as exc:  # evaluated only once something is raised
         return _fail(str(exc), EXIT_USAGE)
     opts = parsed.options
     if output in PICTURES:

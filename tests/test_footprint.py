@@ -77,6 +77,28 @@ def test_a_snapshot_diagnosis_loads_neither_slack_nor_the_kubernetes_client():
         assert heavy not in loaded, heavy
 
 
+async def test_a_live_diagnosis_loads_neither_slack_nor_the_snapshot_reader(tmp_path):
+    """The terminal's diagnosis of live clusters imports what it reads with: not Slack, not
+    the snapshot module and its archive reader (SnapshotError is imported only when an error
+    is told apart)."""
+    servers = await start_replay(Snapshot.open(REPO / "examples" / "demo-mesh"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+    env = {k: v for k, v in os.environ.items() if k not in ("MESHBOT_SNAPSHOT", "MESHBOT_CONFIG")}
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _cli("mesh", "proxy-status", "--kubeconfig", str(kubeconfig),
+                                       "-o", "json"),
+            cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE)
+        out, _ = await asyncio.wait_for(child.communicate(), 120)
+    finally:
+        await servers.close()
+    loaded = set(json.loads(out.decode().splitlines()[-1]))
+    assert "kubernetes" in loaded and "diagnostics.checks" in loaded  # it did read and diagnose
+    for unused in ("diagnostics.snapshot", "tarfile", "slack_bolt", "slack_sdk", "matplotlib"):
+        assert unused not in loaded, unused
+
+
 # ------------------------------------------------------------------------- replay's records
 
 
