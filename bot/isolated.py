@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import pkgutil
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from diagnostics import gcpause
+from diagnostics import checks, gcpause
 from handlers.run import IsolationLost
 
 if TYPE_CHECKING:
@@ -39,9 +40,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 #: What a child imports before it is asked anything: the server forks each child from there.
-PRELOAD = ["bot.isolated", "bot.logs", "handlers.run", "diagnostics.checks",
-           "diagnostics.engine", "diagnostics.sources.factory", "diagnostics.sources.live",
-           "diagnostics.sources.caching", "diagnostics.store.resilient"]
+#: Every check module too (a diagnosis would import those it runs; diagnostics.checking).
+PRELOAD = ["bot.isolated", "bot.logs", "handlers.run", "diagnostics.engine",
+           "diagnostics.sources.factory", "diagnostics.sources.live",
+           "diagnostics.sources.caching", "diagnostics.store.resilient",
+           *(f"{checks.__name__}.{module.name}" for module in pkgutil.iter_modules(checks.__path__))]
 
 
 @dataclass(frozen=True)

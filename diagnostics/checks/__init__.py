@@ -1,13 +1,8 @@
-"""Every check, one module each, named for the check it holds; importing this package
-registers them all in `diagnostics.checking.REGISTRY`.
+"""Every check, one module each, named for the check it holds (`proxy-sync`: proxy_sync.py).
 
-Modules are discovered rather than listed, so adding a check is adding a module. What checks
-share (views of the mesh built from facts) lives in diagnostics/views/, the framework in
-diagnostics/checking.py.
+Importing a check's module registers it in `diagnostics.checking.REGISTRY`, which imports the
+module of a check when the check is first asked for, and every module when it is listed: a
+diagnosis loads the checks it runs, not the 42. Modules are discovered rather than listed, so
+adding a check is adding a module. What checks share (views of the mesh built from facts)
+lives in diagnostics/views/, the framework in diagnostics/checking.py.
 """
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import json
 
-import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import CatalogEntry, default_catalog
 from diagnostics.checking import CheckSpec, REGISTRY
 

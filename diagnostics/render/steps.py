@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import diagnostics.checks  # noqa: F401 - registers the checks, whose titles name grouped steps
 from diagnostics.checking import REGISTRY
 from diagnostics.model import RenderedFinding, Report, Step
 
