@@ -54,9 +54,9 @@ class Registry(Mapping[str, CheckSpec]):
     A check lives in the module of diagnostics/checks/ named for it (`proxy-sync`:
     proxy_sync.py; tests/test_checks_meta.py holds every module to it), and importing the
     module registers it. A diagnosis asks for the checks its plan runs, and only their
-    modules are imported: proxy-status needs 5 of the 42, where importing them all took
-    0.03 s of every terminal diagnosis. Listing the registry (the catalog, the meta-tests)
-    imports every module."""
+    modules are imported: proxy-status runs 7 of the 42, and its plan took 0.009 s of
+    imports instead of 0.05. Listing the registry (the catalog, the meta-tests) imports
+    every module."""
 
     def __init__(self) -> None:
         self._specs: dict[str, CheckSpec] = {}
