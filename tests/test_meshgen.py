@@ -635,3 +635,22 @@ def test_root_validity_knob():
     cacerts = next(s for s in secrets["items"] if s["metadata"]["name"] == "cacerts")
     cert = x509.load_pem_x509_certificate(base64.b64decode(cacerts["data"]["root-cert.pem"]))
     assert cert.not_valid_after_utc == datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+def test_a_big_services_endpoints_are_split_as_the_endpointslice_controller_splits_them():
+    """kube-controller-manager writes at most 100 endpoints a slice (--max-endpoints-per-slice;
+    the API refuses more than 1,000): a 600-pod helloworld is six slices of 100, named apart,
+    each labelled with its Service, holding every endpoint once."""
+    from tests.meshgen.scale import scaled_mesh
+
+    files = render_files(scaled_mesh(600, 0.1))
+    path = next(p for p in files if p.endswith("cluster1/resources/sample/"
+                                               "endpointslices.discovery.k8s.io.json"))
+    body = json.loads(files[path])
+    items = body["items"] if isinstance(body, dict) else body
+    slices = [s for s in items
+              if s["metadata"]["labels"]["kubernetes.io/service-name"] == "helloworld"]
+    assert [len(s["endpoints"]) for s in slices] == [100] * 6
+    assert len({s["metadata"]["name"] for s in slices}) == 6
+    targets = [e["targetRef"]["name"] for s in slices for e in s["endpoints"]]
+    assert len(targets) == len(set(targets)) == 600

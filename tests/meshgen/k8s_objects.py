@@ -91,19 +91,37 @@ def _service(cw: ClusterWorld, svc: Service) -> dict:
             "spec": spec, "status": status}
 
 
-def _endpoint_slice(cw: ClusterWorld, svc: Service) -> dict:
+#: kube-controller-manager's --max-endpoints-per-slice default: the EndpointSlice controller
+#: splits a Service's endpoints into slices of at most this many (the API refuses more than
+#: 1,000 in one).
+MAX_ENDPOINTS_PER_SLICE = 100
+
+
+def _endpoint_slices(cw: ClusterWorld, svc: Service) -> list[dict]:
+    """A Service's EndpointSlices: the controller's, 100 endpoints each at most (the first
+    named as a Service with fewer has its one), or the one a selectorless Service's owner
+    writes."""
+    if svc.selectorless or len(svc.endpoints) <= MAX_ENDPOINTS_PER_SLICE:
+        return [_endpoint_slice(cw, svc, svc.endpoints, 0)]
+    return [_endpoint_slice(cw, svc, svc.endpoints[i:i + MAX_ENDPOINTS_PER_SLICE],
+                            i // MAX_ENDPOINTS_PER_SLICE)
+            for i in range(0, len(svc.endpoints), MAX_ENDPOINTS_PER_SLICE)]
+
+
+def _endpoint_slice(cw: ClusterWorld, svc: Service, eps: list, index: int) -> dict:
     s = svc.spec
     if svc.selectorless:
         name = s.name
         labels = {"kubernetes.io/service-name": s.name}
         owner = None
     else:
-        name = f"{s.name}-{k8s_suffix(5, cw.id, 'eps', s.namespace, s.name)}"
+        later = (index,) if index else ()  # the first slice's name as a lone slice's
+        name = f"{s.name}-{k8s_suffix(5, cw.id, 'eps', s.namespace, s.name, *later)}"
         labels = {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
                   "kubernetes.io/service-name": s.name, **svc.labels}
         owner = owner_ref(cw.id, "Service", "v1", s.name, s.namespace)
     endpoints = []
-    for ep in svc.endpoints:
+    for ep in eps:
         e: dict = {"addresses": [ep.address],
                    "conditions": {"ready": ep.ready, "serving": ep.ready, "terminating": False}}
         if ep.pod:
@@ -457,7 +475,7 @@ def cluster_objects(world: World, cps: dict[str, ControlPlane], cw: ClusterWorld
         if svc.selectorless and svc.spec.name == "istiod" and old_remote:
             objs.setdefault("endpoints", []).append(_remote_istiod_endpoints(cw, svc))
         else:
-            objs["endpointslices.discovery.k8s.io"].append(_endpoint_slice(cw, svc))
+            objs["endpointslices.discovery.k8s.io"] += _endpoint_slices(cw, svc)
     workload_faults.finish_objects(world, cw, objs)
     control_plane_faults.finish_objects(world, cw, objs)
     ambient_objects.finish_objects(world, cw, objs)
