@@ -118,8 +118,8 @@ class Bot:
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
         self.isolated = None
         isolate = config.diagnosis.isolated
-        if isolate is None:  # a flat bot over sharing facts between diagnoses without Redis
-            isolate = True
+        if isolate is None:  # isolated, Redis or not: a flat bot matters more than children
+            isolate = True  # sharing facts where there is no Redis to share them through
         if isolate and built is not None and not settings.snapshot:
             self.isolated = IsolatedDiagnoses(
                 SourceSpec(config, settings.redis_url, timeout, settings.log_format,
