@@ -185,6 +185,8 @@ _AT = re.compile(r"^(?P<problem>.*?)(?: - at (?P<of_key>`key` in )?`\$(?P<path>[
                  re.DOTALL)
 _KEY_PROBLEMS = ((re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$"), "unknown key"),
                  (re.compile(r"^Object missing required field `(?P<key>[^`]+)`$"), "required"))
+_YAML_WORD = {"array": "list", "object": "mapping", " | ": " or "}
+_YAML_WORDS = re.compile(r"\barray\b|\bobject\b| \| ")
 _FIELD_FIRST = re.compile(r"^(?P<key>[a-z_]+): (?P<problem>.*)$", re.DOTALL)
 
 
@@ -203,7 +205,9 @@ def _format_error(path: str, exc: msgspec.ValidationError) -> str:
             key, problem = m["key"], m["problem"]
     if key is not None:
         where = f"{where}.{key}" if where else key
-    problem = re.sub(r"`([^`]*)`", r"\1", re.sub(r"^Expected ", "must be ", problem))
+    problem = re.sub(r"^Expected ", "must be ", problem)
+    problem = re.sub(r"`([^`]*)`", lambda m: _YAML_WORDS.sub(
+        lambda w: _YAML_WORD[w[0]], m[1]), problem)  # the file's words, not JSON's
     if match["of_key"]:
         problem = f"a key {problem}"
     return f"{path}: {where or '(top level)'}: {problem}"

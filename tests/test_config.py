@@ -61,6 +61,9 @@ def test_no_file_means_defaults(monkeypatch):
     ("clusters: [{name: a, istiod_url: 'istiod:15014'}]", "must start with http"),
     ("slack_token: xoxb-123", "slack_token: unknown key"),
     ("- a list", "(top level): must be a mapping"),
+    ("clusters: {a: 1}", "clusters: must be list, got mapping"),
+    ("diagnosis: {isolated: maybe}", "diagnosis.isolated: must be bool or null, got str"),
+    ("uploads: {max_archive_mib: 2000}", "uploads.max_archive_mib: must be int <= 1024"),
 ])
 def test_errors_name_file_key_and_problem(tmp_path, text, expected):
     path = write(tmp_path, text)
