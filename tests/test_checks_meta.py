@@ -163,6 +163,9 @@ def test_each_check_module_registers_the_check_it_is_named_for():
     assert {f"diagnostics.checks.{m}" for m in modules} == set(by_module)
     for module, names in by_module.items():
         assert [n.replace("-", "_") for n in names] == [module.rsplit(".", 1)[1]], module
+    from diagnostics.checking import _CHECK_NAME  # the names the registry loads by
+
+    assert all(_CHECK_NAME.fullmatch(name) for name in REGISTRY)
 
 
 def test_a_plan_imports_only_the_checks_it_runs():
