@@ -10,6 +10,7 @@ a temporary directory, where no checkout is at hand to hide a missing file.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -56,7 +57,12 @@ def dist(tmp_path_factory) -> dict[str, Path]:
     """`python -m build`: the sdist, then the wheel built from the unpacked sdist (so the wheel
     also proves the sdist carries what the build needs). Offline: the backend is installed."""
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT], cwd=ROOT)
+    # One build at a time in the source tree: setuptools stages the sdist and the egg-info
+    # there, and two pytest-xdist workers building at once removed each other's files
+    # ("No such file or directory"). The lock file is in the session's shared temp root.
+    with open(tmp_path_factory.getbasetemp().parent / "meshbot-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT], cwd=ROOT)
     (wheel,) = out.glob("meshbot-*.whl")
     (sdist,) = out.glob("meshbot-*.tar.gz")
     return {"wheel": wheel, "sdist": sdist}
