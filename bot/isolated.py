@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import pkgutil
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,7 +43,7 @@ log = structlog.get_logger()
 PRELOAD = ["bot.isolated", "bot.logs", "handlers.run", "diagnostics.engine",
            "diagnostics.sources.factory", "diagnostics.sources.live",
            "diagnostics.sources.caching", "diagnostics.store.resilient",
-           *(f"{checks.__name__}.{module.name}" for module in pkgutil.iter_modules(checks.__path__))]
+           *checks.module_names()]
 
 
 @dataclass(frozen=True)

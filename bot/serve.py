@@ -117,9 +117,9 @@ class Bot:
         cache = ReportCache(self.store, config.cache.ttl_seconds, flight_ttl=overall,
                             on_event=lambda e: self.metrics.cache.labels(e).inc())
         self.isolated = None
-        isolate = config.diagnosis.isolated
-        if isolate is None:  # isolated, Redis or not: a flat bot matters more than children
-            isolate = True  # sharing facts where there is no Redis to share them through
+        # unset: isolated, Redis or not (a flat bot matters more than children sharing facts
+        # where there is no Redis to share them through)
+        isolate = config.diagnosis.isolated is not False
         if isolate and built is not None and not settings.snapshot:
             self.isolated = IsolatedDiagnoses(
                 SourceSpec(config, settings.redis_url, timeout, settings.log_format,

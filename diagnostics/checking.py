@@ -8,7 +8,6 @@ what was read, so meta-tests can prove every declaration is honest in both direc
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -94,10 +93,10 @@ class Registry(Mapping[str, CheckSpec]):
         with self._lock:
             if self._complete:
                 return
-            import diagnostics.checks as package
+            from diagnostics.checks import module_names
 
-            for module in pkgutil.iter_modules(package.__path__):
-                importlib.import_module(f"{package.__name__}.{module.name}")
+            for module in module_names():
+                importlib.import_module(module)
             self._complete = True
 
 

@@ -6,3 +6,11 @@ diagnosis loads the checks it runs, not the 42. Modules are discovered rather th
 adding a check is adding a module. What checks share (views of the mesh built from facts)
 lives in diagnostics/views/, the framework in diagnostics/checking.py.
 """
+
+import pkgutil
+
+
+def module_names() -> list[str]:
+    """Every check module's full name: what listing the registry imports, and what a bot's
+    children preload."""
+    return [f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__)]

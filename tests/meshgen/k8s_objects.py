@@ -101,11 +101,10 @@ def _endpoint_slices(cw: ClusterWorld, svc: Service) -> list[dict]:
     """A Service's EndpointSlices: the controller's, 100 endpoints each at most (the first
     named as a Service with fewer has its one), or the one a selectorless Service's owner
     writes."""
-    if svc.selectorless or len(svc.endpoints) <= MAX_ENDPOINTS_PER_SLICE:
-        return [_endpoint_slice(cw, svc, svc.endpoints, 0)]
-    return [_endpoint_slice(cw, svc, svc.endpoints[i:i + MAX_ENDPOINTS_PER_SLICE],
-                            i // MAX_ENDPOINTS_PER_SLICE)
-            for i in range(0, len(svc.endpoints), MAX_ENDPOINTS_PER_SLICE)]
+    eps, size = svc.endpoints, MAX_ENDPOINTS_PER_SLICE
+    chunks = [eps] if svc.selectorless else [eps[i:i + size] for i in range(0, len(eps), size)]
+    return [_endpoint_slice(cw, svc, chunk, index)
+            for index, chunk in enumerate(chunks or [[]])]
 
 
 def _endpoint_slice(cw: ClusterWorld, svc: Service, eps: list, index: int) -> dict:
