@@ -36,6 +36,17 @@ class PerReplica:
 
 
 @dataclass
+class ProxyCensus:
+    """The pods of one cluster that run a proxy istiod configures (diagnostics/pods_fetch.py
+    proxy_pods): how many, and whole, those no istiod lists; `judged` is False when no syncz
+    could be read, so no pod could be found unlisted."""
+
+    total: int
+    unlisted: list[dict] = field(default_factory=list)
+    judged: bool = True
+
+
+@dataclass
 class ClientFact:
     """What was read for one client pod: the pod, and the body (or why there is none); why
     this client was examined, and the clients tried before it whose view could not be read."""

@@ -70,6 +70,10 @@ class ClusterFetcher:
                                           field_selector=field_selector)
         return await self.source.list(self.info.key, resource, namespace, label_selector)
 
+    async def names(self, resource: str, namespace: str | None, label_selector: str | None
+                    ) -> list[str]:
+        return await self.source.names(self.info.key, resource, namespace, label_selector)
+
     async def replicas(self) -> list[str]:
         """This cluster's istiod replicas, as the source addresses them."""
         return self.source.istiod_targets(self.info.key, await self.need(ISTIOD_PODS))

@@ -148,7 +148,7 @@ class PodsInFull(Input):
     (a sidecar no istiod lists: is it running?) reads every pod's metadata (`among`), and
     whole only those `picker` names (diagnostics/pods_fetch.py)."""
 
-    among: Resources  # metadata-only pods
+    among: Input  # pods' metadata (a metadata-only list)
     picker: PodPicker
     what: str  # which pods, for people: "sidecars no istiod lists"
 
@@ -159,6 +159,77 @@ class PodsInFull(Input):
         from diagnostics.pods_fetch import pods_in_full
 
         return await pods_in_full(fetcher, self.among, self.picker)
+
+
+@dataclass(frozen=True)
+class ResourceNames(Input):
+    """Only the names of a resource's objects, in the command's namespace (every namespace
+    when it named none): the API server's Table without its objects (diagnostics/sources/
+    live.py NAME_TABLE). A pod's name costs a hundred bytes where its metadata costs 9 kB,
+    most of it managedFields, which no other read leaves out: at 10,000 pods a cluster the
+    difference is 85 MB a cluster per diagnosis."""
+
+    resource: str
+    label_selector: str | None = None
+
+    def describe(self) -> str:
+        sel = f" -l {self.label_selector}" if self.label_selector else ""
+        return f"{self.resource} names{sel}"
+
+    def describe_in(self, scope: Scope) -> str:
+        where = f"namespace {scope.namespace}" if scope.namespace else "all namespaces"
+        return f"{self.describe()} in {where}"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[str]:
+        return await fetcher.names(self.resource, fetcher.scope.namespace, self.label_selector)
+
+
+@dataclass(frozen=True)
+class PodsPicked(Input):
+    """The whole objects of the few pods `picker` names from other inputs (no pod list)."""
+
+    picker: Callable[[ClusterFetcher], Awaitable[set[tuple[str, str]]]]
+    what: str
+
+    def describe(self) -> str:
+        return f"pods read whole: {self.what}"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        from diagnostics.pods_fetch import read_whole
+
+        return await read_whole(fetcher, await fetcher.once(
+            f"picked:{self.picker.__name__}", lambda: self.picker(fetcher)))
+
+
+@dataclass(frozen=True)
+class ProxyPods(Input):
+    """The pods running a proxy istiod configures, in the command's namespace or all: how
+    many (PROXY_POD_NAMES and the gateways' and waypoints' metadata), and, whole, those no
+    istiod lists (diagnostics/pods_fetch.py proxy_pods), without every pod's metadata."""
+
+    def describe(self) -> str:
+        return "pods with a proxy (names; those no istiod lists read whole)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        from diagnostics.pods_fetch import proxy_pods
+
+        return await proxy_pods(fetcher)
+
+
+@dataclass(frozen=True)
+class AmbientEnrolledPods(Input):
+    """The metadata of the pods ambient mode should capture by their labels: every pod of a
+    namespace labelled for ambient, and pods labelled so themselves (diagnostics/views/
+    ambient.py enrolled_in), read namespace by namespace once NAMESPACES says which: a mesh
+    without ambient reads one empty label-selected list."""
+
+    def describe(self) -> str:
+        return "pods of ambient-enrolled namespaces, and pods enrolled by their label (metadata)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        from diagnostics.pods_fetch import ambient_enrolled
+
+        return await ambient_enrolled(fetcher)
 
 
 @dataclass(frozen=True)
@@ -345,9 +416,25 @@ CLIENT_CONFIG_DUMPS = ClientConfigDumps()
 CLIENT_PROXY_LOGS = ClientProxyLogs()
 ISTIOD_LOGS = IstiodLogs()
 ISTIOD_METRICS = IstiodMetrics()
-#: Every pod's metadata: labels, annotations (`sidecar.istio.io/status` says a sidecar was
-#: injected, `ambient.istio.io/redirection` that ztunnel captures it), owners, deletion.
-ALL_POD_META = Resources("pods", metadata_only=True)
+#: The label the sidecar injector sets on every pod it injects (istio/istio manifests/charts/
+#: istio-control/istio-discovery/files/injection-template.yaml: `security.istio.io/tlsMode`,
+#: "istio" unless the pod set it), so a label selector finds sidecars without their metadata.
+TLS_MODE_LABEL = "security.istio.io/tlsMode"
+#: The names of the injected pods (the command's namespace, or all).
+PROXY_POD_NAMES = ResourceNames("pods", TLS_MODE_LABEL)
+#: The injected pods' metadata, read only when too many of them are missing from syncz to be
+#: read by name (diagnostics/pods_fetch.py NAME_READS): istiod down, say.
+PROXY_POD_META = Resources("pods", label_selector=TLS_MODE_LABEL, metadata_only=True)
+#: Gateways and waypoints: proxies deployed with their workload, not injected (diagnostics/
+#: workloads.py is_mesh_infrastructure), found by the labels Istio's charts and controllers
+#: set. A handful of pods; `istio` also finds istiod (`istio=pilot`), which is left out.
+PROXY_INFRA_META = (Resources("pods", label_selector="gateway.istio.io/managed",
+                              metadata_only=True),
+                    Resources("pods", label_selector="gateway.networking.k8s.io/gateway-name",
+                              metadata_only=True),
+                    Resources("pods", label_selector="istio", metadata_only=True))
+PROXY_PODS = ProxyPods()
+AMBIENT_ENROLLED_PODS = AmbientEnrolledPods()
 DESTINATION_RULES = Resources("destinationrules.networking.istio.io")
 ISTIO_DEPLOYMENTS = Resources("deployments.apps", ISTIO_NS)
 ISTIO_ENDPOINTS = Resources("endpoints", ISTIO_NS)
@@ -380,23 +467,23 @@ def _picker(name: str) -> PodPicker:
     """A picker of diagnostics/pods_fetch.py, imported when first called (that module reads
     the inputs declared here)."""
 
-    async def pick(fetcher: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
+    async def pick(fetcher: ClusterFetcher, *pods: list[dict]) -> set[tuple[str, str]]:
         from diagnostics import pods_fetch
 
-        return await getattr(pods_fetch, name)(fetcher, pods)
+        return await getattr(pods_fetch, name)(fetcher, *pods)
 
     pick.__name__ = pick.__qualname__ = name
     return pick
 
 
-#: Sidecars that no istiod's syncz lists under their cluster, or lists without a version:
-#: whether they run, since when, and their proxy image decide proxy-status' findings.
-UNLISTED_SIDECARS = PodsInFull(ALL_POD_META, _picker("unlisted_sidecars"),
-                               "sidecars no istiod lists (or lists without a version)")
 #: Pods of ambient-enrolled namespaces (or labelled so) that carry no redirection annotation:
 #: whether they run, on which node, with host network, decide ambient-capture's findings.
-UNCAPTURED_AMBIENT_PODS = PodsInFull(ALL_POD_META, _picker("uncaptured_ambient"),
+UNCAPTURED_AMBIENT_PODS = PodsInFull(AMBIENT_ENROLLED_PODS, _picker("uncaptured_ambient"),
                                      "ambient-enrolled pods ztunnel does not capture")
+#: The pods of the first proxies (by id) more than one minor version from the istiod that
+#: lists them: their owners name the workload to restart (proxy-versions' fix).
+SKEWED_PROXY_PODS = PodsPicked(_picker("skewed_proxies"),
+                               "proxies outside the supported version skew (their owners)")
 #: The pods of the command's namespace that may be its client (the `--from` pod, else the first
 #: injected and the first captured pods the service does not select, by name), read whole:
 #: their readiness, containers and node decide which is examined (diagnostics/workloads.py

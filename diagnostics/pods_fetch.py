@@ -16,14 +16,19 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from diagnostics.inputs import (NAMESPACES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_PODS,
-                                Resources)
-from diagnostics.parse.syncz import syncz_census
+from collections import Counter
+
+from diagnostics.facts import ProxyCensus
+from diagnostics.inputs import (ISTIOD_PODS, NAMESPACES, PROXY_INFRA_META, PROXY_POD_META,
+                                PROXY_POD_NAMES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES,
+                                TARGET_PODS, TLS_MODE_LABEL, Input)
+from diagnostics.parse.syncz import parse_syncz, syncz_census
 from diagnostics.selectors import selector_matches
-from diagnostics.views.ambient import ambient_in, ambient_namespaces, captured, enrolled_in
+from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambient_namespaces,
+                                       captured, enrolled_in)
 from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service,
-                                   is_mesh_infrastructure, labels_of, name_of, namespace_of,
-                                   runs_proxy, service_selects, sidecar_injected)
+                                   is_mesh_infrastructure, is_ztunnel, labels_of, name_of,
+                                   namespace_of, runs_proxy, service_selects, sidecar_injected)
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -31,9 +36,12 @@ if TYPE_CHECKING:
 
 #: Up to this many pods of a namespace are read one by one; more, and the namespace is read.
 PER_POD_READS = 10
+#: Up to this many names of injected pods that syncz may not list are read by name (each
+#: across namespaces); more, and the injected pods' metadata is read to say which.
+NAME_READS = 20
 
 
-async def picked(fetch: ClusterFetcher, among: Resources, picker: PodPicker
+async def picked(fetch: ClusterFetcher, among: Input, picker: PodPicker
                  ) -> set[tuple[str, str]]:
     """(namespace, name) of the pods `picker` chooses from `among` (metadata only), chosen
     once per cluster: what is read of them may be asked for before they are read whole
@@ -44,10 +52,15 @@ async def picked(fetch: ClusterFetcher, among: Resources, picker: PodPicker
     return await fetch.once(f"picked:{picker.__name__}:{among!r}", pick)
 
 
-async def pods_in_full(fetch: ClusterFetcher, among: Resources, picker: PodPicker
+async def pods_in_full(fetch: ClusterFetcher, among: Input, picker: PodPicker
                        ) -> list[dict]:
     """The whole objects of the pods `picker` chooses from `among` (metadata only)."""
-    wanted = await picked(fetch, among, picker)
+    return await read_whole(fetch, await picked(fetch, among, picker))
+
+
+async def read_whole(fetch: ClusterFetcher, wanted: set[tuple[str, str]]) -> list[dict]:
+    """The whole objects of the pods `wanted` names, (namespace, name): by name while a
+    namespace has at most PER_POD_READS of them, else the namespace's list."""
     by_namespace: dict[str, list[str]] = {}
     for namespace, name in sorted(wanted):
         by_namespace.setdefault(namespace, []).append(name)
@@ -84,11 +97,10 @@ async def own_cluster_id(fetch: ClusterFetcher) -> str | None:
     return discover(facts).id
 
 
-async def unlisted_sidecars(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
-    """Pods with a proxy (runs_proxy) that no istiod's syncz (this cluster's or a peer's) lists under this
-    cluster's id with a version: proxy-connected judges whether they run, proxy-versions reads
-    their proxy image. Nothing when no syncz could be read: no pod is judged then. When this
-    cluster's id is unknown, a listing under any id counts."""
+async def listed_proxies(fetch: ClusterFetcher) -> set[str] | None:
+    """The proxies (`pod.namespace`) some istiod's syncz (this cluster's or a peer's) lists
+    under this cluster's id with a version; under any id when this cluster's is unknown.
+    None when no syncz could be read: no pod is judged then."""
     own = await own_cluster_id(fetch)
     bodies: list[tuple[bool, Any]] = []  # (this cluster's istiod?, one replica's syncz)
     for fetcher in (fetch, *fetch.peers):
@@ -96,24 +108,100 @@ async def unlisted_sidecars(fetch: ClusterFetcher, pods: list[dict]) -> set[tupl
         if per_replica is not None:
             bodies += [(fetcher is fetch, body) for body in per_replica.values.values()]
     if not bodies:
-        return set()
-    return await asyncio.to_thread(_unlisted, bodies, own, pods, fetch.scope.namespace)
+        return None
+
+    def listed() -> set[str]:
+        out: set[str] = set()
+        for ours, body in bodies:
+            for proxy, cluster, versioned in syncz_census(body):
+                mine = cluster == own if cluster else ours
+                if versioned and (mine or own is None):
+                    out.add(proxy)
+        return out
+
+    return await asyncio.to_thread(listed)
 
 
-def _unlisted(bodies: list[tuple[bool, Any]], own: str | None, pods: list[dict],
-              namespace: str | None) -> set[tuple[str, str]]:
-    listed: set[str] = set()
-    for ours, body in bodies:
-        for proxy, cluster, versioned in syncz_census(body):
-            mine = cluster == own if cluster else ours
-            if versioned and (mine or own is None):
-                listed.add(proxy)
-    out = set()
-    for p in pods:  # most are listed: that lookup first, their proxy and scope only if not
-        name, pod_namespace = name_of(p), namespace_of(p)
-        if f"{name}.{pod_namespace}" not in listed and runs_proxy(p) and _in_scope(namespace, p):
-            out.add((pod_namespace, name))
-    return out
+async def proxy_pods(fetch: ClusterFetcher) -> ProxyCensus:
+    """How many pods run a proxy in the command's namespace (or all), and, whole, those no
+    istiod lists (listed_proxies), without reading every pod's metadata.
+
+    Injected pods are known by name only (PROXY_POD_NAMES), gateways and waypoints by their
+    metadata (PROXY_INFRA_META). Names of different namespaces can be equal (a StatefulSet's
+    `web-0`), so a name is suspect when more injected pods carry it than listed proxies do;
+    suspects are read whole by name, at most NAME_READS of them, else the injected pods'
+    metadata says which are unlisted (istiod down: every one) and those are read whole."""
+    namespace = fetch.scope.namespace
+    names, *infra_lists = await asyncio.gather(
+        fetch.need(PROXY_POD_NAMES), *(fetch.need(i) for i in PROXY_INFRA_META))
+    listed = await listed_proxies(fetch)
+    infra = {(namespace_of(p), name_of(p)): p for pods in infra_lists for p in pods
+             if is_mesh_infrastructure(p) and not is_ztunnel(p) and _in_scope(namespace, p)}
+    injected = Counter(names)
+    total = len(names) + sum(1 for _, name in infra if name not in injected)
+    if listed is None:
+        return ProxyCensus(total, [], judged=False)
+    wanted = {key for key in infra if f"{key[1]}.{key[0]}" not in listed}
+    listed_names = Counter(proxy.rsplit(".", 1)[0] for proxy in listed
+                           if not namespace or proxy.rsplit(".", 1)[-1] == namespace)
+    suspects = sorted(n for n, count in injected.items() if count > listed_names[n])
+    if len(suspects) > NAME_READS:
+        meta = await fetch.need(PROXY_POD_META)
+        wanted |= {(namespace_of(p), name_of(p)) for p in meta if _in_scope(namespace, p)
+                   and f"{name_of(p)}.{namespace_of(p)}" not in listed}
+        suspects = []
+    found = await asyncio.gather(read_whole(fetch, wanted), *(
+        fetch.list("pods", namespace, None, field_selector=f"metadata.name={n}")
+        for n in suspects))
+    unlisted, no_proxy = {}, set()
+    for pod in (p for pods in found for p in pods):
+        key = (namespace_of(pod), name_of(pod))
+        if not runs_proxy(pod):
+            if TLS_MODE_LABEL in labels_of(pod):  # labelled by hand, never injected
+                no_proxy.add(key)
+        elif f"{key[1]}.{key[0]}" not in listed:
+            unlisted[key] = pod
+    return ProxyCensus(total - len(no_proxy), [unlisted[k] for k in sorted(unlisted)])
+
+
+async def skewed_proxies(fetch: ClusterFetcher) -> set[tuple[str, str]]:
+    """The pods of the first FINDING_LIMIT proxies (by id) of this cluster that some istiod
+    lists with a version more than one minor version from its own (proxy-versions' rule):
+    their owners are the workloads its findings tell to restart."""
+    from diagnostics.views.proxies import FINDING_LIMIT, istiod_versions, skewed
+
+    own = await own_cluster_id(fetch)
+    namespace = fetch.scope.namespace
+    offenders: set[str] = set()
+    for fetcher in (fetch, *fetch.peers):
+        per_replica = await fetcher.optional(SYNCZ)
+        if per_replica is None:
+            continue
+        versions = istiod_versions(await fetcher.optional(ISTIOD_PODS) or [])
+        only = next(iter(versions.values())) if len(set(versions.values())) == 1 else None
+        for replica, body in per_replica.values.items():
+            istiod = versions.get(replica, only)
+            for sync in parse_syncz(body) if istiod else ():
+                mine = sync.cluster_id in (own, None) if sync.cluster_id else fetcher is fetch
+                if mine and (not namespace or sync.namespace == namespace) \
+                        and skewed(sync.istio_version, istiod):
+                    offenders.add(sync.proxy)
+    return {(proxy.rsplit(".", 1)[-1], proxy.rsplit(".", 1)[0])
+            for proxy in sorted(offenders)[:FINDING_LIMIT] if "." in proxy}
+
+
+async def ambient_enrolled(fetch: ClusterFetcher) -> list[dict]:
+    """The metadata of the pods enrolled in ambient by a label (AMBIENT_ENROLLED_PODS): every
+    pod of the namespaces labelled for it (the command's only, when it named one), and the
+    pods labelled so themselves anywhere."""
+    namespace = fetch.scope.namespace
+    labelled = fetch.list("pods", namespace, f"{DATAPLANE_MODE}={AMBIENT}", metadata_only=True)
+    ambient = ambient_namespaces(await fetch.optional(NAMESPACES) or [])
+    found = await asyncio.gather(labelled, *(
+        fetch.list("pods", ns, None, metadata_only=True) for ns in sorted(ambient)
+        if not namespace or ns == namespace))
+    pods = {(namespace_of(p), name_of(p)): p for some in found for p in some}
+    return list(pods.values())
 
 
 async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:

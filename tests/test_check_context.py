@@ -76,16 +76,19 @@ async def test_checks_run_while_the_event_loop_keeps_serving():
     assert seen["loop_ran"]
 
 
-@pytest.mark.parametrize("picker, predicate, inp", [
-    ("uncaptured_ambient", "enrolled_in", "UNCAPTURED_AMBIENT_PODS"),
-    ("unlisted_sidecars", "syncz_census", "UNLISTED_SIDECARS"),
-    ("client_pool", "is_mesh_infrastructure", "CLIENT_POOL"),
-    ("ambient_namespace_pods", "ambient_in", "AMBIENT_NAMESPACE_PODS")])
+AMBIENT = Path(__file__).resolve().parent / "scenarios" / "ambient-healthy" / "snapshot"
+
+
+@pytest.mark.parametrize("picker, predicate, inp, mesh", [
+    ("uncaptured_ambient", "enrolled_in", "UNCAPTURED_AMBIENT_PODS", AMBIENT),
+    ("proxy_pods", "syncz_census", "PROXY_PODS", DEMO),
+    ("client_pool", "is_mesh_infrastructure", "CLIENT_POOL", DEMO),
+    ("ambient_namespace_pods", "ambient_in", "AMBIENT_NAMESPACE_PODS", DEMO)])
 async def test_pod_pickers_walk_the_pods_while_the_event_loop_keeps_serving(
-        monkeypatch, picker, predicate, inp):
-    """A picker walks every pod of a cluster (20,000 on a big mesh) to name the few read whole;
-    the bot's acks must not wait for that. Its per-pod work blocks below until the event loop
-    has run a task, which it can only do off the loop."""
+        monkeypatch, picker, predicate, inp, mesh):
+    """A picker walks every pod (or every listed proxy) of a cluster, 20,000 on a big mesh, to
+    name the few read whole; the bot's acks must not wait for that. Its per-pod work blocks
+    below until the event loop has run a task, which it can only do off the loop."""
     from diagnostics import inputs, pods_fetch
 
     started, loop_ran = threading.Event(), threading.Event()
@@ -108,7 +111,7 @@ async def test_pod_pickers_walk_the_pods_while_the_event_loop_keeps_serving(
     read = getattr(inputs, inp)
     spec = CheckSpec("probe", "Probe", (read,), (), lambda ctx: [])
     args = {"service": "helloworld", "namespace": "sample"}
-    await diagnose(Plan("probe", args, [spec]), SnapshotSource.open(DEMO))
+    await diagnose(Plan("probe", args, [spec]), SnapshotSource.open(mesh))
     await probe
     assert seen and all(seen), picker
 

@@ -204,6 +204,10 @@ class _RecordingSource:
         self.needs.add((self._scope(cluster, namespace), *_perm(resource)))
         return await self.inner.list(cluster, resource, namespace, label_selector)
 
+    async def names(self, cluster, resource, namespace, label_selector=None):
+        self.needs.add((self._scope(cluster, namespace), *_perm(resource)))
+        return await self.inner.names(cluster, resource, namespace, label_selector)
+
     def istiod_targets(self, cluster, istiod_pods):
         return self.inner.istiod_targets(cluster, istiod_pods)
 
@@ -249,7 +253,10 @@ def _declared_needs() -> set[tuple[str, str, str]]:
             needs.add(("istio", "", "pods/portforward"))  # ztunnel :15000 in the Istio namespace
         elif isinstance(inp, inputs.ClientZtunnelLogs):
             needs.add(("cluster", "", "pods/log"))
-        elif isinstance(inp, inputs.PodsInFull):  # pods listed whole, in any namespace
+        elif isinstance(inp, inputs.ResourceNames):  # a Table of names is a list
+            needs.add(("cluster", *_perm(inp.resource)))
+        elif isinstance(inp, (inputs.PodsInFull, inputs.PodsPicked, inputs.ProxyPods,
+                              inputs.AmbientEnrolledPods)):  # pods listed, in any namespace
             needs.add(("cluster", *_perm("pods")))
         elif isinstance(inp, inputs.ResolvedTarget):
             continue  # resolved from the target's lists, which are declared beside it

@@ -288,13 +288,28 @@ def _drop_from_syncz(snapshot_dir: Path, cluster: str, count: int) -> list[str]:
     return sorted(e["proxy"].split(".")[0] for e in gone)
 
 
-@pytest.mark.parametrize("disconnected", [3, 40])
-async def test_proxy_status_reads_whole_only_the_pods_no_istiod_lists(tmp_path, disconnected):
-    """Every pod is listed as metadata; the few that no syncz lists are read whole, one by
-    one, and many of one namespace with that namespace's list: either way each is judged."""
-    snapshot_dir = tmp_path / "mesh"
-    write_snapshot(scaled_mesh(60), snapshot_dir)
-    gone = _drop_from_syncz(snapshot_dir, "cluster1", disconnected)
+def _copy_pod(snapshot_dir: Path, cluster: str, name: str, namespace: str,
+              injected: bool = True) -> None:
+    """A second pod named `name`, in `namespace` (a StatefulSet's `web-0` is in every
+    namespace that runs one): a sidecar no syncz lists, as the copied one is listed; not
+    `injected`, a pod that carries the injector's label but no sidecar (set by hand)."""
+    folder = snapshot_dir / "clusters" / cluster / "resources"
+    [source] = [f for f in (folder / "sample").glob("pods.*")]
+    pods = yaml.safe_load(source.read_text())
+    [pod] = [p for p in pods["items"] if p["metadata"]["name"] == name]
+    copy = json.loads(json.dumps(pod))
+    copy["metadata"]["namespace"] = namespace
+    if not injected:
+        copy["metadata"]["annotations"].pop("sidecar.istio.io/status")
+        copy["spec"]["containers"] = [c for c in copy["spec"]["containers"]
+                                      if c["name"] != "istio-proxy"]
+    (folder / namespace).mkdir(exist_ok=True)
+    (folder / namespace / "pods.yaml").write_text(yaml.safe_dump(dict(pods, items=[copy])))
+
+
+async def _proxy_status(tmp_path: Path, snapshot_dir: Path, check: str = "proxy-connected"):
+    """proxy-status against the replayed snapshot; cluster1's step of `check`, and every
+    pod read."""
     servers = await start_replay(Snapshot.open(snapshot_dir))
     try:
         kubeconfig = tmp_path / "kubeconfig"
@@ -305,29 +320,94 @@ async def test_proxy_status_reads_whole_only_the_pods_no_istiod_lists(tmp_path, 
                                     timeout=60)
         finally:
             await source.close()
-        pod_reads = [r for r in servers.stats.since(0) if r.path.split("?")[0].endswith("/pods")
-                     and "labelSelector" not in r.path]
+        pod_reads = [r for r in servers.stats.since(0) if r.path.split("?")[0].endswith("/pods")]
     finally:
         await servers.close()
-    [step] = [s for s in report.steps if s.check == "proxy-connected" and s.cluster == "cluster1"]
-    total, listed = map(int, re.match(r"(\d+) pods with a proxy in cluster1, (\d+) listed",
-                                       step.evidence[0]).groups())
+    [step] = [s for s in report.steps if s.check == check and s.cluster == "cluster1"]
+    return step, pod_reads
+
+
+def _counts(step) -> tuple[int, int]:
+    return tuple(map(int, re.match(r"(\d+) pods with a proxy in cluster1, (\d+) listed",
+                                   step.evidence[0]).groups()))
+
+
+def _named(records: list[RequestRecord]) -> list[str]:
+    return sorted(r.path.split("metadata.name%3D")[1] for r in records if "metadata.name%3D" in r.path)
+
+
+@pytest.mark.parametrize("disconnected", [3, 40])
+async def test_proxy_status_reads_whole_only_the_pods_no_istiod_lists(tmp_path, disconnected):
+    """No pod's metadata is read to find sidecars: the injected pods' names (a Table without
+    objects) against syncz say which few no istiod lists, and those are read whole by name;
+    when too many are missing to read one by one (istiod down), the injected pods' metadata
+    says which, and a namespace of many is read with its list. Either way each is judged."""
+    snapshot_dir = tmp_path / "mesh"
+    write_snapshot(scaled_mesh(60), snapshot_dir)
+    gone = _drop_from_syncz(snapshot_dir, "cluster1", disconnected)
+    step, pod_reads = await _proxy_status(tmp_path, snapshot_dir)
+    total, listed = _counts(step)
     assert total - listed == disconnected
     rows = [line.split()[1] for line in step.evidence if line.startswith("  cluster1  ")]
     assert rows == [f"{name}.sample" for name in gone[:20]]  # the table shows twenty
     assert {f.params["pod"] for f in step.findings if f.id == "proxy-disconnected"} <= set(gone)
     assert step.findings
-    whole = [r for r in pod_reads if "PartialObjectMetadata" not in r.accept
-             and "/istio-system/" not in r.path]  # the system's pods are read whole anyway
-    everything = [r for r in pod_reads if r.path.split("?")[0] == "/api/v1/pods"]
-    assert everything and all("PartialObjectMetadata" in r.accept for r in everything)
-    if disconnected <= 10:
-        assert sorted(r.path.split("metadata.name%3D")[1] for r in whole if r.cluster == "cluster1"
-                      ) == gone
+    tables = [r for r in pod_reads if "as=Table" in r.accept]
+    assert sorted(r.cluster for r in tables) == ["cluster1", "cluster2"]
+    assert all("includeObject=None" in r.path for r in tables)
+    everything = [r for r in pod_reads if r.path.split("?")[0] == "/api/v1/pods"
+                  and "PartialObjectMetadata" in r.accept]
+    # the gateways' and waypoints' few pods are read as metadata by their labels
+    assert all("labelSelector=" in r.path for r in everything)
+    whole = [r for r in pod_reads if r.cluster == "cluster1" and "as=" not in r.accept
+             and "/istio-system/" not in r.path and "labelSelector" not in r.path]
+    if disconnected <= 20:
+        assert _named(whole) == gone
+        assert not [r for r in everything if "tlsMode" in r.path]
     else:
-        assert [r.path.split("?")[0] for r in whole if r.cluster == "cluster1"] == [
-            "/api/v1/namespaces/sample/pods"]
-    assert not [r for r in whole if r.cluster == "cluster2"]
+        assert [r.path.split("?")[0] for r in whole] == ["/api/v1/namespaces/sample/pods"]
+        assert [r.cluster for r in everything if "tlsMode" in r.path] == ["cluster1"]
+    assert not [r for r in pod_reads if r.cluster == "cluster2" and "metadata.name" in r.path]
+
+
+async def test_skewed_proxies_name_their_workload_from_the_pods_read_by_name(tmp_path):
+    """proxy-versions' fix restarts the skewed proxies' workload: their pods are read whole
+    by name (their owners), no other pod is."""
+    snapshot_dir = tmp_path / "mesh"
+    write_snapshot(scaled_mesh(6), snapshot_dir)
+    [file] = (snapshot_dir / "clusters" / "cluster1" / "istiod").glob("*/syncz.json")
+    entries = json.loads(file.read_text())
+    old = [e for e in entries if e["proxy"].startswith("helloworld")][:2]
+    for entry in old:
+        entry["istio_version"] = "1.25.2"
+    file.write_text(json.dumps(entries))
+    step, pod_reads = await _proxy_status(tmp_path, snapshot_dir, "proxy-versions")
+    skewed = sorted(e["proxy"].split(".")[0] for e in old)
+    assert sorted(f.params["pod"] for f in step.findings) == skewed
+    assert {f.params["workload"] for f in step.findings} == {"deployment/helloworld-v1"}
+    assert _named([r for r in pod_reads if r.cluster == "cluster1"]) == skewed
+    assert not _named([r for r in pod_reads if r.cluster == "cluster2"])
+
+
+@pytest.mark.parametrize("injected", [True, False])
+async def test_a_pod_named_like_a_listed_sidecar_in_another_namespace_is_judged(tmp_path,
+                                                                               injected):
+    """Names alone cannot tell two `web-0` apart: a name more injected pods carry than listed
+    proxies do is read whole across namespaces, and the unlisted one is judged: a sidecar no
+    istiod lists, or a pod labelled by hand that runs no proxy (then not counted)."""
+    snapshot_dir = tmp_path / "mesh"
+    write_snapshot(scaled_mesh(6), snapshot_dir)
+    before, _ = _counts((await _proxy_status(tmp_path, snapshot_dir))[0])
+    syncz = json.loads(next((snapshot_dir / "clusters" / "cluster1" / "istiod")
+                            .glob("*/syncz.json")).read_text())
+    name = next(e["proxy"] for e in syncz if e["proxy"].startswith("helloworld")).split(".")[0]
+    _copy_pod(snapshot_dir, "cluster1", name, "shop", injected)
+    step, pod_reads = await _proxy_status(tmp_path, snapshot_dir)
+    total, listed = _counts(step)
+    assert (total, listed) == ((before + 1, before) if injected else (before, before))
+    assert [(f.params["pod"], f.params["namespace"]) for f in step.findings] == \
+        ([(name, "shop")] if injected else [])
+    assert _named([r for r in pod_reads if r.cluster == "cluster1"]) == [name]
 
 
 async def test_replay_answers_partial_object_metadata(replay_mini_dir):

@@ -427,3 +427,88 @@ def test_replay_serves_managed_fields_when_asked(replay_mini_dir):
     plain = _served_pods(replay_mini_dir)
     assert not any("managedFields" in p["metadata"] for p in plain)
     assert [_without_managed_fields(p) for p in dressed] == plain
+
+
+# ------------------------------------------------------------------------- names only
+
+#: Pod columns as kube-apiserver prints them (kubernetes pkg/printers/internalversion/
+#: printers.go, podColumnDefinitions: the name column has format "name"); with
+#: `includeObject=None` a row carries its cells only (apimachinery handlers/response.go
+#: asTable). A resource without a printer gets the default Table of Name and Created At
+#: (kubernetes.io/docs/reference/using-api/api-concepts, "Receiving resources as Tables").
+POD_COLUMNS = [{"name": n, "type": t, "format": f, "description": "", "priority": p}
+               for n, t, f, p in [("Name", "string", "name", 0), ("Ready", "string", "", 0),
+                                  ("Status", "string", "", 0), ("Restarts", "string", "", 0),
+                                  ("Age", "string", "", 0), ("IP", "string", "", 1),
+                                  ("Node", "string", "", 1), ("Nominated Node", "string", "", 1),
+                                  ("Readiness Gates", "string", "", 1)]]
+
+
+def _table(columns: list[dict], rows: list[list], token: str | None = None) -> bytes:
+    meta = {"resourceVersion": "713609", **({"continue": token} if token else {})}
+    return json.dumps({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                       "columnDefinitions": columns,
+                       "rows": [{"cells": cells} for cells in rows]}).encode()
+
+
+def test_names_are_read_from_a_tables_name_column():
+    rows = [["sleep-7b9f8bd9b8-x2x4k", "2/2", "Running", "0", "3d", "10.244.1.7", "kind-worker",
+             "<none>", "<none>"], ["web-0", "1/2", "CrashLoopBackOff", "5 (2m ago)", "3d",
+                                   "10.244.2.9", "kind-worker2", "<none>", "<none>"]]
+    assert k8s_lists.decode_names(_table(POD_COLUMNS, rows, "eyJ2Ijoi")) == (
+        ["sleep-7b9f8bd9b8-x2x4k", "web-0"], "eyJ2Ijoi")
+    default = [{"name": "Created At", "type": "date", "format": "", "priority": 0},
+               {"name": "Name", "type": "string", "format": "", "priority": 0}]
+    assert k8s_lists.decode_names(_table(default, [["2026-11-20T09:59:54Z", "w1"]])) == (
+        ["w1"], None)
+
+
+def test_names_come_from_a_plain_list_when_the_server_prints_no_table():
+    body = json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                       "items": [{"metadata": {"name": "a", "namespace": "x"}},
+                                 {"metadata": {"name": "b", "namespace": "y"}}]}).encode()
+    assert k8s_lists.decode_names(body) == (["a", "b"], None)
+
+
+@pytest.mark.parametrize("body", [b"<html>", _table([{"name": "Ready"}], [["1/1"]])])
+def test_an_answer_without_names_is_refused(body):
+    with pytest.raises(ValueError):
+        k8s_lists.decode_names(body)
+
+
+async def test_the_live_source_reads_names_as_a_table_from_replay(replay_mini_dir, tmp_path):
+    """The kubernetes client asks replay for a Table without objects: the names are those
+    of the pods the label selects, in every namespace or one, and nothing else is sent."""
+    import yaml
+
+    from diagnostics.config import Config
+    from diagnostics.replay.runner import start_replay
+    from diagnostics.snapshot import Snapshot
+    from diagnostics.sources.factory import live_source
+
+    snapshot = Snapshot.open(replay_mini_dir)
+    cluster = next(iter(snapshot.clusters))
+    pods = snapshot.clusters[cluster].list("pods")
+    app = next(p["metadata"]["labels"]["app"] for p in pods
+               if "app" in (p["metadata"].get("labels") or {}))
+    selected = sorted(p["metadata"]["name"] for p in pods
+                      if (p["metadata"].get("labels") or {}).get("app") == app)
+    servers = await start_replay(snapshot)
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(servers.kubeconfig()))
+        source = live_source(Config(), kubeconfig=str(kubeconfig), contexts=[cluster])
+        try:
+            [key] = [c.key for c in source.cluster_infos()]
+            names = await source.names(key, "pods", None, f"app={app}")
+            in_sample = await source.names(key, "pods", "sample")
+        finally:
+            await source.close()
+        records = servers.stats.since(0)
+    finally:
+        await servers.close()
+    assert selected and len(selected) < len(pods) and sorted(names) == selected
+    assert sorted(in_sample) == sorted(p["metadata"]["name"] for p in pods
+                                       if p["metadata"]["namespace"] == "sample")
+    assert all("as=Table" in r.accept and "includeObject=None" in r.path for r in records)
+    assert all(r.bytes < 200 * (len(pods) + 5) for r in records)

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
-from diagnostics.checks.proxy_versions import skewed
-from diagnostics.facts import Fact, PerReplica, Unavailable
-from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
-from diagnostics.sources.base import metadata_view
+from diagnostics.facts import Fact, PerReplica, ProxyCensus, Unavailable
+from diagnostics.inputs import ISTIOD_PODS, PROXY_PODS, SKEWED_PROXY_PODS, SYNCZ
 from diagnostics.model import Step
 from diagnostics.parse.syncz import NOT_SENT, STALE, parse_syncz
-from diagnostics.workloads import image_version
+from diagnostics.views.proxies import skewed
+from diagnostics.workloads import image_version, runs_proxy
 from tests.check_support import ids, run_check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "istio"
@@ -99,10 +98,10 @@ def run(check: str, mesh: dict[str, dict], args: dict | None = None,
 
 
 def pods_of(pods) -> dict:
-    """A cluster's pods as the proxy checks get them: every pod's metadata, and whole the ones
+    """A cluster's pods as the proxy checks get them: how many run a proxy, and whole the ones
     diagnostics/pods_fetch.py would pick (here all of them: the checks must not care)."""
-    return {ALL_POD_META: [metadata_view(p, "Pod", "v1") for p in pods],
-            UNLISTED_SIDECARS: list(pods)}
+    proxies = [p for p in pods if runs_proxy(p)]
+    return {PROXY_PODS: ProxyCensus(len(proxies), proxies), SKEWED_PROXY_PODS: list(pods)}
 
 
 def one_cluster(*entries: dict, pods=(), replicas=None) -> dict[str, dict]:

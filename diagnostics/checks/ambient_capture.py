@@ -6,14 +6,15 @@ into ztunnel by the istio-cni node agent when it starts, which marks it
 without the mark bypasses the mesh: it started while the agent on its node was missing or
 failing, or before the namespace was enrolled.
 
-Pods are read as metadata; only the enrolled ones without the mark are read whole, to see
-whether they run, where, and with a sidecar or host network that rules them out.
+The enrolled pods are read as metadata (the ambient namespaces' pods, and pods labelled for
+ambient); only those without the mark are read whole, to see whether they run, where, and with
+a sidecar or host network that rules them out.
 """
 
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.inputs import ALL_POD_META, CNI_PODS, NAMESPACES, UNCAPTURED_AMBIENT_PODS
+from diagnostics.inputs import AMBIENT_ENROLLED_PODS, CNI_PODS, NAMESPACES, UNCAPTURED_AMBIENT_PODS
 from diagnostics.model import Step
 from diagnostics.views.ambient import (ambient_namespaces, captured, enrolled, enrolled_in,
                                        finished, namespace_index, node_of)
@@ -24,7 +25,7 @@ from diagnostics.workloads import is_mesh_infrastructure, name_of, namespace_of,
 
 
 @check("ambient-capture", title="Ambient pods captured by ztunnel",
-       inputs=(ALL_POD_META, UNCAPTURED_AMBIENT_PODS, NAMESPACES, CNI_PODS), emits=("ambient-pod-not-captured",))
+       inputs=(AMBIENT_ENROLLED_PODS, UNCAPTURED_AMBIENT_PODS, NAMESPACES, CNI_PODS), emits=("ambient-pod-not-captured",))
 def ambient_capture(ctx: CheckContext) -> list[Step]:
     """Running pods of ambient-enrolled namespaces that istio-cni did not redirect to ztunnel."""
     title = "Ambient pods captured by ztunnel"
@@ -33,7 +34,7 @@ def ambient_capture(ctx: CheckContext) -> list[Step]:
         namespaces = namespace_index(ctx.get(NAMESPACES, cluster))
         ambient = ambient_namespaces(namespaces.values())
         # capture first: a label rules out every pod of a sidecar mesh
-        held = sum(1 for p in ctx.get(ALL_POD_META, cluster) if captured(p)
+        held = sum(1 for p in ctx.get(AMBIENT_ENROLLED_PODS, cluster) if captured(p)
                    and in_scope(ctx, namespace_of(p)) and not is_mesh_infrastructure(p)
                    and not sidecar_injected(p) and enrolled_in(p, ambient))
         lost = sorted((p for p in ctx.get(UNCAPTURED_AMBIENT_PODS, cluster)

@@ -2,22 +2,21 @@
 connected to no istiod. ztunnel (its container is named istio-proxy too) is judged by the
 node-agents check.
 
-Every pod is read as metadata (the injector's `sidecar.istio.io/status` marks a sidecar, labels a
-gateway or waypoint: diagnostics/workloads.py runs_proxy); only
-those no syncz lists are read whole (UNLISTED_SIDECARS), to tell a running sidecar from one
-still starting, finished or being deleted.
+Injected pods are counted by name (the injector's `security.istio.io/tlsMode` label selects
+them), gateways and waypoints by their labels; only the pods no syncz lists are read whole
+(PROXY_PODS, diagnostics/pods_fetch.py proxy_pods), to tell a running sidecar from one still
+starting, finished or being deleted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from diagnostics.checking import CheckContext, Unavailable, check
-from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
+from diagnostics.inputs import ISTIOD_PODS, PROXY_PODS, SYNCZ
 from diagnostics.model import Step
 from diagnostics.views.proxies import (CONNECT_GRACE_SECONDS, FINDING_LIMIT, TABLE_LIMIT, capped,
-                                       in_scope, proxy_image_version, proxy_table, proxy_view)
-from diagnostics.workloads import (PROXY_CONTAINER, has_sidecar, is_ztunnel, name_of,
-                                   namespace_of, runs_proxy)
+                                       proxy_image_version, proxy_table, proxy_view)
+from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, is_ztunnel, name_of, namespace_of
 
 
 def _proxy_running_since(pod: dict) -> datetime | str | None:
@@ -52,8 +51,7 @@ def connectable(pod: dict, now: datetime) -> bool:
 
 
 @check("proxy-connected", title="Sidecars connected to an istiod",
-       inputs=(SYNCZ, ISTIOD_PODS, ALL_POD_META, UNLISTED_SIDECARS),
-       emits=("proxy-disconnected",))
+       inputs=(SYNCZ, ISTIOD_PODS, PROXY_PODS), emits=("proxy-disconnected",))
 def proxy_connected(ctx: CheckContext) -> list[Step]:
     """Running sidecars that no istiod replica of any cluster lists in its syncz."""
     view = proxy_view(ctx)
@@ -62,35 +60,24 @@ def proxy_connected(ctx: CheckContext) -> list[Step]:
     steps = []
     for cluster in ctx.focus:
         try:
-            pods = ctx.get(ALL_POD_META, cluster)
+            census = ctx.get(PROXY_PODS, cluster)
         except Unavailable as exc:
             steps.append(ctx.unavailable_step(title, cluster, exc))
             continue
-        injected = [p for p in pods if in_scope(ctx, namespace_of(p)) and runs_proxy(p)]
         gaps = view.serving_incomplete(cluster)
-        if not view.any_replica_read():
+        if not view.any_replica_read() or not census.judged:
             why = "; ".join(gaps) or "no istiod replica found in any cluster"
-            step = ctx.step(title, cluster, [f"{len(injected)} pods with a proxy; no syncz "
+            step = ctx.step(title, cluster, [f"{census.total} pods with a proxy; no syncz "
                                              f"could be read ({why})"],
                             status="error" if gaps else "skip")
             step.incomplete = True
             steps.append(step)
             continue
-        unlisted = {(namespace_of(p), name_of(p)) for p in injected
-                    if (cluster, f"{name_of(p)}.{namespace_of(p)}") not in connected}
-        try:
-            whole = ctx.get(UNLISTED_SIDECARS, cluster)
-        except Unavailable as exc:
-            steps.append(ctx.unavailable_step(title, cluster, exc))
-            continue
-        lost = sorted((p for p in whole if (namespace_of(p), name_of(p)) in unlisted
-                       and connectable(p, ctx.now)), key=lambda p: (namespace_of(p), name_of(p)))
-        evidence = [f"{len(injected)} pods with a proxy in {cluster}, "
-                    f"{len(injected) - len(unlisted)} listed by an istiod"]
-        unread = len(unlisted - {(namespace_of(p), name_of(p)) for p in whole})
-        if unread:
-            evidence.append(f"{unread} not listed under {cluster} but not read whole (listed "
-                            "under another cluster's id): not judged")
+        unlisted = [p for p in census.unlisted
+                    if (cluster, f"{name_of(p)}.{namespace_of(p)}") not in connected]
+        lost = [p for p in unlisted if connectable(p, ctx.now)]
+        evidence = [f"{census.total} pods with a proxy in {cluster}, "
+                    f"{census.total - len(unlisted)} listed by an istiod"]
         if gaps:
             evidence += [f"not read: {g}" for g in gaps]
             if lost:

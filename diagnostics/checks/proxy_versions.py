@@ -5,39 +5,31 @@ outside Istio's supported skew.
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 
 from diagnostics.checking import CheckContext, check
-from diagnostics.inputs import ALL_POD_META, ISTIOD_PODS, SYNCZ, UNLISTED_SIDECARS
+from diagnostics.inputs import ISTIOD_PODS, PROXY_PODS, SKEWED_PROXY_PODS, SYNCZ
 from diagnostics.model import Step
 from diagnostics.views.mesh import workload_ref
 from diagnostics.views.proxies import (FINDING_LIMIT, TABLE_LIMIT, SeenProxy, capped, in_scope,
-                                       minor_of, proxy_image_version, proxy_table, proxy_view)
+                                       proxy_image_version, proxy_table, proxy_view, skewed)
 from diagnostics.workloads import name_of, namespace_of
 
 
 def _pods_by_proxy(ctx: CheckContext) -> dict[tuple[str, str], dict]:
-    """Every pod by proxy id: its metadata (owners, for the fix), whole where its proxy image
-    must stand in for a version syncz does not give (only those are read whole)."""
+    """The pods read whole, by proxy id: those no istiod lists with a version (their proxy
+    image stands in for it) and those of skewed proxies (their owners, for the fix)."""
     out = {}
-    for inp in (ALL_POD_META, UNLISTED_SIDECARS):
-        for cluster, pods in ctx.available(inp).items():
-            for pod in pods:
-                out[(cluster, f"{name_of(pod)}.{namespace_of(pod)}")] = pod
+    for cluster, census in ctx.available(PROXY_PODS).items():
+        for pod in census.unlisted:
+            out[(cluster, f"{name_of(pod)}.{namespace_of(pod)}")] = pod
+    for cluster, pods in ctx.available(SKEWED_PROXY_PODS).items():
+        for pod in pods:
+            out[(cluster, f"{name_of(pod)}.{namespace_of(pod)}")] = pod
     return out
 
 
-@lru_cache(maxsize=1024)  # a few versions, asked for each of 20,000 proxies
-def skewed(proxy_version: str | None, istiod_version: str | None) -> bool:
-    """More than one minor version apart (or a different major)."""
-    p, i = minor_of(proxy_version), minor_of(istiod_version)
-    if p is None or i is None:
-        return False
-    return p[0] != i[0] or abs(p[1] - i[1]) > 1
-
-
-@check("proxy-versions", title="Proxy and istiod versions", inputs=(SYNCZ, ISTIOD_PODS, ALL_POD_META, UNLISTED_SIDECARS),
-       emits=("proxy-version-skew",))
+@check("proxy-versions", title="Proxy and istiod versions",
+       inputs=(SYNCZ, ISTIOD_PODS, PROXY_PODS, SKEWED_PROXY_PODS), emits=("proxy-version-skew",))
 def proxy_versions(ctx: CheckContext) -> list[Step]:
     """Each proxy's Istio version against the istiod it is connected to: more than one minor
     version apart is outside the supported skew."""

@@ -417,3 +417,51 @@ def decode_list(body: bytes | bytearray | memoryview, kind: str, metadata_only: 
     API fixes its items' fields, and, unless `whole`, what no diagnosis reads (UNREAD).
     Raises ValueError (msgspec.DecodeError) for what is not JSON."""
     return ListReader(kind, metadata_only, whole).decode(body)
+
+
+class _Column(msgspec.Struct):
+    name: Any = None
+    format: Any = None
+
+
+class _Row(msgspec.Struct):
+    cells: list[Any] | None = None
+
+
+class _ItemName(msgspec.Struct):
+    name: Any = None
+
+
+class _NamedItem(msgspec.Struct):
+    metadata: _ItemName | None = None
+
+
+class _NameTable(msgspec.Struct):
+    """A Table (`as=Table`, `includeObject=None`), or the plain list a server that prints no
+    Table for the resource sends instead: either way only the names are decoded."""
+
+    kind: Any = None
+    metadata: dict[str, Any] | None = None
+    columnDefinitions: list[_Column] | None = None  # noqa: N815
+    rows: list[_Row] | None = None
+    items: list[_NamedItem] | None = None
+
+
+_NAME_TABLE = msgspec.json.Decoder(_NameTable)
+
+
+def decode_names(body: bytes | bytearray | memoryview) -> tuple[list[str], str | None]:
+    """The object names of a Table without objects (the column of format `name`, `Name` in
+    every printer of kube-apiserver and in its default Table), or of a list's items; with
+    the page's continue token. Raises ValueError for what is not JSON, or a Table without a
+    name column."""
+    table = _NAME_TABLE.decode(body)
+    token = (table.metadata or {}).get("continue") or None
+    if table.kind != "Table":
+        return [str(i.metadata.name) for i in table.items or () if i.metadata], token
+    columns = table.columnDefinitions or []
+    at = next((i for i, c in enumerate(columns) if c.format == "name"),
+              next((i for i, c in enumerate(columns) if c.name == "Name"), None))
+    if at is None:
+        raise ValueError("a Table without a name column")
+    return [str(r.cells[at]) for r in table.rows or () if r.cells and len(r.cells) > at], token

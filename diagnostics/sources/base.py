@@ -104,6 +104,12 @@ class Source(Protocol):
         `field_selector` filters as the API server's (`metadata.name=<pod>`)."""
         ...
 
+    async def names(self, cluster: str, resource: str, namespace: str | None,
+                    label_selector: str | None = None) -> list[str]:
+        """The names of a resource's objects, nothing else (the API server's Table without
+        objects): how many there are, and which, for a fraction of their metadata."""
+        ...
+
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         """Which istiod replicas to ask (pod names, or a configured direct URL)."""
         ...

@@ -120,6 +120,12 @@ class CachingSource:
         return await self._cached(key, lambda: self.inner.list(cluster, resource, namespace,
                                                                 label_selector))
 
+    async def names(self, cluster: str, resource: str, namespace: str | None,
+                    label_selector: str | None = None) -> list[str]:
+        key = self._key(cluster, "names", resource, namespace, label_selector)
+        return await self._cached(key, lambda: self.inner.names(cluster, resource, namespace,
+                                                                 label_selector))
+
     async def istiod_get(self, cluster: str, target: str, path: str,
                          compact: Callable[[Any], list] | None = None) -> Any:
         """The body is shared whole (commands compact it differently) and compacted here, off

@@ -27,7 +27,7 @@ from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import Kind, kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.json_items import decode_compacted
-from diagnostics.parse.k8s_lists import ListReader
+from diagnostics.parse.k8s_lists import ListReader, decode_names
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
@@ -44,6 +44,11 @@ JSON = "application/json"
 #: which the source keeps the metadata: the facts are the same either way.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, " \
                 "application/json;q=0.9"
+#: Names only: the API server's Table (its printing for `kubectl get`) without the objects,
+#: a hundred bytes a pod where the pod's metadata alone is 9 kB (most of it managedFields,
+#: which a metadata-only list and a Table's default row object both carry). A server that
+#: prints no Table for the resource sends the list instead (q=0.9).
+NAME_TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json;q=0.9"
 #: Objects per list request. None: one request per list, however long. Pages asked with the
 #: previous page's continue token wait for each other, so 500 per page put 20 round trips of
 #: latency before the answer at 10,000 pods; the answer needs the whole list anyway.
@@ -126,6 +131,32 @@ class LiveSource:
             items += page
             if not token:
                 return items
+
+    async def names(self, cluster: str, resource: str, namespace: str | None,
+                    label_selector: str | None = None) -> list[str]:
+        kind = kind_by_key(resource)
+        if kind is None:
+            raise SourceFailure(f"meshbot does not know how to list {resource}")
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            query = [("includeObject", "None")]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page, token = await self._run(self._get_names, cluster, kind.list_path(namespace),
+                                          query)
+            names += page
+            if not token:
+                return names
+
+    def _get_names(self, cluster: str, path: str, query: list[tuple[str, str]]
+                   ) -> tuple[list[str], str | None]:
+        try:
+            return decode_names(self._request(cluster, path, query, NAME_TABLE).data)
+        except ValueError:
+            raise SourceFailure(f"{path}: the API server answered no Table of names") from None
 
     def _request(self, cluster: str, path: str, query: list[tuple[str, str]], accept: str):
         """A GET answered 2xx, its body read into `resp.data`."""

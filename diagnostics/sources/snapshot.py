@@ -14,6 +14,7 @@ from diagnostics.snapshot import (ClusterSnapshot, Snapshot, load_json_file, par
                                   read_tail, read_text_file)
 from diagnostics.sources.base import (METRICS_PATH, DebugRefused, NotCaptured, SourceFailure,
                                       metadata_view, read_withheld, running_istiod_pods)
+from diagnostics.workloads import name_of
 
 
 class SnapshotSource:
@@ -55,6 +56,11 @@ class SnapshotSource:
         if not metadata_only or kind is None:
             return objects
         return [metadata_view(o, kind.kind, kind.api_version) for o in objects]
+
+    async def names(self, cluster: str, resource: str, namespace: str | None,
+                    label_selector: str | None = None) -> list[str]:
+        return [name_of(o) for o in await self.list(cluster, resource, namespace, label_selector,
+                                                    metadata_only=True)]
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         return running_istiod_pods(istiod_pods)

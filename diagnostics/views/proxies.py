@@ -8,7 +8,7 @@ primary-remote check reads which istiod a remote's proxies connect to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from diagnostics.checking import CheckContext, Unavailable
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ, SYNCZ_CENSUS, IstiodDebug
@@ -74,6 +74,16 @@ class ProxyView:
 def minor_of(version: str | None) -> tuple[int, int] | None:
     parts = version_tuple(version)
     return parts[:2] if parts else None
+
+
+@lru_cache(maxsize=1024)  # a few versions, asked for each of 20,000 proxies
+def skewed(proxy_version: str | None, istiod_version: str | None) -> bool:
+    """More than one minor version apart (or a different major): outside Istio's supported
+    skew between a proxy and its istiod."""
+    p, i = minor_of(proxy_version), minor_of(istiod_version)
+    if p is None or i is None:
+        return False
+    return p[0] != i[0] or abs(p[1] - i[1]) > 1
 
 
 def istiod_versions(pods: list[dict]) -> dict[str, str]:
