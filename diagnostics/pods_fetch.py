@@ -14,9 +14,8 @@ Either way the check sees the same objects it would have found in a whole list.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
-
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 from diagnostics.facts import ProxyCensus
 from diagnostics.inputs import (ISTIOD_PODS, NAMESPACES, PROXY_INFRA_META, PROXY_POD_META,
@@ -135,20 +134,17 @@ async def proxy_pods(fetch: ClusterFetcher) -> ProxyCensus:
     names, *infra_lists = await asyncio.gather(
         fetch.need(PROXY_POD_NAMES), *(fetch.need(i) for i in PROXY_INFRA_META))
     listed = await listed_proxies(fetch)
-    infra = {(namespace_of(p), name_of(p)): p for pods in infra_lists for p in pods
+    infra = {(namespace_of(p), name_of(p)) for pods in infra_lists for p in pods
              if is_mesh_infrastructure(p) and not is_ztunnel(p) and _in_scope(namespace, p)}
-    injected = Counter(names)
-    total = len(names) + sum(1 for _, name in infra if name not in injected)
+    total, suspects = await asyncio.to_thread(_suspects, names, infra, listed or set(), namespace)
     if listed is None:
         return ProxyCensus(total, [], judged=False)
     wanted = {key for key in infra if f"{key[1]}.{key[0]}" not in listed}
-    listed_names = Counter(proxy.rsplit(".", 1)[0] for proxy in listed
-                           if not namespace or proxy.rsplit(".", 1)[-1] == namespace)
-    suspects = sorted(n for n, count in injected.items() if count > listed_names[n])
     if len(suspects) > NAME_READS:
         meta = await fetch.need(PROXY_POD_META)
-        wanted |= {(namespace_of(p), name_of(p)) for p in meta if _in_scope(namespace, p)
-                   and f"{name_of(p)}.{namespace_of(p)}" not in listed}
+        wanted |= await asyncio.to_thread(lambda: {
+            (namespace_of(p), name_of(p)) for p in meta if _in_scope(namespace, p)
+            and f"{name_of(p)}.{namespace_of(p)}" not in listed})
         suspects = []
     found = await asyncio.gather(read_whole(fetch, wanted), *(
         fetch.list("pods", namespace, None, field_selector=f"metadata.name={n}")
@@ -162,6 +158,17 @@ async def proxy_pods(fetch: ClusterFetcher) -> ProxyCensus:
         elif f"{key[1]}.{key[0]}" not in listed:
             unlisted[key] = pod
     return ProxyCensus(total - len(no_proxy), [unlisted[k] for k in sorted(unlisted)])
+
+
+def _suspects(names: list[str], infra: set[tuple[str, str]], listed: set[str],
+              namespace: str | None) -> tuple[int, list[str]]:
+    """How many pods run a proxy (the injected by name, the gateways and waypoints not among
+    them), and the names more injected pods carry than listed proxies do."""
+    injected = Counter(names)
+    listed_names = Counter(proxy.rsplit(".", 1)[0] for proxy in listed
+                           if not namespace or proxy.rsplit(".", 1)[-1] == namespace)
+    total = len(names) + sum(1 for _, name in infra if name not in injected)
+    return total, sorted(n for n, count in injected.items() if count > listed_names[n])
 
 
 async def skewed_proxies(fetch: ClusterFetcher) -> set[tuple[str, str]]:
