@@ -654,3 +654,33 @@ def test_a_big_services_endpoints_are_split_as_the_endpointslice_controller_spli
     assert len({s["metadata"]["name"] for s in slices}) == 6
     targets = [e["targetRef"]["name"] for s in slices for e in s["endpoints"]]
     assert len(targets) == len(set(targets)) == 600
+
+
+def test_a_big_meshs_pod_ips_are_addresses_an_api_server_accepts():
+    """Hundreds of replicas on a node take further /24s of the cluster's pod range: every pod IP
+    a valid, distinct IPv4 address (600 replicas once gave `10.10.2.5415`)."""
+    import ipaddress
+
+    from tests.meshgen.scale import scaled_mesh
+
+    files = render_files(scaled_mesh(600, 0.1))
+    for cluster in ("cluster1", "cluster2"):
+        pods = [p for path, text in files.items()
+                if path.startswith(f"clusters/{cluster}/resources/")
+                and path.endswith(("/pods.json", "/pods.yaml"))
+                for p in yaml.safe_load(text)["items"]]
+        ips = [p["status"]["podIP"] for p in pods
+               if p["status"].get("podIP") and not p["spec"].get("hostNetwork")]
+        assert len(ips) > 600 and len(set(ips)) == len(ips)
+        assert all(isinstance(ipaddress.ip_address(ip), ipaddress.IPv4Address) for ip in ips)
+
+
+def test_pod_names_are_unique_in_their_namespace_as_generate_name_makes_them():
+    """Five random characters collide a few times among 10,000 replicas; the API server never
+    holds two pods of one name in a namespace (the controller asks again)."""
+    from tests.meshgen.scale import scaled_mesh
+    from tests.meshgen.topology import build_world
+
+    for cluster in build_world(scaled_mesh(10000, 0.1)).clusters.values():
+        names = [(p.namespace, p.name) for p in cluster.pods]
+        assert len(names) > 10000 and len(set(names)) == len(names)

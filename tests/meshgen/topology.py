@@ -181,14 +181,41 @@ def _template_hash(cluster: str, template: dict) -> str:
     return k8s_suffix(10, cluster, json.dumps(template, sort_keys=True))
 
 
+NODES_PER_CLUSTER = 2
+
+
 def _nodes(spec: ClusterSpec) -> list[Node]:
-    names = [f"{spec.id}-worker", f"{spec.id}-worker2"]
+    names = [f"{spec.id}-worker{i + 1 if i else ''}" for i in range(NODES_PER_CLUSTER)]
     return [Node(n, f"172.18.0.{2 + 2 * spec.index + i}", spec.region, spec.zone, i + 1)
             for i, n in enumerate(names)]
 
 
-def _pod_ip(spec: ClusterSpec, node: Node, slot: int, replica: int) -> str:
-    return f"{spec.pod_prefix}.{node.index}.{10 + slot * 8 + replica}"
+#: Replicas a Deployment's slot holds in its node's /24 (.10 + 8 x slot + replica, up to .169):
+#: the scenarios' small meshes. A big mesh's further replicas (or slots) take /24s of their own, a node's
+#: share of the cluster's pod range counted up as they come (kind gives each node a /24, and
+#: kubelet's default of 110 pods a node fits in one; a generated 10,000-pod cluster has two
+#: nodes): without them, thousands of replicas got last octets past 255, addresses no API
+#: server accepts, or shared another slot's.
+SLOT_REPLICAS = 8
+#: Hosts of an overflow /24 (.10 to .169), the third octets from OVERFLOW_BASE on.
+HOSTS_PER_BLOCK = 160
+OVERFLOW_BASE = 16
+
+
+def _pod_ip(spec: ClusterSpec, node: Node, slot: int, replica: int,
+            overflow: dict[int, int]) -> str:
+    """The pod's address; `overflow` counts, by node, the replicas past their slot so far."""
+    host = 10 + slot * SLOT_REPLICAS + replica
+    if replica < SLOT_REPLICAS and host < 10 + HOSTS_PER_BLOCK:
+        return f"{spec.pod_prefix}.{node.index}.{host}"
+    taken = overflow.get(node.index, 0)
+    overflow[node.index] = taken + 1
+    block, host = divmod(taken, HOSTS_PER_BLOCK)
+    third = OVERFLOW_BASE + node.index + NODES_PER_CLUSTER * block
+    if third > 255:
+        raise ValueError(f"{taken + 1} replicas on {node.name} do not fit "
+                         f"{spec.pod_prefix}.0.0/16")
+    return f"{spec.pod_prefix}.{third}.{10 + host}"
 
 
 def _service_ip(spec: ClusterSpec, namespace: str, name: str) -> str:
@@ -231,8 +258,23 @@ def _deployments(spec: ClusterSpec) -> list[dict]:
     return out
 
 
+def _generated_name(spec: ClusterSpec, rs: str, replica: int, taken: set[str]) -> str:
+    """`<replicaset>-<5 characters>`, as generateName gives, unique in its namespace: five
+    characters collide once in a few million, so a 10,000-pod namespace meets a few; the
+    API server refuses a taken name and the ReplicaSet controller asks again."""
+    name = f"{rs}-{k8s_suffix(5, spec.id, rs, replica)}"
+    attempt = 0
+    while name in taken:
+        attempt += 1
+        name = f"{rs}-{k8s_suffix(5, spec.id, rs, replica, attempt)}"
+    taken.add(name)
+    return name
+
+
 def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
     pods: list[Pod] = []
+    taken: dict[str, set[str]] = {}  # pod names by namespace
+    overflow: dict[int, int] = {}  # replicas past their slot, by node
     for dep in deps:
         dep["hash"] = _template_hash(spec.id, dep["template"])
         rs = f"{dep['name']}-{dep['hash']}"
@@ -264,8 +306,9 @@ def _pods(spec: ClusterSpec, nodes: list[Node], deps: list[dict]) -> list[Pod]:
             stateful = w is not None and w.knobs.kind == "StatefulSet"
             pods.append(Pod(
                 cluster=spec.id, namespace=dep["namespace"],
-                name=f"{dep['name']}-{r}" if stateful else f"{rs}-{k8s_suffix(5, spec.id, rs, r)}",
-                ip=_pod_ip(spec, node, slot, r), node=node, deployment=dep["name"],
+                name=f"{dep['name']}-{r}" if stateful else _generated_name(
+                    spec, rs, r, taken.setdefault(dep["namespace"], set())),
+                ip=_pod_ip(spec, node, slot, r, overflow), node=node, deployment=dep["name"],
                 replicaset=rs, template_hash=dep["hash"], role=dep["role"], labels=labels,
                 service_account=dep["service_account"], ready=dep["ready"],
                 app_ready=dep["ready"], container_name=dep["container"],
