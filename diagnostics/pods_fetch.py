@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Callable
 
-from diagnostics.facts import ProxyCensus
+from diagnostics.facts import PerReplica, ProxyCensus
 from diagnostics.inputs import (ISTIOD_PODS, NAMESPACES, PROXY_INFRA_META, PROXY_POD_META,
                                 PROXY_POD_NAMES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES,
                                 TARGET_PODS, TLS_MODE_LABEL, Input)
@@ -100,25 +100,52 @@ async def listed_proxies(fetch: ClusterFetcher) -> set[str] | None:
     """The proxies (`pod.namespace`) some istiod's syncz (this cluster's or a peer's) lists
     under this cluster's id with a version; under any id when this cluster's is unknown.
     None when no syncz could be read: no pod is judged then."""
+    return await _mine(fetch, "listed", _versioned)
+
+
+async def _mine(fetch: ClusterFetcher, what: str,
+                group: Callable[[PerReplica, list[dict]], dict[str | None, set[str]]]
+                ) -> set[str] | None:
+    """The proxies `group` keeps of every cluster's syncz (by the cluster id they are listed
+    under) that are this cluster's: listed under its id, or without an id by its own istiod;
+    under any id when its id is unknown. None when no syncz could be read."""
     own = await own_cluster_id(fetch)
-    bodies: list[tuple[bool, Any]] = []  # (this cluster's istiod?, one replica's syncz)
+    out: set[str] | None = None
     for fetcher in (fetch, *fetch.peers):
+        groups = await _grouped(fetcher, what, group)
+        if groups is None:
+            continue
+        out = out or set()
+        for cluster, proxies in groups.items():
+            if own is None or (cluster == own if cluster else fetcher is fetch):
+                out |= proxies
+    return out
+
+
+async def _grouped(fetcher: ClusterFetcher, what: str,
+                   group: Callable[[PerReplica, list[dict]], dict[str | None, set[str]]]
+                   ) -> dict[str | None, set[str]] | None:
+    """One cluster's syncz grouped by `group`, made once per diagnosis and off the event
+    loop: every cluster asks every peer's, which made per asker grew with the square of the
+    clusters (ten clusters: a hundred walks of a syncz)."""
+    async def make() -> dict[str | None, set[str]] | None:
         per_replica = await fetcher.optional(SYNCZ)
-        if per_replica is not None:
-            bodies += [(fetcher is fetch, body) for body in per_replica.values.values()]
-    if not bodies:
-        return None
+        if per_replica is None:
+            return None
+        istiods = await fetcher.optional(ISTIOD_PODS) or []
+        return await asyncio.to_thread(group, per_replica, istiods)
 
-    def listed() -> set[str]:
-        out: set[str] = set()
-        for ours, body in bodies:
-            for proxy, cluster, versioned in syncz_census(body):
-                mine = cluster == own if cluster else ours
-                if versioned and (mine or own is None):
-                    out.add(proxy)
-        return out
+    return await fetcher.once(f"syncz-grouped:{what}", make)
 
-    return await asyncio.to_thread(listed)
+
+def _versioned(per_replica: PerReplica, istiods: list[dict]) -> dict[str | None, set[str]]:
+    """The proxies each replica lists with a version, by the cluster id it lists them under."""
+    out: dict[str | None, set[str]] = {}
+    for body in per_replica.values.values():
+        for proxy, cluster, versioned in syncz_census(body):
+            if versioned:
+                out.setdefault(cluster or None, set()).add(proxy)
+    return out
 
 
 async def proxy_pods(fetch: ClusterFetcher) -> ProxyCensus:
@@ -175,26 +202,29 @@ async def skewed_proxies(fetch: ClusterFetcher) -> set[tuple[str, str]]:
     """The pods of the first FINDING_LIMIT proxies (by id) of this cluster that some istiod
     lists with a version more than one minor version from its own (proxy-versions' rule):
     their owners are the workloads its findings tell to restart."""
-    from diagnostics.views.proxies import FINDING_LIMIT, istiod_versions, skewed
+    from diagnostics.views.proxies import FINDING_LIMIT
 
-    own = await own_cluster_id(fetch)
     namespace = fetch.scope.namespace
-    offenders: set[str] = set()
-    for fetcher in (fetch, *fetch.peers):
-        per_replica = await fetcher.optional(SYNCZ)
-        if per_replica is None:
-            continue
-        versions = istiod_versions(await fetcher.optional(ISTIOD_PODS) or [])
-        only = next(iter(versions.values())) if len(set(versions.values())) == 1 else None
-        for replica, body in per_replica.values.items():
-            istiod = versions.get(replica, only)
-            for sync in parse_syncz(body) if istiod else ():
-                mine = sync.cluster_id in (own, None) if sync.cluster_id else fetcher is fetch
-                if mine and (not namespace or sync.namespace == namespace) \
-                        and skewed(sync.istio_version, istiod):
-                    offenders.add(sync.proxy)
-    return {(proxy.rsplit(".", 1)[-1], proxy.rsplit(".", 1)[0])
-            for proxy in sorted(offenders)[:FINDING_LIMIT] if "." in proxy}
+    offenders = sorted(p for p in await _mine(fetch, "skewed", _skewed) or ()
+                       if "." in p and (not namespace or p.rsplit(".", 1)[1] == namespace))
+    return {(proxy.rsplit(".", 1)[1], proxy.rsplit(".", 1)[0])
+            for proxy in offenders[:FINDING_LIMIT]}
+
+
+def _skewed(per_replica: PerReplica, istiods: list[dict]) -> dict[str | None, set[str]]:
+    """The proxies each replica lists more than one minor version from its own, by the cluster
+    id it lists them under."""
+    from diagnostics.views.proxies import istiod_versions, skewed
+
+    versions = istiod_versions(istiods)
+    only = next(iter(versions.values())) if len(set(versions.values())) == 1 else None
+    out: dict[str | None, set[str]] = {}
+    for replica, body in per_replica.values.items():
+        istiod = versions.get(replica, only)
+        for sync in parse_syncz(body) if istiod else ():
+            if skewed(sync.istio_version, istiod):
+                out.setdefault(sync.cluster_id or None, set()).add(sync.proxy)
+    return out
 
 
 async def ambient_enrolled(fetch: ClusterFetcher) -> list[dict]:
