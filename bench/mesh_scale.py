@@ -22,7 +22,9 @@ Per command and size, the median of `--runs`:
 The replay serves pods with the managedFields a real API server keeps on them (`meshbot replay
 --managed-fields`; snapshots hold none): without them every list of pods would be lighter than
 a real cluster's, a metadata-only one five times lighter. `--no-managed-fields` measures
-without.
+without. `--tls` serves HTTPS with a self-signed RSA 2048 certificate, as real API servers
+serve: each connection the diagnosis opens (one per request it has in flight to a cluster)
+then costs a handshake.
 
     .venv/bin/python bench/mesh_scale.py [--pods 2000 10000 20000] [--point 2000x10] [--json]
         [--runs 3] [--meshes DIR] [--client-root DIR] [--commands ...]
@@ -107,14 +109,16 @@ class Replay:
     """`meshbot replay` in its own process, recording every request to a file."""
 
     def __init__(self, snapshot: Path, workdir: Path, latency_ms: float,
-                 managed_fields: bool = True):
+                 managed_fields: bool = True, tls: bool = False):
         self.kubeconfig = workdir / "kubeconfig"
         self.log = workdir / "requests.jsonl"
         self.log.write_text("")
+        https = [f"--tls-{part}={path}" for part, path in
+                 zip(("cert", "key"), server_certificate(workdir))] if tls else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "replay", str(snapshot), "--latency-ms",
              str(latency_ms), "--kubeconfig-out", str(self.kubeconfig), "--request-log",
-             str(self.log), *(["--managed-fields"] if managed_fields else [])],
+             str(self.log), *(["--managed-fields"] if managed_fields else []), *https],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def wait_ready(self, clusters: int) -> None:
@@ -137,6 +141,38 @@ class Replay:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def server_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, RSA 2048 as kubeadm issues the
+    API server's by default: the client then pays a TLS handshake for every connection it
+    opens, as it does against a real API server (a diagnosis opens one per request it has in
+    flight to a cluster)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = workdir / "apiserver.crt", workdir / "apiserver.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 #: meshbot's own packages, compiled to bytecode before measuring (see compile_bytecode).
@@ -185,7 +221,7 @@ def run_once(replay: Replay, client_root: Path, command: str, timeout: float,
 def measure(replay: Replay, args: argparse.Namespace, point: Point, command: str) -> dict:
     results = [run_once(replay, args.client_root, command, args.timeout, args.python)
                for _ in range(args.runs)]
-    row = {"command": command, "pods": point.pods, "clusters": point.clusters}
+    row = {"command": command, "pods": point.pods, "clusters": point.clusters, "tls": args.tls}
     for key in ("cpu_s", "rss_peak_mb", "wall_s", "api_calls", "bytes", "dependent_rounds"):
         value = statistics.median(r[key] for r in results)
         row[key] = round(value, 3) if isinstance(value, float) else value
@@ -205,12 +241,12 @@ def print_row(row: dict, as_json: bool) -> None:
 
 @contextmanager
 def served_mesh(point: Point, stale: float, meshes: Path | None, latency_ms: float,
-                managed_fields: bool = True) -> Iterator[tuple[Replay, float]]:
+                managed_fields: bool = True, tls: bool = False) -> Iterator[tuple[Replay, float]]:
     """The generated mesh served by `meshbot replay` for the block: (the replay, seconds the
     generation took)."""
     with tempfile.TemporaryDirectory() as tmp:
         snapshot, generated = mesh_dir(point, stale, meshes, Path(tmp))
-        replay = Replay(snapshot, Path(tmp), latency_ms, managed_fields)
+        replay = Replay(snapshot, Path(tmp), latency_ms, managed_fields, tls)
         try:
             replay.wait_ready(point.clusters)
             yield replay, generated
@@ -220,7 +256,7 @@ def served_mesh(point: Point, stale: float, meshes: Path | None, latency_ms: flo
 
 def run_point(point: Point, args: argparse.Namespace) -> None:
     with served_mesh(point, args.stale, args.meshes, args.latency_ms,
-                     args.managed_fields) as (replay, generated):
+                     args.managed_fields, args.tls) as (replay, generated):
         if not args.json:
             print(f"\n{point.pods} helloworld pods per cluster, {point.clusters} clusters, "
                   f"{args.stale:.0%} stale (mesh generated in {generated:.1f} s)")
@@ -245,6 +281,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=1000.0)
     ap.add_argument("--no-managed-fields", dest="managed_fields", action="store_false",
                     help="serve pods without the managedFields real API servers add")
+    ap.add_argument("--tls", action="store_true",
+                    help="serve HTTPS, as every real API server does: each connection the "
+                         "diagnosis opens then costs it a TLS handshake")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="meshbot's per-cluster deadline: a loaded machine must not turn the "
                     "figures into those of a timed-out, inconclusive diagnosis")
