@@ -16,7 +16,7 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -107,49 +107,26 @@ class LiveSource:
     async def list(self, cluster: str, resource: str, namespace: str | None,
                    label_selector: str | None = None, metadata_only: bool = False,
                    field_selector: str | None = None) -> list[dict]:
-        kind = kind_by_key(resource)
-        if kind is None:
-            raise SourceFailure(f"meshbot does not know how to list {resource}")
+        kind = _kind(resource)
         path = kind.list_path(namespace)
-        items: list[dict] = []
-        token: str | None = None
-        while True:
-            query = [("limit", str(PAGE_SIZE))] if PAGE_SIZE else []
-            if label_selector:
-                query.append(("labelSelector", label_selector))
-            if field_selector:
-                query.append(("fieldSelector", field_selector))
-            if token:
-                query.append(("continue", token))
-            try:
-                page, token = await self._run(self._get_list, cluster, path, query, kind,
-                                              metadata_only)
-            except Forbidden as exc:
-                if resource == "secrets":
-                    raise secrets_withheld(namespace, exc.refusal) from None
-                raise
-            items += page
-            if not token:
-                return items
+        query = [("limit", str(PAGE_SIZE))] if PAGE_SIZE else []
+        query += [(key, value) for key, value in (("labelSelector", label_selector),
+                                                  ("fieldSelector", field_selector)) if value]
+        try:
+            return await _paged(query, lambda q: self._run(self._get_list, cluster, path, q,
+                                                           kind, metadata_only))
+        except Forbidden as exc:
+            if resource == "secrets":
+                raise secrets_withheld(namespace, exc.refusal) from None
+            raise
 
     async def names(self, cluster: str, resource: str, namespace: str | None,
                     label_selector: str | None = None) -> list[str]:
-        kind = kind_by_key(resource)
-        if kind is None:
-            raise SourceFailure(f"meshbot does not know how to list {resource}")
-        names: list[str] = []
-        token: str | None = None
-        while True:
-            query = [("includeObject", "None")]
-            if label_selector:
-                query.append(("labelSelector", label_selector))
-            if token:
-                query.append(("continue", token))
-            page, token = await self._run(self._get_names, cluster, kind.list_path(namespace),
-                                          query)
-            names += page
-            if not token:
-                return names
+        path = _kind(resource).list_path(namespace)
+        query = [("includeObject", "None")]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        return await _paged(query, lambda q: self._run(self._get_names, cluster, path, q))
 
     def _get_names(self, cluster: str, path: str, query: list[tuple[str, str]]
                    ) -> tuple[list[str], str | None]:
@@ -343,6 +320,26 @@ def _read_body(resp: Any) -> Any:
         body += chunk
     resp.data = body
     return resp
+
+
+def _kind(resource: str) -> Kind:
+    kind = kind_by_key(resource)
+    if kind is None:
+        raise SourceFailure(f"meshbot does not know how to list {resource}")
+    return kind
+
+
+async def _paged(query: list[tuple[str, str]],
+                 page: Callable[[list[tuple[str, str]]], Awaitable[tuple[list, str | None]]]
+                 ) -> list:
+    """Every page of a list: each asked with the continue token of the one before."""
+    items: list = []
+    token: str | None = None
+    while True:
+        more, token = await page(query + [("continue", token)] if token else query)
+        items += more
+        if not token:
+            return items
 
 
 def _chunks(resp: Any) -> Iterator[bytes]:
