@@ -84,16 +84,20 @@ def _in_scope(namespace: str | None, pod: dict) -> bool:
 
 async def own_cluster_id(fetch: ClusterFetcher) -> str | None:
     """The Istio cluster id this cluster's own objects state (diagnostics/identity.py), from
-    the identity inputs every diagnosis reads anyway: syncz names proxies' clusters by it."""
+    the identity inputs every diagnosis reads anyway: syncz names proxies' clusters by it.
+    Learnt once per cluster, for the census and the skewed proxies alike."""
     from diagnostics.facts import Fact
     from diagnostics.identity import IDENTITY_INPUTS, discover
 
-    facts = {}
-    for inp in IDENTITY_INPUTS:
-        value = await fetch.optional(inp)
-        if value is not None:
-            facts[inp] = Fact(value)
-    return discover(facts).id
+    async def learn() -> str | None:
+        facts = {}
+        for inp in IDENTITY_INPUTS:
+            value = await fetch.optional(inp)
+            if value is not None:
+                facts[inp] = Fact(value)
+        return discover(facts).id
+
+    return await fetch.once("own-cluster-id", learn)
 
 
 async def listed_proxies(fetch: ClusterFetcher) -> set[str] | None:
