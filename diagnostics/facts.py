@@ -46,6 +46,21 @@ class ProxyCensus:
     judged: bool = True
 
 
+@dataclass(frozen=True)
+class PodNetworks:
+    """The networks the pods of the command's namespace are labelled with in one cluster
+    (diagnostics/pods_fetch.py pod_networks), known from names, not from every pod's metadata.
+
+    `networks`: pod name -> its `topology.istio.io/network` label, for every labelled pod;
+    `proxies`: the names of the pods that run a proxy (injected, gateways and waypoints);
+    `owners`: the metadata of a few of the service's endpoint pods that carry no network
+    label, the first of each workload by name (MAX_UNLABELLED_READ): who to restart."""
+
+    networks: dict[str, str] = field(default_factory=dict)
+    proxies: frozenset[str] = frozenset()
+    owners: dict[str, dict] = field(default_factory=dict)
+
+
 @dataclass
 class ClientFact:
     """What was read for one client pod: the pod, and the body (or why there is none); why

@@ -64,7 +64,7 @@ class ClusterFetcher:
                    ) -> list[dict]:
         if metadata_only:
             return await self.source.list(self.info.key, resource, namespace, label_selector,
-                                          metadata_only=True)
+                                          metadata_only=True, field_selector=field_selector)
         if field_selector:
             return await self.source.list(self.info.key, resource, namespace, label_selector,
                                           field_selector=field_selector)

@@ -94,35 +94,34 @@ class Resources(Input):
         return self._described(self.resolve_namespace(scope) or ALL_NAMESPACES)
 
     async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
-        whole = replace(self, metadata_only=False) if self.metadata_only else None
-        if whole in fetcher.wanted:
-            return await self._metadata_of(fetcher, whole)
-        unselected = replace(self, label_selector=None) if self.label_selector else None
-        if unselected in fetcher.wanted:
-            return await self._selected_from(fetcher, unselected)
+        for held in self.held_by():
+            if held in fetcher.wanted:
+                return await self._derived(fetcher, held)
         return await fetcher.list(self.resource, self.resolve_namespace(fetcher.scope),
                                   self.label_selector, self.metadata_only)
 
-    async def _selected_from(self, fetcher: ClusterFetcher, unselected: Resources
-                             ) -> list[dict]:
-        """The command reads the same list without the selector anyway (every diagnosis reads
-        the Istio namespace's pods, and its istiod pods among them): this list is the objects
-        of that one the selector matches, as the API server would have filtered them, and a
-        request less per cluster (each a TLS handshake on a real cluster)."""
+    def held_by(self) -> list[Resources]:
+        """The lists that hold this one's objects: itself whole, and without its selector."""
+        out = [replace(self, metadata_only=False)] if self.metadata_only else []
+        if self.label_selector:
+            out += [replace(o, label_selector=None) for o in [self, *out]]
+        return out
+
+    async def _derived(self, fetcher: ClusterFetcher, held: Resources) -> list[dict]:
+        """The command reads a list that holds this one anyway (every diagnosis reads the
+        Istio namespace's pods, and its istiod pods among them; `check` reads its namespace's
+        pods whole): this list is what the API server would have sent of it, the objects its
+        selector matches, as metadata where only that was asked; and a request less per
+        cluster (each a TLS handshake on a real cluster)."""
+        from diagnostics.kinds import kind_by_key
         from diagnostics.selectors import label_predicate
 
-        matches = label_predicate(self.label_selector)
-        return [o for o in await fetcher.need(unselected) if matches(o)]
-
-    @staticmethod
-    async def _metadata_of(fetcher: ClusterFetcher, whole: Resources) -> list[dict]:
-        """The command reads the list whole anyway (`check` reads its namespace's pods): the
-        metadata-only list is that list's metadata, as the API server would have sent it."""
-        from diagnostics.kinds import kind_by_key
-
-        kind = kind_by_key(whole.resource)
-        objects = await fetcher.need(whole)
-        if kind is None:
+        objects = await fetcher.need(held)
+        if self.label_selector and not held.label_selector:
+            matches = label_predicate(self.label_selector)
+            objects = [o for o in objects if matches(o)]
+        kind = kind_by_key(self.resource)
+        if not self.metadata_only or held.metadata_only or kind is None:
             return objects
         return [metadata_view(o, kind.kind, kind.api_version) for o in objects]
 
@@ -185,17 +184,31 @@ class ResourceNames(Input):
 
     resource: str
     label_selector: str | None = None
+    # TARGET_NS: the namespace clients and targets are sought in (Scope.target_namespace),
+    # where the command named none too.
+    namespace: str | None = None
 
     def describe(self) -> str:
         sel = f" -l {self.label_selector}" if self.label_selector else ""
         return f"{self.resource} names{sel}"
 
     def describe_in(self, scope: Scope) -> str:
-        where = f"namespace {scope.namespace}" if scope.namespace else "all namespaces"
+        namespace = self._namespace(scope)
+        where = f"namespace {namespace}" if namespace else "all namespaces"
         return f"{self.describe()} in {where}"
 
+    def _namespace(self, scope: Scope) -> str | None:
+        return scope.target_namespace if self.namespace == TARGET_NS else scope.namespace
+
     async def fetch(self, fetcher: ClusterFetcher) -> list[str]:
-        return await fetcher.names(self.resource, fetcher.scope.namespace, self.label_selector)
+        from diagnostics.workloads import name_of
+
+        if self.namespace == TARGET_NS:
+            listed = Resources(self.resource, TARGET_NS, self.label_selector, metadata_only=True)
+            if any(held in fetcher.wanted for held in [listed, *listed.held_by()]):
+                return [name_of(o) for o in await fetcher.need(listed)]  # read anyway
+        return await fetcher.names(self.resource, self._namespace(fetcher.scope),
+                                   self.label_selector)
 
 
 @dataclass(frozen=True)
@@ -244,6 +257,54 @@ class AmbientEnrolledPods(Input):
         from diagnostics.pods_fetch import ambient_enrolled
 
         return await ambient_enrolled(fetcher)
+
+
+@dataclass(frozen=True)
+class RolePods(Input):
+    """The metadata of the command's namespace's pods whose role in the mesh labels state, so
+    that no check has to read every pod's metadata to find them (10,000 pods: 85 MB a
+    cluster): gateways and waypoints, and pods enrolled in ambient mode. Where the namespace
+    is enrolled, or any of its pods is, every pod's metadata (diagnostics/pods_fetch.py
+    role_pods): which are captured, and which carry a sidecar instead, is what is asked."""
+
+    def describe(self) -> str:
+        return ("pods of the namespace that are gateways, waypoints or enrolled in ambient "
+                "(metadata; every pod's where ambient is used)")
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        from diagnostics.pods_fetch import role_pods
+
+        return await role_pods(fetcher)
+
+
+@dataclass(frozen=True)
+class PodNetworksInput(Input):
+    """Which network each pod of the command's namespace is labelled with, from the API
+    server's Tables of names per label value (diagnostics/pods_fetch.py pod_networks;
+    facts.PodNetworks): the one label of every pod that why-local-only's checks read."""
+
+    def describe(self) -> str:
+        return "pods of the namespace by topology.istio.io/network (names)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> Any:
+        from diagnostics.pods_fetch import pod_networks
+
+        return await pod_networks(fetcher)
+
+
+@dataclass(frozen=True)
+class ServicePods(Input):
+    """The metadata of the pods the command's service selects (its selector as a label
+    selector; `app=<service>` without a Service), read only where no endpoint of it is ready
+    in the cluster: then how many there are, and what keeps each from Ready, is the answer."""
+
+    def describe(self) -> str:
+        return "pods the service selects where none is ready (metadata)"
+
+    async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
+        from diagnostics.pods_fetch import service_pods
+
+        return await service_pods(fetcher)
 
 
 @dataclass(frozen=True)
@@ -399,11 +460,14 @@ class ClientZtunnelLogs(Input):
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
 TARGET_PODS = Resources("pods", TARGET_NS)
-#: The namespace's pods as metadata: who they are, their labels (network, app), annotations
-#: (injected, captured by ztunnel) and owners, a sixth of the whole list on a big mesh. With
-#: the namespace's EndpointSlices (addresses, node, readiness of every endpoint) it answers
-#: what why-local-only asks of pods other than the client (diagnostics/views/mesh.py).
-TARGET_POD_META = Resources("pods", TARGET_NS, metadata_only=True)
+#: What why-local-only asks of the namespace's pods other than the client, without their
+#: metadata (85 MB a cluster of 10,000 pods, managedFields included): with the namespace's
+#: EndpointSlices (addresses, node, readiness of every endpoint), the pods' networks
+#: (TARGET_POD_NETWORKS), the injected ones' names (TARGET_INJECTED_NAMES) and the metadata
+#: of those whose role labels state (TARGET_ROLE_PODS) (diagnostics/views/mesh.py).
+TARGET_ROLE_PODS = RolePods()
+TARGET_POD_NETWORKS = PodNetworksInput()
+SERVICE_POD_META = ServicePods()
 SERVICES = Resources("services")
 TARGET_ENDPOINTSLICES = Resources("endpointslices.discovery.k8s.io", TARGET_NS)
 NAMESPACES = Resources("namespaces")
@@ -436,6 +500,8 @@ ISTIOD_METRICS = IstiodMetrics()
 TLS_MODE_LABEL = "security.istio.io/tlsMode"
 #: The names of the injected pods (the command's namespace, or all).
 PROXY_POD_NAMES = ResourceNames("pods", TLS_MODE_LABEL)
+#: The names of the injected pods of the namespace clients are sought in.
+TARGET_INJECTED_NAMES = ResourceNames("pods", TLS_MODE_LABEL, TARGET_NS)
 #: The injected pods' metadata, read only when too many of them are missing from syncz to be
 #: read by name (diagnostics/pods_fetch.py NAME_READS): istiod down, say.
 PROXY_POD_META = Resources("pods", label_selector=TLS_MODE_LABEL, metadata_only=True)
@@ -502,12 +568,12 @@ SKEWED_PROXY_PODS = PodsPicked(_picker("skewed_proxies"),
 #: injected and the first captured pods the service does not select, by name), read whole:
 #: their readiness, containers and node decide which is examined (diagnostics/workloads.py
 #: client_candidates, views/ambient.py ambient_clients).
-CLIENT_POOL = PodsInFull(TARGET_POD_META, _picker("client_pool"),
+CLIENT_POOL = PodsPicked(_picker("client_pool"),
                          "the namespace's pods that may be the examined client")
 #: Where the service has no ready endpoint: the first of its pods, whose state says why.
-UNREADY_SERVICE_PODS = PodsInFull(TARGET_POD_META, _picker("unready_service_pods"),
+UNREADY_SERVICE_PODS = PodsInFull(SERVICE_POD_META, _picker("unready_service_pods"),
                                   "the service's pods where none is ready")
 #: Where the namespace uses ambient mode: all its pods, whose containers, phase and host
 #: network say which data plane carries each.
-AMBIENT_NAMESPACE_PODS = PodsInFull(TARGET_POD_META, _picker("ambient_namespace_pods"),
+AMBIENT_NAMESPACE_PODS = PodsInFull(TARGET_ROLE_PODS, _picker("ambient_namespace_pods"),
                                     "the namespace's pods where it uses ambient mode")

@@ -14,24 +14,31 @@ Either way the check sees the same objects it would have found in a whole list.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
-from diagnostics.facts import PerReplica, ProxyCensus
-from diagnostics.inputs import (ISTIOD_PODS, NAMESPACES, PROXY_INFRA_META, PROXY_POD_META,
-                                PROXY_POD_NAMES, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES,
-                                TARGET_PODS, TLS_MODE_LABEL, Input)
+from diagnostics.facts import PerReplica, PodNetworks, ProxyCensus
+from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, NAMESPACES, PROXY_INFRA_META,
+                                PROXY_POD_META, PROXY_POD_NAMES, SERVICES, SYNCZ,
+                                TARGET_ENDPOINTSLICES, TARGET_INJECTED_NAMES, TARGET_PODS,
+                                TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
+                                ResourceNames, Resources)
 from diagnostics.parse.syncz import parse_syncz, syncz_census
-from diagnostics.selectors import selector_matches
 from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambient_namespaces,
                                        captured, enrolled_in)
-from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service,
-                                   is_mesh_infrastructure, is_ztunnel, labels_of, name_of,
-                                   namespace_of, runs_proxy, service_selects, sidecar_injected)
+from diagnostics.views.mesh import (NETWORK_LABEL, injector_values, install_value,
+                                    mesh_networks)
+from diagnostics.views.networks import system_namespace
+from diagnostics.workloads import (INFRASTRUCTURE_LABELS, NOT_READY_SHOWN, SERVICE_NAME_LABEL,
+                                   find_service, has_ready_endpoint, is_mesh_infrastructure,
+                                   is_ztunnel, labels_of, name_of, namespace_of, runs_proxy,
+                                   service_selects)
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
-    from diagnostics.inputs import PodPicker
+    from diagnostics.inputs import PodPicker, Scope
 
 #: Up to this many pods of a namespace are read one by one; more, and the namespace is read.
 PER_POD_READS = 10
@@ -43,8 +50,7 @@ NAME_READS = 20
 async def picked(fetch: ClusterFetcher, among: Input, picker: PodPicker
                  ) -> set[tuple[str, str]]:
     """(namespace, name) of the pods `picker` chooses from `among` (metadata only), chosen
-    once per cluster: what is read of them may be asked for before they are read whole
-    (diagnostics/sidecar_fetch.py likely_client)."""
+    once per cluster."""
     async def pick() -> set[tuple[str, str]]:
         return await picker(fetch, await fetch.need(among))
 
@@ -267,33 +273,77 @@ async def uncaptured_ambient(fetch: ClusterFetcher, pods: list[dict]) -> set[tup
 CLIENT_POOL_SIZE = 10
 
 
-async def client_pool(fetch: ClusterFetcher, pods: list[dict]) -> set[tuple[str, str]]:
-    """The pods that may be the examined client: the `--from` pod, else the first injected and
-    the first captured pods by name that the service does not select, are no gateway, waypoint
-    or ztunnel, and are not being deleted (what client_candidates and ambient_clients judge
-    whole). Read in every cluster: their sidecars also say the cluster's id (identity)."""
+async def client_pool(fetch: ClusterFetcher) -> set[tuple[str, str]]:
+    """The pods that may be the examined client (client_pools), as (namespace, name)."""
+    namespace = fetch.scope.target_namespace
+    injected, ambient = await client_pools(fetch)
+    return {(namespace, name) for name in injected + ambient}
+
+
+async def client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
+    """The names of the pods that may be the examined client, chosen once per cluster: the
+    `--from` pod, else the first injected and the first captured pods by name that the
+    service does not select, are no gateway, waypoint or ztunnel, and that no EndpointSlice
+    marks not ready (what client_candidates and ambient_clients judge whole). Read in every
+    cluster: their sidecars also say the cluster's id (identity).
+
+    Injected pods are named by the API server's Table, the service's own left out by its
+    selector (`security.istio.io/tlsMode,app!=helloworld`; a selector of several labels
+    cannot be negated in one, so its pods are named apart and passed over); ambient ones
+    are among the role pods' metadata (TARGET_ROLE_PODS)."""
+    return await fetch.once("client-pools", lambda: _client_pools(fetch))
+
+
+async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
     scope = fetch.scope
     namespace = scope.target_namespace
     if scope.from_pod:
-        return {(namespace, name_of(p)) for p in pods
-                if name_of(p) == scope.from_pod and namespace_of(p) == namespace}
-    services = await fetch.optional(SERVICES) or []
-    svc = find_service(services, scope.service, namespace) if scope.service else None
-    slices = await fetch.optional(TARGET_ENDPOINTSLICES) or []
+        return [scope.from_pod], []
+    services, slices, roles = await asyncio.gather(
+        fetch.optional(SERVICES), fetch.optional(TARGET_ENDPOINTSLICES),
+        fetch.need(TARGET_ROLE_PODS))
+    svc = find_service(services or [], scope.service, namespace) if scope.service else None
+    selector = ((svc.get("spec") or {}).get("selector") or {}) if svc is not None else \
+        ({"app": scope.service} if scope.service else {})
+    if len(selector) == 1:
+        [(key, value)] = selector.items()
+        injected = await fetch.need(_names(f"{TLS_MODE_LABEL},{key}!={value}"))
+        selected: list[str] = []
+    else:
+        injected, selected = await asyncio.gather(
+            fetch.need(TARGET_INJECTED_NAMES), fetch.need(_names(_selector(selector)))
+            if selector else _none())
 
-    def pool() -> set[tuple[str, str]]:
-        in_ns = [p for p in pods if namespace_of(p) == namespace]
-        unready = _not_ready_in_slices(slices)
-        possible = sorted((p for p in in_ns if not is_mesh_infrastructure(p)
-                           and not (p.get("metadata") or {}).get("deletionTimestamp")
-                           and name_of(p) not in unready
-                           and not service_selects(svc, p, fallback_app=scope.service)),
-                          key=name_of)
-        injected = [p for p in possible if sidecar_injected(p)][:CLIENT_POOL_SIZE]
-        ambient = [p for p in possible if captured(p)][:CLIENT_POOL_SIZE]
-        return {(namespace, name_of(p)) for p in injected + ambient}
+    def pools() -> tuple[list[str], list[str]]:  # (a namespace of 10,000: off the event loop)
+        passed = set(selected) | _not_ready_in_slices(slices or []) | \
+            {name_of(p) for p in roles if is_mesh_infrastructure(p)}
+        ambient = sorted(name_of(p) for p in roles if namespace_of(p) == namespace
+                         and captured(p) and not is_mesh_infrastructure(p)
+                         and not service_selects(svc, p, fallback_app=scope.service))
+        return (heapq.nsmallest(CLIENT_POOL_SIZE, (n for n in injected if n not in passed)),
+                [n for n in ambient if n not in passed][:CLIENT_POOL_SIZE])
 
-    return await asyncio.to_thread(pool)
+    return await asyncio.to_thread(pools)
+
+
+def _selector(labels: dict) -> str:
+    """A Service's selector (a map) as a label selector."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+async def _none() -> list:
+    return []
+
+
+def _meta(selector: str | None) -> Resources:
+    """The metadata of the command's namespace's pods `selector` selects: an input, so that
+    a list the command reads anyway answers it (Resources.held_by)."""
+    return Resources("pods", TARGET_NS, selector, metadata_only=True)
+
+
+def _names(selector: str) -> ResourceNames:
+    """The names of the command's namespace's pods `selector` selects (an input, as _meta)."""
+    return ResourceNames("pods", selector, TARGET_NS)
 
 
 def _not_ready_in_slices(slices: list[dict]) -> set[str]:
@@ -305,28 +355,123 @@ def _not_ready_in_slices(slices: list[dict]) -> set[str]:
             and (ep.get("targetRef") or {}).get("kind", "Pod") == "Pod"}
 
 
+def _service_pod_names(slices: list[dict], service: str | None) -> set[str]:
+    """The pods the service's EndpointSlices list, ready or not (none without a service)."""
+    if not service:
+        return set()
+    return {(ep.get("targetRef") or {}).get("name") for sl in slices
+            if labels_of(sl).get(SERVICE_NAME_LABEL) == service
+            for ep in sl.get("endpoints") or []
+            if (ep.get("targetRef") or {}).get("kind", "Pod") == "Pod"}
+
+
 async def unready_service_pods(fetch: ClusterFetcher, pods: list[dict]
                                ) -> set[tuple[str, str]]:
     """Where the service has no ready endpoint here, the first NOT_READY_SHOWN pods its
-    selector picks (in the list's order): service-endpoints says what keeps each from Ready."""
+    selector picks (SERVICE_POD_META, in the list's order): service-endpoints says what keeps
+    each from Ready."""
+    return {(namespace_of(p), name_of(p)) for p in pods[:NOT_READY_SHOWN]}
+
+
+async def service_pods(fetch: ClusterFetcher) -> list[dict]:
+    """The metadata of the pods the service selects, where none of its endpoints is ready
+    here (SERVICE_POD_META); [] where one is, or the command names no service."""
     scope = fetch.scope
     if not scope.service:
-        return set()
+        return []
     slices = await fetch.optional(TARGET_ENDPOINTSLICES) or []
-    if await asyncio.to_thread(lambda: bool(endpoint_addresses(slices, scope.service)[0])):
-        return set()  # (every endpoint of a big service is looked at: off the event loop)
-    svc = find_service(await fetch.optional(SERVICES) or [], scope.service,
-                       scope.target_namespace)
+    if has_ready_endpoint(slices, scope.service):
+        return []
+    namespace = scope.target_namespace
+    svc = find_service(await fetch.optional(SERVICES) or [], scope.service, namespace)
     if svc is None:
-        return set()
+        return await fetch.need(_meta(f"app={scope.service}"))
     selector = (svc.get("spec") or {}).get("selector") or {}
+    if not selector:  # a Service without selector selects no pod (its endpoints are manual)
+        return []
+    return await fetch.need(_meta(_selector(selector)))
 
-    def first_selected() -> set[tuple[str, str]]:
-        selected = [p for p in pods if namespace_of(p) == scope.target_namespace
-                    and selector_matches(selector, labels_of(p))]
-        return {(namespace_of(p), name_of(p)) for p in selected[:NOT_READY_SHOWN]}
 
-    return await asyncio.to_thread(first_selected)
+#: Labels that make a pod of the namespace mesh infrastructure (workloads.py
+#: is_mesh_infrastructure), each asked of the API server: a handful of pods.
+ROLE_LABELS = (*INFRASTRUCTURE_LABELS, "istio", "app=ztunnel")
+
+
+async def role_pods(fetch: ClusterFetcher) -> list[dict]:
+    """The metadata of the namespace's gateways, waypoints and ambient-enrolled pods
+    (TARGET_ROLE_PODS): every pod's where the namespace, or any pod of it, is enrolled in
+    ambient. A pod captured by ztunnel is enrolled: istio-cni captures only those."""
+    namespace = fetch.scope.target_namespace
+    found = await asyncio.gather(
+        fetch.optional(NAMESPACES),
+        fetch.need(_meta(f"{DATAPLANE_MODE}={AMBIENT}")),
+        *(fetch.need(_meta(sel)) for sel in ROLE_LABELS))
+    namespaces, enrolled, infra = found[0] or [], found[1], found[2:]
+    if enrolled or namespace in ambient_namespaces(namespaces):
+        return await fetch.need(_meta(None))
+    pods = {(namespace_of(p), name_of(p)): p for some in infra for p in some
+            if is_mesh_infrastructure(p)}
+    return list(pods.values())
+
+
+#: Of the service's endpoint pods without a network label, how many are read (metadata, by
+#: name), the first of each workload by name: the owners pod-network-unset names.
+MAX_UNLABELLED_READ = 5
+
+
+async def pod_networks(fetch: ClusterFetcher) -> PodNetworks:
+    """Each labelled pod's network in the namespace (TARGET_POD_NETWORKS), from the API
+    server's Tables of names: one per network the cluster's own configuration names (its
+    Istio namespace's label, the injector's global.network, meshNetworks), and the metadata of
+    pods labelled with any other (none, usually); then the metadata of the first few of the
+    service's endpoint pods labelled with none."""
+    namespace = fetch.scope.target_namespace
+    injected, roles, namespaces, configmaps, slices = await asyncio.gather(
+        fetch.need(TARGET_INJECTED_NAMES), fetch.need(TARGET_ROLE_PODS),
+        fetch.optional(NAMESPACES), fetch.optional(ISTIO_CONFIGMAPS),
+        fetch.optional(TARGET_ENDPOINTSLICES))
+    stated = sorted(v for v in _stated_networks(fetch.scope, namespaces or [], configmaps or [])
+                    if LABEL_VALUE.fullmatch(v))
+    others = f"{NETWORK_LABEL},{NETWORK_LABEL} notin ({','.join(stated)})" if stated \
+        else NETWORK_LABEL
+    *by_value, unstated = await asyncio.gather(
+        *(fetch.need(_names(f"{NETWORK_LABEL}={v}")) for v in stated),
+        fetch.need(_meta(others)))
+    networks = {name: value for value, names in zip(stated, by_value) for name in names}
+    networks.update({name_of(p): str(labels_of(p)[NETWORK_LABEL]) for p in unstated})
+    unlabelled = sorted(_service_pod_names(slices or [], fetch.scope.service) - set(networks)
+                        - {None})
+    owners = await asyncio.gather(*(
+        fetch.list("pods", namespace, None, field_selector=f"metadata.name={name}",
+                   metadata_only=True) for name in _first_of_each(unlabelled)))
+    proxies = set(injected) | {name_of(p) for p in roles
+                               if is_mesh_infrastructure(p) and not is_ztunnel(p)}
+    return PodNetworks(networks, frozenset(proxies),
+                       {name_of(p): p for some in owners for p in some})
+
+
+#: A label value as the API server accepts one (k8s.io/apimachinery validation): a value
+#: that is not one can be no pod's label, and would make the selector invalid.
+LABEL_VALUE = re.compile(r"(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def _stated_networks(scope: Scope, namespaces: list[dict], configmaps: list[dict]) -> set[str]:
+    """The networks this cluster's own configuration names."""
+    values = {labels_of(system_namespace(namespaces, scope.istio_namespace) or {})
+              .get(NETWORK_LABEL), install_value(injector_values(configmaps), "global",
+                                                 "network")}
+    values |= set((mesh_networks(configmaps).get("networks") or {}))
+    return {str(v) for v in values if v}
+
+
+def _first_of_each(names: list[str]) -> list[str]:
+    """The first of the sorted `names` of each workload, as pod names tell it (`web-0`,
+    `helloworld-v1-6c4dp769z7-92vjf`: all but the last dash-separated part), at most
+    MAX_UNLABELLED_READ: which pods to read, not whose they are (their owners say that)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.rsplit("-", 1)[0], name)
+    return list(seen.values())[:MAX_UNLABELLED_READ]
 
 
 async def ambient_namespace_pods(fetch: ClusterFetcher, pods: list[dict]

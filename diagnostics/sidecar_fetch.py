@@ -4,12 +4,12 @@ ClientProxyLogs).
 A client's traffic is routed by the config istiod pushed to its proxy, so its view is istiod's
 `/debug/config_dump?proxyID=...&include_eds` for that proxy, and its access log. Which client is
 decided from the namespace's possible clients, read whole (CLIENT_POOL, chosen from the pods'
-metadata: diagnostics/pods_fetch.py), and the command's scope (diagnostics/workloads.py
+names: diagnostics/pods_fetch.py client_pool), and the command's scope (diagnostics/workloads.py
 client_candidates); when istiod cannot give the first candidate's config, the next candidates'
 are asked together, so a fallback costs one round, not several.
 
 The first candidate is nearly always known before the pool is read whole: the first
-sidecar-injected pod by name the pool picked from the pods' metadata (likely_client). Its
+injected pod by name the pool picked (likely_client). Its
 config and log are asked for alongside the pool's whole objects, not after them, and used when
 it is indeed the first candidate (it is Ready and runs a sidecar): a round less on the answer's
 critical path; when it is not, they are asked for the right pod as before.
@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from diagnostics.facts import ClientFact
 from diagnostics.inputs import CLIENT_CONFIG_DUMPS, CLIENT_POOL, SERVICES
-from diagnostics.pods_fetch import picked
+from diagnostics.pods_fetch import client_pools
 from diagnostics.sources.base import NotCaptured, SourceFailure, reraise_unexpected
-from diagnostics.workloads import (Candidate, client_candidates, name_of, namespace_of,
-                                   sidecar_injected)
+from diagnostics.workloads import Candidate, client_candidates, name_of, namespace_of, pod_ref
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -51,9 +50,10 @@ async def _candidates(fetch: ClusterFetcher) -> tuple[list[Candidate], str]:
 
 
 async def likely_client(fetch: ClusterFetcher) -> dict | None:
-    """The pod `candidates` will most likely put first, known from metadata alone (see the
-    module's docstring): the `--from` pod, else the first sidecar-injected pod by name of
-    those CLIENT_POOL picked. None when nothing is examined or the pods' metadata is unread."""
+    """The pod `candidates` will most likely put first, known from names alone (see the
+    module's docstring), as a reference (workloads.py pod_ref): the `--from` pod, else the
+    first injected pod by name of those CLIENT_POOL picks. None when nothing is examined or
+    the names are unread."""
     return await fetch.once("likely-client", lambda: _likely_client(fetch))
 
 
@@ -61,15 +61,10 @@ async def _likely_client(fetch: ClusterFetcher) -> dict | None:
     if not fetch.examined:
         return None
     try:
-        wanted = await picked(fetch, CLIENT_POOL.among, CLIENT_POOL.picker)
-        names = {name for _, name in wanted}  # a few pods of thousands: by name first
-        pods = [p for p in await fetch.need(CLIENT_POOL.among)
-                if name_of(p) in names and (namespace_of(p), name_of(p)) in wanted]
+        injected, _ = await client_pools(fetch)
     except SourceFailure:
         return None
-    if fetch.scope.from_pod:
-        return next((p for p in pods if name_of(p) == fetch.scope.from_pod), None)
-    return min((p for p in pods if sidecar_injected(p)), key=name_of, default=None)
+    return pod_ref(fetch.scope.target_namespace, injected[0]) if injected else None
 
 
 async def _is_likely(fetch: ClusterFetcher, pod: dict) -> bool:

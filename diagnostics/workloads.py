@@ -56,6 +56,11 @@ def proxy_container(pod: dict) -> dict | None:
 SIDECAR_STATUS = "sidecar.istio.io/status"
 
 
+def pod_ref(namespace: str, name: str) -> dict:
+    """A pod known by its name only, until it is read: what name_of and namespace_of read."""
+    return {"metadata": {"namespace": namespace, "name": name}}
+
+
 def sidecar_injected(pod: dict) -> bool:
     """Whether the injector injected the pod, from its metadata alone (`has_sidecar` reads
     the spec, which also knows sidecars added by hand)."""
@@ -198,6 +203,14 @@ def client_candidates(pods: list[dict], services: list[dict], *, service: str | 
              + (f" that {service} does not select" if service else ""))
     return [Candidate(p, first if i == 0 else f"the next such pod ({i + 1} of {len(eligible)})")
             for i, p in enumerate(eligible[:MAX_CLIENTS])], ""
+
+
+def has_ready_endpoint(slices: list[dict], service: str) -> bool:
+    """Whether the service's EndpointSlices hold a ready address (endpoint_addresses' first
+    list is not empty), found without describing each of its endpoints."""
+    return any(ep.get("addresses") and (ep.get("conditions") or {}).get("ready", True)
+               is not False for sl in slices if labels_of(sl).get(SERVICE_NAME_LABEL) == service
+               for ep in sl.get("endpoints") or ())
 
 
 def endpoint_addresses(slices: list[dict], service: str) -> tuple[list[str], list[str]]:

@@ -13,11 +13,18 @@ from typing import Any
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
 from diagnostics.checking import CheckContext, REGISTRY
-from diagnostics.facts import Fact, PerReplica
-from diagnostics.inputs import (TARGET, TARGET_DEPLOYMENTS, TARGET_PODS, TARGET_REPLICASETS,
-                                TARGET_SERVICES, Input, IstiodDebug)
+from diagnostics.facts import Fact, PerReplica, PodNetworks
+from diagnostics.inputs import (NAMESPACES, TARGET, TARGET_DEPLOYMENTS, TARGET_ENDPOINTSLICES,
+                                TARGET_INJECTED_NAMES, TARGET_POD_NETWORKS, TARGET_PODS,
+                                TARGET_REPLICASETS, TARGET_ROLE_PODS, TARGET_SERVICES,
+                                TLS_MODE_LABEL, Input, IstiodDebug)
 from diagnostics.model import ClusterInfo, Step
 from diagnostics.targets import TargetQuery
+
+#: A test's key for the pods of the command's namespace as the API server holds them
+#: (metadata): the inputs why-local-only reads of them through label selectors and Tables
+#: (NAMESPACE_POD_INPUTS) are what diagnostics/pods_fetch.py would find there.
+NAMESPACE_PODS = "namespace pods"
 
 
 def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datetime,
@@ -31,6 +38,8 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
     spec = REGISTRY[check]
     facts = {}
     for cluster, objs in mesh.items():
+        if NAMESPACE_PODS in objs:
+            objs = {**namespace_pod_inputs(objs[NAMESPACE_PODS], objs, args or {}), **objs}
         for inp in spec.inputs:
             value = objs[inp] if inp in objs else \
                 _target(objs, args or {}, empty) if inp is TARGET else _compacted(inp, objs, empty)
@@ -44,6 +53,36 @@ def run_check(check: str, mesh: Mapping[str, Mapping[Input, Any]], *, now: datet
             for finding in step.findings:
                 default_catalog().render(finding)
     return steps
+
+
+def namespace_pod_inputs(pods: list[dict], objs: Mapping[Any, Any], args: dict
+                         ) -> dict[Input, Any]:
+    """What diagnostics/pods_fetch.py reads of a namespace holding `pods`: the role pods
+    (every pod where ambient is used), the injected pods' names (by the injector's label) and
+    the pods' networks, with the first unlabelled endpoint pod of each workload read."""
+    from diagnostics import pods_fetch
+    from diagnostics.views.ambient import AMBIENT, DATAPLANE_MODE, ambient_namespaces
+    from diagnostics.views.mesh import NETWORK_LABEL
+    from diagnostics.workloads import is_mesh_infrastructure, is_ztunnel, labels_of, name_of
+
+    namespace = args.get("namespace") or "default"
+    namespaces = objs.get(NAMESPACES)
+    enrolled = any(labels_of(p).get(DATAPLANE_MODE) == AMBIENT for p in pods) or \
+        namespace in ambient_namespaces(namespaces if isinstance(namespaces, list) else [])
+    roles = list(pods) if enrolled else [p for p in pods if is_mesh_infrastructure(p)]
+    injected = [name_of(p) for p in pods if TLS_MODE_LABEL in labels_of(p)]
+    networks = {name_of(p): labels_of(p)[NETWORK_LABEL] for p in pods
+                if NETWORK_LABEL in labels_of(p)}
+    slices = objs.get(TARGET_ENDPOINTSLICES)
+    behind = pods_fetch._service_pod_names(slices if isinstance(slices, list) else [],
+                                           args.get("service"))
+    read = set(pods_fetch._first_of_each(sorted(behind - set(networks) - {None})))
+    return {TARGET_ROLE_PODS: roles, TARGET_INJECTED_NAMES: injected,
+            TARGET_POD_NETWORKS: PodNetworks(
+                networks, frozenset(injected) | {name_of(p) for p in roles
+                                                 if is_mesh_infrastructure(p)
+                                                 and not is_ztunnel(p)},
+                {name_of(p): p for p in pods if name_of(p) in read})}
 
 
 def _target(objs: Mapping[Input, Any], args: dict, empty: Callable[[Input], Any]) -> Any:

@@ -16,11 +16,11 @@ import pytest
 from diagnostics.facts import Fact, PerReplica, Unavailable
 from diagnostics.inputs import (CNI_PODS, ISTIOD_PODS, ISTIO_CONFIGMAPS, IstiodDebug,
                                 K8S_GATEWAYS, MESH, NAMESPACES, NODES, Resources, SERVICES, SYNCZ,
-                                TARGET_POD_META, WAYPOINT_PODS, ZTUNNEL_PODS)
+                                WAYPOINT_PODS, ZTUNNEL_PODS)
 from diagnostics.snapshot import Snapshot
 from diagnostics.views.ambient import ambient_clients, is_global
 from diagnostics.views.ambient_gateways import judge
-from tests.check_support import ids, run_check
+from tests.check_support import NAMESPACE_PODS, ids, run_check
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parent / "scenarios"
@@ -103,7 +103,7 @@ def _scope_mesh() -> dict:
     for c in ("cluster1", "cluster2"):
         objs = _cluster(c)
         mesh[c] = {SERVICES: objs["services"], NAMESPACES: objs["namespaces"],
-                   TARGET_POD_META: _pods(objs, "sample"), ISTIO_CONFIGMAPS: objs["configmaps"],
+                   NAMESPACE_PODS: _pods(objs, "sample"), ISTIO_CONFIGMAPS: objs["configmaps"],
                    ISTIOD_PODS: _pods(objs, "istio-system", ("app", "istiod"))}
     return mesh
 
@@ -249,7 +249,7 @@ def test_where_a_namespace_is_ambient_is_told_once_per_diagnosis(monkeypatch):
     from diagnostics.catalog import default_catalog
     from diagnostics.checking import REGISTRY, CheckContext
     from diagnostics.facts import Fact
-    from diagnostics.inputs import NAMESPACES, TARGET_POD_META
+    from diagnostics.inputs import NAMESPACES, TARGET_ROLE_PODS
     from diagnostics.model import ClusterInfo
     from diagnostics.views import ambient
 
@@ -260,7 +260,7 @@ def test_where_a_namespace_is_ambient_is_told_once_per_diagnosis(monkeypatch):
                                                                                     namespace))
     objs = {c: _cluster(c) for c in ("cluster1", "cluster2")}
     facts = {**{(c, NAMESPACES): Fact(objs[c]["namespaces"]) for c in objs},
-             **{(c, TARGET_POD_META): Fact(_pods(objs[c], "sample")) for c in objs}}
+             **{(c, TARGET_ROLE_PODS): Fact(_pods(objs[c], "sample")) for c in objs}}
     shared: dict = {}
     answers = []
     for name in ("dataplane", "network-gateways"):

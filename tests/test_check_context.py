@@ -82,7 +82,7 @@ AMBIENT = Path(__file__).resolve().parent / "scenarios" / "ambient-healthy" / "s
 @pytest.mark.parametrize("picker, predicate, inp, mesh", [
     ("uncaptured_ambient", "enrolled_in", "UNCAPTURED_AMBIENT_PODS", AMBIENT),
     ("proxy_pods", "syncz_census", "PROXY_PODS", DEMO),
-    ("client_pool", "is_mesh_infrastructure", "CLIENT_POOL", DEMO),
+    ("client_pool", "_not_ready_in_slices", "CLIENT_POOL", DEMO),
     ("ambient_namespace_pods", "ambient_in", "AMBIENT_NAMESPACE_PODS", DEMO)])
 async def test_pod_pickers_walk_the_pods_while_the_event_loop_keeps_serving(
         monkeypatch, picker, predicate, inp, mesh):

@@ -256,7 +256,8 @@ def _declared_needs() -> set[tuple[str, str, str]]:
         elif isinstance(inp, inputs.ResourceNames):  # a Table of names is a list
             needs.add(("cluster", *_perm(inp.resource)))
         elif isinstance(inp, (inputs.PodsInFull, inputs.PodsPicked, inputs.ProxyPods,
-                              inputs.AmbientEnrolledPods)):  # pods listed, in any namespace
+                              inputs.AmbientEnrolledPods, inputs.RolePods,
+                              inputs.PodNetworksInput, inputs.ServicePods)):  # pods listed
             needs.add(("cluster", *_perm("pods")))
         elif isinstance(inp, inputs.ResolvedTarget):
             continue  # resolved from the target's lists, which are declared beside it

@@ -241,22 +241,28 @@ async def test_metadata_only_lists_are_asked_for_and_served_as_metadata(scaled_m
     assert _nodes_accepts(requests["digest"]) == {"application/json"}
 
 
-async def test_why_local_only_reads_the_namespace_as_metadata_and_only_its_client_whole(
-        scaled_meshes):
-    """600 helloworld pods a cluster: their metadata and the namespace's EndpointSlices say
-    where each endpoint is; only the client (the first sleep pod) is read whole."""
+async def test_why_local_only_reads_names_and_only_its_client_whole(scaled_meshes):
+    """600 helloworld pods a cluster: the namespace's EndpointSlices and the API server's Tables
+    of names (the injected pods, the pods of each network) say where each endpoint is and which
+    pods may be the client; no pod's metadata is read but label-selected lists of the few with
+    a role (gateways, ambient: none here), and only the client (the first sleep pod) whole."""
     requests = await _requests_per_command(scaled_meshes[PODS[1]])
     reads = [r for r in requests["why-local-only helloworld -n sample"]
              if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
     meta = [r for r in reads if "PartialObjectMetadata" in r.accept]
-    whole = [r for r in reads if "PartialObjectMetadata" not in r.accept]
-    assert sorted(r.cluster for r in meta) == ["cluster1", "cluster2"]
+    tables = [r for r in reads if "as=Table" in r.accept]
+    whole = [r for r in reads if r not in meta and r not in tables]
+    assert meta and all("labelSelector=" in r.path for r in meta)
+    assert {r.cluster for r in tables} == {"cluster1", "cluster2"}
     assert whole and all("fieldSelector=metadata.name%3Dsleep-" in r.path for r in whole)
+    namespace = [r for r in requests["check ns/sample"]
+                 if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
+    assert sum(r.bytes for r in meta + tables) < sum(r.bytes for r in namespace) / 10
 
 
 async def test_the_likely_clients_log_is_asked_with_its_whole_object_not_after(scaled_meshes):
-    """The client (the first sleep pod by name) is known from the pods' metadata: its proxy
-    log is sent while its whole object is read, so the answer waits one round less (a big
+    """The client (the first sleep pod by name) is known from the pods' names: its proxy log
+    is sent while its whole object is read, so the answer waits one round less (a big
     namespace's list takes longer than two round trips, and each round after it shows)."""
     requests = await _requests_per_command(scaled_meshes[PODS[1]])
     records = requests["why-local-only helloworld -n sample"]

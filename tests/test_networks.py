@@ -11,15 +11,16 @@ import pytest
 
 import diagnostics.checks  # noqa: F401 - registers the checks
 from diagnostics.catalog import default_catalog
-from diagnostics.facts import ClientFact, Fact, PerReplica, Unavailable
+from diagnostics.facts import ClientFact, Fact, PerReplica, PodNetworks, Unavailable
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, ClientConfigDumps,
                                 ClientProxyLogs, ClientZtunnelDumps, ClientZtunnelLogs,
                                 ISTIOD_PODS, IstiodLogs, IstiodMetrics, ISTIO_CONFIGMAPS,
                                 ISTIO_GATEWAYS, ISTIO_PODS, ISTIO_SECRETS, IstiodDebug, NAMESPACES, NETWORKZ,
-                                Resources, SERVICES, SYNCZ, TARGET_ENDPOINTSLICES, TARGET_POD_META)
+                                PodNetworksInput, ResourceNames, Resources, RolePods, SERVICES,
+                                SYNCZ, TARGET_ENDPOINTSLICES)
 from diagnostics.model import Step
 from diagnostics.views.mesh import remote_intent, workload_ref
-from tests.check_support import ids, run_check
+from tests.check_support import NAMESPACE_PODS, ids, run_check
 
 NET = "topology.istio.io/network"
 HELLO = "outbound|5000||helloworld.sample.svc.cluster.local"
@@ -74,7 +75,8 @@ def pod(name: str, ip: str, app: str, network: str | None = None, env_network: s
         env.append({"name": "ISTIO_META_NETWORK", "value": env_network})
     if proxy_config:
         env.append({"name": "PROXY_CONFIG", "value": proxy_config})
-    labels = {"app": app, "pod-template-hash": "abc12", **({NET: network} if network else {})}
+    labels = {"app": app, "pod-template-hash": "abc12", "security.istio.io/tlsMode": "istio",
+              **({NET: network} if network else {})}
     metadata = meta(name, ns, labels, owner=owner or ("ReplicaSet", f"{app}-abc12"))
     metadata["annotations"] = {"sidecar.istio.io/status": '{"revision":"default"}'}  # injected
     return {"kind": "Pod", "metadata": metadata,
@@ -150,7 +152,7 @@ def two_networks() -> dict[str, dict]:
             NAMESPACES: [namespace("istio-system", net), namespace("sample")],
             SERVICES: [service(), gateway_service(net, gw_ip), istiod_service()],
             ISTIO_CONFIGMAPS: [injector({"global": {"network": net}}), mesh_cm()],
-            TARGET_POD_META: [hello, sleep],
+            NAMESPACE_PODS: [hello, sleep],
             TARGET_ENDPOINTSLICES: [endpoint_slice("helloworld", [hello])],
             ISTIO_GATEWAYS: [cross_network_gateway()],
             ISTIO_PODS: [istiod, gw_pod],
@@ -176,6 +178,10 @@ def empty(inp) -> Any:
         return {}
     if isinstance(inp, (IstiodLogs, IstiodMetrics)):
         return PerReplica()
+    if isinstance(inp, PodNetworksInput):
+        return PodNetworks()
+    if isinstance(inp, (ResourceNames, RolePods)):
+        return []
     raise TypeError(inp)
 
 
@@ -208,7 +214,7 @@ def test_single_network_mesh_needs_no_gateway():
         objs[ISTIO_CONFIGMAPS] = [injector({"global": {"network": "net"}})]
         objs[SERVICES] = [service(), istiod_service()]
         objs[NETWORKZ] = PerReplica({"istiod-1": None})
-        for p in objs[TARGET_POD_META]:
+        for p in objs[NAMESPACE_PODS]:
             p["metadata"]["labels"][NET] = "net"
     for check in ("network-gateways", "network-labels"):
         [step] = run(check, mesh)
@@ -284,7 +290,7 @@ def test_runtime_evidence_outranks_a_reading_of_the_gateway_config():
     mesh = two_networks()
     mesh["cluster2"][SERVICES][1] = gateway_service(None, "35.190.20.30")
     mesh["cluster2"][ISTIO_GATEWAYS] = []
-    sleep = mesh["cluster1"][TARGET_POD_META][1]
+    sleep = mesh["cluster1"][NAMESPACE_PODS][1]
     line = ('[2026-11-20T08:59:00.000Z] "GET /hello HTTP/1.1" 200 - via_upstream - "-" 0 60 '
             '31 30 "-" "curl/8.5.0" "1" "helloworld:5000" "35.190.20.30:15443" '
             f'{HELLO} 10.10.1.42:41234 10.96.0.10:5000 10.10.1.42:41232 - default\n')
@@ -338,7 +344,7 @@ def test_unlabelled_server_pods_and_namespace():
     mesh = two_networks()
     c2 = mesh["cluster2"]
     c2[NAMESPACES] = [namespace("istio-system"), namespace("sample")]
-    for p in c2[TARGET_POD_META]:
+    for p in c2[NAMESPACE_PODS]:
         del p["metadata"]["labels"][NET]
     steps = run("network-labels", mesh, focus=["cluster1"])
     assert ids(steps) == [("pod-network-unset", "cluster2"),

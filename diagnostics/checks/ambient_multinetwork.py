@@ -11,7 +11,7 @@ network-qualified addresses istiod sends it.
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.inputs import ISTIOD_PODS, ZTUNNEL_PODS
+from diagnostics.inputs import ISTIOD_PODS, TARGET_ROLE_PODS, ZTUNNEL_PODS
 from diagnostics.model import Finding, Step
 from diagnostics.views.ambient import ambient_clusters
 from diagnostics.views.control_plane import istiod_env
@@ -24,7 +24,7 @@ FIRST_RELEASE = (1, 27)
 
 
 @check("ambient-multinetwork", title="Ambient multi-network settings",
-       inputs=(*NETWORK_INPUTS, ISTIOD_PODS, ZTUNNEL_PODS),
+       inputs=(*NETWORK_INPUTS, ISTIOD_PODS, ZTUNNEL_PODS, TARGET_ROLE_PODS),
        emits=("ambient-multinetwork-disabled", "ztunnel-network-unset"))
 def ambient_multinetwork(ctx: CheckContext) -> list[Step]:
     """Where ambient mode spans networks, check that each istiod runs with multi-network

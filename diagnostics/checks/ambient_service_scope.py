@@ -13,7 +13,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check
 from diagnostics.facts import PerReplica
 from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, MESH, NAMESPACES, SERVICES,
-                                TARGET_POD_META)
+                                TARGET_ROLE_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.views.ambient import (ambient_clusters, captured,
                                        describe_scope_configs, is_global, namespace_index,
@@ -47,12 +47,12 @@ def _before_scopes(ctx: CheckContext, cluster: str) -> str:
 
 
 def _clients_in(ctx: CheckContext, cluster: str, ns: str) -> list[str]:
-    pods = ctx.available(TARGET_POD_META).get(cluster, [])
+    pods = ctx.available(TARGET_ROLE_PODS).get(cluster, [])
     return sorted(name_of(p) for p in pods if namespace_of(p) == ns and captured(p))
 
 
 @check("ambient-service-scope", title="Ambient: the service is global and present everywhere",
-       inputs=(SERVICES, NAMESPACES, TARGET_POD_META, ISTIO_CONFIGMAPS, MESH, ISTIOD_PODS),
+       inputs=(SERVICES, NAMESPACES, TARGET_ROLE_PODS, ISTIO_CONFIGMAPS, MESH, ISTIOD_PODS),
        emits=("ambient-service-not-global", "ambient-service-missing-in-client-cluster"))
 def ambient_service_scope(ctx: CheckContext) -> list[Step]:
     """For an ambient namespace, check that the service exists in every cluster with ambient

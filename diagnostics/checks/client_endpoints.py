@@ -12,7 +12,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact, ZtunnelFact
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_POOL, CLIENT_ZTUNNEL_DUMPS, SERVICES,
-                                TARGET_ENDPOINTSLICES, TARGET_POD_META)
+                                TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS, TARGET_ROLE_PODS)
 from diagnostics.model import Step
 from diagnostics.views.endpoints import clusters_with_ready_endpoints, endpoints_for, service_ports
 from diagnostics.views.ambient import ambient_clients, captured, node_of
@@ -24,8 +24,8 @@ from diagnostics.workloads import client_candidates, name_of, namespace_of
 
 
 @check("client-endpoints", title="Endpoints a client proxy receives",
-       inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, SERVICES, TARGET_POD_META, CLIENT_POOL,
-               TARGET_ENDPOINTSLICES),
+       inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, SERVICES, TARGET_ROLE_PODS,
+               TARGET_POD_NETWORKS, CLIENT_POOL, TARGET_ENDPOINTSLICES),
        emits=("only-local-endpoints",))
 def client_endpoints(ctx: CheckContext) -> list[Step]:
     """Read what a client receives for the service (istiod's config for a sidecar, the node's
@@ -58,7 +58,7 @@ def _no_client(ctx: CheckContext, cluster: str) -> list[str]:
     pool, services = ctx.get(CLIENT_POOL, cluster), ctx.available(SERVICES).get(cluster, [])
     _, why = client_candidates(pool, services, service=name, namespace=ns, from_pod=from_pod)
     lines = [f"no client to examine here: {why}"]
-    if any(captured(p) for p in ctx.get(TARGET_POD_META, cluster) if namespace_of(p) == ns):
+    if any(captured(p) for p in ctx.get(TARGET_ROLE_PODS, cluster) if namespace_of(p) == ns):
         _, why_ambient = ambient_clients(pool, services, service=name, namespace=ns,
                                          from_pod=from_pod)
         lines += [f"no ambient client either: {why_ambient}"] if why_ambient else []

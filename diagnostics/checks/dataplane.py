@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.inputs import AMBIENT_NAMESPACE_PODS, NAMESPACES, SERVICES, TARGET_POD_META
+from diagnostics.inputs import AMBIENT_NAMESPACE_PODS, NAMESPACES, SERVICES, TARGET_ROLE_PODS
 from diagnostics.model import Step
 from diagnostics.views.ambient import (DATAPLANE_MODE, ambient_clusters, finished,
                                        namespace_index, namespace_mode, pod_dataplane,
@@ -19,7 +19,7 @@ from diagnostics.workloads import find_service, labels_of, name_of, namespace_of
 
 
 @check("dataplane", title="Data plane of the examined workloads",
-       inputs=(NAMESPACES, TARGET_POD_META, AMBIENT_NAMESPACE_PODS, SERVICES))
+       inputs=(NAMESPACES, TARGET_ROLE_PODS, AMBIENT_NAMESPACE_PODS, SERVICES))
 def dataplane(ctx: CheckContext) -> list[Step]:
     """Say per cluster whether the namespace's pods use sidecars or ambient mode (and which are
     captured by ztunnel), and which waypoint the namespace or the service is bound to."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact, ZtunnelFact
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES,
-                                NODE_LABELS, SERVICES, TARGET_ENDPOINTSLICES, TARGET_POD_META)
+                                NODE_LABELS, SERVICES, TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS)
 from diagnostics.model import Step
 from diagnostics.parse.envoy import Endpoint, active_clusters, field
 from diagnostics.views.endpoints import endpoints_for, service_ports
@@ -84,7 +84,7 @@ def _priorities(eps: list[Endpoint], owners: list[str | None], cluster: str) -> 
 
 @check("locality", title="Locality load balancing",
        inputs=(CLIENT_CONFIG_DUMPS, CLIENT_ZTUNNEL_DUMPS, DESTINATION_RULES, SERVICES, NODE_LABELS,
-               TARGET_ENDPOINTSLICES, TARGET_POD_META),
+               TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS),
        emits=("locality-lb-prefers-local",))
 def locality(ctx: CheckContext) -> list[Step]:
     """Find remote endpoints held back at priority ≥ 1 while local ones serve: by design."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, CLIENT_ZTUNNEL_DUMPS,
                                 CLIENT_ZTUNNEL_LOGS, ISTIOD_LOGS, ISTIOD_PODS, ISTIO_GATEWAYS,
-                                ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES)
+                                ISTIO_PODS, K8S_GATEWAYS, SERVICES, TARGET_ENDPOINTSLICES,
+                                TARGET_ROLE_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.parse.networkz import parse_networkz
@@ -260,7 +261,7 @@ def _network_step(ctx: CheckContext, network: str, mesh: MeshNetworks, ready_in:
 @check("network-gateways", title="East-west gateway of each network that others must reach",
        inputs=(*NETWORK_INPUTS, TARGET_ENDPOINTSLICES, CLIENT_CONFIG_DUMPS, ISTIO_GATEWAYS,
                K8S_GATEWAYS, ISTIO_PODS, ISTIOD_PODS, CLIENT_PROXY_LOGS, ISTIOD_LOGS,
-               CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS),
+               CLIENT_ZTUNNEL_DUMPS, CLIENT_ZTUNNEL_LOGS, TARGET_ROLE_PODS),
        emits=("eastwest-gateway-missing", "eastwest-gateway-pending",
               "eastwest-gateway-network-label", "cross-network-gateway-missing",
               "ambient-eastwest-gateway-invalid", "ztunnel-network-gateway-unknown"))

@@ -5,9 +5,9 @@ system namespace must each carry their network, or cross-network routing sends r
 from __future__ import annotations
 
 from diagnostics.checking import CheckContext, check, per_cluster
-from diagnostics.facts import ClientFact
+from diagnostics.facts import ClientFact, PodNetworks
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, ISTIO_CONFIGMAPS, NAMESPACES, SERVICES,
-                                TARGET_ENDPOINTSLICES, TARGET_POD_META)
+                                TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS)
 from diagnostics.model import Finding, Step
 from diagnostics.views.endpoints import endpoints_for, service_ports
 from diagnostics.views.listing import listed
@@ -108,17 +108,19 @@ def _cross_network_pod_ips(ctx: CheckContext, cluster: str, fact: ClientFact,
 
 def _server_findings(ctx: CheckContext, cluster: str, mesh: MeshNetworks,
                      evidence: list[str]) -> list[Finding]:
-    """The service's endpoint pods: network from their label, else the namespace/meshNetworks."""
+    """The service's endpoint pods: network from their label, else the namespace/meshNetworks;
+    a finding for each workload (of those whose first pods were read: PodNetworks.owners)
+    whose pods have none."""
     name = ctx.args["service"]
     slices = ctx.get(TARGET_ENDPOINTSLICES, cluster)
+    known: PodNetworks = ctx.get(TARGET_POD_NETWORKS, cluster)
     targets = {(ep.get("targetRef") or {}).get("name") for s in slices
                if labels_of(s).get(SERVICE_NAME_LABEL) == name for ep in s.get("endpoints") or []}
-    pods = [p for p in ctx.get(TARGET_POD_META, cluster) if name_of(p) in targets]
     fallback = mesh.clusters[cluster].sources.get(NS_LABEL) or \
         mesh.clusters[cluster].sources.get(MESH_NETWORKS)
     out, seen, lines = [], set(), []
-    for pod in sorted(pods, key=name_of):
-        label = labels_of(pod).get(NETWORK_LABEL)
+    for pod_name in sorted(t for t in targets if t):
+        label = known.networks.get(pod_name)
         network = label or fallback
         if label:
             kind = f"network {label}"
@@ -127,9 +129,10 @@ def _server_findings(ctx: CheckContext, cluster: str, mesh: MeshNetworks,
         else:
             kind = (f"no {NETWORK_LABEL} label, none on {ctx.info(cluster).istio_namespace}, "
                     "none in meshNetworks")
-        line = f"endpoint {name_of(pod)}: {kind}"
+        line = f"endpoint {pod_name}: {kind}"
         lines.append((f"on {kind}", line))
-        if not network and workload_ref(pod) not in seen:
+        pod = known.owners.get(pod_name)
+        if not network and pod is not None and workload_ref(pod) not in seen:
             seen.add(workload_ref(pod))
             out.append(_pod_finding(ctx, cluster, pod, line, mesh, []))
     evidence += listed(lines, "endpoint pod")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from diagnostics.checking import CheckContext, check, per_cluster
 from diagnostics.facts import ClientFact
 from diagnostics.inputs import (CLIENT_CONFIG_DUMPS, CLIENT_PROXY_LOGS, SERVICES,
-                                TARGET_ENDPOINTSLICES, TARGET_POD_META)
+                                TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS, TARGET_ROLE_PODS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.access_log import AccessLogEntry, parse_access_log
 from diagnostics.parse.envoy import Endpoint
@@ -113,7 +113,7 @@ def _finding(ctx: CheckContext, cluster: str, client: str, outcome: HostOutcome,
 
 @check("remote-reachability", title="Connections from a client to remote endpoints",
        inputs=(CLIENT_PROXY_LOGS, CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSLICES,
-               TARGET_POD_META),
+               TARGET_POD_NETWORKS, TARGET_ROLE_PODS),
        emits=("remote-endpoints-unreachable",))
 def remote_reachability(ctx: CheckContext) -> list[Step]:
     """Read the client's access log: requests to remote endpoints that never connect (UF, URX,
@@ -127,7 +127,7 @@ def remote_reachability(ctx: CheckContext) -> list[Step]:
 
     def one(cluster: str) -> Step:
         logs: dict[str, ClientFact] = ctx.get(CLIENT_PROXY_LOGS, cluster)
-        if not logs and any(captured(p) for p in ctx.available(TARGET_POD_META).get(cluster, [])
+        if not logs and any(captured(p) for p in ctx.available(TARGET_ROLE_PODS).get(cluster, [])
                             if namespace_of(p) == ns):
             return ctx.step(title, cluster, ["the clients of this namespace are ambient: no "
                                              "sidecar access log; their ztunnel's errors are in "

@@ -7,7 +7,7 @@ from __future__ import annotations
 from diagnostics import describe
 from diagnostics.checking import CheckContext, Unavailable, check
 from diagnostics.inputs import (SERVICES, TARGET_DEPLOYMENTS, TARGET_ENDPOINTSLICES,
-                                TARGET_POD_META, UNREADY_SERVICE_PODS)
+                                SERVICE_POD_META, UNREADY_SERVICE_PODS)
 from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
 from diagnostics.workloads import (NOT_READY_SHOWN, endpoint_addresses, find_service, labels_of,
@@ -30,8 +30,9 @@ def _pod_problem(pod: dict) -> str:
 
 def _why_no_endpoints(svc: dict | None, pods: list[dict], whole: list[dict],
                       deployments: list[dict], name: str, ns: str) -> str:
-    """The most specific reason a cluster has no ready endpoint for the service, from the
-    namespace's pods (metadata) and the first selected ones whole (UNREADY_SERVICE_PODS)."""
+    """The most specific reason a cluster has no ready endpoint for the service, from the pods
+    it selects (SERVICE_POD_META; `app=<name>` without a Service) and the first of them whole
+    (UNREADY_SERVICE_PODS)."""
     if svc is None:
         backing = [p for p in pods if labels_of(p).get("app") == name]
         if backing:
@@ -57,7 +58,7 @@ def _why_no_endpoints(svc: dict | None, pods: list[dict], whole: list[dict],
 
 
 @check("service-endpoints", title="Ready endpoints in each cluster",
-       inputs=(SERVICES, TARGET_ENDPOINTSLICES, TARGET_POD_META, UNREADY_SERVICE_PODS,
+       inputs=(SERVICES, TARGET_ENDPOINTSLICES, SERVICE_POD_META, UNREADY_SERVICE_PODS,
                TARGET_DEPLOYMENTS),
        emits=("no-remote-endpoints",))
 def service_endpoints(ctx: CheckContext) -> list[Step]:
@@ -75,7 +76,7 @@ def service_endpoints(ctx: CheckContext) -> list[Step]:
     for cluster in ctx.cluster_names:
         try:
             slices = ctx.get(TARGET_ENDPOINTSLICES, cluster)
-            pods = ctx.get(TARGET_POD_META, cluster)
+            pods = ctx.get(SERVICE_POD_META, cluster)
             deployments = ctx.get(TARGET_DEPLOYMENTS, cluster)
             svc = find_service(ctx.get(SERVICES, cluster), name, ns)
         except Unavailable as exc:

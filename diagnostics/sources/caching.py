@@ -108,10 +108,11 @@ class CachingSource:
                    label_selector: str | None = None, metadata_only: bool = False,
                    field_selector: str | None = None) -> list[dict]:
         if field_selector:
-            key = self._key(cluster, "list-fields", resource, namespace, label_selector,
-                            field_selector)
+            what = "list-metadata-fields" if metadata_only else "list-fields"
+            key = self._key(cluster, what, resource, namespace, label_selector, field_selector)
             return await self._cached(key, lambda: self.inner.list(
-                cluster, resource, namespace, label_selector, field_selector=field_selector))
+                cluster, resource, namespace, label_selector, metadata_only=metadata_only,
+                field_selector=field_selector))
         if metadata_only:
             key = self._key(cluster, "list-metadata", resource, namespace, label_selector)
             return await self._cached(key, lambda: self.inner.list(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from diagnostics.inputs import NAMESPACES, TARGET_POD_META
+from diagnostics.inputs import NAMESPACES, TARGET_ROLE_PODS
 from diagnostics.selectors import label_selector_matches
 from diagnostics.workloads import (Candidate, annotations_of, find_service, has_sidecar,
                                    is_mesh_infrastructure, is_ready, labels_of, name_of,
@@ -272,12 +272,12 @@ def ambient_in(namespaces: list[dict], pods: list[dict], namespace: str) -> bool
 
 def ambient_clusters(ctx, namespace: str) -> list[str]:
     """The clusters read where `namespace` uses ambient mode (the calling check declares
-    NAMESPACES and TARGET_POD_META). Told once per diagnosis: four checks ask, and in a
-    sidecar namespace each answer reads every pod of every cluster."""
+    NAMESPACES and TARGET_ROLE_PODS, which holds every pod a cluster's ztunnel may capture).
+    Told once per diagnosis: four checks ask."""
     def build() -> tuple[str, ...]:
-        namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_POD_META)
+        namespaces, pods = ctx.available(NAMESPACES), ctx.available(TARGET_ROLE_PODS)
         return tuple(c for c in ctx.cluster_names
                      if ambient_in(namespaces.get(c, []), pods.get(c, []), namespace))
 
-    return list(ctx.derived(("ambient-clusters", namespace), (NAMESPACES, TARGET_POD_META),
+    return list(ctx.derived(("ambient-clusters", namespace), (NAMESPACES, TARGET_ROLE_PODS),
                             build))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from diagnostics.checking import CheckContext
 from diagnostics.inputs import CLIENT_CONFIG_DUMPS, SERVICES, TARGET_ENDPOINTSLICES
 from diagnostics.parse.envoy import Endpoint, endpoints_of, field, load_assignments
-from diagnostics.workloads import endpoint_addresses, find_service
+from diagnostics.workloads import find_service, has_ready_endpoint
 
 
 def service_ports(ctx: CheckContext, name: str, ns: str) -> list[int]:
@@ -41,4 +41,4 @@ def _endpoints_for(dump: object, service: str, ns: str, port: int) -> list[Endpo
 
 def clusters_with_ready_endpoints(ctx: CheckContext, service: str) -> list[str]:
     return [c for c, slices in ctx.available(TARGET_ENDPOINTSLICES).items()
-            if endpoint_addresses(slices, service)[0]]
+            if has_ready_endpoint(slices, service)]

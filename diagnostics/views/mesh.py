@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from diagnostics import yaml_text
-from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_META
+from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS
+from diagnostics.facts import PodNetworks
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.workloads import labels_of, name_of, namespace_of, proxy_container
 
@@ -39,28 +40,28 @@ def target_pod_index(ctx: CheckContext) -> dict[str, Where]:
     big meshes). Do not change the index returned.
 
     From the namespace's EndpointSlices (each endpoint's addresses and pod) and its pods'
-    metadata (their network label), not from whole pods: istiod builds a service's endpoints
-    from those slices, so every pod a client can receive is in one."""
-    return ctx.derived(("target-pod-index",), (TARGET_ENDPOINTSLICES, TARGET_POD_META),
+    network labels (TARGET_POD_NETWORKS), not from whole pods: istiod builds a service's
+    endpoints from those slices, so every pod a client can receive is in one."""
+    return ctx.derived(("target-pod-index",), (TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS),
                        lambda: pod_index(ctx.available(TARGET_ENDPOINTSLICES),
-                                         ctx.available(TARGET_POD_META)))
+                                         ctx.available(TARGET_POD_NETWORKS)))
 
 
-def pod_index(slices_by_cluster: dict[str, list[dict]], pods_by_cluster: dict[str, list[dict]]
-              ) -> dict[str, Where]:
+def pod_index(slices_by_cluster: dict[str, list[dict]],
+              networks_by_cluster: dict[str, PodNetworks]) -> dict[str, Where]:
     out = {}
     for cluster, slices in slices_by_cluster.items():
-        labels = {(namespace_of(p), name_of(p)): labels_of(p)
-                  for p in pods_by_cluster.get(cluster, [])}
+        known = networks_by_cluster.get(cluster)
+        networks = known.networks if known else {}
         for sl in slices:
             for ep in sl.get("endpoints") or []:
                 ref = ep.get("targetRef") or {}
                 if ref.get("kind", "Pod") != "Pod" or not ref.get("name"):
                     continue
-                pod = (ref.get("namespace") or namespace_of(sl), ref["name"])
-                network = labels.get(pod, {}).get(NETWORK_LABEL)
+                name = ref["name"]
+                where = Where("pod", cluster, name, networks.get(name))
                 for address in ep.get("addresses") or []:
-                    out[address] = Where("pod", cluster, pod[1], network)
+                    out[address] = where
     return out
 
 
