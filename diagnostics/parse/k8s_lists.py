@@ -428,6 +428,16 @@ class _Row(msgspec.Struct):
     cells: list[Any] | None = None
 
 
+class _FirstCell(msgspec.Struct, array_like=True):
+    """A row's first cell, the rest of the row skipped unbuilt."""
+
+    value: Any = None
+
+
+class _FirstCellRow(msgspec.Struct):
+    cells: _FirstCell | None = None
+
+
 class _ItemName(msgspec.Struct):
     name: Any = None
 
@@ -447,7 +457,15 @@ class _NameTable(msgspec.Struct):
     items: list[_NamedItem] | None = None
 
 
+class _FirstCellTable(_NameTable):
+    rows: list[_FirstCellRow] | None = None  # type: ignore[assignment]
+
+
 _NAME_TABLE = msgspec.json.Decoder(_NameTable)
+#: kube-apiserver prints the name first in every Table (its default one, and every printer of
+#: pkg/printers/internalversion): decoded so, a row's other cells (ready, status, restarts,
+#: age, IP, node...) are not built, nine objects a pod.
+_FIRST_CELL_TABLE = msgspec.json.Decoder(_FirstCellTable)
 
 
 def decode_names(body: bytes | bytearray | memoryview) -> tuple[list[str], str | None]:
@@ -455,7 +473,7 @@ def decode_names(body: bytes | bytearray | memoryview) -> tuple[list[str], str |
     every printer of kube-apiserver and in its default Table), or of a list's items; with
     the page's continue token. Raises ValueError for what is not JSON, or a Table without a
     name column."""
-    table = _NAME_TABLE.decode(body)
+    table = _FIRST_CELL_TABLE.decode(body)
     token = (table.metadata or {}).get("continue") or None
     if table.kind != "Table":
         return [str(i.metadata.name) for i in table.items or () if i.metadata], token
@@ -464,4 +482,8 @@ def decode_names(body: bytes | bytearray | memoryview) -> tuple[list[str], str |
               next((i for i, c in enumerate(columns) if c.name == "Name"), None))
     if at is None:
         raise ValueError("a Table without a name column")
+    if at == 0:
+        return [str(r.cells.value) for r in table.rows or ()
+                if r.cells is not None and r.cells.value is not None], token
+    table = _NAME_TABLE.decode(body)
     return [str(r.cells[at]) for r in table.rows or () if r.cells and len(r.cells) > at], token
