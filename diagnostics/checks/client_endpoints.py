@@ -88,9 +88,9 @@ def _client_step(ctx: CheckContext, title: str, cluster: str, fact: ClientFact, 
         wheres = [locate(ep, pods, gateways) for ep in eps]
         evidence.append(f"{name}:{port}: {len(eps)} endpoint{'s' if len(eps) != 1 else ''}"
                         + ("" if eps else " (none)"))
-        evidence += listed(((endpoint_kind(ep, where, cluster),
-                             describe_endpoint(ep, where, cluster))
-                            for ep, where in zip(eps, wheres)), "endpoint", indent="  ")
+        evidence += listed(((endpoint_kind(ep, where, cluster), (ep, where))
+                            for ep, where in zip(eps, wheres)), "endpoint", indent="  ",
+                           line=lambda shown: describe_endpoint(*shown, cluster))
         remote_seen = remote_seen or any(where.cluster not in (cluster, None)
                                          or where.kind == "gateway" for where in wheres)
     findings = []

@@ -78,8 +78,9 @@ def _priorities(eps: list[Endpoint], owners: list[str | None], cluster: str) -> 
     def kind(owner: str | None) -> str:
         return "local" if owner == cluster else f"from {owner}" if owner else "from elsewhere"
 
-    return "; ".join(listed(((f"at p{ep.priority} ({kind(owner)})", ep.target)
-                             for ep, owner in zip(eps, owners)), "endpoint"))
+    return "; ".join(listed(((f"at p{ep.priority} ({kind(owner)})", ep)
+                             for ep, owner in zip(eps, owners)), "endpoint",
+                            line=lambda ep: ep.target))
 
 
 @check("locality", title="Locality load balancing",
