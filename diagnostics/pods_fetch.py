@@ -392,9 +392,10 @@ async def service_pods(fetch: ClusterFetcher) -> list[dict]:
     return await fetch.need(_meta(_selector(selector)))
 
 
-#: Labels that make a pod of the namespace mesh infrastructure (workloads.py
-#: is_mesh_infrastructure), each asked of the API server: a handful of pods.
-ROLE_LABELS = (*INFRASTRUCTURE_LABELS, "istio", "app=ztunnel")
+#: Labels that make a pod of the namespace a gateway or waypoint (workloads.py
+#: is_mesh_infrastructure), each asked of the API server: a handful of pods. ztunnel is
+#: neither injected, captured nor a service's endpoint: nothing here passes it over.
+ROLE_LABELS = (*INFRASTRUCTURE_LABELS, "istio")
 
 
 async def role_pods(fetch: ClusterFetcher) -> list[dict]:
@@ -402,6 +403,12 @@ async def role_pods(fetch: ClusterFetcher) -> list[dict]:
     (TARGET_ROLE_PODS): every pod's where the namespace, or any pod of it, is enrolled in
     ambient. A pod captured by ztunnel is enrolled: istio-cni captures only those."""
     namespace = fetch.scope.target_namespace
+    if not fetch.scope.service:  # one request, as _whole_namespace
+        pods = await fetch.need(_meta(None))
+        ambient = namespace in ambient_namespaces(await fetch.optional(NAMESPACES) or [])
+        return pods if ambient or any(labels_of(p).get(DATAPLANE_MODE) == AMBIENT
+                                      for p in pods) \
+            else [p for p in pods if is_mesh_infrastructure(p)]
     found = await asyncio.gather(
         fetch.optional(NAMESPACES),
         fetch.need(_meta(f"{DATAPLANE_MODE}={AMBIENT}")),
@@ -424,8 +431,11 @@ async def pod_networks(fetch: ClusterFetcher) -> PodNetworks:
     server's Tables of names: one per network the cluster's own configuration names (its
     Istio namespace's label, the injector's global.network, meshNetworks), and the metadata of
     pods labelled with any other (none, usually); then the metadata of the first few of the
-    service's endpoint pods labelled with none."""
+    service's endpoint pods labelled with none. A command that names no service reads the
+    namespace's metadata instead (_whole_namespace)."""
     namespace = fetch.scope.target_namespace
+    if not fetch.scope.service:
+        return await _whole_namespace(fetch)
     injected, roles, namespaces, configmaps, slices = await asyncio.gather(
         fetch.need(TARGET_INJECTED_NAMES), fetch.need(TARGET_ROLE_PODS),
         fetch.optional(NAMESPACES), fetch.optional(ISTIO_CONFIGMAPS),
@@ -448,6 +458,17 @@ async def pod_networks(fetch: ClusterFetcher) -> PodNetworks:
                                if is_mesh_infrastructure(p) and not is_ztunnel(p)}
     return PodNetworks(networks, frozenset(proxies),
                        {name_of(p): p for some in owners for p in some})
+
+
+async def _whole_namespace(fetch: ClusterFetcher) -> PodNetworks:
+    """PodNetworks from the namespace's metadata, one request: what commands that name no
+    service read (control-plane and the digest judge networks mesh-wide, and look at the
+    `default` namespace's pods), where the Tables and label-selected lists above are eight
+    requests a cluster for a namespace of a few pods."""
+    pods = await fetch.need(_meta(None))
+    return PodNetworks({name_of(p): str(labels_of(p)[NETWORK_LABEL]) for p in pods
+                        if labels_of(p).get(NETWORK_LABEL)},
+                       frozenset(name_of(p) for p in pods if runs_proxy(p)))
 
 
 #: A label value as the API server accepts one (k8s.io/apimachinery validation): a value

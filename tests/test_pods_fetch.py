@@ -61,9 +61,11 @@ class Fetcher:
 
     async def need(self, inp):
         if inp not in self.facts and isinstance(inp, Resources):
-            self.facts[inp] = await self.list(inp.resource, "sample", inp.label_selector)
+            self.facts[inp] = await self.list(inp.resource, self.scope.target_namespace,
+                                              inp.label_selector)
         if inp not in self.facts and isinstance(inp, ResourceNames):
-            self.facts[inp] = await self.names(inp.resource, "sample", inp.label_selector)
+            self.facts[inp] = await self.names(inp.resource, self.scope.target_namespace,
+                                               inp.label_selector)
         if inp not in self.facts and inp is TARGET_ROLE_PODS:
             self.facts[inp] = await role_pods(self)
         return self.facts[inp]
@@ -208,3 +210,18 @@ def test_the_service_pods_are_read_only_where_none_is_ready():
     fetch.facts[TARGET_ENDPOINTSLICES] = [endpoint_slice("helloworld", {"helloworld-0": False})]
     assert asyncio.run(service_pods(fetch)) == hellos
     assert fetch.asked == [("list", "app=helloworld", None)]
+
+
+def test_a_command_naming_no_service_reads_the_namespace_once():
+    """control-plane and the digest judge networks mesh-wide from a namespace's few pods (the
+    `default` one's): one metadata list answers both inputs, not eight Tables and lists."""
+    pods = [pod("sleep-1", "sleep", {NET: "network1"}), pod("plain-1", "plain"),
+            pod("ingress-1", "ingress", {"istio": "ingressgateway"})]
+    del pods[1]["metadata"]["annotations"]  # not injected
+    fetch = Fetcher(Scope("istio-system", "sample"), pods)
+    known = asyncio.run(pod_networks(fetch))
+    roles = asyncio.run(role_pods(fetch))
+    assert known.networks == {"sleep-1": "network1"}
+    assert known.proxies == {"sleep-1", "ingress-1"} and known.owners == {}
+    assert [name_of(p) for p in roles] == ["ingress-1"]
+    assert fetch.asked == [("list", None, None)]
