@@ -299,6 +299,8 @@ async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
     namespace = scope.target_namespace
     if scope.from_pod:
         return [scope.from_pod], []
+    if scope.service:  # asked with the Services, not after: most select by `app` alone
+        fetch.need(_names(_unselected("app", scope.service)))
     services, slices, roles = await asyncio.gather(
         fetch.optional(SERVICES), fetch.optional(TARGET_ENDPOINTSLICES),
         fetch.need(TARGET_ROLE_PODS))
@@ -307,7 +309,7 @@ async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
         ({"app": scope.service} if scope.service else {})
     if len(selector) == 1:
         [(key, value)] = selector.items()
-        injected = await fetch.need(_names(f"{TLS_MODE_LABEL},{key}!={value}"))
+        injected = await fetch.need(_names(_unselected(key, value)))
         selected: list[str] = []
     else:
         injected, selected = await asyncio.gather(
@@ -324,6 +326,11 @@ async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
                 [n for n in ambient if n not in passed][:CLIENT_POOL_SIZE])
 
     return await asyncio.to_thread(pools)
+
+
+def _unselected(key: str, value: str) -> str:
+    """The injected pods a selector of one label does not select."""
+    return f"{TLS_MODE_LABEL},{key}!={value}"
 
 
 def _selector(labels: dict) -> str:

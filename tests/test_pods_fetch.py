@@ -52,6 +52,7 @@ class Fetcher:
 
     def __init__(self, scope: Scope, pods: list[dict], facts: dict | None = None):
         self.scope, self.pods, self.facts, self.asked = scope, pods, dict(facts or {}), []
+        self.tasks: dict = {}
 
     async def optional(self, inp):
         return self.facts.get(inp)
@@ -59,7 +60,13 @@ class Fetcher:
     async def once(self, key, make):
         return await make()
 
-    async def need(self, inp):
+    def need(self, inp) -> asyncio.Task:
+        """Started at once and shared, as ClusterFetcher.need."""
+        if inp not in self.tasks:
+            self.tasks[inp] = asyncio.ensure_future(self._fetch(inp))
+        return self.tasks[inp]
+
+    async def _fetch(self, inp):
         if inp not in self.facts and isinstance(inp, Resources):
             self.facts[inp] = await self.list(inp.resource, self.scope.target_namespace,
                                               inp.label_selector)
