@@ -8,11 +8,11 @@ names: diagnostics/pods_fetch.py client_pool), and the command's scope (diagnost
 client_candidates); when istiod cannot give the first candidate's config, the next candidates'
 are asked together, so a fallback costs one round, not several.
 
-The first candidate is nearly always known before the pool is read whole: the first
-injected pod by name the pool picked (likely_client). Its
-config and log are asked for alongside the pool's whole objects, not after them, and used when
-it is indeed the first candidate (it is Ready and runs a sidecar): a round less on the answer's
-critical path; when it is not, they are asked for the right pod as before.
+The first candidate is nearly always known before the pool is read whole: the first injected
+pod by name the pool picked (likely_client). Its config and log are asked for alongside the
+pool's whole objects, not after them, and used when it is indeed the first candidate (it is
+Ready and runs a sidecar): a round less on the answer's critical path; when it is not, they
+are asked for the right pod as before.
 """
 
 from __future__ import annotations

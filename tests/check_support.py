@@ -23,7 +23,7 @@ from diagnostics.targets import TargetQuery
 
 #: A test's key for the pods of the command's namespace as the API server holds them
 #: (metadata): the inputs why-local-only reads of them through label selectors and Tables
-#: (NAMESPACE_POD_INPUTS) are what diagnostics/pods_fetch.py would find there.
+#: are what diagnostics/pods_fetch.py would find there (namespace_pod_inputs).
 NAMESPACE_PODS = "namespace pods"
 
 
@@ -69,7 +69,8 @@ def namespace_pod_inputs(pods: list[dict], objs: Mapping[Any, Any], args: dict
     namespaces = objs.get(NAMESPACES)
     enrolled = any(labels_of(p).get(DATAPLANE_MODE) == AMBIENT for p in pods) or \
         namespace in ambient_namespaces(namespaces if isinstance(namespaces, list) else [])
-    roles = list(pods) if enrolled else [p for p in pods if is_mesh_infrastructure(p)]
+    roles = list(pods) if enrolled else [p for p in pods if is_mesh_infrastructure(p)
+                                         and not is_ztunnel(p)]
     injected = [name_of(p) for p in pods if TLS_MODE_LABEL in labels_of(p)]
     networks = {name_of(p): labels_of(p)[NETWORK_LABEL] for p in pods
                 if NETWORK_LABEL in labels_of(p)}

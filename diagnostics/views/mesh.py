@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from diagnostics import yaml_text
-from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS
 from diagnostics.facts import PodNetworks
+from diagnostics.inputs import TARGET_ENDPOINTSLICES, TARGET_POD_NETWORKS
 from diagnostics.parse.envoy import Endpoint
 from diagnostics.workloads import labels_of, name_of, namespace_of, proxy_container
 
