@@ -73,15 +73,19 @@ def short_type(type_url_or_prefix: str) -> str:
     return _SHORT_BY_PREFIX.get(text.lower(), text.upper())
 
 
-class TypeSync(msgspec.Struct, frozen=True, gc=False):
+class TypeSync(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     """One xDS type for one proxy: the last nonce sent and acknowledged, and any error.
-    (A msgspec Struct, as ProxySync: 10,000 proxies make 60,000 of them, built in C.)"""
+    (A msgspec Struct, as ProxySync: 10,000 proxies make 60,000 of them, built in C.) Its
+    fields carry the protojson names of a syncz `resources` value (1.23+), so that each such
+    value decodes straight into one (decode_syncz); any other key there, or a null, makes
+    that decoding give up for the spelling-blind parser."""
 
     sent: str = ""
     acked: str = ""
-    error: str = ""
+    error: str = msgspec.field(default="", name="lastError")
     status_hint: str = ""  # CSDS gives the status directly
-    sent_time: str = ""  # `sentTime` (1.23+) or CSDS `lastUpdated`; "" when unknown
+    # `sentTime` (1.23+) or CSDS `lastUpdated`; "" when unknown
+    sent_time: str = msgspec.field(default="", name="sentTime")
 
     @property
     def sent_at(self) -> datetime | None:
@@ -185,15 +189,6 @@ def _short_url(url: str) -> str:
     return short_type(url)
 
 
-class _Resource(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A `resources` value as istiod writes it (protojson names)."""
-
-    sent: str | None = None
-    acked: str | None = None
-    lastError: str | None = None  # noqa: N815 (istiod's spelling)
-    sentTime: str | None = None  # noqa: N815
-
-
 class _SyncStatus(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A syncz entry as istiod writes it: SyncStatus' json tags (pilot/pkg/xds/debug.go), every
     field omitempty. A key outside them makes the typed decoding give up (decode_syncz)."""
@@ -203,7 +198,7 @@ class _SyncStatus(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     proxy_type: str | None = None
     proxy_version: str | None = None
     istio_version: str | None = None
-    resources: dict[str, _Resource] | None = None
+    resources: dict[str, TypeSync] | None = None
     cluster_sent: str | None = None
     cluster_acked: str | None = None
     listener_sent: str | None = None
@@ -275,14 +270,15 @@ def _typed_entry(entry: _SyncStatus) -> ProxySync | None:
     """_http_entry of an entry decoded as istiod writes it."""
     if not entry.proxy:
         return None
-    types = {}
+    # the richer form wins: `resources`, decoded as TypeSyncs, then the pairs it lacks
+    types = {_short_url(url): res for url, res in entry.resources.items()} \
+        if entry.resources else {}
     for short, sent_field, acked_field in _PAIRS:
+        if short in types:
+            continue
         sent, acked = getattr(entry, sent_field), getattr(entry, acked_field)
         if sent is not None or acked is not None:
             types[short] = TypeSync(sent or "", acked or "")
-    for url, res in (entry.resources or {}).items():  # the richer form wins
-        types[_short_url(url)] = TypeSync(res.sent or "", res.acked or "", res.lastError or "",
-                                          sent_time=res.sentTime or "")
     version = entry.istio_version if entry.istio_version is not None else entry.proxy_version
     return ProxySync(_proxy_id(entry.proxy), _str_or_none(entry.cluster_id),
                      _str_or_none(entry.proxy_type), _str_or_none(version), types)
@@ -293,7 +289,7 @@ _SYNCZ_DECODER = msgspec.json.Decoder(list[_SyncStatus] | None)
 
 def decode_syncz(body: str | bytes | memoryview) -> list[ProxySync] | None:
     """parse_syncz of a body as istiod writes it, decoded typed (json_items.Compaction.typed):
-    a syncz of 10,000 proxies in 0.09 s instead of 0.25. None for any other body (CSDS, other
+    a syncz of 10,000 proxies in 0.07 s instead of 0.25. None for any other body (CSDS, other
     spellings, unexpected types, not JSON), which the spelling-blind parser reads."""
     try:
         entries = _SYNCZ_DECODER.decode(body)
