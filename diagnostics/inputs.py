@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 from diagnostics.parse.istiod_debug import SHARD_COUNTS
 from diagnostics.parse.syncz import SYNC_CENSUS, SYNC_PROXIES
 from diagnostics.sources.base import METRICS_PATH, metadata_view
+from diagnostics.workloads import INFRASTRUCTURE_LABELS
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -508,11 +509,9 @@ PROXY_POD_META = Resources("pods", label_selector=TLS_MODE_LABEL, metadata_only=
 #: Gateways and waypoints: proxies deployed with their workload, not injected (diagnostics/
 #: workloads.py is_mesh_infrastructure), found by the labels Istio's charts and controllers
 #: set. A handful of pods; `istio` also finds istiod (`istio=pilot`), which is left out.
-PROXY_INFRA_META = (Resources("pods", label_selector="gateway.istio.io/managed",
-                              metadata_only=True),
-                    Resources("pods", label_selector="gateway.networking.k8s.io/gateway-name",
-                              metadata_only=True),
-                    Resources("pods", label_selector="istio", metadata_only=True))
+INFRA_SELECTORS = (*INFRASTRUCTURE_LABELS, "istio")
+PROXY_INFRA_META = tuple(Resources("pods", label_selector=s, metadata_only=True)
+                         for s in INFRA_SELECTORS)
 PROXY_PODS = ProxyPods()
 AMBIENT_ENROLLED_PODS = AmbientEnrolledPods()
 DESTINATION_RULES = Resources("destinationrules.networking.istio.io")

@@ -20,10 +20,10 @@ from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
 from diagnostics.facts import PerReplica, PodNetworks, ProxyCensus
-from diagnostics.inputs import (ISTIOD_PODS, ISTIO_CONFIGMAPS, NAMESPACES, PROXY_INFRA_META,
-                                PROXY_POD_META, PROXY_POD_NAMES, SERVICES, SYNCZ,
-                                TARGET_ENDPOINTSLICES, TARGET_INJECTED_NAMES, TARGET_PODS,
-                                TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
+from diagnostics.inputs import (INFRA_SELECTORS, ISTIOD_PODS, ISTIO_CONFIGMAPS, NAMESPACES,
+                                PROXY_INFRA_META, PROXY_POD_META, PROXY_POD_NAMES, SERVICES,
+                                SYNCZ, TARGET_ENDPOINTSLICES, TARGET_INJECTED_NAMES,
+                                TARGET_PODS, TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
                                 ResourceNames, Resources)
 from diagnostics.parse.syncz import parse_syncz, syncz_census
 from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambient_namespaces,
@@ -31,10 +31,9 @@ from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambi
 from diagnostics.views.mesh import (NETWORK_LABEL, injector_values, install_value,
                                     mesh_networks)
 from diagnostics.views.networks import system_namespace
-from diagnostics.workloads import (INFRASTRUCTURE_LABELS, NOT_READY_SHOWN, SERVICE_NAME_LABEL,
-                                   find_service, has_ready_endpoint, is_mesh_infrastructure,
-                                   is_ztunnel, labels_of, name_of, namespace_of, runs_proxy,
-                                   service_selects)
+from diagnostics.workloads import (NOT_READY_SHOWN, SERVICE_NAME_LABEL, find_service,
+                                   has_ready_endpoint, is_mesh_infrastructure, is_ztunnel,
+                                   labels_of, name_of, namespace_of, runs_proxy, service_selects)
 
 if TYPE_CHECKING:
     from diagnostics.fetching import ClusterFetcher
@@ -399,33 +398,24 @@ async def service_pods(fetch: ClusterFetcher) -> list[dict]:
     return await fetch.need(_meta(_selector(selector)))
 
 
-#: Labels that make a pod of the namespace a gateway or waypoint (workloads.py
-#: is_mesh_infrastructure), each asked of the API server: a handful of pods. ztunnel is
-#: neither injected, captured nor a service's endpoint: nothing here passes it over.
-ROLE_LABELS = (*INFRASTRUCTURE_LABELS, "istio")
-
-
 async def role_pods(fetch: ClusterFetcher) -> list[dict]:
     """The metadata of the namespace's gateways, waypoints and ambient-enrolled pods
     (TARGET_ROLE_PODS): every pod's where the namespace, or any pod of it, is enrolled in
-    ambient. A pod captured by ztunnel is enrolled: istio-cni captures only those."""
+    ambient. A pod captured by ztunnel is enrolled: istio-cni captures only those. ztunnel
+    itself is neither injected, captured nor a service's endpoint: nothing here passes it
+    over, so it is not asked for."""
     namespace = fetch.scope.target_namespace
-    if not fetch.scope.service:  # one request, as _whole_namespace
-        pods = await fetch.need(_meta(None))
-        ambient = namespace in ambient_namespaces(await fetch.optional(NAMESPACES) or [])
-        return pods if ambient or any(labels_of(p).get(DATAPLANE_MODE) == AMBIENT
-                                      for p in pods) \
-            else [p for p in pods if is_mesh_infrastructure(p)]
-    found = await asyncio.gather(
-        fetch.optional(NAMESPACES),
-        fetch.need(_meta(f"{DATAPLANE_MODE}={AMBIENT}")),
-        *(fetch.need(_meta(sel)) for sel in ROLE_LABELS))
-    namespaces, enrolled, infra = found[0] or [], found[1], found[2:]
-    if enrolled or namespace in ambient_namespaces(namespaces):
+    if fetch.scope.service:  # a service's namespace may be big: the few, by their labels
+        reads = [_meta(f"{DATAPLANE_MODE}={AMBIENT}"), *map(_meta, INFRA_SELECTORS)]
+    else:  # one request, as _whole_namespace
+        reads = [_meta(None)]
+    namespaces, *found = await asyncio.gather(fetch.optional(NAMESPACES),
+                                              *map(fetch.need, reads))
+    pods = list({(namespace_of(p), name_of(p)): p for some in found for p in some}.values())
+    if namespace in ambient_namespaces(namespaces or []) or \
+            any(labels_of(p).get(DATAPLANE_MODE) == AMBIENT for p in pods):
         return await fetch.need(_meta(None))
-    pods = {(namespace_of(p), name_of(p)): p for some in infra for p in some
-            if is_mesh_infrastructure(p)}
-    return list(pods.values())
+    return [p for p in pods if is_mesh_infrastructure(p)]
 
 
 #: Of the service's endpoint pods without a network label, how many are read (metadata, by

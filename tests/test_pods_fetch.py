@@ -226,8 +226,11 @@ def test_a_command_naming_no_service_reads_the_namespace_once():
             pod("ingress-1", "ingress", {"istio": "ingressgateway"})]
     del pods[1]["metadata"]["annotations"]  # not injected
     fetch = Fetcher(Scope("istio-system", "sample"), pods)
-    known = asyncio.run(pod_networks(fetch))
-    roles = asyncio.run(role_pods(fetch))
+
+    async def both():
+        return await pod_networks(fetch), await role_pods(fetch)
+
+    known, roles = asyncio.run(both())
     assert known.networks == {"sleep-1": "network1"}
     assert known.proxies == {"sleep-1", "ingress-1"} and known.owners == {}
     assert [name_of(p) for p in roles] == ["ingress-1"]
