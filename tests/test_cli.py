@@ -136,6 +136,18 @@ def test_json_output_is_a_c2_report(replay_mini_dir):
     assert {s["status"] for s in report["steps"]} <= {"pass", "fail", "warn", "skip", "error"}
 
 
+def test_an_empty_namespace_is_said_to_run_nothing_not_to_be_missing():
+    """The demo mesh's `default` namespace exists in both clusters and runs nothing."""
+    proc = meshbot("mesh", "check", "ns/default", "--snapshot", "examples/demo-mesh",
+                   "--no-cache", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["findings"] == []
+    (step,) = report["steps"]
+    assert step["status"] == "warn"
+    assert "exists in cluster1, cluster2 and runs nothing there" in step["evidence"][0]
+
+
 def test_slack_output_is_block_kit_messages(replay_mini_dir):
     proc = meshbot("mesh", "why-local-only", "nosuch", "-n", "sample", "--snapshot",
                    str(replay_mini_dir), "--output", "slack")

@@ -321,6 +321,23 @@ def test_a_target_that_exists_nowhere_is_a_finding_with_similar_names():
     assert "not found" in steps[0].evidence[0]
 
 
+def test_a_namespace_that_exists_and_runs_nothing_is_said_so_not_called_missing():
+    """`check ns/default` where default holds nothing: no workload-not-found naming `default`
+    itself among the similar names, a warning that there is nothing to check."""
+    empty = world(pods=[], replicasets=[], deployments=[],
+                  namespaces=[namespace("default"), namespace("defaults")])
+    steps = run("workload-target", empty, "ns/default")
+    assert ids(steps) == [] and steps[-1].status == "warn"
+    assert "exists in cluster1 and runs nothing there" in steps[-1].evidence[0]
+    # a namespace missing outright still is, and is not its own similar name
+    steps = run("workload-target", empty, "ns/defaul")
+    assert ids(steps) == ["workload-not-found"]
+    assert steps[-1].findings[0].params["similar"] == "default, defaults"
+    steps = run("workload-target", world(pods=[], replicasets=[], deployments=[],
+                                         namespaces=[namespace("other")]), "ns/default")
+    assert ids(steps) == ["workload-not-found"]
+
+
 def test_a_target_whose_kind_could_not_be_listed_is_not_called_missing():
     objs = world(pods=[], replicasets=[])
     objs[TARGET_DEPLOYMENTS] = Fact(missing=Unavailable("cluster1", "deployments", "forbidden"))

@@ -57,7 +57,7 @@ def workload_target(ctx: CheckContext) -> list[Step]:
     service → selected pods, namespace → every workload, with pod and Service status; a
     target that exists nowhere, and a Deployment that wants pods and has none, are findings."""
     title = f"Target {_label(ctx)}"
-    steps, found, missing, unsure, unread = [], [], [], [], []
+    steps, found, missing, unsure, unread, empty = [], [], [], [], [], []
     for cluster in ctx.focus:
         try:
             target = target_in(ctx, cluster)
@@ -66,7 +66,10 @@ def workload_target(ctx: CheckContext) -> list[Step]:
             unread.append(cluster)
             continue
         if not target.found:
-            (unsure if _absence_unsure(ctx, cluster) else missing).append(cluster)
+            if _empty_namespace(ctx, cluster):
+                empty.append(cluster)
+            else:
+                (unsure if _absence_unsure(ctx, cluster) else missing).append(cluster)
             continue
         findings, evidence, incomplete = _empty_deployments(ctx, cluster, target)
         step = ctx.step(title, cluster, _overview(target) + evidence, findings)
@@ -74,11 +77,36 @@ def workload_target(ctx: CheckContext) -> list[Step]:
         _unready_is_no_pass(step, target)
         steps.append(step)
         found.append(step)
-    if not found and (missing or unsure):
+    if not found and empty:
+        steps.append(_runs_nothing(ctx, title, empty, missing))
+    elif not found and (missing or unsure):
         steps.append(_not_found(ctx, title, missing, unsure + unread))
-    elif missing:
-        found[0].evidence.append(f"not present in {', '.join(missing)}")
+    else:
+        if empty:
+            found[0].evidence.append(f"exists in {', '.join(empty)} and runs nothing there")
+        if missing:
+            found[0].evidence.append(f"not present in {', '.join(missing)}")
     return steps
+
+
+def _empty_namespace(ctx: CheckContext, cluster: str) -> bool:
+    """A namespace target that the cluster has, holding no pod, Service or ReplicaSet: it
+    exists (calling it missing, with itself among the similar names, sent people hunting for
+    a typo), there is only nothing in it to check."""
+    if ctx.args["kind"] != "ns":
+        return False
+    namespaces = optional_get(ctx, NAMESPACES, cluster, []) or []
+    return any(name_of(n) == ctx.args["name"] for n in namespaces)
+
+
+def _runs_nothing(ctx: CheckContext, title: str, empty: list[str], missing: list[str]) -> Step:
+    """The answer for a namespace that exists and runs nothing in any cluster read: a warning
+    (the question was likely meant for another namespace), no finding of absence."""
+    lines = [f"{_label(ctx)} exists in {', '.join(empty)} and runs nothing there: no pod, "
+             "Service or ReplicaSet, so there is nothing to check"]
+    if missing:
+        lines.append(f"not present in {', '.join(missing)}")
+    return ctx.step(title, None, lines, status="warn")
 
 
 def _unready_is_no_pass(step: Step, target: Target) -> None:
@@ -145,6 +173,7 @@ def _similar(ctx: CheckContext, clusters: list[str]) -> list[str]:
         inp = {"pod": TARGET_PODS, "deploy": TARGET_DEPLOYMENTS, "svc": TARGET_SERVICES}[kind]
         names |= {name_of(o) for o in optional_get(ctx, inp, cluster, []) or []
                   if namespace_of(o) == ctx.args["namespace"]}
+    names.discard(ctx.args["name"])  # where it exists it was found, or is an empty namespace
     return difflib.get_close_matches(ctx.args["name"], sorted(names), n=3, cutoff=0.6)
 
 
