@@ -124,21 +124,27 @@ def discover(facts: dict[Input, Fact]) -> Discovery:
 
 
 def _stated_cluster_ids(pods: list[dict]) -> Iterator[tuple[dict, str]]:
-    """(pod, ISTIO_META_CLUSTER_ID) of the pods with a sidecar that states one, by pod name.
+    """(pod, ISTIO_META_CLUSTER_ID) of the pods with a sidecar that states one, by pod name:
+    of pods alike (below), only the first by name, which stands for the rest (_dedupe).
 
     A workload's replicas share their lists of containers and their annotations (diagnostics/
     parse/k8s_lists.py), all the answer depends on: it is read once per distinct three, not
-    on each of a namespace's 10,000 pods. The pods are alive throughout, so the ids of what
-    they hold name it."""
+    on each of a namespace's 10,000 pods, and those pods are not sorted. The pods are alive
+    throughout, so the ids of what they hold name it."""
     memo: dict[tuple[int, int, int], str | None] = {}
-    for pod in sorted(pods, key=name_of):
+    first: dict[tuple[int, int, int], tuple[str, dict]] = {}
+    for pod in pods:
         spec = pod.get("spec") or {}
         key = (id(spec.get("containers")), id(spec.get("initContainers")),
                id((pod.get("metadata") or {}).get("annotations")))
         if key not in memo:
             memo[key] = proxy_env(pod, "ISTIO_META_CLUSTER_ID") if has_sidecar(pod) else None
         if memo[key]:
-            yield pod, memo[key]
+            name, held = name_of(pod), first.get(key)
+            if held is None or name < held[0]:
+                first[key] = (name, pod)
+    for key, (_, pod) in sorted(first.items(), key=lambda kv: kv[1][0]):
+        yield pod, memo[key]  # type: ignore[misc]
 
 
 def _dedupe(claims: list[Claim]) -> list[Claim]:

@@ -61,6 +61,8 @@ class PodState(NamedTuple):
     waiting: frozenset[str]  # why its containers wait (ContainerCreating, CrashLoopBackOff)
     failed_inits: frozenset[str]  # init containers that exited non-zero or crash-loop
     sidecar: bool  # has_sidecar
+    containers_ready: bool  # every container status says ready (the probes' ranking)
+    inits_done: tuple[str, ...]  # init containers whose status says they exited 0
 
 
 def pod_state(pod: dict) -> PodState:
@@ -70,16 +72,22 @@ def pod_state(pod: dict) -> PodState:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or ()
     init_statuses = status.get("initContainerStatuses") or ()
-    restarts, waits, failed = 0, [], []
+    restarts, waits, failed, done, ready_all = 0, [], [], [], True
     for group in (statuses, init_statuses):
         for st in group:
             restarts += int(st.get("restartCount") or 0)
             state = st.get("state")
             if state and (state.get("waiting") or {}).get("reason"):
                 waits.append(st)
+    for st in statuses:
+        if not st.get("ready"):
+            ready_all = False
+            break
     for st in init_statuses:
         if _status_failed(st):
             failed.append(st)
+        if ((st.get("state") or {}).get("terminated") or {}).get("exitCode") == 0:
+            done.append(st.get("name"))
     ready_condition = False
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Ready" and condition.get("status") == "True":
@@ -87,12 +95,14 @@ def pod_state(pod: dict) -> PodState:
             break
     phase = status.get("phase")
     deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
-    return PodState(ready=ready_condition and phase == "Running" and not deleting,
-                    ready_condition=ready_condition, restarts=restarts,
-                    phase=phase if phase is not None else "?",
-                    waiting=_waiting(pod, waits) if waits else frozenset(),
-                    failed_inits=_failed_inits(pod, failed) if failed else frozenset(),
-                    sidecar=has_sidecar(pod))
+    return PodState(ready_condition and phase == "Running" and not deleting, ready_condition,
+                    restarts, phase if phase is not None else "?",
+                    _waiting(pod, waits) if waits else _NONE,
+                    _failed_inits(pod, failed) if failed else _NONE,
+                    has_sidecar(pod), ready_all, tuple(done))
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _waiting(pod: dict, waits: list[dict]) -> frozenset[str]:

@@ -465,7 +465,8 @@ def test_gateway_proxies_give_the_id_of_a_cluster_without_istiod_or_values():
 def test_a_namespaces_sidecars_are_read_once_per_distinct_proxy(monkeypatch):
     """The replicas of a workload share their decoded containers (parse/k8s_lists.py): the
     cluster id their sidecars state is read once per distinct set of containers and
-    proxy-config annotation, and every claim names the first pod by name, as before."""
+    proxy-config annotation (whichever pod comes first), and every claim names the first pod
+    by name, as before."""
     from diagnostics import identity
     from diagnostics.inputs import TARGET_PODS
     from diagnostics.parse.k8s_lists import decode_list
@@ -486,6 +487,6 @@ def test_a_namespaces_sidecars_are_read_once_per_distinct_proxy(monkeypatch):
     monkeypatch.setattr(identity, "proxy_env",
                         lambda pod, name: read.append(pod["metadata"]["name"]) or real(pod, name))
     found = identity.discover({TARGET_PODS: Fact(pods)})
-    assert sorted(read) == ["api-00", "api-x", "api-y"]
+    assert len(read) == 3 and {"api-x", "api-y"} < set(read)  # once per distinct proxy
     assert [(c.value, c.where) for c in found.claims] == [
         ("c1", "pod istio-system/api-00"), ("c9", "pod istio-system/api-x")]

@@ -303,6 +303,13 @@ def test_a_pods_state_is_what_its_status_says_each_container_by_its_first_status
     assert state.restarts == 10 and state.failed_inits == {"istio-init"}
     assert not state.ready and not state.ready_condition and state.sidecar
     assert state.phase == "Running"
+    assert not state.containers_ready and state.inits_done == ()  # istio-init crash-loops
+    done = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+    state = pod_state(pod("payload-api-7d9f6c5b4-c", statuses=[
+        {"name": "payload-api", "ready": True, "state": {"running": {}}},
+        {"name": "istio-proxy", "ready": True, "state": {"running": {}}}],
+        init_statuses=[{"name": "istio-init", "state": done}]))
+    assert state.containers_ready and state.inits_done == ("istio-init",)
     deleting = pod("payload-api-7d9f6c5b4-b")
     deleting["metadata"]["deletionTimestamp"] = "2026-11-20T08:59:00Z"
     state = pod_state(deleting)

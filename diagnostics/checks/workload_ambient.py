@@ -14,11 +14,12 @@ from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import CNI_PODS, K8S_GATEWAYS, NAMESPACES, WAYPOINT_PODS, ZTUNNEL_PODS
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target
-from diagnostics.views.ambient import (WaypointRef, captured, enrolled, namespace_index,
-                                       node_of, waypoint_of, waypoint_problem)
+from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, WaypointRef, captured, enrolled,
+                                       namespace_index, namespace_mode, node_of, waypoint_of,
+                                       waypoint_problem)
 from diagnostics.views.node_agents import agent_state, not_captured_finding, why_not_captured
 from diagnostics.views.workload import TARGET_INPUTS, per_target
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.workloads import labels_of, name_of, namespace_of
 
 
 @check("workload-ambient", title="Ambient capture, node agents and waypoints",
@@ -32,8 +33,11 @@ def workload_ambient(ctx: CheckContext) -> list[Step]:
 
     def body(cluster: str, target: Target) -> Step | None:
         namespaces = namespace_index(ctx.get(NAMESPACES, cluster))
-        pods = sorted((p for p in target.pods if enrolled(p, namespaces.get(namespace_of(p)))),
-                      key=name_of)
+        ns = namespaces.get(target.namespace)
+        pods = target.pods
+        if namespace_mode(ns) != AMBIENT:  # only pods labelled for it can be enrolled: the
+            pods = [p for p in pods if labels_of(p).get(DATAPLANE_MODE) == AMBIENT]  # few
+        pods = sorted((p for p in pods if enrolled(p, ns)), key=name_of)
         if not pods:
             return None
         evidence: list[str] = []

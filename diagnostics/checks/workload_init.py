@@ -93,6 +93,23 @@ def _blocked_pod(ctx: CheckContext, cluster: str, w: Workload, pod: dict,
                        reason=reason)
 
 
+def _with_init(pods: list[dict]) -> list[dict]:
+    """The pods that have an istio-init container, asked once per list of init containers (a
+    workload's replicas share theirs: parse/k8s_lists.py)."""
+    has: dict[int, bool] = {}
+    out = []
+    for pod in pods:
+        inits = (pod.get("spec") or {}).get("initContainers")
+        if not inits:
+            continue
+        known = has.get(id(inits))
+        if known is None:
+            known = has[id(inits)] = any(c.get("name") == INIT for c in inits)
+        if known:
+            out.append(pod)
+    return out
+
+
 @check("workload-init", title="Traffic capture (istio-init)",
        inputs=TARGET_INPUTS + (NAMESPACES, TARGET_LOGS), emits=("istio-init-blocked",))
 def workload_init(ctx: CheckContext) -> list[Step]:
@@ -127,10 +144,8 @@ def workload_init(ctx: CheckContext) -> list[Step]:
                 findings.append(found)
                 evidence.append(f"{w.ref}: {found.evidence[0]}")
                 continue
-            with_init = [p for p in w.pods if any(c.get("name") == INIT for c in
-                                                  (p.get("spec") or {}).get("initContainers") or ())]
-            done = sum(1 for p in with_init if ((container_status(p, INIT).get("state") or {})
-                                                .get("terminated") or {}).get("exitCode") == 0)
+            with_init = _with_init(w.pods)
+            done = sum(1 for p in with_init if INIT in w.state(p).inits_done)
             if w.pods:
                 how = (f"{INIT} completed in {done} of {len(with_init)} pods" if with_init else
                        f"no {INIT} container: ambient mode, the istio-cni node agent redirects "

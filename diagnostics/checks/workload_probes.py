@@ -12,6 +12,8 @@ container not ready, restarted, or an `Unhealthy` event.
 
 from __future__ import annotations
 
+import heapq
+
 from diagnostics.checking import CheckContext, check
 from diagnostics.inputs import ISTIO_CONFIGMAPS, PEER_AUTHENTICATIONS, TARGET_EVENTS
 from diagnostics.model import Finding, Step
@@ -19,7 +21,7 @@ from diagnostics.targets import Target, Workload
 from diagnostics.views.ambient import captured
 from diagnostics.views.workload import (STATUS_PORT, TARGET_INPUTS, annotations_of, app_containers,
                                         container_status, effective_mtls, inbound_captured,
-                                        injector_setting, is_gateway, optional_get, owner_ref,
+                                        app_sidecar_pods, injector_setting, optional_get, owner_ref,
                                         per_target, port_number, root_namespace, short)
 from diagnostics.workloads import name_of, namespace_of
 
@@ -118,18 +120,18 @@ def workload_probes(ctx: CheckContext) -> list[Step]:
         events = optional_get(ctx, TARGET_EVENTS, cluster, []) or []
         evidence, findings = [], []
         for w in target.workloads:
-            pods = [p for p in w.sidecar_pods if not is_gateway(p)]
+            pods = app_sidecar_pods(w.sidecar_pods)
             if not pods and w.pods and all(captured(p) for p in w.pods):
                 evidence.append(f"{w.ref}: ambient mode: the istio-cni node agent keeps kubelet "
                                 "probes (SNAT from 169.254.7.127) out of ztunnel, whatever the "
                                 "mTLS mode")
             if not pods:
                 continue
-            ranked = sorted(pods, key=lambda p: (all(s.get("ready") for s in
-                                                     (p.get("status") or {}).get("containerStatuses") or []),
-                                                 name_of(p)))
+            # the three whose containers are not all ready first (PodState, read once)
+            ranked = heapq.nsmallest(3, pods, key=lambda p: (w.state(p).containers_ready,
+                                                             name_of(p)))
             finding, note = None, ""
-            for pod in ranked[:3]:
+            for pod in ranked:
                 finding, note = _problem(ctx, cluster, w, pod, events, policies)
                 if finding:
                     break

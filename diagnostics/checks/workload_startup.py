@@ -71,14 +71,15 @@ def workload_startup(ctx: CheckContext) -> list[Step]:
             sidecars = w.sidecar_pods
             if not sidecars:
                 continue
-            if all(native_sidecar(p) for p in sidecars):
+            classic = _classic(sidecars)
+            if not classic:
                 evidence.append(f"{w.ref}: native sidecar, the app starts after the proxy is ready")
                 continue
             hold = hold_setting(sidecars[0], mesh)
             if hold:
                 evidence.append(f"{w.ref}: {HOLD} is on ({hold})")
                 continue
-            found = _race(ctx, cluster, w, [p for p in sidecars if not native_sidecar(p)], logs)
+            found = _race(ctx, cluster, w, classic, logs)
             if isinstance(found, Finding):
                 findings.append(found)
                 evidence.append(f"{w.ref}: {found.evidence[0]}")
@@ -93,6 +94,21 @@ def workload_startup(ctx: CheckContext) -> list[Step]:
         return ctx.step(title, cluster, evidence, findings)
 
     return per_target(ctx, title, body)
+
+
+def _classic(pods: list[dict]) -> list[dict]:
+    """The pods whose sidecar is a regular container, not a native sidecar: asked once per
+    list of init containers, which a workload's replicas share (parse/k8s_lists.py)."""
+    native: dict[int, bool] = {}
+    out = []
+    for pod in pods:
+        inits = (pod.get("spec") or {}).get("initContainers")
+        known = native.get(id(inits)) if inits else False
+        if known is None:
+            known = native[id(inits)] = native_sidecar(pod)
+        if not known:
+            out.append(pod)
+    return out
 
 
 def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],

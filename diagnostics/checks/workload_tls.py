@@ -13,8 +13,8 @@ from diagnostics.inputs import ISTIO_CONFIGMAPS, PEER_AUTHENTICATIONS
 from diagnostics.model import Step
 from diagnostics.selectors import selector_matches
 from diagnostics.targets import Target
-from diagnostics.views.workload import (TARGET_INPUTS, declared_protocol, effective_mtls,
-                                        examined_services, inbound_captured, is_gateway,
+from diagnostics.views.workload import (TARGET_INPUTS, app_sidecar_pods, declared_protocol,
+                                        effective_mtls, examined_services, inbound_captured,
                                         optional_get, per_target, root_namespace, target_port)
 from diagnostics.workloads import labels_of, name_of, namespace_of
 
@@ -41,7 +41,7 @@ def workload_tls(ctx: CheckContext) -> list[Step]:
             if not tls:  # most Services: their pods need not be looked for (a namespace of
                 continue  # a hundred Services and 10,000 pods made that a million matches)
             if candidates is None:
-                candidates = [p for p in target.sidecar_pods if not is_gateway(p)]
+                candidates = app_sidecar_pods(target.sidecar_pods)
             selector = (svc.get("spec") or {}).get("selector")
             pods = [p for p in candidates if selector_matches(selector, labels_of(p))]
             if not pods:
