@@ -126,6 +126,28 @@ def test_equal_containers_are_one_object_read_once():
     assert whole[0]["spec"]["containers"][0] is not whole[1]["spec"]["containers"][0]
 
 
+def test_replicas_apart_in_the_list_share_as_replicas_side_by_side_do():
+    """Items are first compared with the one before them (the API server lists by name, a
+    workload's replicas side by side); replicas apart in the list (another workload's pod
+    between them) still share their containers and what they carry alike, and the pod
+    between shares nothing of theirs."""
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    sleep = next(p for p in pods if p["metadata"]["name"].startswith("sleep-"))
+    other = next(p for p in pods if not p["metadata"]["name"].startswith("sleep-")
+                 and p["spec"].get("initContainers"))
+    again = copy.deepcopy(sleep)
+    again["metadata"].update(name=sleep["metadata"]["name"][:-5] + "zzzzz", uid="u-2")
+    found = decode_list(_list([sleep, other, again, again]), "Pod", metadata_only=False)["items"]
+    assert found == [_as_read(p) for p in (sleep, other, again, again)]
+    first, between, apart, next_to = found
+    for key in ("containers", "initContainers"):
+        assert first["spec"][key] is apart["spec"][key] is next_to["spec"][key]
+        assert between["spec"][key] is not first["spec"][key]
+    for key in k8s_lists.ALIKE:
+        assert first["metadata"][key] is apart["metadata"][key] is next_to["metadata"][key]
+        assert between["metadata"][key] is not first["metadata"][key]
+
+
 def test_containers_that_differ_in_any_one_read_field_are_not_shared():
     """A container is shared only with its equals: a copy of the proxy container differing in
     one field read (each in turn, the last included), or only in a field's name, is its own
