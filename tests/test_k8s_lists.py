@@ -56,7 +56,8 @@ def test_the_declared_fields_are_the_apis():
     for declared, model in ((k8s_lists.PodSpec, client.V1PodSpec),
                             (k8s_lists.Container, client.V1Container),
                             (k8s_lists.PodStatus, client.V1PodStatus),
-                            (k8s_lists.ContainerStatus, client.V1ContainerStatus)):
+                            (k8s_lists.ContainerStatus, client.V1ContainerStatus),
+                            (k8s_lists.PodCondition, client.V1PodCondition)):
         name = declared.__name__
         assert set(unread.get(name, ())) <= _fields(model)
         assert set(declared.__annotations__) == _fields(model) - set(unread.get(name, ()))
@@ -83,8 +84,14 @@ def _as_read(pod: dict) -> dict:
             c.pop(key, None)
     for st in (status.get("containerStatuses", []) + status.get("initContainerStatuses", [])
                + status.get("ephemeralContainerStatuses", [])):
-        for key in ("containerID", "imageID", "volumeMounts"):
+        for key in ("containerID", "imageID", "volumeMounts", "allocatedResources",
+                    "allocatedResourcesStatus", "stopSignal"):
             st.pop(key, None)
+    for key in ("hostIP", "hostIPs", "podIPs", "qosClass", "startTime"):
+        status.pop(key, None)
+    for condition in status.get("conditions", []):
+        for key in ("lastProbeTime", "lastTransitionTime"):
+            condition.pop(key, None)
     return pod
 
 
