@@ -153,6 +153,14 @@ def test_replicas_apart_in_the_list_share_as_replicas_side_by_side_do():
     for key in k8s_lists.ALIKE:
         assert first["metadata"][key] is apart["metadata"][key] is next_to["metadata"][key]
         assert between["metadata"][key] is not first["metadata"][key]
+    # equal conditions (their times left out) are one list, between neighbours; unequal not
+    assert apart["status"]["conditions"] is next_to["status"]["conditions"]
+    unready = copy.deepcopy(again)
+    unready["status"]["conditions"][0]["status"] = "False"
+    found = decode_list(_list([again, unready, again]), "Pod", metadata_only=False)["items"]
+    assert [p["status"]["conditions"] for p in found] == [
+        _as_read(p)["status"]["conditions"] for p in (again, unready, again)]
+    assert found[1]["status"]["conditions"] is not found[0]["status"]["conditions"]
 
 
 def test_containers_that_differ_in_any_one_read_field_are_not_shared():

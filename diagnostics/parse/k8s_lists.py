@@ -356,6 +356,7 @@ class ListReader:
         self._sharing.alike(items)
         if self._schema is not None and self._schema.raw_containers:
             self._sharing.containers(items)
+            self._sharing.conditions(items)
 
 
 def _is_head(head: bytes | bytearray) -> bool:
@@ -383,6 +384,7 @@ class _Sharing:
         self._containers: dict[tuple, dict] = {}
         self._lists: dict[tuple[int, ...], list[dict]] = {}
         self._last_lists: dict[str, tuple[list[dict], list[dict]]] = {}
+        self._last_conditions: list[dict] | None = None
 
     def alike(self, items: list[dict] | None) -> None:
         """Each item's ALIKE metadata decoded, the same object for every item that carries
@@ -406,6 +408,23 @@ class _Sharing:
                     value = seen[text] = msgspec.json.decode(text)
                 meta[key] = value
                 last[key] = (msgspec.Raw(text), value)
+
+    def conditions(self, items: list[dict] | None) -> None:
+        """Each pod's conditions, the same list as the pod's before it where they are equal.
+        Without their times (UNREAD) a workload's ready replicas state the same ones, a
+        seventh of a decoded pod; compared decoded (they were decoded to leave the times
+        out), so only the memory is spared, and the pages it would fault in."""
+        last = self._last_conditions
+        for pod in items or ():
+            status = pod.get("status")
+            conditions = status.get("conditions") if status else None
+            if not conditions:
+                continue
+            if conditions == last:
+                status["conditions"] = last
+            else:
+                last = conditions
+        self._last_conditions = last
 
     def containers(self, items: list[dict] | None) -> None:
         """Each pod's containers decoded, their fields left as JSON, each the same object as
