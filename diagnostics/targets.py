@@ -14,7 +14,8 @@ from itertools import islice
 from typing import NamedTuple
 
 from diagnostics.selectors import label_selector_matches, selector_matches
-from diagnostics.workloads import PROXY_CONTAINER, has_sidecar, labels_of, name_of, namespace_of
+from diagnostics.workloads import (PROXY_CONTAINER, containers_key, has_sidecar, labels_of, name_of,
+                                   namespace_of)
 
 # The Kubernetes objects a target is resolved from (the command's namespace).
 
@@ -103,8 +104,7 @@ def pod_states(pods: list[dict]) -> list[PodState]:
         ready_condition = ready_by.get(id(conditions))
         if ready_condition is None:
             ready_condition = ready_by[id(conditions)] = _ready_condition(conditions)
-        spec = pod.get("spec") or {}
-        lists = (id(spec.get("containers")), id(spec.get("initContainers")))
+        lists = containers_key(pod)
         sidecar = sidecar_by.get(lists)
         if sidecar is None:
             sidecar = sidecar_by[lists] = has_sidecar(pod)

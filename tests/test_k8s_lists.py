@@ -163,6 +163,32 @@ def test_replicas_apart_in_the_list_share_as_replicas_side_by_side_do():
     assert found[1]["status"]["conditions"] is not found[0]["status"]["conditions"]
 
 
+def test_a_question_of_the_containers_is_asked_once_per_shared_list():
+    """pods_where asks once per pair of container lists the decoded replicas share, keeps the
+    list's order, and asks again of a pod whose containers differ."""
+    from diagnostics.workloads import pods_where
+
+    pods = [with_managed_fields(p, "Pod") for p in _demo_pods()]
+    sleep = next(p for p in pods if p["metadata"]["name"].startswith("sleep-"))
+    replicas = []
+    for i in range(5):
+        replica = copy.deepcopy(sleep)
+        replica["metadata"]["name"] = f"{sleep['metadata']['name'][:-5]}zzzz{i}"
+        replicas.append(replica)
+    other = copy.deepcopy(sleep)
+    other["metadata"]["name"] += "-other"
+    other["spec"]["containers"][0]["image"] = "other:1"
+    found = decode_list(_list(replicas + [other]), "Pod", metadata_only=False)["items"]
+    asked: list[str] = []
+
+    def holds(pod: dict) -> bool:
+        asked.append(pod["metadata"]["name"])
+        return pod["spec"]["containers"][0]["image"] != "other:1"
+
+    assert pods_where(found, holds) == found[:5]
+    assert asked == [found[0]["metadata"]["name"], other["metadata"]["name"]]
+
+
 def test_containers_that_differ_in_any_one_read_field_are_not_shared():
     """A container is shared only with its equals: a copy of the proxy container differing in
     one field read (each in turn, the last included), or only in a field's name, is its own

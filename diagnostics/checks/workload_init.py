@@ -14,7 +14,7 @@ from diagnostics.views.ambient import captured
 from diagnostics.views.workload import (TARGET_INPUTS, container_status, init_containers, log_line,
                                         namespace_object, optional_get, owner_ref, per_target,
                                         short)
-from diagnostics.workloads import labels_of, name_of, namespace_of
+from diagnostics.workloads import labels_of, name_of, namespace_of, pods_where
 
 
 PSA_PREFIX = "pod-security.kubernetes.io/"
@@ -93,23 +93,6 @@ def _blocked_pod(ctx: CheckContext, cluster: str, w: Workload, pod: dict,
                        reason=reason)
 
 
-def _with_init(pods: list[dict]) -> list[dict]:
-    """The pods that have an istio-init container, asked once per list of init containers (a
-    workload's replicas share theirs: parse/k8s_lists.py)."""
-    has: dict[int, bool] = {}
-    out = []
-    for pod in pods:
-        inits = (pod.get("spec") or {}).get("initContainers")
-        if not inits:
-            continue
-        known = has.get(id(inits))
-        if known is None:
-            known = has[id(inits)] = any(c.get("name") == INIT for c in inits)
-        if known:
-            out.append(pod)
-    return out
-
-
 @check("workload-init", title="Traffic capture (istio-init)",
        inputs=TARGET_INPUTS + (NAMESPACES, TARGET_LOGS), emits=("istio-init-blocked",))
 def workload_init(ctx: CheckContext) -> list[Step]:
@@ -144,7 +127,8 @@ def workload_init(ctx: CheckContext) -> list[Step]:
                 findings.append(found)
                 evidence.append(f"{w.ref}: {found.evidence[0]}")
                 continue
-            with_init = _with_init(w.pods)
+            with_init = pods_where(w.pods, lambda pod: any(
+                c.get("name") == INIT for c in (pod.get("spec") or {}).get("initContainers") or ()))
             done = sum(1 for p in with_init if INIT in w.state(p).inits_done)
             if w.pods:
                 how = (f"{INIT} completed in {done} of {len(with_init)} pods" if with_init else

@@ -20,9 +20,9 @@ from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
 from diagnostics.views.ambient import captured
 from diagnostics.views.workload import (STATUS_PORT, TARGET_INPUTS, annotations_of, app_containers,
-                                        container_status, effective_mtls, inbound_captured,
-                                        app_sidecar_pods, injector_setting, optional_get, owner_ref,
-                                        per_target, port_number, root_namespace, short)
+                                        app_sidecar_pods, container_status, effective_mtls,
+                                        inbound_captured, injector_setting, optional_get,
+                                        owner_ref, per_target, port_number, root_namespace, short)
 from diagnostics.workloads import name_of, namespace_of
 
 REWRITE_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"

@@ -22,7 +22,7 @@ from diagnostics.targets import Target, Workload
 from diagnostics.views.workload import (TARGET_INPUTS, app_containers, container_status, log_line,
                                         mesh_settings, native_sidecar, optional_get, owner_ref,
                                         per_target, pod_proxy_config, proxy_container)
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.workloads import name_of, namespace_of, pods_where
 
 HOLD = "holdApplicationUntilProxyStarts"
 NOT_VISIBLE = "app logs not available: start-up errors are not visible"
@@ -71,7 +71,7 @@ def workload_startup(ctx: CheckContext) -> list[Step]:
             sidecars = w.sidecar_pods
             if not sidecars:
                 continue
-            classic = _classic(sidecars)
+            classic = pods_where(sidecars, lambda pod: not native_sidecar(pod))
             if not classic:
                 evidence.append(f"{w.ref}: native sidecar, the app starts after the proxy is ready")
                 continue
@@ -94,21 +94,6 @@ def workload_startup(ctx: CheckContext) -> list[Step]:
         return ctx.step(title, cluster, evidence, findings)
 
     return per_target(ctx, title, body)
-
-
-def _classic(pods: list[dict]) -> list[dict]:
-    """The pods whose sidecar is a regular container, not a native sidecar: asked once per
-    list of init containers, which a workload's replicas share (parse/k8s_lists.py)."""
-    native: dict[int, bool] = {}
-    out = []
-    for pod in pods:
-        inits = (pod.get("spec") or {}).get("initContainers")
-        known = native.get(id(inits)) if inits else False
-        if known is None:
-            known = native[id(inits)] = native_sidecar(pod)
-        if not known:
-            out.append(pod)
-    return out
 
 
 def _race(ctx: CheckContext, cluster: str, w: Workload, pods: list[dict],

@@ -25,7 +25,7 @@ from diagnostics.targets import Target, Workload
 from diagnostics.views.mesh import (PROXY_CONFIG_ANNOTATION, injector_values, install_value,
                                     mesh_config)
 from diagnostics.workloads import (PROXY_CONTAINER, annotations_of, labels_of, name_of,
-                                   namespace_of, proxy_container)
+                                   namespace_of, pods_where, proxy_container)
 
 
 #: Everything a check needs to find its target; every `check` check declares these.
@@ -102,19 +102,8 @@ def is_gateway(pod: dict) -> bool:
 
 def app_sidecar_pods(pods: list[dict]) -> list[dict]:
     """The pods among `pods` whose sidecar serves an application: not a gateway's own Envoy
-    (is_gateway). Asked once per pair of container lists, which a workload's replicas share
-    (parse/k8s_lists.py): two checks asked it of each of a namespace's 10,000 pods."""
-    gateway: dict[tuple[int, int], bool] = {}
-    out = []
-    for pod in pods:
-        spec = pod.get("spec") or {}
-        key = (id(spec.get("containers")), id(spec.get("initContainers")))
-        known = gateway.get(key)
-        if known is None:
-            known = gateway[key] = is_gateway(pod)
-        if not known:
-            out.append(pod)
-    return out
+    (is_gateway, asked once per workload's containers: pods_where)."""
+    return pods_where(pods, lambda pod: not is_gateway(pod))
 
 
 def container_status(pod: dict, name: str) -> dict:
