@@ -186,12 +186,14 @@ class LiveSource:
             raise SourceFailure(f"{path}: the API server answered something that is not "
                                 "JSON") from None
         items = []
+        name, api_version = kind.kind, kind.api_version  # asked once, not of 10,000 items
         for item in body.get("items") or []:
             if metadata_only:  # the server's PartialObjectMetadata, or a full object from
-                item = metadata_view(item, kind.kind, kind.api_version)  # an older one
-            item.setdefault("kind", kind.kind)
-            item.setdefault("apiVersion", kind.api_version)
-            items.append(redact_object(_without_managed_fields(item)))
+                item = metadata_view(item, name, api_version)  # an older one
+            item.setdefault("kind", name)
+            item.setdefault("apiVersion", api_version)
+            item = _without_managed_fields(item)
+            items.append(redact_object(item) if item["kind"] == "Secret" else item)
         return items, (body.get("metadata") or {}).get("continue")
 
     async def pod_log(self, cluster: str, namespace: str, pod: str, container: str,
