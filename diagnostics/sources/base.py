@@ -141,10 +141,23 @@ def metadata_view(obj: dict, kind: str, api_version: str) -> dict:
 
 
 def running_istiod_pods(pods: list[dict]) -> list[str]:
-    """Names of istiod pods that can answer debug requests (Running, not being deleted)."""
+    """Names of istiod pods that can answer debug requests: Running, not being deleted, and
+    their `discovery` container running. A crash-looping istiod keeps the phase Running with
+    nothing listening: asked anyway, each of its answers was 'not read', which made every
+    answer about its proxies inconclusive where they are plainly served by no one (or by the
+    replicas that run)."""
     names = []
     for pod in pods:
         meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-        if status.get("phase") == "Running" and not meta.get("deletionTimestamp"):
+        if status.get("phase") == "Running" and not meta.get("deletionTimestamp") \
+                and _discovery_runs(status):
             names.append(meta.get("name", ""))
     return sorted(n for n in names if n)
+
+
+def _discovery_runs(status: dict) -> bool:
+    """Whether the pod's `discovery` container runs; True when no status names it."""
+    for st in status.get("containerStatuses") or ():
+        if st.get("name") == "discovery":
+            return (st.get("state") or {}).get("running") is not None
+    return True

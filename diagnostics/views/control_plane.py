@@ -202,7 +202,10 @@ def pod_health(pod: dict, events: list[dict] | None, nodes: dict[str, dict]) -> 
     st = _status_of(pod, container.get("name", DISCOVERY))
     phase = status.get("phase") or "Unknown"
     ready_cond = _condition(pod, "Ready")
-    ready = bool(ready_cond and ready_cond.get("status") == "True")
+    # a status that lists no condition at all (a pared-down capture) is judged by the
+    # container's own `ready`, as kubectl's READY column is
+    ready = ready_cond.get("status") == "True" if ready_cond else \
+        not status.get("conditions") and bool(st.get("ready"))
     node_name = (pod.get("spec") or {}).get("nodeName")
     restarts = int(st.get("restartCount") or 0)
     summary = (f"{name}: {phase}, {'Ready' if ready else 'not Ready'}, version "
