@@ -15,6 +15,7 @@ from handlers.options import mesh_wide
 NAME = "proxy-status"
 CHECKS = [
     "namespace-presence",  # -n <ns>: the namespace exists somewhere (else namespace-not-found)
+    "istiod-serving",   # an istiod that does not serve: its proxies' status cannot be read
     "proxy-sync",       # per proxy and type: SYNCED / STALE / NOT SENT / ERROR
     "proxy-connected",  # running sidecars no istiod lists
     "proxy-versions",   # proxy vs istiod minor versions

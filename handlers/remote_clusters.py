@@ -18,7 +18,8 @@ CHECKS = [
     "mesh-membership",  # 0. the clusters read, their ids, and those the mesh names but not read
     "cluster-ids",  # 1. every cluster has its own id (secret keys, CLUSTER_ID, clusterName)
     "remote-secrets",  # 2. each primary holds a secret keyed by each peer's id
-    "istiod-remote-view",  # 3. each replica reads each peer: clusterz, logs, kubeconfig, policies
+    "istiod-serving",  # 3. an istiod that does not run reads no peer at all
+    "istiod-remote-view",  # 4. each replica reads each peer: clusterz, logs, kubeconfig, policies
 ]
 
 

@@ -33,7 +33,9 @@ CHECKS = [
     # 5. remote secrets and istiod's view of each remote cluster
     "remote-secrets",
     "istiod-remote-view",  # 5b. clusterz/endpointShardz/logs per replica, and why a peer is not read
-    # 6. primary-remote: which istiod each cluster's proxies use (istiod-remote)
+    # 6. istiod serves in each cluster (a crash-looping one configures no proxy), and
+    # primary-remote: which istiod each cluster's proxies use (istiod-remote)
+    "istiod-serving",
     "proxy-control-plane",
     # 7. multi-network: east-west gateways, then networks of pods and system namespaces
     "network-gateways",

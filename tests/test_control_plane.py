@@ -249,6 +249,42 @@ def test_mixed_versions_are_evidence():
     assert ids(steps) == [] and "different versions: 1.27.3, 1.28.1" in evidence(steps)
 
 
+def test_istiod_serving_names_a_cluster_whose_istiod_does_not_serve_from_its_pods_alone():
+    """istiod-serving (why-local-only, proxy-status): the same finding as istiod-health where
+    no replica of a cluster serves; where another serves, a warning that control-plane says
+    why, no finding; the Deployment, events and nodes are not read."""
+    looping = istiod("istiod-abc12-loop1", ready=False, restarts=9,
+                     state={"waiting": {"reason": "CrashLoopBackOff"}},
+                     last={"exitCode": 1, "reason": "Error"})
+    steps = run("istiod-serving", {"c1": {ISTIOD_PODS: [looping]}})
+    assert ids(steps) == [("istiod-unhealthy", "c1")]
+    assert "no istiod replica in c1 is serving" in evidence(steps)
+    steps = run("istiod-serving", {"c1": {ISTIOD_PODS: [looping, istiod()]}})
+    assert ids(steps) == [] and steps[0].status == "warn"
+    assert "1 of 2 istiod replicas in c1 serve its proxies" in evidence(steps)
+    steps = run("istiod-serving", {"c1": {ISTIOD_PODS: [istiod()]}, "remote": {}})
+    assert steps == []  # every istiod serves: no step of it in these answers
+    pared = istiod(conditions=[])  # a capture without conditions: the container's `ready`
+    assert run("istiod-serving", {"c1": {ISTIOD_PODS: [pared]}}) == []
+    pared["status"]["containerStatuses"][0]["ready"] = False
+    assert ids(run("istiod-serving", {"c1": {ISTIOD_PODS: [pared]}})) == [
+        ("istiod-unhealthy", "c1")]
+
+
+def test_only_istiod_pods_whose_discovery_runs_are_asked_for_debug_endpoints():
+    """A crash-looping istiod keeps the phase Running with nothing listening: it is not asked
+    (its answers would only be 'not read'); a pod whose status names no discovery container
+    is asked as before."""
+    from diagnostics.sources.base import running_istiod_pods
+
+    looping = istiod("istiod-abc12-loop1", state={"waiting": {"reason": "CrashLoopBackOff"}})
+    unknown = istiod("istiod-abc12-other")
+    unknown["status"].pop("containerStatuses")
+    pending = istiod("istiod-abc12-pend1", phase="Pending")
+    assert running_istiod_pods([looping, istiod(), unknown, pending]) == [
+        "istiod-abc12-other", "istiod-abc12-x1y2z"]
+
+
 # --------------------------------------------------------------------------------- webhooks
 
 

@@ -153,8 +153,9 @@ def test_usage_text_names_the_command_usage():
 def test_proxy_status_examines_every_namespace_unless_told():
     req = ask("proxy-status")
     assert req.command == "proxy-status" and req.args == {}
-    assert req.checks == ["namespace-presence", "proxy-sync", "proxy-connected",
-                          "proxy-versions", "node-agents", "ambient-capture", "waypoints"]
+    assert req.checks == ["namespace-presence", "istiod-serving", "proxy-sync",
+                          "proxy-connected", "proxy-versions", "node-agents", "ambient-capture",
+                          "waypoints"]
     narrowed = ask("proxy-status -n payload --cluster cluster2")
     assert narrowed.args == {"namespace": "payload"}
     plan = narrowed.plan()  # remote proxies are listed by the primary: read every cluster
@@ -231,7 +232,7 @@ def test_remote_clusters_takes_no_arguments_and_reads_every_cluster():
     req = ask("remote-clusters --cluster cluster1")
     assert req.command == "remote-clusters" and req.args == {}
     assert req.checks == ["mesh-membership", "cluster-ids", "remote-secrets",
-                          "istiod-remote-view"]
+                          "istiod-serving", "istiod-remote-view"]
     plan = req.plan()
     assert plan.clusters is None and plan.focus == ["cluster1"]  # peers are still read
     assert "takes no arguments" in usage_error("remote-clusters extra-arg")

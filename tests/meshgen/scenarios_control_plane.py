@@ -351,6 +351,39 @@ def cp_crashloop() -> tuple[Mesh, Expected]:
         ["istiod-unhealthy"], "cluster2", args=["--cluster", "cluster2"])
 
 
+def _istiod_down(command: str, answer: str, findings: tuple[str, ...] = ("istiod-unhealthy",)
+                 ) -> tuple[Mesh, Expected]:
+    """istiod-unhealthy-crashloop's mesh asked about with another command: its answer names
+    cluster2's istiod that does not serve, from the pod's status, not 'inconclusive'."""
+    mesh, _ = cp_crashloop()
+    args = ["helloworld", "-n", "sample"] if command == "why-local-only" else []
+    return mesh, Expected(
+        f"The crash-looping istiod of istiod-unhealthy-crashloop, asked about with {command}: "
+        + answer, "problem", list(findings), "istiod-unhealthy", "cluster2", command=command,
+        args=args)
+
+
+@scenario("proxy-status-istiod-down")
+def ps_istiod_down() -> tuple[Mesh, Expected]:
+    return _istiod_down("proxy-status", "nothing runs to answer for its syncz, so it is not "
+                        "asked; cluster2's only istiod does not serve, first, and cluster2's "
+                        "sidecars are therefore connected to no istiod.",
+                        ("istiod-unhealthy", "proxy-disconnected"))
+
+
+@scenario("why-local-only-istiod-down")
+def wlo_istiod_down() -> tuple[Mesh, Expected]:
+    return _istiod_down("why-local-only", "cluster2's client has no configuration from any "
+                        "istiod, and the answer names cluster2's istiod that does not serve.")
+
+
+@scenario("remote-clusters-istiod-down")
+def rc_istiod_down() -> tuple[Mesh, Expected]:
+    return _istiod_down("remote-clusters", "a cluster2 istiod that does not run reads no "
+                        "peer, and the answer says so rather than that its view could not be "
+                        "read.")
+
+
 @scenario("istiod-unhealthy-oomkilled")
 def cp_oomkilled() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
