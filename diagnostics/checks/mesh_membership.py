@@ -38,6 +38,9 @@ class Named:
     """Cluster ids the clusters read name, with where each was named."""
 
     by: dict[str, list[str]] = field(default_factory=dict)  # id -> "Secret ns/x in cluster1"
+    # id -> (the secret keyed by it, the id that secret was created for): a key that is not
+    # the id of the cluster its secret was made for (istioctl's name, the annotation)
+    misnamed: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add(self, cid: str, where: str) -> None:
         places = self.by.setdefault(cid, [])
@@ -57,6 +60,9 @@ def _named(ctx: CheckContext) -> Named:
             elif is_remote_secret(s):
                 for key in secret_keys(s):
                     named.add(key, ref)
+                    meant = _made_for(s)
+                    if meant and meant != key:
+                        named.misnamed.setdefault(key, (ref, meant))
     for cluster, per in ctx.available(CLUSTERZ).items():
         for replica, body in sorted((per or PerReplica()).values.items()):
             for entry in parse_clusterz(body):
@@ -71,6 +77,17 @@ def _named(ctx: CheckContext) -> Named:
             if cid != "*":
                 named.add(cid, f"namespace {istio_ns} annotation in {cluster}")
     return named
+
+
+def _made_for(secret: dict) -> str | None:
+    """The cluster id a remote secret was created for, where it says so: the annotation
+    `networking.istio.io/cluster`, else istioctl's name `istio-remote-secret-<id>`."""
+    meant = ((secret.get("metadata") or {}).get("annotations") or {}).get(CLUSTER_ANNOTATION)
+    if meant:
+        return str(meant)
+    name = name_of(secret)
+    return name.removeprefix("istio-remote-secret-") if name.startswith(
+        "istio-remote-secret-") else None
 
 
 def _read_line(ctx: CheckContext, cluster: str) -> str:
@@ -92,13 +109,18 @@ def _unread_lines(ctx: CheckContext, named: Named) -> tuple[list[str], list[str]
     be possibly that cluster, and count as unread only when there are more of them."""
     carried = {c.cluster_id for c in ctx.clusters if c.cluster_id}
     unmatched = [cid for cid in named.by if cid not in carried]
+    aliases = [cid for cid in unmatched if named.misnamed.get(cid, ("", ""))[1] in carried]
+    lines = [f"{cid}: the data key of {named.misnamed[cid][0]}, a secret made for "
+             f"{named.misnamed[cid][1]}, which was read: that cluster under another id, not "
+             "one left unread (`remote-clusters` checks the key)" for cid in aliases]
+    unmatched = [cid for cid in unmatched if cid not in aliases]
     counts = [c.cluster_id for c in ctx.clusters]
     vague = [c.name for c in ctx.clusters if c.cluster_id is None or counts.count(c.cluster_id) > 1]
     if unmatched and len(unmatched) <= len(vague):
-        return [f"{cid}: named by {'; '.join(named.by[cid])}; no cluster read carries this id, "
-                f"but {' or '.join(vague)} may be it (cluster id unknown or shared)"
-                for cid in unmatched], []
-    lines = [f"not read: {cid}, named by {'; '.join(named.by[cid])}" for cid in unmatched]
+        return lines + [f"{cid}: named by {'; '.join(named.by[cid])}; no cluster read carries "
+                        f"this id, but {' or '.join(vague)} may be it (cluster id unknown or "
+                        "shared)" for cid in unmatched], []
+    lines += [f"not read: {cid}, named by {'; '.join(named.by[cid])}" for cid in unmatched]
     if unmatched and vague:
         lines.append(f"{', '.join(vague)}: cluster id unknown or shared, so it may be one of "
                      f"{', '.join(unmatched)}")
@@ -140,7 +162,9 @@ def mesh_membership(ctx: CheckContext) -> list[Step]:
     if why:
         evidence.append(f"{HOW_TO_ADD[0].upper()}{HOW_TO_ADD[1:]}")
     findings = _override_findings(ctx)
-    step = ctx.step(TITLE, None, evidence, findings, status="warn" if why else None)
+    misnamed = any(cid in named.misnamed and cid not in unread for cid in named.by
+                   if cid not in {c.cluster_id for c in ctx.clusters})
+    step = ctx.step(TITLE, None, evidence, findings, status="warn" if why or misnamed else None)
     step.data["unread"] = unread
     step.data["data_planes"] = {
         c: enrolled_counts(ns, (ctx.info(c).istio_namespace, *SYSTEM_NAMESPACES))
