@@ -328,6 +328,31 @@ def test_a_target_that_exists_nowhere_is_a_finding_with_similar_names():
     assert "not found" in steps[0].evidence[0]
 
 
+def test_pods_not_ready_are_a_symptom_naming_the_pod_and_its_crashed_runs_last_lines():
+    """A crash-looping workload was answered 'healthy' when no mesh pitfall explained it: the
+    target step names its unready pods (the one restarted most first), their state in
+    kubectl's words, and the last lines of the crashed run where they were read."""
+    crashing = {"name": "payload-api", "ready": False, "restartCount": 7,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+    well = pod("payload-api-7d9f6c5b4-a")
+    bad = pod("payload-api-7d9f6c5b4-b", ready=False, statuses=[
+        crashing, {"name": "istio-proxy", "ready": True, "restartCount": 0,
+                   "state": {"running": {}}}])
+    logs = {name_of(bad): PodLogs(bad, {"payload-api": "starting\n"}, previous={
+        "payload-api": "starting\nconfig loaded\npanic: DATABASE_URL unset\nexit 1\n"})}
+    steps = run("workload-target", world(pods=[well, bad], services=[service()], logs=logs))
+    (finding,) = steps[0].findings
+    assert finding.id == "workload-pods-not-ready" and finding.params["pod"] == name_of(bad)
+    assert finding.params["state"] == "CrashLoopBackOff; 7 restarts"
+    assert finding.params["container"] == "payload-api"
+    assert finding.params["unready"] == "1" and finding.params["pods"] == "2"
+    assert finding.evidence[1:] == ["last lines of payload-api's previous run:",
+                                    "  config loaded", "  panic: DATABASE_URL unset",
+                                    "  exit 1"]
+    assert run("workload-target", world(pods=[well], services=[service()]))[0].findings == []
+
+
 def test_a_namespace_that_exists_and_runs_nothing_is_said_so_not_called_missing():
     """`check ns/default` where default holds nothing: no workload-not-found naming `default`
     itself among the similar names, a warning that there is nothing to check."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 
 from diagnostics.checking import CheckContext, Unavailable, check
-from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, TARGET_PODS,
-                                TARGET_REPLICASETS, TARGET_SERVICES)
+from diagnostics.facts import PodLogs
+from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, TARGET_LOGS,
+                                TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Finding, Step
 from diagnostics.targets import Target, Workload
-from diagnostics.views.workload import TARGET_INPUTS, optional_get, target_in
-from diagnostics.workloads import name_of, namespace_of
+from diagnostics.views.workload import TARGET_INPUTS, optional_get, short, target_in
+from diagnostics.workloads import PROXY_CONTAINER, name_of, namespace_of
 
 SUMMARY_LIMIT = 40
 
@@ -49,8 +50,8 @@ def workload_line(w: Workload) -> str:
 
 
 @check("workload-target", title="Target workload",
-       inputs=TARGET_INPUTS + (TARGET_EVENTS, NAMESPACES),
-       emits=("workload-not-found", "workload-no-pods"))
+       inputs=TARGET_INPUTS + (TARGET_EVENTS, NAMESPACES, TARGET_LOGS),
+       emits=("workload-not-found", "workload-no-pods", "workload-pods-not-ready"))
 def workload_target(ctx: CheckContext) -> list[Step]:
     """Resolve the target in every examined cluster: deployment → ReplicaSets → pods (or the
     pods' pod-template-hash and the Deployment's selector when ReplicaSets cannot be read),
@@ -72,9 +73,10 @@ def workload_target(ctx: CheckContext) -> list[Step]:
                 (unsure if _absence_unsure(ctx, cluster) else missing).append(cluster)
             continue
         findings, evidence, incomplete = _empty_deployments(ctx, cluster, target)
+        findings += _unready_pods(ctx, cluster, target,
+                                  optional_get(ctx, TARGET_LOGS, cluster, {}) or {})
         step = ctx.step(title, cluster, _overview(target) + evidence, findings)
         step.incomplete = incomplete
-        _unready_is_no_pass(step, target)
         steps.append(step)
         found.append(step)
     if not found and empty:
@@ -109,16 +111,76 @@ def _runs_nothing(ctx: CheckContext, title: str, empty: list[str], missing: list
     return ctx.step(title, None, lines, status="warn")
 
 
-def _unready_is_no_pass(step: Step, target: Target) -> None:
-    """Pods that are not Ready are the symptom a `check` is often asked about: the step that
-    shows them warns (the following steps look for the cause), it never passes."""
-    if step.status != "pass":
-        return
-    unready = sum(1 for w in target.workloads for p in w.pods if not w.state(p).ready)
-    if unready:
-        step.status = "warn"
-        step.evidence.append(f"{unready} of {len(target.pods)} pods not Ready: the steps below "
-                             "look for a cause in the mesh")
+#: Of a workload's pods that are not Ready, how many the finding names.
+UNREADY_NAMED = 3
+
+
+def _unready_pods(ctx: CheckContext, cluster: str, target: Target,
+                  logs: dict[str, PodLogs]) -> list[Finding]:
+    """A symptom finding for each workload with pods that are not Ready: the answer for a
+    crash-looping service was "healthy" when no mesh pitfall explained it. It yields to any
+    cause the later steps find (a symptom); alone, it points at the application's own log."""
+    findings = []
+    for w in target.workloads:
+        unready = [p for p in w.pods if not w.state(p).ready]
+        if not unready:
+            continue
+        ranked = sorted(unready, key=lambda p: (-w.state(p).restarts, name_of(p)))
+        first = ranked[0]
+        state = _unready_state(w, ranked)
+        line = (f"{w.ref}: {len(unready)} of {len(w.pods)} pods not Ready ({state}): "
+                + ", ".join(name_of(p) for p in ranked[:UNREADY_NAMED])
+                + (f" and {len(ranked) - UNREADY_NAMED} more" if len(ranked) > UNREADY_NAMED
+                   else ""))
+        container = _troubled_container(first)
+        findings.append(ctx.finding(
+            "workload-pods-not-ready", cluster=cluster, resource=f"Pod {target.namespace}/"
+            f"{name_of(first)}", evidence=[line, *_last_words(logs, first, container)],
+            workload=w.ref, namespace=target.namespace, pods=str(len(w.pods)),
+            unready=str(len(unready)), state=state, pod=name_of(first), container=container))
+    return findings
+
+
+#: Of a crashed container's previous run, how many of its last lines the finding quotes.
+LAST_LINES = 3
+
+
+def _last_words(logs: dict[str, PodLogs], pod: dict, container: str) -> list[str]:
+    """The last lines of the container's previous run (where it crashed), else of its current
+    one, as read for this check (redacted at capture); nothing when none was read."""
+    fact = logs.get(name_of(pod))
+    if fact is None:
+        return []
+    for which, texts in (("previous run", fact.previous), ("log", fact.logs)):
+        lines = [line for line in (texts.get(container) or "").splitlines() if line.strip()]
+        if lines:
+            return [f"last lines of {container}'s {which}:"] + [
+                "  " + short(line, 200) for line in lines[-LAST_LINES:]]
+    return []
+
+
+def _unready_state(w: Workload, pods: list[dict]) -> str:
+    """What the pods' statuses say, in kubectl's words: waiting reasons, restarts, phases."""
+    states = [w.state(p) for p in pods]
+    waiting = sorted(set().union(*(s.waiting for s in states)))
+    restarts = sum(s.restarts for s in states)
+    parts = waiting or sorted({s.phase for s in states if s.phase != "Running"}) or \
+        ["Running, readiness failing"]
+    return ", ".join(parts) + (f"; {restarts} restarts" if restarts else "")
+
+
+def _troubled_container(pod: dict) -> str:
+    """The container whose log tells most: the one that restarted most or waits, else the
+    first app container."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ranked = sorted(statuses, key=lambda st: (-int(st.get("restartCount") or 0),
+                                              not (st.get("state") or {}).get("waiting")))
+    if ranked and (ranked[0].get("restartCount") or (ranked[0].get("state") or {}).get(
+            "waiting")):
+        return str(ranked[0].get("name") or "")
+    apps = [c for c in (pod.get("spec") or {}).get("containers") or []
+            if c.get("name") != PROXY_CONTAINER]
+    return str((apps or [{}])[0].get("name") or PROXY_CONTAINER)
 
 
 def _absence_unsure(ctx: CheckContext, cluster: str) -> bool:

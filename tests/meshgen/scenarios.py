@@ -225,6 +225,17 @@ def not_ready() -> tuple[Mesh, Expected]:
         ["no-remote-endpoints"], "cluster2")
 
 
+@scenario("check-pods-not-ready")
+def check_not_ready() -> tuple[Mesh, Expected]:
+    mesh, _ = not_ready()
+    return mesh, Expected(
+        "no-remote-endpoints-not-ready's mesh asked with check svc/helloworld: helloworld-v2's "
+        "only pod in cluster2 crash-loops and no mesh pitfall explains it. The answer was "
+        "'healthy'; it is the pods that are not Ready, pointing at their own log and events.",
+        "problem", ["workload-pods-not-ready"], "workload-pods-not-ready", "cluster2",
+        command="check", args=["svc/helloworld", "-n", "sample"])
+
+
 @scenario("no-client-in-one-cluster")
 def no_client() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
