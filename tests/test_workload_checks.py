@@ -351,6 +351,13 @@ def test_pods_not_ready_are_a_symptom_naming_the_pod_and_its_crashed_runs_last_l
                                     "  config loaded", "  panic: DATABASE_URL unset",
                                     "  exit 1"]
     assert run("workload-target", world(pods=[well], services=[service()]))[0].findings == []
+    # a pod still being created (a rollout in progress) is a warning, not a problem
+    creating = pod("payload-api-7d9f6c5b4-c", ready=False, statuses=[
+        {"name": "payload-api", "ready": False, "restartCount": 0,
+         "state": {"waiting": {"reason": "ContainerCreating"}}}])
+    (finding,) = run("workload-target", world(pods=[well, creating],
+                                              services=[service()]))[0].findings
+    assert finding.severity == "warning" and finding.params["state"] == "ContainerCreating"
 
 
 def test_a_namespace_that_exists_and_runs_nothing_is_said_so_not_called_missing():

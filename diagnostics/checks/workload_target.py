@@ -13,7 +13,7 @@ from diagnostics.facts import PodLogs
 from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, TARGET_LOGS,
                                 TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Finding, Step
-from diagnostics.targets import Target, Workload
+from diagnostics.targets import PodState, Target, Workload
 from diagnostics.views.workload import TARGET_INPUTS, optional_get, short, target_in
 from diagnostics.workloads import PROXY_CONTAINER, name_of, namespace_of
 
@@ -133,12 +133,25 @@ def _unready_pods(ctx: CheckContext, cluster: str, target: Target,
                 + (f" and {len(ranked) - UNREADY_NAMED} more" if len(ranked) > UNREADY_NAMED
                    else ""))
         container = _troubled_container(first)
+        starting = all(_starting(w.state(p)) for p in unready)
         findings.append(ctx.finding(
             "workload-pods-not-ready", cluster=cluster, resource=f"Pod {target.namespace}/"
             f"{name_of(first)}", evidence=[line, *_last_words(logs, first, container)],
-            workload=w.ref, namespace=target.namespace, pods=str(len(w.pods)),
-            unready=str(len(unready)), state=state, pod=name_of(first), container=container))
+            severity="warning" if starting else None, workload=w.ref,
+            namespace=target.namespace, pods=str(len(w.pods)), unready=str(len(unready)),
+            state=state, pod=name_of(first), container=container))
     return findings
+
+
+#: What the kubelet says of a container on its way up, not failing (yet).
+STARTING = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def _starting(state: PodState) -> bool:
+    """A pod being created or started, never restarted: a rollout in progress is a warning,
+    not a problem."""
+    return not state.restarts and not state.failed_inits and state.waiting <= STARTING and \
+        (state.phase == "Pending" or bool(state.waiting))
 
 
 #: Of a crashed container's previous run, how many of its last lines the finding quotes.
