@@ -21,10 +21,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from diagnostics.checking import CheckContext, check
+from diagnostics.checking import CheckContext, Unavailable, check
 from diagnostics.inputs import ISTIOD_PODS, SYNCZ
 from diagnostics.model import Finding, Step
 from diagnostics.parse.syncz import ERROR, NOT_SENT, STALE, SYNCED
+from diagnostics.sources.base import running_istiod_pods
+from diagnostics.views.istiod_evidence import DEBUG_REFUSED, refused_finding
+from diagnostics.views.istiod_remote import read_per_replica
 from diagnostics.views.proxies import (FINDING_LIMIT, NO_TYPES, STATE_ORDER, SeenProxy,
                                        TABLE_LIMIT, capped, in_scope, proxy_table, proxy_view)
 
@@ -63,7 +66,7 @@ def _counts(items: list[SeenProxy]) -> str:
 
 
 @check("proxy-sync", title="Proxy sync status", inputs=(SYNCZ, ISTIOD_PODS),
-       emits=("proxy-stale",))
+       emits=("proxy-stale", DEBUG_REFUSED))
 def proxy_sync(ctx: CheckContext) -> list[Step]:
     """Per proxy and xDS type, SYNCED / STALE / NOT SENT / ERROR from every istiod replica's
     syncz; a push left unacknowledged past a grace period, or rejected, is stale."""
@@ -75,20 +78,38 @@ def proxy_sync(ctx: CheckContext) -> list[Step]:
                        and in_scope(ctx, p.sync.namespace)),
                       key=lambda p: (STATE_ORDER[p.state], p.sync.proxy))
         gaps = view.serving_incomplete(cluster)
+        refused = _refused(ctx, cluster)
         if not mine and not view.any_replica_read():
             why = "; ".join(gaps) or "no istiod replica found in any cluster"
             steps.append(ctx.step(title, cluster, [f"no syncz could be read ({why})"],
-                                  status="error" if gaps else "skip"))
+                                  refused, status=None if refused else
+                                  "error" if gaps else "skip"))
             steps[-1].incomplete = True
             continue
         if not mine and not view.has_istiod.get(cluster) and not gaps:
             continue  # no istiod here and no proxy of it anywhere: proxy-connected says why
-        steps.append(_sync_step(ctx, title, cluster, mine, gaps))
+        steps.append(_sync_step(ctx, title, cluster, mine, gaps, refused))
     return steps
 
 
+def _refused(ctx: CheckContext, cluster: str) -> list[Finding]:
+    """istiod refusing meshbot's syncz (401/403, Istio's debug endpoint authorization): the
+    finding that says how to let meshbot in, as remote-clusters gives it, where the step alone
+    said "not read" and the answer stayed inconclusive without a way out."""
+    per = read_per_replica(ctx, SYNCZ, cluster)
+    if not per.refused:
+        return []
+    try:
+        pods = ctx.get(ISTIOD_PODS, cluster)
+    except Unavailable:
+        pods = []
+    names = [r for r in per.refused if r != "*"] or running_istiod_pods(pods) or ["istiod"]
+    refused = {r: {"syncz": per.refused.get(r) or per.refused["*"]} for r in names}
+    return [refused_finding(ctx, cluster, refused, pods)]
+
+
 def _sync_step(ctx: CheckContext, title: str, cluster: str, mine: list[SeenProxy],
-               gaps: list[str]) -> Step:
+               gaps: list[str], refused: list[Finding]) -> Step:
     scope = f" in namespace {ctx.args['namespace']}" if ctx.args.get("namespace") else ""
     evidence = [f"{len(mine)} proxies of {cluster}{scope}: {_counts(mine) or 'none'}"]
     by_replica: dict[tuple[str, str], list[SeenProxy]] = {}
@@ -118,7 +139,8 @@ def _sync_step(ctx: CheckContext, title: str, cluster: str, mine: list[SeenProxy
         evidence += proxy_table(rows[:TABLE_LIMIT], len(rows) - TABLE_LIMIT,
                            f"istioctl proxy-status --context={ctx.info(cluster).context_name}")
     findings = [_stale_finding(ctx, cluster, *s) for s in stale[:FINDING_LIMIT]]
-    step = ctx.step(title, cluster, evidence, capped(findings, len(stale), "stale proxies"))
+    step = ctx.step(title, cluster, evidence,
+                    capped(findings, len(stale), "stale proxies") + refused)
     step.incomplete = bool(gaps)
     step.data = {"proxies": len(mine), "by_state": _state_counts(mine),
                  "versions": _version_counts(mine)}

@@ -148,6 +148,17 @@ def refused_401() -> tuple[Mesh, Expected]:
     return _refused("1.30.2", 401, "a direct istiod_url without credentials")
 
 
+@scenario("proxy-status-debug-refused-1-31")
+def refused_proxy_status() -> tuple[Mesh, Expected]:
+    mesh, _ = refused_403()
+    return mesh, Expected(
+        "istiod-debug-refused-403-1-31's mesh asked with proxy-status: cluster1's syncz is "
+        "refused (403), so its proxies' sync state cannot be told and the answer is "
+        "inconclusive; it carries istiod-debug-refused, which says how to let meshbot in, "
+        "where the step alone said 'not read'.", "inconclusive", ["istiod-debug-refused"],
+        "istiod-debug-refused", "cluster1", command="proxy-status", args=[])
+
+
 @scenario("istiod-debug-refused-403-1-31")
 def refused_403() -> tuple[Mesh, Expected]:
     return _refused(NEWEST, 403, "a caller authenticated in a namespace other than istio-system, "
