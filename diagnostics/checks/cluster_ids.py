@@ -20,11 +20,11 @@ from diagnostics.inputs import (ISTIOD_LOGS, ISTIOD_PODS, ISTIO_CONFIGMAPS, ISTI
                                 ISTIO_SECRETS)
 from diagnostics.model import Finding, Step
 from diagnostics.parse.istiod_logs import parse_log, shorten
-from diagnostics.views.control_plane import (CLUSTER_ANNOTATION, cluster_id_of, control_plane_of,
-                                             peer_secrets, values_cluster_name)
+from diagnostics.views.control_plane import (cluster_id_of, control_plane_of, peer_secrets,
+                                             values_cluster_name)
 from diagnostics.views.istiod_secretless import withheld_secrets
 from diagnostics.views.mesh import injector_values, proxy_env
-from diagnostics.views.secrets import secret_keys
+from diagnostics.views.secrets import made_for, secret_keys
 from diagnostics.workloads import has_sidecar, name_of, namespace_of
 
 TITLE = "Cluster ids"
@@ -75,15 +75,6 @@ def _identity(ctx: CheckContext, cluster: str) -> Identity:
     ident.proxies = sorted({v for p in ctx.available(ISTIO_PODS).get(cluster, [])
                             if has_sidecar(p) and (v := proxy_env(p, "ISTIO_META_CLUSTER_ID"))})
     return ident
-
-
-def _meant_for(secret: dict) -> str | None:
-    annotations = (secret.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(CLUSTER_ANNOTATION):
-        return str(annotations[CLUSTER_ANNOTATION])
-    name = name_of(secret)
-    return name.removeprefix("istio-remote-secret-") if name.startswith("istio-remote-secret-") \
-        else None
 
 
 def _log_lines(ctx: CheckContext, cluster: str, pattern: re.Pattern, key: str) -> list[str]:
@@ -153,7 +144,7 @@ def _secret_collisions(ctx: CheckContext, cluster: str, idents: dict[str, Identi
 
 
 def _peer_for(secret: dict, key: str, cluster: str, idents: dict[str, Identity]) -> str:
-    meant = _meant_for(secret)
+    meant = made_for(secret)
     if meant and meant in idents and meant != cluster:
         return meant
     same = [c for c, i in idents.items() if i.id == key and c != cluster]
@@ -190,7 +181,7 @@ def _shared_ids(ctx: CheckContext, idents: dict[str, Identity], found: list[Find
         line = (f"{cluster} and {peer} both use cluster id {cid}: "
                 + "; ".join(idents[c].line() for c in (cluster, peer)))
         found = next((name_of(s) for s in peer_secrets(
-            ctx.available(ISTIO_SECRETS).get(cluster, [])) if _meant_for(s) == peer), None)
+            ctx.available(ISTIO_SECRETS).get(cluster, [])) if made_for(s) == peer), None)
         # No basis: with both clusters on one id, which secret is whose can only be guessed
         # from names, so the fix says how to confirm and deletes nothing.
         out.append(ctx.finding("cluster-id-collision", cluster=cluster,

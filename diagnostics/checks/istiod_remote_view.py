@@ -21,7 +21,7 @@ from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS, ISTIOD_M
 from diagnostics.model import Finding, Step
 from diagnostics.parse.istiod_debug import service_shards
 from diagnostics.parse.istiod_logs import Cause, ClusterEvent, decisive
-from diagnostics.views.istiod_evidence import DEBUG_REFUSED, refused_finding
+from diagnostics.views.debug_refusal import DEBUG_REFUSED, refused_finding
 from diagnostics.views.istiod_remote import (Egress, LoggedCause, PeerView, blocked, egress_lines,
                                              egress_of, log_line, peer_lines, peer_view,
                                              policies_of, repeats, replica_sole_unread,

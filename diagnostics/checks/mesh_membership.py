@@ -24,7 +24,7 @@ from diagnostics.views.ambient import enrolled_counts
 from diagnostics.views.workload import SYSTEM_NAMESPACES
 from diagnostics.views.mesh import annotated_control_planes, mesh_networks, registry_networks
 from diagnostics.views.secrets import (CLUSTER_ANNOTATION, is_config_secret, is_remote_secret,
-                                       secret_keys)
+                                       made_for, secret_keys)
 from diagnostics.workloads import name_of, namespace_of
 
 TITLE = "Clusters of the mesh"
@@ -60,7 +60,7 @@ def _named(ctx: CheckContext) -> Named:
             elif is_remote_secret(s):
                 for key in secret_keys(s):
                     named.add(key, ref)
-                    meant = _made_for(s)
+                    meant = made_for(s)
                     if meant and meant != key:
                         named.misnamed.setdefault(key, (ref, meant))
     for cluster, per in ctx.available(CLUSTERZ).items():
@@ -79,17 +79,6 @@ def _named(ctx: CheckContext) -> Named:
     return named
 
 
-def _made_for(secret: dict) -> str | None:
-    """The cluster id a remote secret was created for, where it says so: the annotation
-    `networking.istio.io/cluster`, else istioctl's name `istio-remote-secret-<id>`."""
-    meant = ((secret.get("metadata") or {}).get("annotations") or {}).get(CLUSTER_ANNOTATION)
-    if meant:
-        return str(meant)
-    name = name_of(secret)
-    return name.removeprefix("istio-remote-secret-") if name.startswith(
-        "istio-remote-secret-") else None
-
-
 def _read_line(ctx: CheckContext, cluster: str) -> str:
     info = ctx.info(cluster)
     if info.cluster_id is None:
@@ -103,10 +92,13 @@ def _read_line(ctx: CheckContext, cluster: str) -> str:
     return f"read: {info.label}: {said}{notes}"
 
 
-def _unread_lines(ctx: CheckContext, named: Named) -> tuple[list[str], list[str]]:
-    """(evidence lines, unread ids): ids named that no cluster read carries. A cluster read
-    whose id is unknown, or shared with another, may be one of them: then they are said to
-    be possibly that cluster, and count as unread only when there are more of them."""
+def _unread_lines(ctx: CheckContext, named: Named
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """(evidence lines, unread ids, misnamed ids): ids named that no cluster read carries. A
+    cluster read whose id is unknown, or shared with another, may be one of them: then they
+    are said to be possibly that cluster, and count as unread only when there are more of
+    them. A secret's key naming no cluster read, on a secret made for one that was read, is
+    misnamed: that cluster under another id, never unread."""
     carried = {c.cluster_id for c in ctx.clusters if c.cluster_id}
     unmatched = [cid for cid in named.by if cid not in carried]
     aliases = [cid for cid in unmatched if named.misnamed.get(cid, ("", ""))[1] in carried]
@@ -119,12 +111,12 @@ def _unread_lines(ctx: CheckContext, named: Named) -> tuple[list[str], list[str]
     if unmatched and len(unmatched) <= len(vague):
         return lines + [f"{cid}: named by {'; '.join(named.by[cid])}; no cluster read carries "
                         f"this id, but {' or '.join(vague)} may be it (cluster id unknown or "
-                        "shared)" for cid in unmatched], []
+                        "shared)" for cid in unmatched], [], aliases
     lines += [f"not read: {cid}, named by {'; '.join(named.by[cid])}" for cid in unmatched]
     if unmatched and vague:
         lines.append(f"{', '.join(vague)}: cluster id unknown or shared, so it may be one of "
                      f"{', '.join(unmatched)}")
-    return lines, unmatched
+    return lines, unmatched, aliases
 
 
 def _override_findings(ctx: CheckContext) -> list[Finding]:
@@ -149,7 +141,7 @@ def mesh_membership(ctx: CheckContext) -> list[Step]:
     read; a multicluster answer from such a partial view is never healthy."""
     named = _named(ctx)
     evidence = [_read_line(ctx, c) for c in ctx.cluster_names]
-    lines, unread = _unread_lines(ctx, named)
+    lines, unread, misnamed = _unread_lines(ctx, named)
     evidence += lines
     why = ""
     if unread:
@@ -162,8 +154,6 @@ def mesh_membership(ctx: CheckContext) -> list[Step]:
     if why:
         evidence.append(f"{HOW_TO_ADD[0].upper()}{HOW_TO_ADD[1:]}")
     findings = _override_findings(ctx)
-    misnamed = any(cid in named.misnamed and cid not in unread for cid in named.by
-                   if cid not in {c.cluster_id for c in ctx.clusters})
     step = ctx.step(TITLE, None, evidence, findings, status="warn" if why or misnamed else None)
     step.data["unread"] = unread
     step.data["data_planes"] = {

@@ -26,8 +26,7 @@ from diagnostics.inputs import ISTIOD_PODS, SYNCZ
 from diagnostics.model import Finding, Step
 from diagnostics.parse.syncz import ERROR, NOT_SENT, STALE, SYNCED
 from diagnostics.sources.base import running_istiod_pods
-from diagnostics.views.istiod_evidence import DEBUG_REFUSED, refused_finding
-from diagnostics.views.istiod_remote import read_per_replica
+from diagnostics.views.debug_refusal import DEBUG_REFUSED, read_per_replica, refused_finding
 from diagnostics.views.proxies import (FINDING_LIMIT, NO_TYPES, STATE_ORDER, SeenProxy,
                                        TABLE_LIMIT, capped, in_scope, proxy_table, proxy_view)
 

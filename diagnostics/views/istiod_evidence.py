@@ -9,25 +9,19 @@ Used by the istiod-remote-view check (istiod_view.py):
   endpoint of it: 1.12-1.15 listed a cluster whose initial sync timed out as synced (HasSynced
   includes the timeout), so clusterz's word is not taken over that evidence;
 - `istiod_remote_cluster_sync_status` from /metrics (1.29+) where clusterz was not read, except
-  1.29's `timeout`, which that release reports for every cluster (istio/istio#60082);
-- debug requests istiod refused (401/403): reported as refused, with what the version reads.
+  1.29's `timeout`, which that release reports for every cluster (istio/istio#60082).
+
+Debug requests istiod refused (401/403) are views/debug_refusal.py's.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from diagnostics.checking import CheckContext
-from diagnostics.debug_auth import (allowed_namespaces, authorization_enforced,
-                                    reads_allowed_namespaces)
-from diagnostics.model import Finding
 from diagnostics.parse.istiod_debug import Shard
 from diagnostics.parse.istiod_logs import ClusterEvent, failures
 from diagnostics.parse.istiod_metrics import reports_timeout_for_synced
-from diagnostics.sources.base import DebugRefused
-from diagnostics.workloads import istiod_version, name_of
 
-DEBUG_REFUSED = "istiod-debug-refused"
 #: clusterz's `synced`, contradicted by repeated failures in the log and no shard.
 CONTRADICTED = "synced per clusterz, contradicted by its log"
 _REPEATED = 2
@@ -75,39 +69,3 @@ def metrics_note(metrics: dict[str, str] | None, peer: str,
         return (f"istiod_remote_cluster_sync_status says {status}, which istiod 1.29 reports for "
                 "every remote cluster once the sync timer fires (istio/istio#60082): not used")
     return f"istiod_remote_cluster_sync_status says {status}"
-
-
-# ------------------------------------------------------------------------- refused requests
-
-
-def _allowed_text(pod: dict | None) -> str:
-    if pod is None:
-        return "its version is not known"
-    if not authorization_enforced(pod):
-        return "debug endpoint authorization does not apply (before 1.27.6/1.28.4/1.29, or " \
-               "ENABLE_DEBUG_ENDPOINT_AUTH=false), so only authentication refuses"
-    allowed = allowed_namespaces(pod)
-    if not reads_allowed_namespaces(pod):
-        return "authorization applies and this release does not read " \
-               "DEBUG_ENDPOINT_AUTH_ALLOWED_NAMESPACES (upgrade, or turn authorization off)"
-    return "authorization applies; DEBUG_ENDPOINT_AUTH_ALLOWED_NAMESPACES is " + \
-        (", ".join(sorted(allowed)) if allowed else "not set")
-
-
-def refused_finding(ctx: CheckContext, cluster: str, refused: dict[str, dict[str, int]],
-                    pods: list[dict]) -> Finding:
-    """One finding per cluster for the replicas whose debug endpoints refused meshbot."""
-    replica, by_label = next(iter(refused.items()))
-    status = max(by_label.values())
-    pod = next((p for p in pods if name_of(p) == replica), pods[0] if pods else None)
-    version = istiod_version(pod) if pod else None
-    evidence = [f"{rep}: /debug/{label} answered HTTP {code}: "
-                f"{DebugRefused.REASONS.get(code, 'refused')}"
-                for rep, labels in refused.items() for label, code in labels.items()]
-    return ctx.finding(
-        DEBUG_REFUSED, cluster=cluster, resource=f"Pod {replica}", evidence=evidence,
-        istiod_pod=replica, status=status,
-        endpoints=", ".join(f"/debug/{label}" for label in by_label),
-        refusal=DebugRefused.REASONS.get(status, "istiod refused the request") + ".",
-        version=".".join(map(str, version)) if version else "of unknown version",
-        allowed_namespaces=_allowed_text(pod))

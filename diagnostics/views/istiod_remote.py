@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from diagnostics.checking import CheckContext
 from diagnostics.facts import PerReplica, Unavailable
 from diagnostics.inputs import (CLUSTERZ, ENDPOINT_SHARDZ, ISTIOD_LOGS, ISTIOD_METRICS,
-                                ISTIOD_PODS, Input, NETWORK_POLICIES)
+                                ISTIOD_PODS, NETWORK_POLICIES)
 from diagnostics.parse.istiod_debug import (ClusterSync, Shard, parse_clusterz,
                                             parse_endpoint_shardz, service_shards)
 from diagnostics.parse.istiod_logs import (ClusterEvent, current, decisive, events_for,
                                            log_cluster_events, shorten, sync_status_from_log)
 from diagnostics.parse.istiod_metrics import MetricsError, remote_sync_status
+from diagnostics.views.debug_refusal import read_per_replica
 from diagnostics.views.istiod_evidence import (CONTRADICTED, contradiction, metrics_note,
                                                metrics_status, sole_unread)
 from diagnostics.views.remote_access import EgressDecision, KubeconfigView, egress_decision
@@ -95,16 +96,6 @@ class PeerView:
         """(replica, status) of the replica furthest from synced."""
         return min(self.failing.items(), key=lambda rs: STATUS_ORDER.index(rs[1])
                    if rs[1] in STATUS_ORDER else len(STATUS_ORDER))
-
-
-def read_per_replica(ctx: CheckContext, inp: Input, cluster: str) -> PerReplica:
-    """The input per replica; a wholly missing input becomes one `*` entry saying why."""
-    try:
-        return ctx.get(inp, cluster)
-    except Unavailable as exc:
-        verb = "could not read" if exc.captured else "not captured"
-        return PerReplica(missing={"*": f"{verb} ({exc.reason})"},
-                          refused={"*": exc.refused} if exc.refused else {})
 
 
 def replicas_of(ctx: CheckContext, cluster: str) -> list[Replica]:

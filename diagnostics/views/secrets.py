@@ -37,6 +37,17 @@ def meant_for(secret: dict, peer: str) -> bool:
         name_of(secret) == f"istio-remote-secret-{peer}"
 
 
+def made_for(secret: dict) -> str | None:
+    """The cluster id a remote secret was created for, where it says so: its annotation
+    (`networking.istio.io/cluster`), else istioctl's name `istio-remote-secret-<id>`."""
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(CLUSTER_ANNOTATION):
+        return str(annotations[CLUSTER_ANNOTATION])
+    name = name_of(secret)
+    return name.removeprefix("istio-remote-secret-") if name.startswith("istio-remote-secret-") \
+        else None
+
+
 def secrets_held(ctx: CheckContext) -> dict[str, set[str]]:
     """Each readable cluster → the keys of its labelled secrets (the clusters its istiod reads)."""
     return {c: {k for s in secrets if is_remote_secret(s) for k in secret_keys(s)}

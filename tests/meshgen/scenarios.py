@@ -93,6 +93,16 @@ def _problem(description: str, findings: list[str], cluster: str | None = None) 
     return Expected(description, "problem", findings, findings[0], cluster)
 
 
+def asked_with(built: tuple[Mesh, Expected], command: str, args: list[str], description: str,
+               verdict: str, findings: list[str], cluster: str | None = None
+               ) -> tuple[Mesh, Expected]:
+    """Another scenario's mesh asked with another command, and what that answer must be (its
+    first finding the first listed)."""
+    mesh, _ = built
+    return mesh, Expected(description, verdict, findings, findings[0] if findings else None,
+                          cluster, command=command, args=args)
+
+
 def _versions(mesh: Mesh, version: str) -> Mesh:
     for c in mesh.clusters:
         c.istio_version = version
@@ -227,13 +237,12 @@ def not_ready() -> tuple[Mesh, Expected]:
 
 @scenario("check-pods-not-ready")
 def check_not_ready() -> tuple[Mesh, Expected]:
-    mesh, _ = not_ready()
-    return mesh, Expected(
+    return asked_with(
+        not_ready(), "check", ["svc/helloworld", "-n", "sample"],
         "no-remote-endpoints-not-ready's mesh asked with check svc/helloworld: helloworld-v2's "
         "only pod in cluster2 crash-loops and no mesh pitfall explains it. The answer was "
         "'healthy'; it is the pods that are not Ready, pointing at their own log and events.",
-        "problem", ["workload-pods-not-ready"], "workload-pods-not-ready", "cluster2",
-        command="check", args=["svc/helloworld", "-n", "sample"])
+        "problem", ["workload-pods-not-ready"], "cluster2")
 
 
 @scenario("no-client-in-one-cluster")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from tests.meshgen.model import ClusterSpec, Mesh, RemoteSecretSpec, default_mesh, \
     primary_remote_mesh
-from tests.meshgen.scenarios import Expected, _versions, scenario
+from tests.meshgen.scenarios import Expected, _versions, asked_with, scenario
 
 REMOTE_CLUSTERS = "remote-clusters"
 CONTROL_PLANE = "control-plane"
@@ -355,12 +355,11 @@ def _istiod_down(command: str, answer: str, findings: tuple[str, ...] = ("istiod
                  ) -> tuple[Mesh, Expected]:
     """istiod-unhealthy-crashloop's mesh asked about with another command: its answer names
     cluster2's istiod that does not serve, from the pod's status, not 'inconclusive'."""
-    mesh, _ = cp_crashloop()
     args = ["helloworld", "-n", "sample"] if command == "why-local-only" else []
-    return mesh, Expected(
+    return asked_with(
+        cp_crashloop(), command, args,
         f"The crash-looping istiod of istiod-unhealthy-crashloop, asked about with {command}: "
-        + answer, "problem", list(findings), "istiod-unhealthy", "cluster2", command=command,
-        args=args)
+        + answer, "problem", list(findings), "cluster2")
 
 
 @scenario("proxy-status-istiod-down")

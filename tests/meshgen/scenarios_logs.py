@@ -19,7 +19,7 @@ cluster2 not being read from what istiod does not guard: its log and /metrics.
 from __future__ import annotations
 
 from tests.meshgen.model import Mesh, default_mesh
-from tests.meshgen.scenarios import Expected, _versions, scenario
+from tests.meshgen.scenarios import Expected, _versions, asked_with, scenario
 
 REMOTE_CLUSTERS = "remote-clusters"
 NEWEST = "1.31.0"
@@ -150,13 +150,13 @@ def refused_401() -> tuple[Mesh, Expected]:
 
 @scenario("proxy-status-debug-refused-1-31")
 def refused_proxy_status() -> tuple[Mesh, Expected]:
-    mesh, _ = refused_403()
-    return mesh, Expected(
+    return asked_with(
+        refused_403(), "proxy-status", [],
         "istiod-debug-refused-403-1-31's mesh asked with proxy-status: cluster1's syncz is "
         "refused (403), so its proxies' sync state cannot be told and the answer is "
         "inconclusive; it carries istiod-debug-refused, which says how to let meshbot in, "
         "where the step alone said 'not read'.", "inconclusive", ["istiod-debug-refused"],
-        "istiod-debug-refused", "cluster1", command="proxy-status", args=[])
+        "cluster1")
 
 
 @scenario("istiod-debug-refused-403-1-31")
