@@ -132,7 +132,7 @@ async def fetch_cluster(fetch: ClusterFetcher, inputs: list[Input], timeout: flo
                         ) -> tuple[dict[Input, Fact], list[SourceError]]:
     """Fetch a cluster's inputs under one deadline; every input ends as a value or a reason.
     Only failures of `counted` inputs (default: all) are reported as errors."""
-    fetch.wanted = frozenset(inputs)
+    fetch.wanted = frozenset(inputs).union(*(i.lists_read(fetch.scope) for i in inputs))
     tasks = {inp: fetch.need(inp) for inp in inputs}
     try:
         if tasks:

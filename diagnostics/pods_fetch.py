@@ -23,7 +23,7 @@ from diagnostics.facts import PerReplica, PodNetworks, ProxyCensus
 from diagnostics.inputs import (INFRA_SELECTORS, ISTIOD_PODS, ISTIO_CONFIGMAPS, NAMESPACES,
                                 PROXY_INFRA_META, PROXY_POD_META, PROXY_POD_NAMES, SERVICES,
                                 SYNCZ, TARGET_ENDPOINTSLICES, TARGET_INJECTED_NAMES,
-                                TARGET_PODS, TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
+                                NAMESPACE_PODS, TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
                                 ResourceNames, Resources)
 from diagnostics.parse.syncz import parse_syncz, syncz_census
 from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambient_namespaces,
@@ -71,7 +71,7 @@ async def read_whole(fetch: ClusterFetcher, wanted: set[tuple[str, str]]) -> lis
     reads = []
     for namespace, names in by_namespace.items():
         if len(names) > PER_POD_READS and namespace == fetch.scope.target_namespace:
-            reads.append(fetch.need(TARGET_PODS))  # shared with checks that read it whole
+            reads.append(fetch.need(NAMESPACE_PODS))  # shared with `check ns/<namespace>`
         elif len(names) > PER_POD_READS:
             reads.append(fetch.list("pods", namespace, None))
         else:
@@ -327,6 +327,11 @@ async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
     return await asyncio.to_thread(pools)
 
 
+def _one_target(scope: Scope) -> bool:
+    """`check` of one pod, Deployment or Service, that reads only its pods (TARGET_PODS)."""
+    return scope.kind in ("pod", "deploy", "svc")
+
+
 def _unselected(key: str, value: str) -> str:
     """The injected pods a selector of one label does not select."""
     return f"{TLS_MODE_LABEL},{key}!={value}"
@@ -405,7 +410,8 @@ async def role_pods(fetch: ClusterFetcher) -> list[dict]:
     itself is neither injected, captured nor a service's endpoint: nothing here passes it
     over, so it is not asked for."""
     namespace = fetch.scope.target_namespace
-    if fetch.scope.service:  # a service's namespace may be big: the few, by their labels
+    if fetch.scope.service or _one_target(fetch.scope):  # a service's or a workload's
+        # namespace may be big: the few, by their labels
         reads = [_meta(f"{DATAPLANE_MODE}={AMBIENT}"), *map(_meta, INFRA_SELECTORS)]
     else:  # one request, as _whole_namespace
         reads = [_meta(None)]

@@ -252,3 +252,35 @@ def label_selector_matches(selector: dict | None, labels: dict[str, str]) -> boo
     if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
         return False
     return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
+
+
+_SET_OPERATORS = {"In": "in", "NotIn": "notin"}
+
+
+def selector_query(selector: dict | None) -> str | None:
+    """A metav1.LabelSelector as the `labelSelector` query that selects the same objects
+    (what LabelSelectorAsSelector builds), so the API server sends only those; None for one
+    that selects everything (`{}`) or that no query can say (an operator the API does not
+    know, a set without values): the caller reads all and matches in memory."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if not key:
+            return None
+        if op in _SET_OPERATORS and values:
+            parts.append(f"{key} {_SET_OPERATORS[op]} ({','.join(sorted(values))})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+        else:
+            return None
+    if not parts:
+        return None
+    query = ",".join(parts)
+    try:
+        parse_label_selector(query)
+    except SelectorError:  # a key or value the API server would refuse: match in memory
+        return None
+    return query

@@ -257,7 +257,8 @@ def _declared_needs() -> set[tuple[str, str, str]]:
             needs.add(("cluster", *_perm(inp.resource)))
         elif isinstance(inp, (inputs.PodsInFull, inputs.PodsPicked, inputs.ProxyPods,
                               inputs.AmbientEnrolledPods, inputs.RolePods,
-                              inputs.PodNetworksInput, inputs.ServicePods)):  # pods listed
+                              inputs.PodNetworksInput, inputs.ServicePods,
+                              inputs.TargetPods, inputs.TargetPodNames)):  # pods listed
             needs.add(("cluster", *_perm("pods")))
         elif isinstance(inp, inputs.ResolvedTarget):
             continue  # resolved from the target's lists, which are declared beside it

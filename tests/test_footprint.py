@@ -224,6 +224,36 @@ async def test_big_lists_are_decoded_as_they_arrive(scaled_meshes, monkeypatch):
     assert biggest > 4 << 20 and 0 < most[0] < biggest // 4, (most, biggest)
 
 
+def _namespace_pod_reads(records: list[RequestRecord]) -> list[RequestRecord]:
+    return [r for r in records if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
+
+
+async def test_checking_one_workload_reads_only_its_pods(scaled_meshes):
+    """`check deploy/sleep` and `check pod/<sleep pod>` in a namespace of 600 helloworld pods
+    a cluster: the Deployment is read first and then the pods its selector selects, the pod by
+    name; neither reads the namespace's pods (a label selector finds the few with a role), and
+    the answer still waits at most three rounds."""
+    snapshot = Snapshot.open(scaled_meshes[PODS[1]])
+    pod = next(p["metadata"]["name"] for p in snapshot.clusters["cluster1"].list("pods", "sample")
+               if p["metadata"]["name"].startswith("sleep-"))
+    one = ["check deploy/sleep -n sample", f"check pod/{pod} -n sample"]
+    requests = await _requests_per_command(scaled_meshes[PODS[1]], [*one, "check ns/sample"])
+    namespace = sum(r.bytes for r in _namespace_pod_reads(requests["check ns/sample"]))
+    for command in one:
+        reads = _namespace_pod_reads(requests[command])
+        assert reads and all("Selector=" in r.path or "as=Table" in r.accept for r in reads), \
+            [r.path for r in reads]
+        assert sum(r.bytes for r in reads) < namespace / 20, command
+        assert dependent_rounds(requests[command]) <= 3, [r.path for r in requests[command]]
+    deploy = _namespace_pod_reads(requests[one[0]])
+    assert {r.cluster for r in deploy if "labelSelector=app%3Dsleep" in r.path} == \
+        {"cluster1", "cluster2"}
+    by_name = [r for r in _namespace_pod_reads(requests[one[1]]) if "fieldSelector=" in r.path]
+    assert {r.cluster for r in by_name} == {"cluster1", "cluster2"}
+    # found in cluster1: no cluster reads the namespace's pod names to suggest similar ones
+    assert not [r for r in _namespace_pod_reads(requests[one[1]]) if "as=Table" in r.accept]
+
+
 # ------------------------------------------------------------------------- metadata only
 
 

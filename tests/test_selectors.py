@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.selectors import (SelectorError, label_predicate, label_selector_matches,
+                                  selector_query,
                                    parse_label_selector)
 
 GOOD = ["x=a,y=b,z=c", "", "x!=a,y=b", "x=", "x= ", "x=,z= ", "x= ,z= ", "!x", "x>1",
@@ -73,3 +74,29 @@ def test_the_structured_label_selector_agrees_with_the_string_one():
         assert label_selector_matches(sel, labels) is _matches("app=a,tier in (x,y),!env", labels)
     assert label_selector_matches({"matchExpressions": [{"key": "a", "operator": "Bogus"}]},
                                   {"a": "1"}) is False  # the API server refuses the operator
+
+
+@pytest.mark.parametrize("selector, query", [
+    ({"matchLabels": {"app": "sleep", "version": "v1"}}, "app=sleep,version=v1"),
+    ({"matchLabels": {"app": "a"},
+      "matchExpressions": [{"key": "tier", "operator": "In", "values": ["y", "x"]},
+                           {"key": "env", "operator": "NotIn", "values": ["prod"]},
+                           {"key": "team", "operator": "Exists"},
+                           {"key": "canary", "operator": "DoesNotExist"}]},
+     "app=a,tier in (x,y),env notin (prod),team,!canary"),
+    ({}, None), (None, None),  # selects everything: the caller reads all
+    ({"matchExpressions": [{"key": "a", "operator": "Bogus", "values": ["1"]}]}, None),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}, None),
+    ({"matchLabels": {"bad key": "x"}}, None),  # the API server would refuse it
+])
+def test_a_label_selector_is_asked_as_the_query_that_selects_the_same(selector, query):
+    """A Deployment's selector becomes its pods' `labelSelector` (check deploy/<name> reads
+    only those): the query, where one says it, selects exactly what the selector does."""
+    assert selector_query(selector) == query
+    if query is None:
+        return
+    for labels in ({"app": "a", "tier": "x", "team": "t"}, {"app": "a", "tier": "z", "team": "t"},
+                   {"app": "a", "tier": "y", "team": "t", "canary": "1"},
+                   {"app": "sleep", "version": "v1"}, {"app": "a", "tier": "x", "env": "prod",
+                                                       "team": ""}):
+        assert _matches(query, labels) is label_selector_matches(selector, labels), labels

@@ -11,7 +11,7 @@ import difflib
 from diagnostics.checking import CheckContext, Unavailable, check
 from diagnostics.facts import PodLogs
 from diagnostics.inputs import (NAMESPACES, TARGET_DEPLOYMENTS, TARGET_EVENTS, TARGET_LOGS,
-                                TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES)
+                                TARGET_POD_NAMES, TARGET_REPLICASETS, TARGET_SERVICES)
 from diagnostics.model import Finding, Step
 from diagnostics.targets import PodState, Target, Workload
 from diagnostics.views.workload import TARGET_INPUTS, optional_get, short, target_in
@@ -50,7 +50,7 @@ def workload_line(w: Workload) -> str:
 
 
 @check("workload-target", title="Target workload",
-       inputs=TARGET_INPUTS + (TARGET_EVENTS, NAMESPACES, TARGET_LOGS),
+       inputs=TARGET_INPUTS + (TARGET_EVENTS, NAMESPACES, TARGET_LOGS, TARGET_POD_NAMES),
        emits=("workload-not-found", "workload-no-pods", "workload-pods-not-ready"))
 def workload_target(ctx: CheckContext) -> list[Step]:
     """Resolve the target in every examined cluster: deployment → ReplicaSets → pods (or the
@@ -245,7 +245,10 @@ def _similar(ctx: CheckContext, clusters: list[str]) -> list[str]:
         if kind == "ns":
             names |= {name_of(n) for n in optional_get(ctx, NAMESPACES, cluster, []) or []}
             continue
-        inp = {"pod": TARGET_PODS, "deploy": TARGET_DEPLOYMENTS, "svc": TARGET_SERVICES}[kind]
+        if kind == "pod":  # the pod was read by name: the others' names where it is missing
+            names |= set(optional_get(ctx, TARGET_POD_NAMES, cluster, []) or [])
+            continue
+        inp = {"deploy": TARGET_DEPLOYMENTS, "svc": TARGET_SERVICES}[kind]
         names |= {name_of(o) for o in optional_get(ctx, inp, cluster, []) or []
                   if namespace_of(o) == ctx.args["namespace"]}
     names.discard(ctx.args["name"])  # where it exists it was found, or is an empty namespace

@@ -30,6 +30,15 @@ def check_namespace_not_found() -> tuple[Mesh, Expected]:
         "sample.", "problem", ["workload-not-found"], ["ns/sampel"], cluster=None)
 
 
+@scenario("check-pod-not-found")
+def check_pod_not_found() -> tuple[Mesh, Expected]:
+    return default_mesh(), _check(
+        "pod/helloworld-v1-85n7gs95l4-9wc9v mistypes the last letter of cluster1's "
+        "helloworld-v1 pod: the pod, read by name, exists nowhere; the finding names the "
+        "similar pod from the namespace's pod names.", "problem", ["workload-not-found"],
+        ["pod/helloworld-v1-85n7gs95l4-9wc9v", "-n", "sample"], cluster=None)
+
+
 @scenario("check-deploy-refused-by-quota")
 def check_refused() -> tuple[Mesh, Expected]:
     mesh = default_mesh()
