@@ -70,6 +70,10 @@ class ClusterFetcher:
                                           field_selector=field_selector)
         return await self.source.list(self.info.key, resource, namespace, label_selector)
 
+    async def rows(self, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        return await self.source.rows(self.info.key, resource, namespace, label_selector)
+
     async def names(self, resource: str, namespace: str | None, label_selector: str | None
                     ) -> list[str]:
         return await self.source.names(self.info.key, resource, namespace, label_selector)

@@ -395,9 +395,10 @@ class TargetPodLogs(Input):
 @dataclass(frozen=True)
 class TargetPods(Input):
     """The pods `check` resolves its target from, read as its question needs them: the pod by
-    name, a Deployment's or a Service's by its selector, a namespace's all
-    (diagnostics/target_fetch.py target_pods). A namespace of 10,000 pods is 159 MB of JSON a
-    cluster, that `check deploy/sleep`, one pod, read whole."""
+    name, a Deployment's or a Service's by its selector (diagnostics/target_fetch.py
+    target_pods), a namespace's from every pod's metadata and `kubectl get` row, whole only
+    those examined (diagnostics/namespace_pods.py). A namespace of 10,000 pods is 159 MB of
+    JSON a cluster, that `check deploy/sleep`, one pod, read whole."""
 
     def describe(self) -> str:
         return NAMESPACE_PODS.describe()
@@ -406,7 +407,7 @@ class TargetPods(Input):
         return NAMESPACE_PODS.describe_in(scope)
 
     def lists_read(self, scope: Scope) -> tuple[Input, ...]:
-        return (NAMESPACE_PODS,) if scope.kind == "ns" else ()
+        return (NAMESPACE_POD_META,) if scope.kind == "ns" else ()
 
     async def fetch(self, fetcher: ClusterFetcher) -> list[dict]:
         from diagnostics.target_fetch import target_pods
@@ -505,8 +506,9 @@ class ClientZtunnelLogs(Input):
 
 # Inputs shared by many checks, named once so declarations read like a sentence.
 ISTIOD_PODS = Resources("pods", ISTIO_NS, "app=istiod")
-#: Every pod of the command's namespace, whole.
+#: Every pod of the command's namespace, whole; and their metadata.
 NAMESPACE_PODS = Resources("pods", TARGET_NS)
+NAMESPACE_POD_META = Resources("pods", TARGET_NS, metadata_only=True)
 TARGET_PODS = TargetPods()
 TARGET_POD_NAMES = TargetPodNames()
 #: What why-local-only asks of the namespace's pods other than the client, without their

@@ -38,6 +38,8 @@ async def target_pods(fetch: ClusterFetcher) -> list[dict]:
     if scope.kind == "pod" and scope.name:
         return await fetch.list("pods", scope.target_namespace, None,
                                 field_selector=f"metadata.name={scope.name}")
+    if scope.kind == "ns":
+        return (await _namespace_pods(fetch)).pods
     selector = None
     if scope.kind == "deploy" and scope.name:
         selector = await _deployment_selector(fetch, scope.name)
@@ -80,6 +82,13 @@ async def _service_selector(fetch: ClusterFetcher, name: str) -> str | None:
     return selector_query({"matchLabels": selector})
 
 
+def _namespace_pods(fetch: ClusterFetcher) -> asyncio.Future:
+    """The namespace's pods as `check ns/<namespace>` reads them, once per cluster."""
+    from diagnostics.namespace_pods import namespace_pods
+
+    return fetch.once("namespace-pods", lambda: namespace_pods(fetch))
+
+
 async def target_pod_names(fetch: ClusterFetcher) -> list[str]:
     """TARGET_POD_NAMES: where `pod/<name>` is found in no cluster, its namespace's pod
     names in this one."""
@@ -99,8 +108,9 @@ async def target_query(fetch: ClusterFetcher) -> targets.TargetQuery:
     services, replicasets, deployments = await asyncio.gather(
         fetch.optional(TARGET_SERVICES), fetch.optional(TARGET_REPLICASETS),
         fetch.optional(TARGET_DEPLOYMENTS))
+    stands_for = (await _namespace_pods(fetch)).stands_for if scope.kind == "ns" else {}
     return targets.TargetQuery(scope.kind or "", scope.name or "", scope.target_namespace,
-                               pods, services or [], replicasets or [], deployments)
+                               pods, services or [], replicasets or [], deployments, stands_for)
 
 
 async def target_logs(fetch: ClusterFetcher, tail: int) -> dict[str, PodLogs]:

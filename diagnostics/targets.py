@@ -167,6 +167,22 @@ class Workload:
     replicasets: list[dict] = field(default_factory=list)
     deployment: dict | None = None  # the Deployment object, when read
     found_by: str = "owner references"  # how its pods were found
+    # How many pods a pod read whole stands for, by name, where more than itself: a big
+    # namespace's settled replicas are read two a class (diagnostics/namespace_pods.py).
+    stands_for: dict[str, int] = field(default_factory=dict)
+
+    def weight(self, pod: dict) -> int:
+        """How many of the workload's pods `pod` counts as (itself, and those it stands for)."""
+        return self.stands_for.get(name_of(pod), 1) if self.stands_for else 1
+
+    def counted(self, pods: list[dict]) -> int:
+        """How many of the workload's pods `pods` (some of its `pods`) count as."""
+        return sum(map(self.weight, pods)) if self.stands_for else len(pods)
+
+    @property
+    def count(self) -> int:
+        """How many pods the workload has."""
+        return self.counted(self.pods)
 
     @property
     def wanted(self) -> int | None:
@@ -236,6 +252,16 @@ class Target:
     def sidecar_pods(self) -> list[dict]:
         """`pods` that run a sidecar, in the same order."""
         return [p for w in self.workloads for p in w.sidecar_pods]
+
+    @property
+    def count(self) -> int:
+        """How many pods the target has (Workload.count)."""
+        return sum(w.count for w in self.workloads)
+
+    @property
+    def sidecar_count(self) -> int:
+        """How many of them run a sidecar."""
+        return sum(w.counted(w.sidecar_pods) for w in self.workloads)
 
     @property
     def label(self) -> str:
@@ -342,8 +368,10 @@ def deployment_workload(name: str, dep: dict | None, pods: list[dict],
 
 
 def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services: list[dict],
-            replicasets: list[dict], deployments: list[dict] | None) -> Target:
-    """The target in one cluster; `deployments=None` when they could not be read."""
+            replicasets: list[dict], deployments: list[dict] | None,
+            stands_for: dict[str, int] | None = None) -> Target:
+    """The target in one cluster; `deployments=None` when they could not be read;
+    `stands_for`: how many pods a pod read counts as, where more than itself."""
     pods = [p for p in pods if namespace_of(p) == namespace]
     services = [s for s in services if namespace_of(s) == namespace]
     replicasets = [r for r in replicasets if namespace_of(r) == namespace]
@@ -386,6 +414,8 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
                                                  indexed.of(name_of(d)), d))
         target.workloads.sort(key=lambda w: w.ref)
         target.services = sorted(services, key=name_of)
+    for w in target.workloads if stands_for else ():
+        w.stands_for = stands_for
     return target
 
 
@@ -405,12 +435,13 @@ class TargetQuery:
     services: list[dict]
     replicasets: list[dict]
     deployments: list[dict] | None
+    stands_for: dict[str, int] = field(default_factory=dict)
 
     @cached_property
     def target(self) -> Target:
         return resolve(self.kind, self.name, self.namespace, pods=self.pods,
                        services=self.services, replicasets=self.replicasets,
-                       deployments=self.deployments)
+                       deployments=self.deployments, stands_for=self.stands_for)
 
 
 # ------------------------------------------------------------------------------ which logs

@@ -208,6 +208,10 @@ class _RecordingSource:
         self.needs.add((self._scope(cluster, namespace), *_perm(resource)))
         return await self.inner.names(cluster, resource, namespace, label_selector)
 
+    async def rows(self, cluster, resource, namespace, label_selector=None):
+        self.needs.add((self._scope(cluster, namespace), *_perm(resource)))
+        return await self.inner.rows(cluster, resource, namespace, label_selector)
+
     def istiod_targets(self, cluster, istiod_pods):
         return self.inner.istiod_targets(cluster, istiod_pods)
 

@@ -35,6 +35,7 @@ from handlers.commands import parse
 from handlers.run import Answerer
 from tests.meshgen.render import write_snapshot
 from tests.meshgen.scale import scaled_mesh
+from tests.scenario_support import comparable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,7 +166,8 @@ def scaled_meshes(tmp_path_factory) -> dict[int, Path]:
     return out
 
 
-async def _requests_per_command(snapshot_dir: Path, commands: list[str] = COMMANDS
+async def _requests_per_command(snapshot_dir: Path, commands: list[str] = COMMANDS,
+                                reports: dict | None = None
                                 ) -> dict[str, list[RequestRecord]]:
     servers = await start_replay(Snapshot.open(snapshot_dir), latency_ms=LATENCY_MS)
     out = {}
@@ -176,8 +178,10 @@ async def _requests_per_command(snapshot_dir: Path, commands: list[str] = COMMAN
         try:
             for command in commands:
                 mark = servers.stats.mark()
-                await diagnose(parse(command, terminal=False).plan(), source, timeout=60)
+                report = await diagnose(parse(command, terminal=False).plan(), source, timeout=60)
                 out[command] = servers.stats.since(mark)
+                if reports is not None:
+                    reports[command] = report
         finally:
             await source.close()
     finally:
@@ -219,8 +223,9 @@ async def test_big_lists_are_decoded_as_they_arrive(scaled_meshes, monkeypatch):
 
     monkeypatch.setattr(k8s_lists.ListReader, "feed", feeding)
     monkeypatch.setattr(k8s_lists, "BATCH_BYTES", 64 << 10)
-    requests = await _requests_per_command(scaled_meshes[PODS[1]], ["check ns/sample"])
-    biggest = max(r.bytes for r in requests["check ns/sample"])
+    command = "check svc/helloworld -n sample"  # its 600 pods a cluster, whole
+    requests = await _requests_per_command(scaled_meshes[PODS[1]], [command])
+    biggest = max(r.bytes for r in requests[command])
     assert biggest > 4 << 20 and 0 < most[0] < biggest // 4, (most, biggest)
 
 
@@ -285,9 +290,10 @@ async def test_why_local_only_reads_names_and_only_its_client_whole(scaled_meshe
     assert meta and all("labelSelector=" in r.path for r in meta)
     assert {r.cluster for r in tables} == {"cluster1", "cluster2"}
     assert whole and all("fieldSelector=metadata.name%3Dsleep-" in r.path for r in whole)
-    namespace = [r for r in requests["check ns/sample"]
-                 if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
-    assert sum(r.bytes for r in meta + tables) < sum(r.bytes for r in namespace) / 10
+    command = "check svc/helloworld -n sample"
+    service = _namespace_pod_reads(  # its pods, whole
+        (await _requests_per_command(scaled_meshes[PODS[1]], [command]))[command])
+    assert sum(r.bytes for r in meta + tables) < sum(r.bytes for r in service) / 10
 
 
 async def test_the_likely_clients_log_is_asked_with_its_whole_object_not_after(scaled_meshes):
@@ -304,14 +310,59 @@ async def test_the_likely_clients_log_is_asked_with_its_whole_object_not_after(s
         assert logs[0].started < whole[0].finished  # sent together, not one after the other
 
 
-async def test_a_list_read_whole_anyway_is_not_also_asked_as_metadata(scaled_meshes):
-    """`check` reads its namespace's pods whole; the checks that want their metadata get it
-    from that list: one request, not a second list of the same pods."""
-    requests = await _requests_per_command(scaled_meshes[PODS[0]])
-    reads = [r for r in requests["check ns/sample"]
-             if r.path.split("?")[0] == "/api/v1/namespaces/sample/pods"]
-    assert sorted(r.cluster for r in reads) == ["cluster1", "cluster2"]
-    assert not any("PartialObjectMetadata" in r.accept for r in reads)
+async def test_check_ns_reads_metadata_and_rows_and_whole_only_the_pods_it_examines(tmp_path,
+                                                                                   monkeypatch):
+    """600 helloworld pods a cluster, three of cluster1's crash-looping: `check ns/sample`
+    reads every pod's metadata once (the checks that want it share it: no second list), the
+    rows `kubectl get pods` prints, and whole only the three and two of each class of settled
+    replicas, in at most three rounds; and it says exactly what reading the namespace whole
+    says (namespace_pods.WHOLE_READS = 0)."""
+    from diagnostics import namespace_pods
+
+    write_snapshot(scaled_mesh(600, 0.34), tmp_path / "mesh")
+    crashing = _crash_pods(tmp_path / "mesh", "cluster1", 3)
+    command = "check ns/sample"
+    reports: dict = {}
+    requests = await _requests_per_command(tmp_path / "mesh", [command], reports)
+    reads = _namespace_pod_reads(requests[command])
+    meta = [r for r in reads if "PartialObjectMetadata" in r.accept]
+    rows = [r for r in reads if "as=Table" in r.accept and "includeObject=None" in r.path]
+    whole = [r for r in reads if r not in meta and r not in rows]
+    assert sorted(r.cluster for r in meta) == sorted(r.cluster for r in rows) == \
+        ["cluster1", "cluster2"]
+    assert whole and all("fieldSelector=metadata.name%3D" in r.path for r in whole)
+    assert set(crashing) <= {r.path.rsplit("%3D", 1)[1] for r in whole}
+    assert len(whole) < 40, [r.path for r in whole]
+    assert dependent_rounds(requests[command]) <= 3
+    [finding] = [f for f in reports[command].findings if f.id == "workload-pods-not-ready"]
+    assert re.match(r"deployment/helloworld\S*: 3 of \d{3} pods not Ready", finding.evidence[0]), \
+        finding.evidence
+
+    monkeypatch.setattr(namespace_pods, "WHOLE_READS", 0)
+    whole_reports: dict = {}
+    everything = await _requests_per_command(tmp_path / "mesh", [command], whole_reports)
+    assert not [r for r in _namespace_pod_reads(everything[command]) if "Selector" in r.path]
+    assert comparable(reports[command]) == comparable(whole_reports[command])
+
+
+def _crash_pods(snapshot_dir: Path, cluster: str, count: int) -> list[str]:
+    """`count` helloworld pods of `cluster` crash-loop: their app container waits in
+    CrashLoopBackOff after its fourth exit, not ready."""
+    [path] = (snapshot_dir / "clusters" / cluster / "resources" / "sample").glob("pods.*")
+    pods = yaml.safe_load(path.read_text())
+    chosen = [p for p in pods["items"] if p["metadata"]["name"].startswith("helloworld")][:count]
+    for pod in chosen:
+        status = pod["status"]
+        app = next(c for c in status["containerStatuses"] if c["name"] == "helloworld")
+        app.update(ready=False, restartCount=4, started=False,
+                   state={"waiting": {"reason": "CrashLoopBackOff"}},
+                   lastState={"terminated": {"exitCode": 1, "reason": "Error",
+                                             "finishedAt": "2026-11-20T08:58:00Z"}})
+        for condition in status["conditions"]:
+            if condition["type"] in ("Ready", "ContainersReady"):
+                condition["status"] = "False"
+    path.write_text(yaml.safe_dump(pods) if path.suffix == ".yaml" else json.dumps(pods))
+    return sorted(p["metadata"]["name"] for p in chosen)
 
 
 async def test_a_list_read_anyway_answers_its_selected_part_without_a_request(scaled_meshes):

@@ -129,9 +129,9 @@ def workload_init(ctx: CheckContext) -> list[Step]:
                 continue
             with_init = pods_where(w.pods, lambda pod: any(
                 c.get("name") == INIT for c in (pod.get("spec") or {}).get("initContainers") or ()))
-            done = sum(1 for p in with_init if INIT in w.state(p).inits_done)
+            done = w.counted([p for p in with_init if INIT in w.state(p).inits_done])
             if w.pods:
-                how = (f"{INIT} completed in {done} of {len(with_init)} pods" if with_init else
+                how = (f"{INIT} completed in {done} of {w.counted(with_init)} pods" if with_init else
                        f"no {INIT} container: ambient mode, the istio-cni node agent redirects "
                        "its traffic into ztunnel" if all(captured(p) for p in w.pods) else
                        f"no {INIT} container (Istio CNI or no sidecar)")

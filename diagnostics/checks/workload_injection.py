@@ -122,7 +122,7 @@ def workload_injection(ctx: CheckContext) -> list[Step]:
                 continue
             without = w.pods_without_sidecar
             if not without:
-                evidence.append(f"{w.ref}: sidecar in all {len(w.pods)} pods")
+                evidence.append(f"{w.ref}: sidecar in all {w.count} pods")
                 continue
             pod = without[0]
             ns = namespace_object(ctx, cluster, namespace_of(pod))
@@ -131,7 +131,7 @@ def workload_injection(ctx: CheckContext) -> list[Step]:
                 evidence.append(f"{w.ref}: no sidecar; not expected, {exempt}")
                 continue
             reason, lines = why_no_sidecar(pod, ns, hooks)
-            head = (f"{w.ref}: {len(without)} of {len(w.pods)} pods without istio-proxy "
+            head = (f"{w.ref}: {w.counted(without)} of {w.count} pods without istio-proxy "
                     f"(e.g. {name_of(pod)})")
             evidence += [head, f"  reason: {reason}"]
             same = next((f for f in findings if f.params["reason"] == reason), None)

@@ -35,12 +35,13 @@ def workload_line(w: Workload) -> str:
                   if c.get("type") == "ReplicaFailure" and c.get("status") == "True"]
         return f"{w.ref}: no pods" + (" (ReplicaSet cannot create them)" if failed else "")
     states = [w.state(p) for p in pods]
-    ready = sum(1 for s in states if s.ready)
-    sidecars = len(w.sidecar_pods)
-    restarts = sum(s.restarts for s in states)
+    ready = w.counted([p for p, s in zip(pods, states) if s.ready])
+    sidecars = w.counted(w.sidecar_pods)
+    restarts = sum(s.restarts * w.weight(p) for p, s in zip(pods, states))
     phases = sorted({s.phase for s in states})
     waiting = sorted(set().union(*(s.waiting for s in states)))
-    parts = [f"{len(pods)} pod{'s' if len(pods) != 1 else ''} ({'/'.join(phases)})",
+    count = w.count
+    parts = [f"{count} pod{'s' if count != 1 else ''} ({'/'.join(phases)})",
              f"{ready} ready", f"sidecar in {sidecars}"]
     if restarts:
         parts.append(f"{restarts} restarts")
@@ -128,7 +129,7 @@ def _unready_pods(ctx: CheckContext, cluster: str, target: Target,
         ranked = sorted(unready, key=lambda p: (-w.state(p).restarts, name_of(p)))
         first = ranked[0]
         state = _unready_state(w, ranked)
-        line = (f"{w.ref}: {len(unready)} of {len(w.pods)} pods not Ready ({state}): "
+        line = (f"{w.ref}: {w.counted(unready)} of {w.count} pods not Ready ({state}): "
                 + ", ".join(name_of(p) for p in ranked[:UNREADY_NAMED])
                 + (f" and {len(ranked) - UNREADY_NAMED} more" if len(ranked) > UNREADY_NAMED
                    else ""))
@@ -138,7 +139,7 @@ def _unready_pods(ctx: CheckContext, cluster: str, target: Target,
             "workload-pods-not-ready", cluster=cluster, resource=f"Pod {target.namespace}/"
             f"{name_of(first)}", evidence=[line, *_last_words(logs, first, container)],
             severity="warning" if starting else None, workload=w.ref,
-            namespace=target.namespace, pods=str(len(w.pods)), unready=str(len(unready)),
+            namespace=target.namespace, pods=str(w.count), unready=str(w.counted(unready)),
             state=state, pod=name_of(first), container=container))
     return findings
 
@@ -311,9 +312,8 @@ def _label(ctx: CheckContext) -> str:
 def _overview(target: Target) -> list[str]:
     lines = []
     if target.kind == "ns":
-        pods = target.pods
-        lines.append(f"namespace {target.name}: {len(target.workloads)} workloads, {len(pods)} "
-                     f"pods, {len(target.sidecar_pods)} with a sidecar, "
+        lines.append(f"namespace {target.name}: {len(target.workloads)} workloads, "
+                     f"{target.count} pods, {target.sidecar_count} with a sidecar, "
                      f"{len(target.services)} Services")
         lines += [f"  {workload_line(w)}" for w in target.workloads[:SUMMARY_LIMIT]]
         if len(target.workloads) > SUMMARY_LIMIT:

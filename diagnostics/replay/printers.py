@@ -104,8 +104,32 @@ def _pod_cells(pod: dict, now: dt.datetime) -> list[Any]:
     ready, total, restarts, reason = _pod_state(spec, status)
     if _meta(pod).get("deletionTimestamp"):
         reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
-    return [_meta(pod).get("name", ""), f"{ready}/{total}", reason, restarts, age(pod, now),
-            status.get("podIP") or "<none>", spec.get("nodeName") or "<none>"]
+    return [_meta(pod).get("name", ""), f"{ready}/{total}", reason,
+            _restarts(restarts, status, now), age(pod, now), status.get("podIP") or "<none>",
+            spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
+            _readiness_gates(spec, status)]
+
+
+def _restarts(restarts: int, status: dict, now: dt.datetime) -> str:
+    """RESTARTS as printPod writes it since Kubernetes 1.22: the count, and how long ago the
+    last container's last run ended (`3 (5m ago)`)."""
+    ended = [parse_time(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+             for key in ("containerStatuses", "initContainerStatuses")
+             for cs in status.get(key) or ()]
+    last = max((t for t in ended if t is not None), default=None)
+    return f"{restarts} ({human_duration(now - last)} ago)" if restarts and last else str(restarts)
+
+
+def _readiness_gates(spec: dict, status: dict) -> str:
+    """READINESS GATES: how many of the pod's gates its conditions pass, `<none>` without."""
+    gates = spec.get("readinessGates") or []
+    if not gates:
+        return "<none>"
+    conditions: dict[Any, Any] = {}
+    for condition in status.get("conditions") or ():
+        conditions.setdefault(condition.get("type"), condition.get("status"))
+    passed = sum(1 for g in gates if conditions.get(g.get("conditionType")) == "True")
+    return f"{passed}/{len(gates)}"
 
 
 def _pod_state(spec: dict, status: dict) -> tuple[int, int, int, str]:
@@ -176,11 +200,16 @@ POD = Printer((
     NAME,
     Column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
     Column("Status", description="The aggregate status of the containers in this pod."),
-    Column("Restarts", type="integer", description="The number of times the containers in this "
-                                                   "pod have been restarted."),
+    Column("Restarts", description="The number of times the containers in this pod have been "
+                                   "restarted and when the last container in this pod has "
+                                   "restarted."),
     AGE,
     Column("IP", priority=1, description="IP address allocated to the pod."),
     Column("Node", priority=1, description="Name of the node the pod is assigned to."),
+    Column("Nominated Node", priority=1, description="The node the scheduler nominated for the "
+                                                     "pod, when preempting others."),
+    Column("Readiness Gates", priority=1, description="How many of the pod's readiness gates "
+                                                      "its conditions pass."),
 ), _pod_cells)
 
 

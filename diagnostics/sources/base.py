@@ -110,6 +110,12 @@ class Source(Protocol):
         objects): how many there are, and which, for a fraction of their metadata."""
         ...
 
+    async def rows(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        """Each object's row of `kubectl get` (the API server's Table without objects, its
+        printer's columns): {column name: cell}, a hundred bytes a pod."""
+        ...
+
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         """Which istiod replicas to ask (pod names, or a configured direct URL)."""
         ...

@@ -121,6 +121,12 @@ class CachingSource:
         return await self._cached(key, lambda: self.inner.list(cluster, resource, namespace,
                                                                 label_selector))
 
+    async def rows(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        key = self._key(cluster, "rows", resource, namespace, label_selector)
+        return await self._cached(key, lambda: self.inner.rows(cluster, resource, namespace,
+                                                                label_selector))
+
     async def names(self, cluster: str, resource: str, namespace: str | None,
                     label_selector: str | None = None) -> list[str]:
         key = self._key(cluster, "names", resource, namespace, label_selector)

@@ -27,7 +27,7 @@ from diagnostics.gcpause import collector_paused
 from diagnostics.kinds import Kind, kind_by_key
 from diagnostics.model import ClusterInfo
 from diagnostics.parse.json_items import decode_compacted
-from diagnostics.parse.k8s_lists import ListReader, decode_names
+from diagnostics.parse.k8s_lists import ListReader, decode_names, decode_rows
 from diagnostics.redact import redact_log, redact_object
 from diagnostics.sources import portforward
 from diagnostics.sources.base import (METRICS_PATH, ZTUNNEL_ADMIN_PORT, DebugRefused, Forbidden,
@@ -122,18 +122,28 @@ class LiveSource:
 
     async def names(self, cluster: str, resource: str, namespace: str | None,
                     label_selector: str | None = None) -> list[str]:
+        return await self._table(cluster, resource, namespace, label_selector, decode_names)
+
+    async def rows(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        return await self._table(cluster, resource, namespace, label_selector, decode_rows)
+
+    async def _table(self, cluster: str, resource: str, namespace: str | None,
+                     label_selector: str | None,
+                     decode: Callable[[bytes], tuple[list, str | None]]) -> list:
+        """A Table of the objects without them (NAME_TABLE), every page, each `decode`d."""
         path = _kind(resource).list_path(namespace)
         query = [("includeObject", "None")]
         if label_selector:
             query.append(("labelSelector", label_selector))
-        return await _paged(query, lambda q: self._run(self._get_names, cluster, path, q))
 
-    def _get_names(self, cluster: str, path: str, query: list[tuple[str, str]]
-                   ) -> tuple[list[str], str | None]:
-        try:
-            return decode_names(self._request(cluster, path, query, NAME_TABLE).data)
-        except ValueError:
-            raise SourceFailure(f"{path}: the API server answered no Table of names") from None
+        def page(cluster: str, query: list[tuple[str, str]]) -> tuple[list, str | None]:
+            try:
+                return decode(self._request(cluster, path, query, NAME_TABLE).data)
+            except ValueError:
+                raise SourceFailure(f"{path}: the API server answered no Table") from None
+
+        return await _paged(query, lambda q: self._run(page, cluster, q))
 
     def _request(self, cluster: str, path: str, query: list[tuple[str, str]], accept: str):
         """A GET answered 2xx, its body read into `resp.data`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -61,6 +62,18 @@ class SnapshotSource:
                     label_selector: str | None = None) -> list[str]:
         return [name_of(o) for o in await self.list(cluster, resource, namespace, label_selector,
                                                     metadata_only=True)]
+
+    async def rows(self, cluster: str, resource: str, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict]:
+        """The rows the API server would print of the objects (the replay's printers, which
+        follow its own), aged as of the capture."""
+        from diagnostics.replay.printers import parse_time, printer_for
+
+        printer = printer_for(resource)
+        columns = [c.name for c in printer.columns]
+        now = parse_time(self.snapshot.captured_at) or dt.datetime.now(dt.UTC)
+        return [dict(zip(columns, printer.cells(o, now)))
+                for o in await self.list(cluster, resource, namespace, label_selector)]
 
     def istiod_targets(self, cluster: str, istiod_pods: list[dict]) -> list[str]:
         return running_istiod_pods(istiod_pods)
