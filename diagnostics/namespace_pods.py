@@ -122,7 +122,7 @@ def plan_reads(meta: list[dict], rows: list[dict], ambient: set[str]) -> Plan | 
         metadata = pod.get("metadata") or {}
         key = (*(_frozen(metadata.get(k), frozen) for k in ("labels", "annotations",
                                                             "ownerReferences")),
-               str(row["Ready"]), str(row["Readiness Gates"]))
+               str(row.get("Ready")), str(row.get("Readiness Gates")))
         classes.setdefault(key, []).append(pod)
     plan = Plan(single, [_ends(pods) for pods in classes.values()])
     return plan if len(plan.names) <= WHOLE_READS else None
@@ -131,11 +131,11 @@ def plan_reads(meta: list[dict], rows: list[dict], ambient: set[str]) -> Plan | 
 def _settled(pod: dict, row: dict) -> bool:
     """A pod whose row says Running, all containers ready, no restart, its readiness gates
     passed (printPod: `<none>` without gates), and that is not being deleted."""
-    ready, _, total = str(row["Ready"]).partition("/")
-    gates, _, of = str(row["Readiness Gates"]).partition("/")
-    return (row["Status"] == "Running" and ready == total and ready not in ("", "0")
-            and str(row["Restarts"]) == "0"
-            and (row["Readiness Gates"] == "<none>" or gates == of)
+    ready, _, total = str(row.get("Ready")).partition("/")
+    gates, _, of = str(row.get("Readiness Gates")).partition("/")
+    return (row.get("Status") == "Running" and ready == total and ready not in ("", "0")
+            and str(row.get("Restarts")) == "0"
+            and (row.get("Readiness Gates") == "<none>" or (bool(of) and gates == of))
             and not (pod.get("metadata") or {}).get("deletionTimestamp"))
 
 

@@ -31,9 +31,10 @@ _NO_POD = ""
 async def target_pods(fetch: ClusterFetcher) -> list[dict]:
     """The pods the target may be resolved from (TARGET_PODS): `pod/<name>` by name, a
     Deployment's and a Service's by their selector (they are read first: a round more, the
-    answer still waits for at most three), a namespace's all. Whatever could not be told (the
-    Deployments or Services unreadable, a selector no query says) reads the namespace, as every
-    kind did; targets.resolve picks the target's pods from what is read either way."""
+    answer still waits for at most three), a namespace's from every pod's metadata and row
+    (diagnostics/namespace_pods.py). Whatever could not be told (the Deployments or Services
+    unreadable, a selector no query says) reads the namespace whole, as every kind did;
+    targets.resolve picks the target's pods from what is read either way."""
     scope = fetch.scope
     if scope.kind == "pod" and scope.name:
         return await fetch.list("pods", scope.target_namespace, None,

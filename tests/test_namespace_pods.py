@@ -151,3 +151,11 @@ async def test_every_check_scenarios_namespace_reads_the_same_as_read_whole(scen
     classes = await report()
     monkeypatch.setattr(namespace_pods, "WHOLE_READS", 0)
     assert classes == await report()
+
+
+def test_a_row_cut_short_is_not_settled():
+    """Cells fewer than the columns (a server printing without the wide ones): read whole."""
+    pods, rows = web(3)
+    rows[1] = {k: v for k, v in rows[1].items() if k != "Readiness Gates"}
+    plan = plan_reads(pods, rows, set())
+    assert plan is not None and plan.single == ["web-6d4b7c-0001"]
