@@ -241,6 +241,7 @@ class Target:
     workloads: list[Workload] = field(default_factory=list)
     services: list[dict] = field(default_factory=list)  # Services of these pods (or the svc)
     service: dict | None = None  # the Service itself, for `svc/<name>`
+    stands_for: dict[str, int] = field(default_factory=dict)  # as Workload.stands_for
 
     @cached_property
     def pods(self) -> list[dict]:
@@ -253,15 +254,20 @@ class Target:
         """`pods` that run a sidecar, in the same order."""
         return [p for w in self.workloads for p in w.sidecar_pods]
 
+    def counted(self, pods: list[dict]) -> int:
+        """How many of the target's pods `pods` (some of its `pods`) count as (Workload.count)."""
+        return sum(self.stands_for.get(name_of(p), 1) for p in pods) if self.stands_for \
+            else len(pods)
+
     @property
     def count(self) -> int:
-        """How many pods the target has (Workload.count)."""
-        return sum(w.count for w in self.workloads)
+        """How many pods the target has."""
+        return self.counted(self.pods)
 
     @property
     def sidecar_count(self) -> int:
         """How many of them run a sidecar."""
-        return sum(w.counted(w.sidecar_pods) for w in self.workloads)
+        return self.counted(self.sidecar_pods)
 
     @property
     def label(self) -> str:
@@ -414,8 +420,10 @@ def resolve(kind: str, name: str, namespace: str, *, pods: list[dict], services:
                                                  indexed.of(name_of(d)), d))
         target.workloads.sort(key=lambda w: w.ref)
         target.services = sorted(services, key=name_of)
-    for w in target.workloads if stands_for else ():
-        w.stands_for = stands_for
+    if stands_for:
+        target.stands_for = stands_for
+        for w in target.workloads:
+            w.stands_for = stands_for
     return target
 
 

@@ -210,6 +210,24 @@ def test_service_selects_and_groups_by_workload():
     assert [w.ref for w in t.workloads] == ["deployment/payload-api"] and len(t.pods) == 2
 
 
+def test_a_pod_read_for_its_like_replicas_counts_as_them_in_every_line():
+    """A big namespace's settled replicas are read two a class (diagnostics/namespace_pods.py):
+    the oldest stands for the rest, and the summary, injection and istio-init lines count the
+    pods, not the objects read."""
+    from diagnostics.checks.workload_target import workload_line
+
+    oldest, newest = pod("payload-api-7d9f6c5b4-a"), pod("payload-api-7d9f6c5b4-z")
+    crashing = pod("payload-api-7d9f6c5b4-c", ready=False)
+    t = resolve("ns", NS, NS, pods=[oldest, newest, crashing], services=[service()],
+                replicasets=[replicaset()], deployments=[deployment()],
+                stands_for={"payload-api-7d9f6c5b4-a": 8})
+    [w] = t.workloads
+    assert (w.count, t.count, t.sidecar_count, len(t.pods)) == (10, 10, 10, 3)
+    assert workload_line(w) == "deployment/payload-api: 10 pods (Running), 9 ready, sidecar in 10"
+    assert resolve("ns", NS, NS, pods=[oldest, newest], services=[], replicasets=[],
+                   deployments=[]).count == 2  # read whole: each counts as itself
+
+
 def test_namespace_includes_deployments_without_pods_and_not_found_elsewhere():
     t = resolve("ns", NS, NS, pods=[], services=[], replicasets=[replicaset()],
                 deployments=[deployment()])

@@ -40,13 +40,14 @@ def workload_headless(ctx: CheckContext) -> list[Step]:
             if not sts:
                 evidence.append(f"Service {name_of(svc)} is headless; it selects no StatefulSet pods")
                 continue
-            members = sorted(name_of(p) for p in target.pods
-                             if (p.get("spec") or {}).get("subdomain") == name_of(svc)
-                             or owner_of(p) == ("StatefulSet", sts.split("/", 1)[1]))
+            pods = [p for p in target.pods
+                    if (p.get("spec") or {}).get("subdomain") == name_of(svc)
+                    or owner_of(p) == ("StatefulSet", sts.split("/", 1)[1])]
+            members, count = sorted(map(name_of, pods)), target.counted(pods)
             ports = ", ".join(f"{p.get('port')}/{p.get('name') or '-'}" for p in ports_of(svc))
             line = (f"Service {name_of(svc)} is headless (clusterIP None, ports {ports}) and "
                     f"selects {sts}: {', '.join(members[:5])}"
-                    + (f" … ({len(members)})" if len(members) > 5 else ""))
+                    + (f" … ({count})" if count > 5 else ""))
             evidence.append(line)
             findings.append(ctx.finding(
                 "headless-service-statefulset", cluster=cluster,
