@@ -104,10 +104,11 @@ from handlers.commands import parse
 import bot.logs, diagnostics.sources.factory, handlers.run
 config = Config(clusters=[ClusterConfig(name=n, context=n, kubeconfig=sys.argv[1])
                           for n in ("cluster1", "cluster2")])
+request = parse("proxy-status", terminal=False)  # imports what the command needs, before
 passes = []
 gc.callbacks.append(lambda phase, info: passes.append(info["generation"])
                     if phase == "start" else None)
-report = run_in_child(SourceSpec(config, None, 10.0), parse("proxy-status", terminal=False), False)
+report = run_in_child(SourceSpec(config, None, 10.0), request, False)
 print(json.dumps([report.api_calls, passes, gc.isenabled()]))
 """
 
