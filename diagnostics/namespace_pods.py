@@ -77,14 +77,11 @@ async def namespace_pods(fetch: ClusterFetcher) -> NamespacePods:
     namespaces, meta, rows = await asyncio.gather(
         fetch.optional(NAMESPACES), fetch.need(NAMESPACE_POD_META), _rows(fetch, namespace))
     ambient = ambient_namespaces(namespaces or [])
-    plan = None
-    if rows is not None and namespace not in ambient:
-        plan = plan_reads(meta, rows, ambient)
-    if plan is None:
-        return NamespacePods(await fetch.need(NAMESPACE_PODS))
-    read = await _by_name(fetch, namespace, plan.names)
-    stands_for = _stands_for(plan, read)
-    if stands_for is None:
+    plan = plan_reads(meta, rows, ambient) if rows is not None and namespace not in ambient \
+        else None
+    read = await _by_name(fetch, namespace, plan.names) if plan else {}
+    stands_for = _stands_for(plan, read) if plan else None
+    if plan is None or stands_for is None:  # the namespace whole, as it always was read
         return NamespacePods(await fetch.need(NAMESPACE_PODS))
     return NamespacePods([read[n] for n in plan.names if n in read], stands_for)
 

@@ -26,6 +26,7 @@ from diagnostics.inputs import (INFRA_SELECTORS, ISTIOD_PODS, ISTIO_CONFIGMAPS, 
                                 NAMESPACE_PODS, TARGET_NS, TARGET_ROLE_PODS, TLS_MODE_LABEL, Input,
                                 ResourceNames, Resources)
 from diagnostics.parse.syncz import parse_syncz, syncz_census
+from diagnostics.selectors import labels_query
 from diagnostics.views.ambient import (AMBIENT, DATAPLANE_MODE, ambient_in, ambient_namespaces,
                                        captured, enrolled_in)
 from diagnostics.views.mesh import (NETWORK_LABEL, injector_values, install_value,
@@ -312,7 +313,7 @@ async def _client_pools(fetch: ClusterFetcher) -> tuple[list[str], list[str]]:
         selected: list[str] = []
     else:
         injected, selected = await asyncio.gather(
-            fetch.need(TARGET_INJECTED_NAMES), fetch.need(_names(_selector(selector)))
+            fetch.need(TARGET_INJECTED_NAMES), fetch.need(_names(labels_query(selector)))
             if selector else _none())
 
     def pools() -> tuple[list[str], list[str]]:  # (a namespace of 10,000: off the event loop)
@@ -335,11 +336,6 @@ def _one_target(scope: Scope) -> bool:
 def _unselected(key: str, value: str) -> str:
     """The injected pods a selector of one label does not select."""
     return f"{TLS_MODE_LABEL},{key}!={value}"
-
-
-def _selector(labels: dict) -> str:
-    """A Service's selector (a map) as a label selector."""
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 async def _none() -> list:
@@ -400,7 +396,7 @@ async def service_pods(fetch: ClusterFetcher) -> list[dict]:
     selector = (svc.get("spec") or {}).get("selector") or {}
     if not selector:  # a Service without selector selects no pod (its endpoints are manual)
         return []
-    return await fetch.need(_meta(_selector(selector)))
+    return await fetch.need(_meta(labels_query(selector)))
 
 
 async def role_pods(fetch: ClusterFetcher) -> list[dict]:

@@ -257,13 +257,18 @@ def label_selector_matches(selector: dict | None, labels: dict[str, str]) -> boo
 _SET_OPERATORS = {"In": "in", "NotIn": "notin"}
 
 
+def labels_query(labels: dict) -> str:
+    """A map of labels (a Service's selector, matchLabels) as a `labelSelector` query."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 def selector_query(selector: dict | None) -> str | None:
     """A metav1.LabelSelector as the `labelSelector` query that selects the same objects
     (what LabelSelectorAsSelector builds), so the API server sends only those; None for one
     that selects everything (`{}`) or that no query can say (an operator the API does not
     know, a set without values): the caller reads all and matches in memory."""
     selector = selector or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    parts = [labels_query(selector["matchLabels"])] if selector.get("matchLabels") else []
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         if not key:

@@ -15,7 +15,7 @@ from diagnostics.facts import PodLogs
 from diagnostics.inputs import (NAMESPACE_PODS, TARGET, TARGET_DEPLOYMENTS, TARGET_NS,
                                 TARGET_PODS, TARGET_REPLICASETS, TARGET_SERVICES, Input,
                                 Resources)
-from diagnostics.selectors import selector_query
+from diagnostics.selectors import labels_query, selector_query
 from diagnostics.sources.base import SourceFailure
 from diagnostics.workloads import name_of, namespace_of
 
@@ -80,7 +80,7 @@ async def _service_selector(fetch: ClusterFetcher, name: str) -> str | None:
     selector = ((svc or {}).get("spec") or {}).get("selector")
     if not selector:  # no such Service, or one without selector: it selects no pod
         return _NO_POD
-    return selector_query({"matchLabels": selector})
+    return labels_query(selector)
 
 
 def _namespace_pods(fetch: ClusterFetcher) -> asyncio.Future:

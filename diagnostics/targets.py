@@ -158,6 +158,11 @@ def _status_failed(st: dict) -> bool:
     return False
 
 
+def count_of(pods: list[dict], stands_for: dict[str, int]) -> int:
+    """How many pods `pods` count as: each itself, and the pods it stands for (by name)."""
+    return sum(stands_for.get(name_of(p), 1) for p in pods) if stands_for else len(pods)
+
+
 @dataclass
 class Workload:
     """One workload of the target: a Deployment (with its ReplicaSets), a StatefulSet, a pod."""
@@ -177,7 +182,7 @@ class Workload:
 
     def counted(self, pods: list[dict]) -> int:
         """How many of the workload's pods `pods` (some of its `pods`) count as."""
-        return sum(map(self.weight, pods)) if self.stands_for else len(pods)
+        return count_of(pods, self.stands_for)
 
     @property
     def count(self) -> int:
@@ -256,8 +261,7 @@ class Target:
 
     def counted(self, pods: list[dict]) -> int:
         """How many of the target's pods `pods` (some of its `pods`) count as (Workload.count)."""
-        return sum(self.stands_for.get(name_of(p), 1) for p in pods) if self.stands_for \
-            else len(pods)
+        return count_of(pods, self.stands_for)
 
     @property
     def count(self) -> int:

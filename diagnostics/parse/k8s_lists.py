@@ -517,15 +517,7 @@ class _FirstCellTable(_NameTable):
     rows: list[_FirstCellRow] | None = None  # type: ignore[assignment]
 
 
-class _RowsTable(msgspec.Struct):
-    kind: Any = None
-    metadata: dict[str, Any] | None = None
-    columnDefinitions: list[_Column] | None = None  # noqa: N815
-    rows: list[_Row] | None = None
-
-
 _NAME_TABLE = msgspec.json.Decoder(_NameTable)
-_ROWS_TABLE = msgspec.json.Decoder(_RowsTable)
 #: kube-apiserver prints the name first in every Table (its default one, and every printer of
 #: pkg/printers/internalversion): decoded so, a row's other cells (ready, status, restarts,
 #: age, IP, node...) are not built, nine objects a pod.
@@ -536,7 +528,7 @@ def decode_rows(body: bytes | bytearray | memoryview) -> tuple[list[dict], str |
     """Each object's row of a Table without objects, {column name: cell}, with the page's
     continue token. Raises ValueError for what is not JSON, or not a Table (a plain list: a
     server that prints none for the resource)."""
-    table = _ROWS_TABLE.decode(body)
+    table = _NAME_TABLE.decode(body)
     if table.kind != "Table":
         raise ValueError("not a Table")
     columns = [str(c.name) for c in table.columnDefinitions or ()]
